@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+// Culvert: a network tunnel extension manager for Linux.
+// Module split and the reasons for it: docs/ARCHITECTURE.md.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "culvert",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "culvertd", targets: ["culvertd"]),
+        .executable(name: "culvertctl", targets: ["culvertctl"]),
+        .executable(name: "culvert-varlink-certify", targets: ["culvert-varlink-certify"]),
+        .executable(name: "culvert-bench", targets: ["culvert-bench"]),
+        .executable(name: "culvert-fuzz", targets: ["culvert-fuzz"]),
+        .library(name: "CulvertClient", targets: ["CulvertClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C: the only place C types exist. Everything above wraps them.
+        .target(name: "CCulvert", path: "Sources/CCulvert"),
+        .systemLibrary(
+            name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libmnl-dev"])]),
+
+        // Pure model: wire types, state machines, errors. Imports no Glibc.
+        .target(name: "CulvertCore", swiftSettings: strict),
+        // The one place that makes syscalls.
+        .target(name: "CulvertSystem", dependencies: ["CCulvert", "CNetlink", "CulvertCore"], swiftSettings: strict),
+        .target(
+            name: "CulvertVarlink", dependencies: ["CulvertSystem", "CulvertCore"],
+            exclude: ["Interfaces"], swiftSettings: strict),
+        .target(
+            name: "CulvertManager",
+            dependencies: [
+                "CulvertCore", "CulvertSystem", "CulvertVarlink",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Interfaces"], swiftSettings: strict),
+        .target(
+            name: "CulvertClient", dependencies: ["CulvertCore", "CulvertVarlink", "CulvertSystem"],
+            swiftSettings: strict),
+        .target(
+            name: "CulvertTesting", dependencies: ["CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertClient"],
+            swiftSettings: strict),
+
+        .executableTarget(
+            name: "culvertd",
+            dependencies: [
+                "CulvertManager", "CulvertSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], swiftSettings: strict),
+        .executableTarget(
+            name: "culvertctl",
+            dependencies: [
+                "CulvertClient", "CulvertCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], swiftSettings: strict),
+        .executableTarget(
+            name: "culvert-varlink-certify",
+            dependencies: [
+                "CulvertVarlink", "CulvertSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], swiftSettings: strict),
+        .executableTarget(
+            name: "culvert-bench",
+            dependencies: [
+                "CulvertClient", "CulvertVarlink", "CulvertSystem", "CulvertTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], swiftSettings: strict),
+        .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink"], swiftSettings: strict),
+
+        .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
+        .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem"], swiftSettings: strict),
+        .testTarget(
+            name: "CulvertVarlinkTests", dependencies: ["CulvertVarlink", "CulvertSystem"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "CulvertIntegrationTests",
+            dependencies: ["CulvertClient", "CulvertTesting", "CulvertVarlink", "CulvertSystem", "CulvertCore"],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,43 @@
+// CCulvert: the C shim. Only what Swift cannot import directly lives here:
+// macros (CMSG_*), variadic or struct-heavy kernel interfaces (ucred, TUNSETIFF) and constants
+// newer than Glibc's headers. Every function is prefixed `culvert_` and returns -1 with errno set
+// on failure, like the syscall it wraps.
+#ifndef CCULVERT_H
+#define CCULVERT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// SO_PEERPIDFD (Linux 6.5+). Absent from Debian 12's Glibc headers.
+#define CULVERT_SO_PEERPIDFD 77
+/// TUNSETIFF = _IOW('T', 202, int); the macro does not import into Swift.
+#define CULVERT_TUNSETIFF 0x400454caUL
+
+/// Peer credentials of a connected AF_UNIX socket (SO_PEERCRED).
+int culvert_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+/// Supplementary groups of the peer (SO_PEERGROUPS). On entry *count is the capacity of `groups`;
+/// on success it is the number written. Returns -1/ERANGE with *count set to the needed size.
+int culvert_peer_groups(int fd, uint32_t *groups, int32_t *count);
+/// A pidfd for the peer process (SO_PEERPIDFD); -1/ENOPROTOOPT on kernels without it.
+int culvert_peer_pidfd(int fd);
+/// accept4 with SOCK_CLOEXEC|SOCK_NONBLOCK.
+int culvert_accept(int listener);
+/// socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC|flags) + bind + listen. Unlinks nothing.
+int culvert_unix_listen(const char *path, int backlog, int nonblocking);
+/// socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) + connect. Returns the fd.
+int culvert_unix_connect(const char *path, int nonblocking);
+/// 1 if `fd` is a listening AF_UNIX stream socket, 0 if not, -1 on error.
+int culvert_is_unix_listener(int fd);
+/// Send `len` bytes on a datagram AF_UNIX socket to `path` (abstract if path starts with '@').
+int culvert_notify_send(const char *path, const void *buf, size_t len);
+/// Set or clear O_NONBLOCK.
+int culvert_set_nonblocking(int fd, int on);
+/// Set or clear FD_CLOEXEC.
+int culvert_set_cloexec(int fd, int on);
+/// send() with MSG_NOSIGNAL|MSG_DONTWAIT.
+ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len);
+
+/// getrandom(2) without flags (blocks only before the pool is initialised at boot).
+ssize_t culvert_getrandom(void *buf, size_t len);
+
+#endif

@@ -1,0 +1,153 @@
+// See CCulvert.h. Hand-written because these kernel interfaces are macros or need struct layouts
+// that Swift's importer does not expose; each wrapper is one syscall (or a fixed short sequence).
+#define _GNU_SOURCE
+#include "CCulvert.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(pid_t) == sizeof(int32_t), "pid_t is 32 bits");
+_Static_assert(sizeof(uid_t) == sizeof(uint32_t), "uid_t is 32 bits");
+_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t is 32 bits");
+
+int culvert_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int culvert_peer_groups(int fd, uint32_t *groups, int32_t *count) {
+    socklen_t len = (socklen_t)(*count) * sizeof(gid_t);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+        if (errno == ERANGE) *count = (int32_t)(len / sizeof(gid_t));
+        return -1;
+    }
+    *count = (int32_t)(len / sizeof(gid_t));
+    return 0;
+}
+
+int culvert_peer_pidfd(int fd) {
+    int pidfd = -1;
+    socklen_t len = sizeof(pidfd);
+    if (getsockopt(fd, SOL_SOCKET, CULVERT_SO_PEERPIDFD, &pidfd, &len) < 0) return -1;
+    return pidfd;
+}
+
+int culvert_accept(int listener) {
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+static int fill_address(struct sockaddr_un *addr, const char *path, socklen_t *len) {
+    size_t n = strlen(path);
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (n == 0 || n >= sizeof(addr->sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(addr->sun_path, path, n);
+    if (path[0] == '@') {
+        addr->sun_path[0] = '\0';  // abstract namespace: no trailing NUL counted
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    } else {
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    return 0;
+}
+
+int culvert_unix_listen(const char *path, int backlog, int nonblocking) {
+    struct sockaddr_un addr;
+    socklen_t len;
+    if (fill_address(&addr, path, &len) < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, backlog) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int culvert_unix_connect(const char *path, int nonblocking) {
+    struct sockaddr_un addr;
+    socklen_t len;
+    if (fill_address(&addr, path, &len) < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc;
+    do {
+        rc = connect(fd, (struct sockaddr *)&addr, len);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    if (nonblocking && culvert_set_nonblocking(fd, 1) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int culvert_is_unix_listener(int fd) {
+    int type = 0, listening = 0;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return -1;
+    len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) return -1;
+    len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -1;
+    return (type == SOCK_STREAM && listening && ss.ss_family == AF_UNIX) ? 1 : 0;
+}
+
+int culvert_notify_send(const char *path, const void *buf, size_t len) {
+    struct sockaddr_un addr;
+    socklen_t alen;
+    if (fill_address(&addr, path, &alen) < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&addr, alen);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n < 0 ? -1 : 0;
+}
+
+int culvert_set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags);
+}
+
+int culvert_set_cloexec(int fd, int on) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return -1;
+    flags = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+    return fcntl(fd, F_SETFD, flags);
+}
+
+ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len) {
+    return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+ssize_t culvert_getrandom(void *buf, size_t len) {
+    return getrandom(buf, len, 0);
+}

@@ -1,0 +1,92 @@
+// Event: one state change on the status channel, as every subscriber receives it.
+
+/// The kind of an event. Open-ended on purpose: clients must ignore kinds they do not know,
+/// so the daemon can add kinds without breaking older tools.
+public struct EventKind: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+    public var description: String { rawValue }
+
+    public static let daemonStarted = EventKind(rawValue: "daemon_started")
+    public static let profileSaved = EventKind(rawValue: "profile_saved")
+    public static let profileRemoved = EventKind(rawValue: "profile_removed")
+    /// Not a stored event: the full state at position `seq`, sent when replay is impossible.
+    public static let snapshot = EventKind(rawValue: "snapshot")
+}
+
+/// Who caused a change, as the kernel identified the caller (SO_PEERCRED).
+public struct Actor: Codable, Sendable, Equatable {
+    public var uid: Int64
+    public var pid: Int64
+    public var command: String?
+    public init(uid: Int64, pid: Int64, command: String?) {
+        self.uid = uid
+        self.pid = pid
+        self.command = command
+    }
+}
+
+/// The kind-specific part of an event, before it gets its place in the stream.
+public struct EventBody: Sendable, Equatable {
+    public var kind: EventKind
+    public var actor: Actor?
+    public var profile: Profile?
+    public var name: String?
+    public var created: Bool?
+    public var daemon: DaemonInfo?
+    public var reason: String?
+
+    public init(kind: EventKind, actor: Actor? = nil, profile: Profile? = nil, name: String? = nil, created: Bool? = nil,
+                daemon: DaemonInfo? = nil, reason: String? = nil) {
+        self.kind = kind
+        self.actor = actor
+        self.profile = profile
+        self.name = name
+        self.created = created
+        self.daemon = daemon
+        self.reason = reason
+    }
+}
+
+/// An event on the wire: `{seq, epoch, time, kind, …}`.
+///
+/// `seq` grows by exactly one per event within an `epoch`. A `snapshot` carries the `seq` of the
+/// last event its `status` includes; the next live event has `seq + 1`.
+public struct Event: Codable, Sendable, Equatable {
+    public var seq: Int64
+    public var epoch: String
+    /// RFC 3339, UTC, milliseconds.
+    public var time: String
+    public var kind: EventKind
+    public var actor: Actor?
+    public var profile: Profile?
+    public var name: String?
+    public var created: Bool?
+    public var daemon: DaemonInfo?
+    public var reason: String?
+    /// Present on `snapshot` events only.
+    public var status: ManagerStatus?
+
+    public init(seq: Int64, epoch: String, time: String, body: EventBody, status: ManagerStatus? = nil) {
+        self.seq = seq
+        self.epoch = epoch
+        self.time = time
+        self.kind = body.kind
+        self.actor = body.actor
+        self.profile = body.profile
+        self.name = body.name
+        self.created = body.created
+        self.daemon = body.daemon
+        self.reason = body.reason
+        self.status = status
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status
+    }
+}

@@ -1,0 +1,48 @@
+// ManagerStatus: the daemon's whole observable state, as GetStatus and snapshot events carry it.
+
+/// Identity of the running daemon.
+public struct DaemonInfo: Codable, Sendable, Equatable {
+    public var version: String
+    public var pid: Int64
+    /// Changes when state could have been lost (a new daemon start); see contract 3.
+    public var epoch: String
+    public var startedAt: String
+
+    public init(version: String, pid: Int64, epoch: String, startedAt: String) {
+        self.version = version
+        self.pid = pid
+        self.epoch = epoch
+        self.startedAt = startedAt
+    }
+}
+
+/// Something wrong the daemon found and did not silently repair, e.g. a corrupt state file.
+public struct Problem: Codable, Sendable, Equatable {
+    public var kind: String
+    public var path: String
+    public var description: String
+    /// Where the damaged file was moved, so nothing is lost.
+    public var movedTo: String?
+
+    public init(kind: String, path: String, description: String, movedTo: String?) {
+        self.kind = kind
+        self.path = path
+        self.description = description
+        self.movedTo = movedTo
+    }
+}
+
+public struct ManagerStatus: Codable, Sendable, Equatable {
+    public var daemon: DaemonInfo
+    /// The seq of the last event this state includes.
+    public var seq: Int64
+    public var profiles: [Profile]
+    public var problems: [Problem]
+
+    public init(daemon: DaemonInfo, seq: Int64, profiles: [Profile], problems: [Problem]) {
+        self.daemon = daemon
+        self.seq = seq
+        self.profiles = profiles
+        self.problems = problems
+    }
+}

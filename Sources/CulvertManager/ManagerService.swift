@@ -1,0 +1,184 @@
+// ManagerService: io.culvert.Manager — profiles, status and the sequenced event stream.
+
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+import Logging
+
+/// The daemon's state and its varlink interface. Confined to the server queue: every call,
+/// event and disk write happens there, in one order, which is what makes seq numbers exact.
+public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // confined to `queue`
+    public static let interfaceName = "io.culvert.Manager"
+
+    let configuration: ManagerConfiguration
+    let queue: DispatchQueue
+    let logger: Logger
+    let policy: AccessPolicy
+    let daemon: DaemonInfo
+    private(set) var events: EventLog
+    private var store: ProfileStore
+    private var subscribers = Subscribers()
+
+    public var interfaceDescription: String { ManagerInterfaces.ioCulvertManager }
+
+    public init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger) throws(SystemError) {
+        self.configuration = configuration
+        self.queue = queue
+        self.logger = logger
+        let readerGID = Identity.groupID(named: configuration.readerGroup)
+        if readerGID == nil {
+            logger.notice("reader group \"\(configuration.readerGroup)\" does not exist: only root may connect")
+        }
+        policy = AccessPolicy(readerGroupID: readerGID)
+        // A fresh epoch per start: the ring did not survive, so old positions are void (contract 3).
+        let epoch = WallClock.randomIdentifier()
+        daemon = DaemonInfo(
+            version: configuration.version, pid: Int64(Identity.processID), epoch: epoch, startedAt: WallClock.rfc3339Now())
+        events = EventLog(epoch: epoch, capacity: configuration.eventCapacity)
+        store = ProfileStore(stateDirectory: configuration.stateDirectory)
+        try store.load()
+        for problem in store.problems {
+            logger.error("\(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
+        }
+        _ = events.append(EventBody(kind: .daemonStarted, daemon: daemon), time: WallClock.rfc3339Now())
+    }
+
+    /// Attaches to the server's connection lifecycle (subscriber cleanup, slow-subscriber error).
+    public func attach(to server: VarlinkServer) throws(VarlinkIDLError) {
+        let limit = server.limits.maximumQueuedOutput
+        server.overflowError = { queued in
+            VarlinkError(
+                "io.culvert.Manager.SubscriberTooSlow", ["queuedBytes": .int(Int64(queued)), "limit": .int(Int64(limit))])
+        }
+        server.onConnectionClosed = { [weak self] id in self?.subscribers.remove(id) }
+        server.onOverflow = { [weak self] id, peer in
+            self?.logger.warning("dropped subscriber \(id) (\(peer)): it stopped reading its events")
+        }
+        try server.register(self)
+    }
+
+    public var status: ManagerStatus {
+        ManagerStatus(daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, problems: store.problems)
+    }
+
+    // MARK: VarlinkHandler
+
+    public func authorize(_ call: VarlinkCall) -> VarlinkError? {
+        let peer = call.peer
+        let caller = Caller(uid: peer.uid, gid: peer.gid, groups: peer.groups)
+        guard policy.allows(caller, method: call.message.member) else {
+            logger.info("denied \(call.message.member) to \(peer)")
+            return VarlinkError(
+                "io.culvert.Manager.PermissionDenied", ["action": .string(call.message.member), "uid": .int(Int64(peer.uid))])
+        }
+        return nil
+    }
+
+    public func handle(_ call: VarlinkCall, replier: VarlinkReplier) {
+        switch call.message.member {
+        case "Ping":
+            replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
+        case "GetStatus":
+            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.StatusParameters(status: status)))
+        case "Watch":
+            watch(call, replier: replier)
+        case "SaveProfile":
+            saveProfile(call, replier: replier)
+        case "RemoveProfile":
+            removeProfile(call, replier: replier)
+        default:
+            replier.fail(.methodNotImplemented(call.message.method))
+        }
+    }
+
+    // MARK: methods
+
+    private func watch(_ call: VarlinkCall, replier: VarlinkReplier) {
+        guard replier.wantsMore else {
+            replier.fail(.expectedMore)
+            return
+        }
+        let plan = events.resume(since: call.parameters["since"]?.intValue, epoch: call.parameters["epoch"]?.stringValue)
+        switch plan {
+        case .snapshot(let reason):
+            var body = EventBody(kind: .snapshot)
+            body.reason = reason.rawValue
+            let snapshot = Event(seq: events.lastSeq, epoch: events.epoch, time: WallClock.rfc3339Now(), body: body, status: status)
+            guard replier.sendContinuation(frame: WireEncoding.eventFrame(snapshot)) else { return }
+        case .replay(let missed):
+            for event in missed {
+                guard replier.sendContinuation(frame: WireEncoding.eventFrame(event)) else { return }
+            }
+        }
+        subscribers.add(call.connectionID, replier)
+        replier.onCancel = { [weak self] in self?.subscribers.remove(call.connectionID) }
+    }
+
+    private func actor(_ call: VarlinkCall) -> Actor {
+        Actor(uid: Int64(call.peer.uid), pid: Int64(call.peer.pid), command: Identity.commandName(of: call.peer.pid))
+    }
+
+    private func saveProfile(_ call: VarlinkCall, replier: VarlinkReplier) {
+        let input = call.parameters["profile"]
+        let profile = Profile(
+            name: input?["name"]?.stringValue ?? "",
+            extensionIdentifier: input?["extension"]?.stringValue ?? "",
+            options: WireEncoding.stringMap(input?["options"]) ?? [:],
+            alwaysOn: input?["alwaysOn"]?.boolValue ?? false)
+        let secrets = WireEncoding.stringMap(input?["secrets"])
+        do throws(ProfileValidationError) {
+            try ProfileValidation.validate(profile: profile, secrets: secrets)
+        } catch {
+            replier.fail(
+                VarlinkError(
+                    "io.culvert.Manager.InvalidProfile", ["field": .string(error.field), "reason": .string(error.reason.rawValue)]))
+            return
+        }
+        let saved: Profile
+        let created: Bool
+        do throws(SystemError) {
+            (saved, created) = try store.save(profile, secrets: secrets)
+        } catch {
+            logger.error("saving profile \(profile.name): \(error)")
+            replier.fail(storageFailed(error))
+            return
+        }
+        let event = publish(EventBody(kind: .profileSaved, actor: actor(call), profile: saved, created: created))
+        logger.info("profile \(saved.name) \(created ? "created" : "replaced") by uid \(call.peer.uid) (seq \(event.seq))")
+        replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.SaveProfileReply(profile: saved, created: created, seq: event.seq)))
+    }
+
+    private func removeProfile(_ call: VarlinkCall, replier: VarlinkReplier) {
+        let name = call.parameters["name"]?.stringValue ?? ""
+        let removed: Bool
+        do throws(SystemError) {
+            removed = try store.remove(name)
+        } catch {
+            logger.error("removing profile \(name): \(error)")
+            replier.fail(storageFailed(error))
+            return
+        }
+        guard removed else {
+            replier.fail(VarlinkError("io.culvert.Manager.ProfileNotFound", ["name": .string(name)]))
+            return
+        }
+        let event = publish(EventBody(kind: .profileRemoved, actor: actor(call), name: name))
+        logger.info("profile \(name) removed by uid \(call.peer.uid) (seq \(event.seq))")
+        replier.reply(["seq": .int(event.seq)])
+    }
+
+    private func storageFailed(_ error: SystemError) -> VarlinkError {
+        VarlinkError(
+            "io.culvert.Manager.StorageFailed",
+            ["path": .string(error.path ?? ""), "errno": .int(Int64(error.errno)), "description": .string(error.description)])
+    }
+
+    /// Records an event and queues it to every subscriber, in the same step.
+    @discardableResult
+    func publish(_ body: EventBody) -> Event {
+        let event = events.append(body, time: WallClock.rfc3339Now())
+        subscribers.broadcast(WireEncoding.eventFrame(event))
+        return event
+    }
+}

@@ -1,0 +1,42 @@
+// WireEncoding: Codable domain values to and from varlink parameters.
+//
+// Replies are encoded straight to bytes (JSONEncoder, sorted keys) so an event is encoded once
+// for every subscriber; incoming parameters arrive as validated JSONValue.
+
+import CulvertCore
+import CulvertVarlink
+import Foundation
+
+enum WireEncoding {
+    /// Encodes `value` as JSON bytes. Only used with the domain's own Codable types, whose
+    /// encoding cannot fail (strings, integers, bools, arrays, dictionaries).
+    static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try! encoder.encode(value))  // see above: no failing case exists for these types
+    }
+
+    struct EventParameters: Encodable {
+        var event: Event
+    }
+
+    struct StatusParameters: Encodable {
+        var status: ManagerStatus
+    }
+
+    struct SaveProfileReply: Encodable {
+        var profile: Profile
+        var created: Bool
+        var seq: Int64
+    }
+
+    /// A `continues` frame carrying one event: built once, queued to every subscriber.
+    static func eventFrame(_ event: Event) -> [UInt8] {
+        VarlinkReplyMessage.frame(encodedParameters: encode(EventParameters(event: event)), continues: true)
+    }
+
+    static func stringMap(_ value: JSONValue?) -> [String: String]? {
+        guard case .object(let members)? = value else { return nil }
+        return members.compactMapValues { $0.stringValue }
+    }
+}

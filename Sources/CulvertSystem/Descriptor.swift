@@ -1,0 +1,88 @@
+// Descriptor: an owned-or-borrowed file descriptor number with typed operations.
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CCulvert
+
+/// A file descriptor. A value type: whoever created it decides who closes it.
+public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public var description: String { "fd \(rawValue)" }
+
+    public static let standardInput = Descriptor(rawValue: 0)
+    public static let standardOutput = Descriptor(rawValue: 1)
+    public static let standardError = Descriptor(rawValue: 2)
+
+    /// Closes the descriptor. The corresponding C function is `close`.
+    /// EINTR is not retried: on Linux the descriptor is released even then.
+    public func close() {
+        let rc = Glibc.close(rawValue)
+        precondition(rc == 0 || Glibc.errno != EBADF, "close(\(rawValue)): EBADF is a Culvert bug (double close)")
+    }
+
+    /// Reads up to `buffer.count` bytes. Returns 0 at end of file. The corresponding C function is `read`.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try Syscall.call("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Writes some of `buffer`; returns how many bytes were taken. The corresponding C function is
+    /// `send` with MSG_NOSIGNAL on sockets (a closed peer is EPIPE, never SIGPIPE), `write` otherwise.
+    public func send(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        try Syscall.call("send") { CCulvert.culvert_send_nosignal(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Reads up to `maximum` bytes and appends them to `buffer`. Returns the count; 0 at end of file.
+    public func read(appendingTo buffer: inout [UInt8], maximum: Int) throws(SystemError) -> Int {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: maximum))
+        do {
+            let n = try Syscall.withMutableBytes(&buffer) { raw throws(SystemError) in
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...]))
+            }
+            buffer.removeLast(maximum - n)
+            return n
+        } catch {
+            buffer.removeLast(maximum)
+            throw error
+        }
+    }
+
+    /// Sends some of `bytes` starting at `offset`; returns how many were taken.
+    public func send(_ bytes: [UInt8], from offset: Int) throws(SystemError) -> Int {
+        try Syscall.withBytes(bytes) { raw throws(SystemError) in try send(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+    }
+
+    /// Writes all of `bytes` to a blocking descriptor. The corresponding C function is `write`.
+    public func writeAll(_ bytes: some Collection<UInt8>) throws(SystemError) {
+        let array = Array(bytes)
+        var offset = 0
+        while offset < array.count {
+            let n = try Syscall.withBytes(array) { raw throws(SystemError) in
+                try Syscall.call("write") { Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset) }  // non-empty: offset < count
+            }
+            offset += n
+        }
+    }
+
+    public func setNonblocking(_ on: Bool) throws(SystemError) {
+        _ = try Syscall.call("fcntl") { CCulvert.culvert_set_nonblocking(rawValue, on ? 1 : 0) }
+    }
+
+    public func setCloseOnExec(_ on: Bool) throws(SystemError) {
+        _ = try Syscall.call("fcntl") { CCulvert.culvert_set_cloexec(rawValue, on ? 1 : 0) }
+    }
+
+    /// Shuts down reading and writing on a socket. The corresponding C function is `shutdown`.
+    public func shutdown() {
+        _ = Glibc.shutdown(rawValue, Int32(SHUT_RDWR))  // best effort: the fd is closed right after
+    }
+
+    /// Waits until the descriptor is readable or `timeoutMilliseconds` pass. Returns true if readable.
+    public func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+        var pfd = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)
+        let n = try Syscall.call("poll") { poll(&pfd, 1, timeoutMilliseconds) }
+        return n > 0
+    }
+}

@@ -1,0 +1,41 @@
+// VarlinkError: error replies on the wire — the standard org.varlink.service errors and our own.
+
+/// An error reply: a fully qualified name and typed parameters.
+public struct VarlinkError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var name: String
+    public var parameters: JSONValue
+
+    public init(_ name: String, _ parameters: JSONValue = [:]) {
+        self.name = name
+        self.parameters = parameters
+    }
+
+    public var description: String {
+        if case .object(let members) = parameters, !members.isEmpty { return "\(name) \(parameters.jsonString)" }
+        return name
+    }
+
+    // The standard errors of org.varlink.service.
+    public static func interfaceNotFound(_ interface: String) -> VarlinkError {
+        VarlinkError("org.varlink.service.InterfaceNotFound", ["interface": .string(interface)])
+    }
+    public static func methodNotFound(_ method: String) -> VarlinkError {
+        VarlinkError("org.varlink.service.MethodNotFound", ["method": .string(method)])
+    }
+    public static func methodNotImplemented(_ method: String) -> VarlinkError {
+        VarlinkError("org.varlink.service.MethodNotImplemented", ["method": .string(method)])
+    }
+    public static func invalidParameter(_ parameter: String) -> VarlinkError {
+        VarlinkError("org.varlink.service.InvalidParameter", ["parameter": .string(parameter)])
+    }
+    public static let permissionDenied = VarlinkError("org.varlink.service.PermissionDenied")
+    public static let expectedMore = VarlinkError("org.varlink.service.ExpectedMore")
+
+    /// Not a varlink standard error: the message itself was unusable (not JSON, not a call,
+    /// too large). The connection is closed after it is sent, since framing can't be trusted.
+    public static func invalidMessage(reason: String, offset: Int? = nil) -> VarlinkError {
+        var parameters: [String: JSONValue] = ["reason": .string(reason)]
+        if let offset { parameters["offset"] = .int(Int64(offset)) }
+        return VarlinkError("io.culvert.Varlink.InvalidMessage", .object(parameters))
+    }
+}

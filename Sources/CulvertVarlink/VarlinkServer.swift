@@ -1,0 +1,177 @@
+// VarlinkServer: accepts connections on a listening AF_UNIX socket and routes calls to handlers.
+
+import CulvertSystem
+import Dispatch
+
+/// A varlink server over one listening socket. All state lives on `queue`; handlers are called there.
+///
+/// Built on Dispatch sources over raw descriptors rather than SwiftNIO because the daemon's
+/// other descriptors (SCM_RIGHTS channels, pidfds, netlink) need the same loop and NIO cannot carry fds.
+public final class VarlinkServer: @unchecked Sendable {  // every mutable member is confined to `queue`
+    public let queue: DispatchQueue
+    public let limits: VarlinkLimits
+    public let info: VarlinkServiceInfo
+
+    private var interfaces: [String: (definition: VarlinkInterface, text: String, handler: any VarlinkHandler)] = [:]
+    private var interfaceOrder: [String] = []
+    private var connections: [UInt64: VarlinkServerConnection] = [:]
+    private var connectionsPerUser: [UInt32: Int] = [:]
+    private var nextConnectionID: UInt64 = 1
+    private var listener: Descriptor?
+    private var listenerSource: (any DispatchSourceRead)?
+    private var acceptPaused = false
+
+    /// Called on `queue` if the listener fails for good; the daemon must not run without it.
+    public var onListenerFailure: (@Sendable (SystemError) -> Void)?
+    /// The error a slow subscriber is dropped with, given its queued byte count.
+    public var overflowError: @Sendable (Int) -> VarlinkError = { queued in
+        VarlinkError("io.culvert.Varlink.OutputOverflow", ["queuedBytes": .int(Int64(queued))])
+    }
+    /// Called on `queue` whenever a connection closes (handlers drop per-connection state).
+    public var onConnectionClosed: (@Sendable (UInt64) -> Void)?
+    /// Called on `queue` when a connection is dropped for not reading its output.
+    public var onOverflow: (@Sendable (UInt64, PeerCredentials) -> Void)?
+
+    public init(info: VarlinkServiceInfo, limits: VarlinkLimits = VarlinkLimits(), queue: DispatchQueue) {
+        self.info = info
+        self.limits = limits
+        self.queue = queue
+        let service = VarlinkServiceHandler()
+        service.server = self
+        // The built-in definition is ours and known-good; failing to parse it is a build defect.
+        try! register(service)
+    }
+
+    /// Adds an interface. Its definition is parsed here; a bad one is refused with the parse error.
+    public func register(_ handler: any VarlinkHandler) throws(VarlinkIDLError) {
+        let definition = try VarlinkInterface(parsing: handler.interfaceDescription)
+        if interfaces[definition.name] == nil { interfaceOrder.append(definition.name) }
+        interfaces[definition.name] = (definition, handler.interfaceDescription, handler)
+    }
+
+    public var interfaceNames: [String] { interfaceOrder }
+
+    func interfaceText(_ name: String) -> String? { interfaces[name]?.text }
+
+    /// Starts accepting on `listener` (non-blocking is set here). Call once.
+    public func start(listener: Descriptor) throws(SystemError) {
+        try listener.setNonblocking(true)
+        self.listener = listener
+        let source = DispatchSource.makeReadSource(fileDescriptor: listener.rawValue, queue: queue)
+        source.setEventHandler { [self] in acceptPending() }
+        listenerSource = source
+        source.resume()
+    }
+
+    /// Stops accepting and closes every connection. The listener descriptor is left open:
+    /// its owner decides (re-exec hands it on).
+    public func stop() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        listenerSource?.cancel()
+        listenerSource = nil
+        for connection in connections.values { connection.close() }
+    }
+
+    public var connectionCount: Int { connections.count }
+
+    private func acceptPending() {
+        guard let listener else { return }
+        for _ in 0..<64 {  // bounded per wake-up so established clients keep being served
+            let accepted: Descriptor?
+            do {
+                accepted = try UnixSocket.accept(listener)
+            } catch {
+                if error.errno == EMFILE_ || error.errno == ENFILE_ || error.errno == ENOBUFS_ || error.errno == ENOMEM_ {
+                    pauseAccepting()
+                    return
+                }
+                onListenerFailure?(error)
+                return
+            }
+            guard let fd = accepted else { return }
+            admit(fd)
+        }
+    }
+
+    /// Out of descriptors or memory: stop listening briefly instead of spinning on the error.
+    private func pauseAccepting() {
+        guard !acceptPaused, let source = listenerSource else { return }
+        acceptPaused = true
+        source.suspend()
+        queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+            acceptPaused = false
+            listenerSource?.resume()
+        }
+    }
+
+    private func admit(_ fd: Descriptor) {
+        let peer: PeerCredentials
+        do {
+            peer = try UnixSocket.peerCredentials(fd)
+        } catch {
+            fd.close()
+            return
+        }
+        let perUser = connectionsPerUser[peer.uid, default: 0]
+        if connections.count >= limits.maximumConnections || perUser >= limits.maximumConnectionsPerUser {
+            let frame = VarlinkReplyMessage.frame(
+                error: VarlinkError(
+                    "io.culvert.Varlink.TooManyConnections",
+                    ["limit": .int(Int64(perUser >= limits.maximumConnectionsPerUser ? limits.maximumConnectionsPerUser : limits.maximumConnections))]))
+            _ = frame.withUnsafeBytes { try? fd.send($0) }  // best effort: the client is refused either way
+            fd.close()
+            return
+        }
+        let id = nextConnectionID
+        nextConnectionID += 1
+        let connection = VarlinkServerConnection(id: id, descriptor: fd, peer: peer, server: self, queue: queue)
+        connections[id] = connection
+        connectionsPerUser[peer.uid] = perUser + 1
+        connection.start()
+    }
+
+    func connectionClosed(_ connection: VarlinkServerConnection) {
+        guard connections.removeValue(forKey: connection.id) != nil else { return }
+        let remaining = (connectionsPerUser[connection.peer.uid] ?? 1) - 1
+        connectionsPerUser[connection.peer.uid] = remaining > 0 ? remaining : nil
+        onConnectionClosed?(connection.id)
+    }
+
+    func connectionOverflowed(_ connection: VarlinkServerConnection) {
+        onOverflow?(connection.id, connection.peer)
+    }
+
+    /// Authorises, validates and hands a call to its interface's handler.
+    func route(_ call: VarlinkCall, replier: VarlinkReplier) {
+        let message = call.message
+        guard let entry = interfaces[message.interface] else {
+            replier.fail(.interfaceNotFound(message.interface))
+            return
+        }
+        if let denied = entry.handler.authorize(call) {
+            replier.fail(denied)
+            return
+        }
+        guard entry.definition.methods[message.member] != nil else {
+            replier.fail(.methodNotFound(message.method))
+            return
+        }
+        if message.upgrade {
+            replier.fail(.methodNotImplemented(message.method))
+            return
+        }
+        do throws(VarlinkValidationError) {
+            try entry.definition.validate(parameters: message.parameters, of: message.member)
+        } catch {
+            replier.fail(.invalidParameter(error.parameter))
+            return
+        }
+        entry.handler.handle(call, replier: replier)
+    }
+}
+
+// errno values the accept loop distinguishes, named here to keep Glibc out of this file.
+private let EMFILE_: Int32 = 24
+private let ENFILE_: Int32 = 23
+private let ENOBUFS_: Int32 = 105
+private let ENOMEM_: Int32 = 12
