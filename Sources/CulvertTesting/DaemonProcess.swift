@@ -1,0 +1,100 @@
+// DaemonProcess: a real culvertd with private directories, for integration tests and benchmarks.
+
+import CulvertSystem
+import CulvertVarlink
+import Foundation
+
+public enum DaemonProcessError: Error, CustomStringConvertible {
+    case didNotStart(log: String)
+    public var description: String {
+        switch self {
+        case .didNotStart(let log): return "culvertd did not start serving; its log:\n\(log)"
+        }
+    }
+}
+
+/// One culvertd process over `root/state`, `root/run`, `root/etc`. Restartable on the same
+/// directories (to test crashes); killed in deinit so a failing test leaves nothing running.
+public final class DaemonProcess: @unchecked Sendable {  // used from one test thread at a time
+    /// How long a start may take before the test fails.
+    public static let startDeadline: TimeInterval = 20
+
+    public let root: String
+    public let extraArguments: [String]
+    public private(set) var process: Process?
+    private var logIndex = 0
+
+    public var stateDirectory: String { root + "/state" }
+    public var runtimeDirectory: String { root + "/run" }
+    public var configDirectory: String { root + "/etc" }
+    public var socketPath: String { runtimeDirectory + "/io.culvert.Manager" }
+    public var logPath: String { root + "/culvertd.\(logIndex).log" }
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
+
+    public init(root: String, arguments: [String] = []) {
+        self.root = root
+        self.extraArguments = arguments
+    }
+
+    deinit {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Starts culvertd and waits until it answers Ping.
+    public func start() throws {
+        logIndex += 1
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)  // failure shows up as a nil handle below
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Products.path(of: "culvertd"))
+        process.arguments =
+            ["--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory, "--config-dir", configDirectory] + extraArguments
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = FileHandle.nullDevice
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = nil
+        environment["LISTEN_FDS"] = nil
+        process.environment = environment
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(Self.startDeadline)
+        while Date() < deadline {
+            if !process.isRunning { break }
+            if let connection = try? VarlinkClientConnection(path: socketPath),  // not listening yet: retry
+                (try? connection.call("io.culvert.Manager.Ping", timeoutMilliseconds: 2000)) != nil  // likewise
+            {
+                return
+            }
+            usleep(10_000)
+        }
+        throw DaemonProcessError.didNotStart(log: log)
+    }
+
+    /// SIGKILL, then reap.
+    public func crash() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, then reap. Returns the exit status.
+    @discardableResult
+    public func stop() -> Int32 {
+        guard let process else { return -1 }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }  // no log yet: empty
+
+    /// Resident memory of the daemon in KiB.
+    public var residentKilobytes: Int { Identity.residentKilobytes(of: pid) ?? 0 }
+
+    /// A new blocking connection to the daemon.
+    public func connect() throws -> VarlinkClientConnection { try VarlinkClientConnection(path: socketPath) }
+}

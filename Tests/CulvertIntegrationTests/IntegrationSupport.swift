@@ -1,0 +1,53 @@
+// Shared helpers for tests that drive a real culvertd over its socket.
+
+import CulvertTesting
+import CulvertVarlink
+import Foundation
+import XCTest
+
+/// Bound on any single wait for a reply in these tests.
+let replyTimeoutMilliseconds: Int32 = 10_000
+
+extension VarlinkClientConnection {
+    /// Starts a Watch and returns nothing; read events with `nextEvent()`.
+    func startWatch(since: Int64? = nil, epoch: String? = nil) throws {
+        var parameters: [String: JSONValue] = [:]
+        if let since { parameters["since"] = .int(since) }
+        if let epoch { parameters["epoch"] = .string(epoch) }
+        try send(VarlinkCallMessage(method: "io.culvert.Manager.Watch", parameters: .object(parameters), more: true))
+    }
+
+    /// The next event of a Watch, failing the test on an error reply or timeout.
+    func nextEvent(file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
+        let reply = try receive(timeoutMilliseconds: replyTimeoutMilliseconds)
+        if let error = reply.error {
+            XCTFail("Watch ended with \(error) \(reply.parameters.jsonString)", file: file, line: line)
+            throw VarlinkClientError.remote(VarlinkError(error, reply.parameters))
+        }
+        guard let event = reply.parameters["event"] else {
+            XCTFail("reply without event: \(reply.parameters.jsonString)", file: file, line: line)
+            throw VarlinkClientError.invalidReply("no event")
+        }
+        return event
+    }
+
+    @discardableResult
+    func saveProfile(_ name: String, options: [String: String] = [:]) throws -> JSONValue {
+        try call(
+            "io.culvert.Manager.SaveProfile",
+            ["profile": ["name": .string(name), "extension": "io.culvert.test", "options": .object(options.mapValues { .string($0) })]],
+            timeoutMilliseconds: replyTimeoutMilliseconds)
+    }
+}
+
+/// A daemon in a private temp directory, torn down with the test.
+func startDaemon(_ testCase: XCTestCase, arguments: [String] = [], base: String = NSTemporaryDirectory()) throws -> DaemonProcess {
+    let directory = try TemporaryDirectory(prefix: "culvert-it", base: base)
+    let daemon = DaemonProcess(root: directory.path, arguments: arguments)
+    testCase.addTeardownBlock {
+        daemon.crash()
+        directory.remove()
+    }
+    try daemon.start()
+    return daemon
+}
