@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
@@ -150,4 +151,12 @@ ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len) {
 
 ssize_t culvert_getrandom(void *buf, size_t len) {
     return getrandom(buf, len, 0);
+}
+
+int culvert_malloc_fix_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+}
+
+int culvert_malloc_trim(void) {
+    return malloc_trim(0);
 }

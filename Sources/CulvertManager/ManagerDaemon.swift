@@ -49,6 +49,7 @@ public struct ManagerDaemon: Service {
 
     public func run() async throws {
         ResourceLimits.raiseDescriptorLimit()
+        MemoryPolicy.configureForDaemon()
         let (listener, ownsPath) = try obtainListener()
         let queue = DispatchQueue(label: "culvertd.manager")
         let server = VarlinkServer(

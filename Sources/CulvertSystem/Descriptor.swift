@@ -79,6 +79,11 @@ public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
         _ = Glibc.shutdown(rawValue, Int32(SHUT_RDWR))  // best effort: the fd is closed right after
     }
 
+    /// Shuts down the sending side only: the peer reads end of file. The corresponding C function is `shutdown`.
+    public func shutdownWrite() {
+        _ = Glibc.shutdown(rawValue, Int32(SHUT_WR))  // best effort: the peer learns of it or the socket is already gone
+    }
+
     /// Waits until the descriptor is readable or `timeoutMilliseconds` pass. Returns true if readable.
     public func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         var pfd = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)

@@ -38,7 +38,7 @@ public enum Identity {
     public static func residentKilobytes(of pid: Int32) -> Int? {
         guard let bytes = try? FileSystem.readFile("/proc/\(pid)/status") else { return nil }  // gone: caller reports nil
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.dropFirst(6).split(separator: " ").first ?? "")
+            return Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         return nil
     }

@@ -89,7 +89,7 @@ extension VarlinkInterface {
 // MARK: - Names
 
 /// Naming rules from the grammar section of the specification.
-enum VarlinkNames {
+enum VarlinkIDLNames {
     /// `[A-Za-z]([-]*[A-Za-z0-9])*(\.[A-Za-z0-9]([-]*[A-Za-z0-9])*)+`: at least two dot-separated
     /// labels of letters, digits and inner dashes; the first starts with a letter.
     static func isValidInterfaceName(_ name: String) -> Bool {
@@ -244,7 +244,7 @@ private struct IDLLexer {
     private static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
         guard s.isASCII else { return false }
         let byte = UInt8(s.value)
-        return VarlinkNames.isASCIILetter(byte) || VarlinkNames.isASCIIDigit(byte) || byte == UInt8(ascii: "_")
+        return VarlinkIDLNames.isASCIILetter(byte) || VarlinkIDLNames.isASCIIDigit(byte) || byte == UInt8(ascii: "_")
             || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
     }
 
@@ -344,12 +344,13 @@ private struct IDLParser {
                 "expected 'interface', found \(keyword.quoted)")
         }
         let nameToken = try lexer.next()
-        guard case .word(let name) = nameToken.kind, VarlinkNames.isValidInterfaceName(name) else {
+        guard case .word(let name) = nameToken.kind, VarlinkIDLNames.isValidInterfaceName(name) else {
             throw fail(
                 nameToken.kind == .end ? .unexpectedEnd : .invalidInterfaceName, at: nameToken,
                 "\(nameToken.quoted) is not a reverse-domain interface name")
         }
 
+        let interfaceDocumentation = IDLParser.documentation(keyword.documentation)
         var typeAliases: [String: VarlinkType] = [:]
         var methods: [String: VarlinkMethod] = [:]
         var errors: [String: VarlinkStruct] = [:]
@@ -364,7 +365,7 @@ private struct IDLParser {
             case .end:
                 try resolveReferences(typeAliases: typeAliases, methods: methods, errors: errors)
                 return VarlinkInterface(
-                    name: name, documentation: IDLParser.documentation(keyword.documentation),
+                    name: name, documentation: interfaceDocumentation,
                     typeAliases: typeAliases, methods: methods, errors: errors, typeNames: typeNames,
                     methodNames: methodNames, errorNames: errorNames, memberDocumentation: memberDocumentation)
             case .word("type"): reason = .invalidTypeName
@@ -377,7 +378,7 @@ private struct IDLParser {
             }
 
             let nameToken = try lexer.next()
-            guard case .word(let memberName) = nameToken.kind, VarlinkNames.isValidMemberName(memberName) else {
+            guard case .word(let memberName) = nameToken.kind, VarlinkIDLNames.isValidMemberName(memberName) else {
                 throw fail(
                     nameToken.kind == .end ? .unexpectedEnd : reason, at: nameToken,
                     "\(nameToken.quoted) is not a valid name: names start with an uppercase letter, then letters and digits")
@@ -453,7 +454,7 @@ private struct IDLParser {
         var seen: Set<String> = []
         while true {
             let nameToken = try lexer.next()
-            guard case .word(let fieldName) = nameToken.kind, VarlinkNames.isValidFieldName(fieldName) else {
+            guard case .word(let fieldName) = nameToken.kind, VarlinkIDLNames.isValidFieldName(fieldName) else {
                 if nameToken.kind == .end { throw unclosed(open) }
                 throw fail(
                     .invalidFieldName, at: nameToken,
@@ -494,12 +495,17 @@ private struct IDLParser {
         fail(.unbalancedParentheses, at: open, "'(' is never closed")
     }
 
-    /// One type. Every constructor adds a level of `depth`, so hostile prefixes like `[][][]…`
-    /// or `((((…` stop at `maximumNestingDepth`.
+    /// One type; `depth` is the level a constructor here would occupy. Every constructor adds a
+    /// level, so hostile prefixes like `[][][]…` or `(a: (a: …` stop at `maximumNestingDepth`.
     private mutating func parseType(depth: Int) throws(VarlinkIDLError) -> VarlinkType {
         let token = try lexer.next()
-        guard depth <= VarlinkInterface.maximumNestingDepth else {
-            throw fail(.nestingTooDeep, at: token, "types nest deeper than \(VarlinkInterface.maximumNestingDepth) levels")
+        switch token.kind {
+        case .question, .arrayPrefix, .dictionaryPrefix:
+            guard depth <= VarlinkInterface.maximumNestingDepth else {
+                throw fail(.nestingTooDeep, at: token, "types nest deeper than \(VarlinkInterface.maximumNestingDepth) levels")
+            }
+        default:
+            break  // leaves add no level; '(' checks its own depth
         }
         switch token.kind {
         case .question:
@@ -522,7 +528,7 @@ private struct IDLParser {
         case .word("string"): return .string
         case .word("object"): return .object
         case .word(let name) where name.utf8.first.map({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) == true:
-            guard VarlinkNames.isValidMemberName(name) else {
+            guard VarlinkIDLNames.isValidMemberName(name) else {
                 throw fail(.invalidTypeName, at: token, "'\(name)' is not a valid type name")
             }
             references.append((name, token.line, token.column))

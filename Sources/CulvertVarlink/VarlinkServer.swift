@@ -135,6 +135,10 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
         let remaining = (connectionsPerUser[connection.peer.uid] ?? 1) - 1
         connectionsPerUser[connection.peer.uid] = remaining > 0 ? remaining : nil
         onConnectionClosed?(connection.id)
+        if connection.sawLargeInput {
+            // Its buffers were just freed; hand the pages back rather than keep them resident.
+            queue.async { MemoryPolicy.releaseFreeMemory() }
+        }
     }
 
     func connectionOverflowed(_ connection: VarlinkServerConnection) {

@@ -30,6 +30,9 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     private var outputOffset = 0
     private var current: VarlinkReplier?
     private var readEnded = false
+    /// Set once this connection buffered a large message; its close then trims the heap.
+    private(set) var sawLargeInput = false
+    static let largeInputThreshold = 1 << 20
 
     var isOpen: Bool { state == .open }
     var queuedOutput: Int { output.count - outputOffset }
@@ -75,6 +78,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
                 break
             }
             budget -= n
+            if input.count > Self.largeInputThreshold { sawLargeInput = true }
             if input.count > server.limits.maximumMessageSize + VarlinkLimits.readChunkSize { break }
         }
         processInput()
@@ -150,7 +154,9 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     func send(frame: [UInt8]) {
         guard state == .open else { return }
-        if queuedOutput + frame.count > server.limits.maximumQueuedOutput {
+        // One frame always fits an empty queue (a large reply is not a slow reader); frames are
+        // bounded by the message size limit anyway.
+        if queuedOutput > 0, queuedOutput + frame.count > server.limits.maximumQueuedOutput {
             overflow()
             return
         }

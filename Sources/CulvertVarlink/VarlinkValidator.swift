@@ -91,7 +91,8 @@ extension VarlinkInterface {
     }
 
     private func validateTopLevel(_ parameters: JSONValue, against fields: VarlinkStruct) throws(VarlinkValidationError) {
-        // An absent or null "parameters" key means no parameters, as in both reference implementations.
+        // An absent "parameters" key means no parameters (both reference implementations); an
+        // explicit null carries no more, so it is read the same way rather than refused.
         let parameters: JSONValue = parameters == .null ? .object([:]) : parameters
         do {
             try validate(parameters, against: .struct(fields))
@@ -179,16 +180,16 @@ private struct TypeValidator {
         case .dictionary(let element):
             guard case .object(let members) = value else { throw mismatch(value, type) }
             // Sorted so that the entry reported first does not depend on hashing.
-            for key in members.keys.sorted() {
+            for (key, item) in members.sorted(by: { $0.key < $1.key }) {
                 path.append(.key(key))
-                try validate(members[key]!, against: element, depth: depth + 1)  // key comes from members.keys
+                try validate(item, against: element, depth: depth + 1)
                 path.removeLast()
             }
         case .stringSet:
             guard case .object(let members) = value else { throw mismatch(value, type) }
-            for key in members.keys.sorted() where members[key] != .object([:]) {
+            for (key, item) in members.sorted(by: { $0.key < $1.key }) where item != .object([:]) {
                 path.append(.key(key))
-                throw fail(.invalidSetValue, "set entries carry {} as value, found \(members[key]!.typeName)")  // key comes from members.keys
+                throw fail(.invalidSetValue, "set entries carry {} as value, found \(item.typeName)")
             }
         case .struct(let fields):
             guard case .object(let members) = value else {

@@ -37,6 +37,11 @@ int culvert_set_cloexec(int fd, int on);
 /// send() with MSG_NOSIGNAL|MSG_DONTWAIT.
 ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len);
 
+/// Fixes glibc's mmap threshold (disabling its dynamic growth) so large buffers are returned to
+/// the kernel when freed. Returns 1 on success.
+int culvert_malloc_fix_mmap_threshold(int bytes);
+/// malloc_trim(0): gives free heap pages back to the kernel. Returns 1 if memory was released.
+int culvert_malloc_trim(void);
 /// getrandom(2) without flags (blocks only before the pool is initialised at boot).
 ssize_t culvert_getrandom(void *buf, size_t len);
 
