@@ -57,7 +57,7 @@ public struct VarlinkCallMessage: Sendable, Equatable {
     /// The wire form, NUL included.
     public func encoded() -> [UInt8] {
         var members: [String: JSONValue] = ["method": .string(method)]
-        if case .object(let p) = parameters, !p.isEmpty { members["parameters"] = parameters }
+        if parameters != .object([:]) { members["parameters"] = parameters }
         if more { members["more"] = true }
         if oneway { members["oneway"] = true }
         if upgrade { members["upgrade"] = true }

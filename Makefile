@@ -1,0 +1,62 @@
+# Culvert — two commands matter (see README): `make demo` and `make test`.
+# Both install what they need (idempotently) and work on a fresh Debian 12 + Swift 6.3 machine as root.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+SWIFT ?= swift
+BUILD_DIR ?= .build
+PRODUCTS := $(BUILD_DIR)/debug
+FUZZ_BUILD_DIR ?= .build-fuzz
+
+.PHONY: all deps build test demo generate check-generated format lint fuzz-replay certify fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	$(SWIFT) build --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
+
+# The whole suite: generated files fresh, formatting, unit and integration tests (real daemon,
+# real sockets, real users), both directions of varlink certification, fuzz corpus replay.
+test: deps check-generated lint
+	$(SWIFT) build --build-tests --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
+	scripts/certify $(PRODUCTS)
+	$(PRODUCTS)/culvert-fuzz replay Fuzz/corpus
+	$(SWIFT) test --skip-build --scratch-path $(BUILD_DIR)
+
+demo: build
+	scripts/demo $(PRODUCTS)
+
+# The .varlink files are the source of truth; the Swift files embedding them are generated.
+generate:
+	scripts/embed-varlink Sources/CulvertVarlink VarlinkBundledInterfaces
+	scripts/embed-varlink Sources/CulvertManager ManagerInterfaces
+
+check-generated: generate
+	@git diff --quiet -- Sources/CulvertVarlink/VarlinkBundledInterfaces.swift Sources/CulvertManager/ManagerInterfaces.swift \
+	  || { echo "generated interface files were stale; run 'make generate' and commit"; git --no-pager diff --stat; exit 1; }
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel Package.swift Sources Tests
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel Package.swift Sources Tests
+
+certify: build
+	scripts/certify $(PRODUCTS)
+
+# libFuzzer run (not part of `make test`): FUZZ_TARGET=varlink-message|varlink-idl, FUZZ_SECONDS.
+FUZZ_TARGET ?= varlink-message
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	scripts/fuzz $(FUZZ_TARGET) $(FUZZ_SECONDS)
+
+bench: deps
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-bench 2>&1 | scripts/quiet-build
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertd 2>&1 | scripts/quiet-build
+	$(BUILD_DIR)/release/culvert-bench ipc
+
+clean:
+	rm -rf .build .build-* 
