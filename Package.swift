@@ -76,7 +76,7 @@ let package = Package(
                 "CulvertClient", "CulvertVarlink", "CulvertSystem", "CulvertTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
-        .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink"], swiftSettings: strict),
+        .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CCulvert"], swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem"], swiftSettings: strict),

@@ -5,7 +5,7 @@
 import CulvertVarlink
 
 enum FuzzTargets {
-    static let all: [String: ([UInt8]) -> Void] = [
+    static let all: [String: @Sendable ([UInt8]) -> Void] = [
         "varlink-message": varlinkMessage,
         "varlink-idl": varlinkIDL,
     ]

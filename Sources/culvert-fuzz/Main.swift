@@ -7,16 +7,28 @@
 #if CULVERT_LIBFUZZER
     import Foundation
 
-    private let target: ([UInt8]) -> Void = {
+    private let target: @Sendable ([UInt8]) -> Void = {
         let name = ProcessInfo.processInfo.environment["CULVERT_FUZZ_TARGET"] ?? "varlink-message"
         guard let target = FuzzTargets.all[name] else { fatalError("unknown CULVERT_FUZZ_TARGET \(name)") }
         return target
     }()
 
+    import CCulvert
+
     @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+        guard let data else { return 0 }
         target(Array(UnsafeBufferPointer(start: data, count: size)))
         return 0
+    }
+
+    // SwiftPM links executables with `main` aliased to `<module>_main`; with -parse-as-library
+    // there is no Swift main, so provide that symbol and hand control to libFuzzer's driver.
+    @_cdecl("culvert_fuzz_main")
+    public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+        var count = argc
+        var vector = argv
+        return LLVMFuzzerRunDriver(&count, &vector) { data, size in fuzzOne(data, size) }
     }
 #else
     import Foundation

@@ -42,6 +42,8 @@ ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len);
 int culvert_malloc_fix_mmap_threshold(int bytes);
 /// malloc_trim(0): gives free heap pages back to the kernel. Returns 1 if memory was released.
 int culvert_malloc_trim(void);
+/// libFuzzer's entry for programs that keep their own main (only linked into fuzz builds).
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
 /// getrandom(2) without flags (blocks only before the pool is initialised at boot).
 ssize_t culvert_getrandom(void *buf, size_t len);
 
