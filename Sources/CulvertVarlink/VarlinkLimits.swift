@@ -12,8 +12,9 @@ public struct VarlinkLimits: Sendable {
     public static let defaultMaximumConnectionsPerUser = 1024
     /// Bytes queued for one connection that it has not read yet; past this a subscriber is too slow.
     public static let defaultMaximumQueuedOutput = 4 << 20
-    /// How long a connection being dropped for overflow may take to read its final error.
-    public static let overflowGrace: Duration = .seconds(1)
+    /// How long a connection being dropped for overflow may take to read its final error. Only
+    /// that one small frame is held meanwhile, so this can be generous.
+    public static let overflowGrace: Duration = .seconds(5)
     /// Size of each read from a connection.
     public static let readChunkSize = 64 << 10
 

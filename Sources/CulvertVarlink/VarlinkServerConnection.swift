@@ -30,6 +30,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     private var outputOffset = 0
     private var current: VarlinkReplier?
     private var readEnded = false
+    private var readPaused = false
     /// Set once this connection buffered a large message; its close then trims the heap.
     private(set) var sawLargeInput = false
     static let largeInputThreshold = 1 << 20
@@ -62,6 +63,12 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     private func readAvailable() {
         guard state == .open, !readEnded else { return }
+        if current != nil, input.count >= server.limits.maximumMessageSize {
+            // A call is in progress and a full message is already buffered behind it: stop
+            // reading until the call ends, so a pipelining client cannot grow our buffer.
+            pauseReading()
+            return
+        }
         var budget = VarlinkLimits.readChunkSize * 4  // per wake-up, so one busy client can't starve others
         while budget > 0 {
             let n: Int
@@ -74,7 +81,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
             }
             if n == 0 {
                 readEnded = true
-                readSource?.suspend()  // a closed peer keeps the source firing; we know enough
+                pauseReading()  // a closed peer keeps the source firing; we know enough
                 break
             }
             budget -= n
@@ -140,10 +147,20 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     // MARK: output
 
+    private func pauseReading() {
+        guard !readPaused else { return }
+        readPaused = true
+        readSource?.suspend()
+    }
+
     /// Called by the replier after the final reply of the current call.
     func callFinished() {
         current = nil
         guard state == .open else { return }
+        if readPaused, !readEnded {
+            readPaused = false
+            readSource?.resume()
+        }
         if readEnded {
             endOfInput()
         } else if !input.isEmpty {
@@ -191,9 +208,13 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
         if state == .closing { close() }
     }
 
-    /// The client stopped reading: tell it why (past the limit, it is one small frame) and drop it.
+    /// The client stopped reading: drop what it has not been sent (it resumes by seq anyway),
+    /// keep the frame partly sent so framing stays intact, tell it why, and close.
     private func overflow() {
         let error = server.overflowError(queuedOutput)
+        if let endOfPartialFrame = output[outputOffset...].firstIndex(of: 0) {
+            output.removeSubrange((endOfPartialFrame + 1)...)
+        }
         output.append(contentsOf: VarlinkReplyMessage.frame(error: error))
         state = .closing
         current?.cancel()
@@ -224,7 +245,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
         output = []
         outputOffset = 0
         if let readSource {
-            if readEnded { readSource.resume() }  // balance the suspend at end of input before cancelling
+            if readPaused { readSource.resume() }  // a suspended source must be resumed to be cancelled
             readSource.cancel()
         }
         if let writeSource {

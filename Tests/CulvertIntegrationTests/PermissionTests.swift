@@ -4,6 +4,7 @@
 
 import CulvertSystem
 import CulvertTesting
+import CulvertVarlink
 import Foundation
 import XCTest
 
@@ -33,7 +34,7 @@ final class PermissionTests: XCTestCase {
                 s.close(); s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(10); s.connect(sys.argv[1]); buf = b""
         """#
 
-    static let calls: [(name: String, call: [String: Any])] = [
+    static let calls: [(name: String, call: JSONValue)] = [
         ("GetInfo", ["method": "org.varlink.service.GetInfo"]),
         ("Describe", ["method": "org.varlink.service.GetInterfaceDescription", "parameters": ["interface": "io.culvert.Manager"]]),
         ("Ping", ["method": "io.culvert.Manager.Ping"]),
@@ -74,7 +75,7 @@ final class PermissionTests: XCTestCase {
     }
 
     func outcomes(as identity: [String], socket: String) throws -> [String: String] {
-        let payload = String(decoding: try JSONSerialization.data(withJSONObject: Self.calls.map { $0.call }), as: UTF8.self)
+        let payload = JSONValue.array(Self.calls.map { $0.call }).jsonString
         let python = Self.repositoryRoot + "/.build-py/bin/python3"
         let output = try run("/usr/bin/setpriv", identity + ["--", python, "-c", Self.peerScript, socket, payload])
         let lines = output.split(separator: "\n").map(String.init)

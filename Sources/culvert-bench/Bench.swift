@@ -1,0 +1,11 @@
+// culvert-bench: benchmarks reported as ratios against a baseline measured in the same run.
+
+import ArgumentParser
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "culvert-bench",
+        abstract: "Culvert benchmarks. Results are ratios against baselines measured in the same run.",
+        subcommands: [IPC.self, EchoServer.self])
+}
