@@ -32,7 +32,10 @@ public enum DaemonError: Error, CustomStringConvertible {
 }
 
 /// culvertd as a Service: runs until graceful shutdown (SIGTERM/SIGINT) or a fatal listener error.
-public struct ManagerDaemon: Service {
+public struct ManagerDaemon: Service, CustomStringConvertible {
+    // ServiceLifecycle logs services by description; the default would print the environment.
+    public var description: String { "ManagerDaemon(\(configuration.socketPath))" }
+
     public static let runtimeDirectoryMode: UInt32 = 0o755
     /// Anyone may connect; authorisation is per call, by SO_PEERCRED.
     public static let socketMode: UInt32 = 0o666

@@ -178,7 +178,10 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     @discardableResult
     func publish(_ body: EventBody) -> Event {
         let event = events.append(body, time: WallClock.rfc3339Now())
-        subscribers.broadcast(WireEncoding.eventFrame(event))
+        let frame = WireEncoding.eventFrame(event)
+        for (id, replier) in subscribers.repliers where !replier.sendContinuation(frame: frame) {
+            subscribers.remove(id)  // gone or dropped as too slow
+        }
         return event
     }
 }

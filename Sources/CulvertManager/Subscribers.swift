@@ -13,10 +13,7 @@ struct Subscribers {
 
     mutating func remove(_ connectionID: UInt64) { byConnection[connectionID] = nil }
 
-    /// Queues one pre-encoded frame to everyone; drops those whose connection is gone or too slow.
-    mutating func broadcast(_ frame: [UInt8]) {
-        var gone: [UInt64] = []
-        for (id, replier) in byConnection where !replier.sendContinuation(frame: frame) { gone.append(id) }
-        for id in gone { byConnection[id] = nil }
-    }
+    /// The open streams, copied: sending may drop a slow subscriber, whose cancellation removes
+    /// it from this collection, so callers must not iterate the collection itself while sending.
+    var repliers: [(UInt64, VarlinkReplier)] { byConnection.map { ($0.key, $0.value) } }
 }

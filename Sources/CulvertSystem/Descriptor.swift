@@ -35,23 +35,32 @@ public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
 
     /// Reads up to `maximum` bytes and appends them to `buffer`. Returns the count; 0 at end of file.
     public func read(appendingTo buffer: inout [UInt8], maximum: Int) throws(SystemError) -> Int {
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: maximum))
-        do {
-            let n = try Syscall.withMutableBytes(&buffer) { raw throws(SystemError) in
-                try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...]))
+        // Read into scratch space and append only what arrived: growing and trimming `buffer`
+        // by `maximum` per call costs milliseconds per read in unoptimised builds.
+        let result: Result<Int, SystemError> = withUnsafeTemporaryAllocation(byteCount: maximum, alignment: 16) { scratch in
+            do throws(SystemError) {
+                let n = try read(into: scratch)
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                return .success(n)
+            } catch {
+                return .failure(error)
             }
-            buffer.removeLast(maximum - n)
-            return n
-        } catch {
-            buffer.removeLast(maximum)
-            throw error
         }
+        return try result.get()
     }
 
     /// Sends some of `bytes` starting at `offset`; returns how many were taken.
     public func send(_ bytes: [UInt8], from offset: Int) throws(SystemError) -> Int {
         try Syscall.withBytes(bytes) { raw throws(SystemError) in try send(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+    }
+
+    /// Sends all of `bytes` on a blocking socket; a closed peer is EPIPE, never SIGPIPE.
+    /// The corresponding C function is `send` with MSG_NOSIGNAL.
+    public func sendAll(_ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            offset += try send(bytes, from: offset)
+        }
     }
 
     /// Writes all of `bytes` to a blocking descriptor. The corresponding C function is `write`.

@@ -65,7 +65,7 @@ public final class VarlinkClientConnection {
     public func sendRaw(_ bytes: [UInt8]) throws(VarlinkClientError) {
         guard !closed else { throw .disconnected }
         do {
-            try descriptor.writeAll(bytes)
+            try descriptor.sendAll(bytes)
         } catch {
             if error.errno == Syscall.EPIPE || error.errno == Syscall.ECONNRESET { throw .disconnected }
             throw .system(error)
