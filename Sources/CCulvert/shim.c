@@ -146,7 +146,7 @@ int culvert_set_cloexec(int fd, int on) {
 }
 
 ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len) {
-    return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return send(fd, buf, len, MSG_NOSIGNAL);
 }
 
 ssize_t culvert_getrandom(void *buf, size_t len) {

@@ -34,7 +34,7 @@ int culvert_notify_send(const char *path, const void *buf, size_t len);
 int culvert_set_nonblocking(int fd, int on);
 /// Set or clear FD_CLOEXEC.
 int culvert_set_cloexec(int fd, int on);
-/// send() with MSG_NOSIGNAL|MSG_DONTWAIT.
+/// send() with MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE. Blocks only on blocking fds.
 ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len);
 
 /// Fixes glibc's mmap threshold (disabling its dynamic growth) so large buffers are returned to
