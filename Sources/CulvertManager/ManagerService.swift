@@ -19,6 +19,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     private(set) var events: EventLog
     private var store: ProfileStore
     private var subscribers = Subscribers()
+    /// GetStatus's reply parameters, encoded once per state change: status only changes through
+    /// `publish`, and polling controllers should cost a copy, not a JSON encoding.
+    private var encodedStatus: [UInt8]?
 
     public var interfaceDescription: String { ManagerInterfaces.ioCulvertManager }
 
@@ -80,7 +83,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         case "Ping":
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
         case "GetStatus":
-            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.StatusParameters(status: status)))
+            if encodedStatus == nil { encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
+            replier.reply(encodedParameters: encodedStatus ?? [])
         case "Watch":
             watch(call, replier: replier)
         case "SaveProfile":
@@ -178,6 +182,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     @discardableResult
     func publish(_ body: EventBody) -> Event {
         let event = events.append(body, time: WallClock.rfc3339Now())
+        encodedStatus = nil
         let frame = WireEncoding.eventFrame(event)
         for (id, replier) in subscribers.repliers where !replier.sendContinuation(frame: frame) {
             subscribers.remove(id)  // gone or dropped as too slow

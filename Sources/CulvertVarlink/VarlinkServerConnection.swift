@@ -86,6 +86,9 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
             }
             budget -= n
             if input.count > Self.largeInputThreshold { sawLargeInput = true }
+            // A short read drained the socket; skip the read that would only say EAGAIN (the
+            // level-triggered source fires again if more arrives).
+            if n < VarlinkLimits.readChunkSize { break }
             if input.count > server.limits.maximumMessageSize + VarlinkLimits.readChunkSize { break }
         }
         processInput()
