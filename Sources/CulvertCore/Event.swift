@@ -41,8 +41,10 @@ public struct EventBody: Sendable, Equatable {
     public var daemon: DaemonInfo?
     public var reason: String?
 
-    public init(kind: EventKind, actor: Actor? = nil, profile: Profile? = nil, name: String? = nil, created: Bool? = nil,
-                daemon: DaemonInfo? = nil, reason: String? = nil) {
+    public init(
+        kind: EventKind, actor: Actor? = nil, profile: Profile? = nil, name: String? = nil, created: Bool? = nil,
+        daemon: DaemonInfo? = nil, reason: String? = nil
+    ) {
         self.kind = kind
         self.actor = actor
         self.profile = profile

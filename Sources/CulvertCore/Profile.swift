@@ -11,7 +11,9 @@ public struct Profile: Codable, Sendable, Equatable {
     /// Names of the secrets stored for the profile; the values are write-only.
     public var secretNames: [String]
 
-    public init(name: String, extensionIdentifier: String, options: [String: String] = [:], alwaysOn: Bool = false, secretNames: [String] = []) {
+    public init(
+        name: String, extensionIdentifier: String, options: [String: String] = [:], alwaysOn: Bool = false, secretNames: [String] = []
+    ) {
         self.name = name
         self.extensionIdentifier = extensionIdentifier
         self.options = options
@@ -63,7 +65,9 @@ public enum ProfileValidation {
         guard name.utf8.count <= ProfileLimits.maximumNameLength else {
             throw ProfileValidationError(field: "name", reason: .tooLong)
         }
-        let allowed = name.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        let allowed = name.utf8.allSatisfy {
+            isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+        }
         guard allowed, let first = name.utf8.first, isAlphanumeric(first) else {
             throw ProfileValidationError(field: "name", reason: .invalidCharacters)
         }
@@ -76,24 +80,30 @@ public enum ProfileValidation {
             throw ProfileValidationError(field: "extension", reason: .tooLong)
         }
         let labels = id.split(separator: ".", omittingEmptySubsequences: false)
-        let valid = labels.count >= 2 && labels.allSatisfy { label in
-            !label.isEmpty && label.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
-        }
+        let valid =
+            labels.count >= 2
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+            }
         guard valid else { throw ProfileValidationError(field: "extension", reason: .invalidCharacters) }
     }
 
     public static func validate(profile: Profile, secrets: [String: String]?) throws(ProfileValidationError) {
         try validate(name: profile.name)
         try validate(extensionIdentifier: profile.extensionIdentifier)
-        try validate(map: profile.options, field: "options", maximumCount: ProfileLimits.maximumOptions,
-                     maximumValueLength: ProfileLimits.maximumOptionValueLength)
+        try validate(
+            map: profile.options, field: "options", maximumCount: ProfileLimits.maximumOptions,
+            maximumValueLength: ProfileLimits.maximumOptionValueLength)
         if let secrets {
-            try validate(map: secrets, field: "secrets", maximumCount: ProfileLimits.maximumSecrets,
-                         maximumValueLength: ProfileLimits.maximumSecretLength)
+            try validate(
+                map: secrets, field: "secrets", maximumCount: ProfileLimits.maximumSecrets,
+                maximumValueLength: ProfileLimits.maximumSecretLength)
         }
     }
 
-    private static func validate(map: [String: String], field: String, maximumCount: Int, maximumValueLength: Int) throws(ProfileValidationError) {
+    private static func validate(map: [String: String], field: String, maximumCount: Int, maximumValueLength: Int)
+        throws(ProfileValidationError)
+    {
         guard map.count <= maximumCount else { throw ProfileValidationError(field: field, reason: .tooMany) }
         for (key, value) in map {
             guard !key.isEmpty else { throw ProfileValidationError(field: "\(field).", reason: .empty) }

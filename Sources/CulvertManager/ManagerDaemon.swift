@@ -56,7 +56,8 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
         let (listener, ownsPath) = try obtainListener()
         let queue = DispatchQueue(label: "culvertd.manager")
         let server = VarlinkServer(
-            info: VarlinkServiceInfo(vendor: "Culvert", product: "culvertd", version: configuration.version, url: "https://culvert.invalid/"),
+            info: VarlinkServiceInfo(
+                vendor: "Culvert", product: "culvertd", version: configuration.version, url: "https://culvert.invalid/"),
             limits: configuration.limits, queue: queue)
         let (failures, failureSink) = AsyncStream.makeStream(of: SystemError?.self)
         let service: ManagerService
@@ -72,8 +73,11 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
             server.onListenerFailure = { error in failureSink.yield(error) }
             try server.start(listener: listener)
         }
-        logger.notice("culvertd \(configuration.version) serving \(configuration.socketPath) (epoch \(service.daemon.epoch), pid \(Identity.processID))")
-        try? SystemdNotify.send("READY=1\nSTATUS=serving \(configuration.socketPath)", environment: environment)  // no systemd: nothing to tell
+        logger.notice(
+            "culvertd \(configuration.version) serving \(configuration.socketPath) (epoch \(service.daemon.epoch), pid \(Identity.processID))"
+        )
+        // Without systemd there is nobody to tell, so a failed notification is not an error.
+        try? SystemdNotify.send("READY=1\nSTATUS=serving \(configuration.socketPath)", environment: environment)
         let watchdog = Task { await pingWatchdog(queue: queue) }
 
         var fatal: SystemError?

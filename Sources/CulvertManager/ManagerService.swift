@@ -150,7 +150,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         }
         let event = publish(EventBody(kind: .profileSaved, actor: actor(call), profile: saved, created: created))
         logger.info("profile \(saved.name) \(created ? "created" : "replaced") by uid \(call.peer.uid) (seq \(event.seq))")
-        replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.SaveProfileReply(profile: saved, created: created, seq: event.seq)))
+        replier.reply(
+            encodedParameters: WireEncoding.encode(WireEncoding.SaveProfileReply(profile: saved, created: created, seq: event.seq)))
     }
 
     private func removeProfile(_ call: VarlinkCall, replier: VarlinkReplier) {

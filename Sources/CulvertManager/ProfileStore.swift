@@ -56,7 +56,9 @@ struct ProfileStore {
             let name = String(entry.dropLast(Self.fileSuffix.count))
             do {
                 let stored = try Self.decode(try FileSystem.readFile(path))
-                guard stored.profile.name == name else { throw DecodeProblem("file name does not match profile name \"\(stored.profile.name)\"") }
+                guard stored.profile.name == name else {
+                    throw DecodeProblem("file name does not match profile name \"\(stored.profile.name)\"")
+                }
                 profiles[name] = stored
             } catch {
                 try setAside(path: path, entry: entry, reason: "\(error)")

@@ -1,9 +1,10 @@
 // Descriptor: an owned-or-borrowed file descriptor number with typed operations.
 
+import CCulvert
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCulvert
 
 /// A file descriptor. A value type: whoever created it decides who closes it.
 public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
@@ -69,7 +70,8 @@ public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
         var offset = 0
         while offset < array.count {
             let n = try Syscall.withBytes(array) { raw throws(SystemError) in
-                try Syscall.call("write") { Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset) }  // non-empty: offset < count
+                // baseAddress! : the buffer is non-empty, since offset < count.
+                try Syscall.call("write") { Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset) }
             }
             offset += n
         }

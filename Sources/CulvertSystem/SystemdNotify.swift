@@ -1,10 +1,11 @@
 // SystemdNotify: the sd_notify(3) datagram protocol and socket activation (LISTEN_FDS),
 // written here because the protocol is three lines and libsystemd would be a dependency for it.
 
+import CCulvert
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCulvert
 
 public enum SystemdNotify {
     /// Sends `state` (e.g. "READY=1") to $NOTIFY_SOCKET; does nothing when it is unset.

@@ -1,9 +1,10 @@
 // UnixSocket: AF_UNIX stream sockets — listen, accept, connect, and the peer's credentials.
 
+import CCulvert
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCulvert
 
 /// Who is on the other end of a unix socket, as the kernel says (not as the peer claims).
 public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
@@ -47,7 +48,7 @@ public enum UnixSocket {
         do {
             let fd = try Syscall.call("accept4") { CCulvert.culvert_accept(listener.rawValue) }
             return Descriptor(rawValue: fd)
-        } catch where error.isWouldBlock || error.errno == ECONNABORTED {
+        } catch  where error.isWouldBlock || error.errno == ECONNABORTED {
             return nil
         }
     }

@@ -1,9 +1,10 @@
 // WallClock: timestamps for events and file names.
 
+import CCulvert
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CCulvert
 
 public enum WallClock {
     /// Now as RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T17:45:55.123Z`.

@@ -435,7 +435,8 @@ private struct IDLParser {
     private mutating func parseParenthesized(depth: Int, what: String) throws(VarlinkIDLError) -> VarlinkType {
         let open = try lexer.next()
         guard open.kind == .leftParenthesis else {
-            throw fail(open.kind == .end ? .unexpectedEnd : .expectedStruct, at: open, "expected '(' to start \(what), found \(open.quoted)")
+            throw fail(
+                open.kind == .end ? .unexpectedEnd : .expectedStruct, at: open, "expected '(' to start \(what), found \(open.quoted)")
         }
         return try parseParenthesizedBody(open: open, depth: depth)
     }
@@ -480,7 +481,8 @@ private struct IDLParser {
             } else if separator.kind == .end {
                 throw unclosed(open)
             } else {
-                throw fail(.expectedCommaOrParenthesis, at: separator, "expected ':', ',' or ')' after '\(fieldName)', found \(separator.quoted)")
+                throw fail(
+                    .expectedCommaOrParenthesis, at: separator, "expected ':', ',' or ')' after '\(fieldName)', found \(separator.quoted)")
             }
             switch separator.kind {
             case .comma: continue

@@ -107,7 +107,11 @@ public struct VarlinkReplyMessage: Sendable, Equatable {
     public static func frame(encodedParameters: [UInt8], continues: Bool) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encodedParameters.count + 40)
-        if continues { bytes.append(contentsOf: #"{"continues":true,"parameters":"#.utf8) } else { bytes.append(contentsOf: #"{"parameters":"#.utf8) }
+        if continues {
+            bytes.append(contentsOf: #"{"continues":true,"parameters":"#.utf8)
+        } else {
+            bytes.append(contentsOf: #"{"parameters":"#.utf8)
+        }
         bytes.append(contentsOf: encodedParameters)
         bytes.append(contentsOf: "}".utf8)
         bytes.append(0)

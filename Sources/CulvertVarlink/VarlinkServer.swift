@@ -117,7 +117,11 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
             let frame = VarlinkReplyMessage.frame(
                 error: VarlinkError(
                     "io.culvert.Varlink.TooManyConnections",
-                    ["limit": .int(Int64(perUser >= limits.maximumConnectionsPerUser ? limits.maximumConnectionsPerUser : limits.maximumConnections))]))
+                    [
+                        "limit": .int(
+                            Int64(
+                                perUser >= limits.maximumConnectionsPerUser ? limits.maximumConnectionsPerUser : limits.maximumConnections))
+                    ]))
             _ = frame.withUnsafeBytes { try? fd.send($0) }  // best effort: the client is refused either way
             fd.close()
             return

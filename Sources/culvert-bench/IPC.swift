@@ -73,7 +73,8 @@ struct IPC: ParsableCommand {
 
         let delivery = try measureDelivery(daemon: daemon, client: client)
 
-        print("""
+        print(
+            """
             ## IPC (`culvert-bench ipc --round-trips \(roundTrips) --subscribers \(subscribers) --events \(events)`)
 
             | measurement | n | p50 µs | p99 µs | max µs | p50 ratio to echo | p99 ratio to echo |

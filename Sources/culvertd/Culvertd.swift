@@ -66,7 +66,11 @@ struct Culvertd: AsyncParsableCommand {
         let daemon = ManagerDaemon(configuration: configuration, logger: logger, environment: ProcessInfo.processInfo.environment)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [
+                    .init(
+                        service: daemon, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -24,7 +24,9 @@ final class ProfileValidationTests: XCTestCase {
     }
 
     func testExtensionIdentifiers() {
-        for id in ["io.culvert.wireguard", "com.example.vpn-2", "a.b"] { XCTAssertNil(reason(Profile(name: "p", extensionIdentifier: id)), id) }
+        for id in ["io.culvert.wireguard", "com.example.vpn-2", "a.b"] {
+            XCTAssertNil(reason(Profile(name: "p", extensionIdentifier: id)), id)
+        }
         let refused: [(String, String)] = [
             ("", "extension:empty"), ("single", "extension:invalid_characters"), ("a..b", "extension:invalid_characters"),
             (".a.b", "extension:invalid_characters"), ("a.b.", "extension:invalid_characters"), ("a.b/c", "extension:invalid_characters"),
@@ -39,12 +41,15 @@ final class ProfileValidationTests: XCTestCase {
         XCTAssertEqual(reason(Profile(name: "p", extensionIdentifier: "a.b", options: ["": "v"])), "options.:empty")
         let long = String(repeating: "v", count: ProfileLimits.maximumOptionValueLength + 1)
         XCTAssertEqual(reason(Profile(name: "p", extensionIdentifier: "a.b", options: ["k": long])), "options.k:too_long")
-        XCTAssertEqual(reason(Profile(name: "p", extensionIdentifier: "a.b"), secrets: ["key": String(repeating: "s", count: 70_000)]), "secrets.key:too_long")
+        XCTAssertEqual(
+            reason(Profile(name: "p", extensionIdentifier: "a.b"), secrets: ["key": String(repeating: "s", count: 70_000)]),
+            "secrets.key:too_long")
         XCTAssertNil(reason(Profile(name: "p", extensionIdentifier: "a.b"), secrets: ["key": "s"]))
     }
 
     func testProfileWireKeysAreExplicit() throws {
-        let data = try JSONEncoder().encode(Profile(name: "p", extensionIdentifier: "a.b", options: ["k": "v"], alwaysOn: true, secretNames: ["s"]))
+        let data = try JSONEncoder().encode(
+            Profile(name: "p", extensionIdentifier: "a.b", options: ["k": "v"], alwaysOn: true, secretNames: ["s"]))
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(Set(object.keys), ["name", "extension", "options", "alwaysOn", "secretNames"])
     }

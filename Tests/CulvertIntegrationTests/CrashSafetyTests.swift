@@ -70,7 +70,12 @@ final class CrashSafetyTests: XCTestCase {
                     do {
                         _ = try connection.call(
                             "io.culvert.Manager.SaveProfile",
-                            ["profile": ["name": .string(name), "extension": "io.culvert.test", "options": options, "secrets": ["k": .string(version)]]],
+                            [
+                                "profile": [
+                                    "name": .string(name), "extension": "io.culvert.test", "options": options,
+                                    "secrets": ["k": .string(version)],
+                                ]
+                            ],
                             timeoutMilliseconds: 10_000)
                         acknowledged.acknowledge(name, version)
                     } catch {
@@ -101,7 +106,9 @@ final class CrashSafetyTests: XCTestCase {
         for (name, version) in latest {
             // The save in flight at the kill may or may not have landed; nothing else may differ.
             let allowed = [version, inFlight[name]].compactMap { $0 }
-            XCTAssertTrue(allowed.contains(stored[name] ?? "<missing>"), "trial \(trial): \(name) is \(stored[name] ?? "<missing>"), expected one of \(allowed)")
+            XCTAssertTrue(
+                allowed.contains(stored[name] ?? "<missing>"),
+                "trial \(trial): \(name) is \(stored[name] ?? "<missing>"), expected one of \(allowed)")
         }
         // No temp file survives a restart, and every file on disk parses.
         let files = try FileSystem.listDirectory(daemon.stateDirectory + "/profiles")

@@ -21,11 +21,14 @@ final class HostileInputTests: XCTestCase {
         func add(_ name: String, _ text: String, nul: Bool = true) {
             attacks.append(Attack(name: name, bytes: Array(text.utf8) + (nul ? [0] : []), halfClose: !nul))
         }
-        let valid = #"{"method":"io.culvert.Manager.SaveProfile","parameters":{"profile":{"name":"x","extension":"io.culvert.test","options":{"k":"v"}}}}"#
+        let valid =
+            #"{"method":"io.culvert.Manager.SaveProfile","parameters":{"profile":{"name":"x","extension":"io.culvert.test","options":{"k":"v"}}}}"#
         // Every truncation of a valid call: malformed JSON of many shapes.
         for cut in 1..<valid.utf8.count { add("truncated-\(cut)", String(valid.utf8.prefix(cut))!) }  // ASCII: any prefix is valid UTF-8
         // The same bytes without the NUL terminator, peer then closes.
-        for cut in stride(from: 5, to: valid.utf8.count, by: 9) { add("unterminated-\(cut)", String(valid.utf8.prefix(cut))!, nul: false) }  // as above
+        for cut in stride(from: 5, to: valid.utf8.count, by: 9) {
+            add("unterminated-\(cut)", String(valid.utf8.prefix(cut))!, nul: false)  // ASCII, as above
+        }
         // Single-byte corruptions of a valid call.
         let validBytes = Array(valid.utf8)
         for i in 0..<validBytes.count {
@@ -37,29 +40,55 @@ final class HostileInputTests: XCTestCase {
         }
         // Invalid UTF-8 in strings and keys.
         for bad: [UInt8] in [[0xC3], [0xFF], [0xED, 0xA0, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80], [0xC0, 0xAF], [0xE2, 0x82]] {
-            attacks.append(Attack(name: "utf8-value-\(bad)", bytes: Array(#"{"method":"io.culvert.Manager.RemoveProfile","parameters":{"name":""#.utf8) + bad + Array(#""}}"#.utf8) + [0]))
-            attacks.append(Attack(name: "utf8-key-\(bad)", bytes: Array(#"{"method":"io.culvert.Manager.Ping","#.utf8) + [0x22] + bad + Array(#"":1}"#.utf8) + [0]))
+            attacks.append(
+                Attack(
+                    name: "utf8-value-\(bad)",
+                    bytes: Array(#"{"method":"io.culvert.Manager.RemoveProfile","parameters":{"name":""#.utf8) + bad + Array(#""}}"#.utf8)
+                        + [0]))
+            attacks.append(
+                Attack(
+                    name: "utf8-key-\(bad)",
+                    bytes: Array(#"{"method":"io.culvert.Manager.Ping","#.utf8) + [0x22] + bad + Array(#"":1}"#.utf8) + [0]))
         }
         // Deep nesting, in parameters and at the top.
         for depth in [65, 100, 1000, 100_000] {
-            add("deep-array-\(depth)", #"{"method":"io.culvert.Manager.Ping","parameters":{"x":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}}")
+            add(
+                "deep-array-\(depth)",
+                #"{"method":"io.culvert.Manager.Ping","parameters":{"x":"# + String(repeating: "[", count: depth)
+                    + String(repeating: "]", count: depth) + "}}")
             add("deep-object-\(depth)", String(repeating: #"{"a":"#, count: depth) + "1" + String(repeating: "}", count: depth))
         }
         // Unknown interfaces and methods, odd method strings.
-        for method in ["io.culvert.Nope.Ping", "io.culvert.Manager.Nope", "org.varlink.service.Nope", "Ping", "", ".", "io.culvert.Manager.", "a.b.c.d.e.f", String(repeating: "a.", count: 5000)] {
+        for method in [
+            "io.culvert.Nope.Ping", "io.culvert.Manager.Nope", "org.varlink.service.Nope", "Ping", "", ".", "io.culvert.Manager.",
+            "a.b.c.d.e.f", String(repeating: "a.", count: 5000),
+        ] {
             add("method-\(method.prefix(20))", JSONValue.object(["method": .string(method)]).jsonString)
         }
         // Wrong parameter types for every method.
         let wrongValues: [JSONValue] = [1, 1.5, true, "s", [1, 2], ["k": 1], .null]
         for value in wrongValues {
-            add("save-profile-\(value.typeName)", JSONValue.object(["method": "io.culvert.Manager.SaveProfile", "parameters": ["profile": value]]).jsonString)
-            add("remove-name-\(value.typeName)", JSONValue.object(["method": "io.culvert.Manager.RemoveProfile", "parameters": ["name": value]]).jsonString)
-            add("watch-since-\(value.typeName)", JSONValue.object(["method": "io.culvert.Manager.Watch", "more": true, "parameters": ["since": value]]).jsonString)
-            add("options-\(value.typeName)", JSONValue.object(["method": "io.culvert.Manager.SaveProfile", "parameters": ["profile": ["name": "n", "extension": "a.b", "options": ["k": value]]]]).jsonString)
+            add(
+                "save-profile-\(value.typeName)",
+                JSONValue.object(["method": "io.culvert.Manager.SaveProfile", "parameters": ["profile": value]]).jsonString)
+            add(
+                "remove-name-\(value.typeName)",
+                JSONValue.object(["method": "io.culvert.Manager.RemoveProfile", "parameters": ["name": value]]).jsonString)
+            add(
+                "watch-since-\(value.typeName)",
+                JSONValue.object(["method": "io.culvert.Manager.Watch", "more": true, "parameters": ["since": value]]).jsonString)
+            add(
+                "options-\(value.typeName)",
+                JSONValue.object([
+                    "method": "io.culvert.Manager.SaveProfile",
+                    "parameters": ["profile": ["name": "n", "extension": "a.b", "options": ["k": value]]],
+                ]).jsonString)
             add("parameters-\(value.typeName)", JSONValue.object(["method": "io.culvert.Manager.Ping", "parameters": value]).jsonString)
             add("method-type-\(value.typeName)", JSONValue.object(["method": value]).jsonString)
             add("more-type-\(value.typeName)", JSONValue.object(["method": "io.culvert.Manager.Ping", "more": value]).jsonString)
-            add("interface-type-\(value.typeName)", JSONValue.object(["method": "org.varlink.service.GetInterfaceDescription", "parameters": ["interface": value]]).jsonString)
+            add(
+                "interface-type-\(value.typeName)",
+                JSONValue.object(["method": "org.varlink.service.GetInterfaceDescription", "parameters": ["interface": value]]).jsonString)
         }
         add("unknown-parameter", #"{"method":"io.culvert.Manager.Ping","parameters":{"surprise":1}}"#)
         add("missing-required", #"{"method":"io.culvert.Manager.RemoveProfile","parameters":{}}"#)
@@ -76,14 +105,26 @@ final class HostileInputTests: XCTestCase {
         add("upgrade", #"{"method":"io.culvert.Manager.Ping","upgrade":true}"#)
         // Huge arrays and maps inside the limit.
         let manyOptions = (0..<100_000).map { "\"k\($0)\":\"v\"" }.joined(separator: ",")
-        add("huge-map", #"{"method":"io.culvert.Manager.SaveProfile","parameters":{"profile":{"name":"big","extension":"a.b","options":{"# + manyOptions + "}}}}")
-        add("huge-array", #"{"method":"io.culvert.Manager.Ping","parameters":{"x":["# + Array(repeating: "1", count: 1_000_000).joined(separator: ",") + "]}}")
-        add("huge-string", #"{"method":"io.culvert.Manager.RemoveProfile","parameters":{"name":""# + String(repeating: "a", count: 8 << 20) + #""}}"#)
+        add(
+            "huge-map",
+            #"{"method":"io.culvert.Manager.SaveProfile","parameters":{"profile":{"name":"big","extension":"a.b","options":{"# + manyOptions
+                + "}}}}")
+        add(
+            "huge-array",
+            #"{"method":"io.culvert.Manager.Ping","parameters":{"x":["# + Array(repeating: "1", count: 1_000_000).joined(separator: ",")
+                + "]}}")
+        add(
+            "huge-string",
+            #"{"method":"io.culvert.Manager.RemoveProfile","parameters":{"name":""# + String(repeating: "a", count: 8 << 20) + #""}}"#)
         // Exactly over the 16 MiB message limit (NUL included).
         let filler = VarlinkLimits.defaultMaximumMessageSize - #"{"method":"io.culvert.Manager.Ping","parameters":{"x":""}}"#.utf8.count
         add("over-limit", #"{"method":"io.culvert.Manager.Ping","parameters":{"x":""# + String(repeating: "z", count: filler) + #""}}"#)
         // Several calls pipelined, one bad one in the middle.
-        attacks.append(Attack(name: "pipelined", bytes: Array(#"{"method":"io.culvert.Manager.Ping"}"#.utf8) + [0] + Array("{bad".utf8) + [0] + Array(#"{"method":"io.culvert.Manager.Ping"}"#.utf8) + [0]))
+        attacks.append(
+            Attack(
+                name: "pipelined",
+                bytes: Array(#"{"method":"io.culvert.Manager.Ping"}"#.utf8) + [0] + Array("{bad".utf8) + [0]
+                    + Array(#"{"method":"io.culvert.Manager.Ping"}"#.utf8) + [0]))
         return attacks
     }
 

@@ -40,7 +40,10 @@ final class PermissionTests: XCTestCase {
         ("Ping", ["method": "io.culvert.Manager.Ping"]),
         ("GetStatus", ["method": "io.culvert.Manager.GetStatus"]),
         ("Watch", ["method": "io.culvert.Manager.Watch", "more": true]),
-        ("SaveProfile", ["method": "io.culvert.Manager.SaveProfile", "parameters": ["profile": ["name": "perm", "extension": "io.culvert.test"]]]),
+        (
+            "SaveProfile",
+            ["method": "io.culvert.Manager.SaveProfile", "parameters": ["profile": ["name": "perm", "extension": "io.culvert.test"]]]
+        ),
         ("RemoveProfile", ["method": "io.culvert.Manager.RemoveProfile", "parameters": ["name": "perm"]]),
     ]
 
@@ -53,7 +56,9 @@ final class PermissionTests: XCTestCase {
         XCTAssertEqual(Identity.effectiveUserID, 0, "PermissionTests need root to create test users")
         try run("/usr/sbin/groupadd", ["-f", Self.readerGroup])
         if (try? run("/usr/bin/id", ["-u", Self.memberUser])) == nil {  // absent: create it
-            try run("/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", Self.readerGroup, Self.memberUser])
+            try run(
+                "/usr/sbin/useradd",
+                ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", Self.readerGroup, Self.memberUser])
         }
     }
 
@@ -69,7 +74,9 @@ final class PermissionTests: XCTestCase {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw NSError(domain: "run", code: Int(process.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "\(executable) \(arguments): \(output)"])
+            throw NSError(
+                domain: "run", code: Int(process.terminationStatus),
+                userInfo: [NSLocalizedDescriptionKey: "\(executable) \(arguments): \(output)"])
         }
         return output
     }
@@ -95,13 +102,25 @@ final class PermissionTests: XCTestCase {
 
         let denied = "io.culvert.Manager.PermissionDenied"
         let root = try outcomes(as: ["--reuid=0", "--regid=0", "--keep-groups"], socket: daemon.socketPath)
-        XCTAssertEqual(root, ["GetInfo": "ok", "Describe": "ok", "Ping": "ok", "GetStatus": "ok", "Watch": "ok", "SaveProfile": "ok", "RemoveProfile": "ok"])
+        XCTAssertEqual(
+            root,
+            ["GetInfo": "ok", "Describe": "ok", "Ping": "ok", "GetStatus": "ok", "Watch": "ok", "SaveProfile": "ok", "RemoveProfile": "ok"])
 
         let member = try outcomes(as: ["--reuid=\(Self.memberUser)", "--regid=nogroup", "--init-groups"], socket: daemon.socketPath)
-        XCTAssertEqual(member, ["GetInfo": "ok", "Describe": "ok", "Ping": "ok", "GetStatus": "ok", "Watch": "ok", "SaveProfile": denied, "RemoveProfile": denied])
+        XCTAssertEqual(
+            member,
+            [
+                "GetInfo": "ok", "Describe": "ok", "Ping": "ok", "GetStatus": "ok", "Watch": "ok", "SaveProfile": denied,
+                "RemoveProfile": denied,
+            ])
 
         let nobody = try outcomes(as: ["--reuid=nobody", "--regid=nogroup", "--clear-groups"], socket: daemon.socketPath)
-        XCTAssertEqual(nobody, ["GetInfo": "ok", "Describe": "ok", "Ping": denied, "GetStatus": denied, "Watch": denied, "SaveProfile": denied, "RemoveProfile": denied])
+        XCTAssertEqual(
+            nobody,
+            [
+                "GetInfo": "ok", "Describe": "ok", "Ping": denied, "GetStatus": denied, "Watch": denied, "SaveProfile": denied,
+                "RemoveProfile": denied,
+            ])
 
         // A denied call changed nothing and the daemon says who was refused.
         let status = try daemon.connect().call("io.culvert.Manager.GetStatus")

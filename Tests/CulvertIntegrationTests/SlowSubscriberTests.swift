@@ -86,7 +86,9 @@ final class SlowSubscriberTests: XCTestCase {
             for i in produced..<(produced + batch) {
                 bytes += VarlinkCallMessage(
                     method: "io.culvert.Manager.SaveProfile",
-                    parameters: ["profile": ["name": .string("p\(i % 100)"), "extension": "io.culvert.test", "options": ["i": .string("\(i)")]]]
+                    parameters: [
+                        "profile": ["name": .string("p\(i % 100)"), "extension": "io.culvert.test", "options": ["i": .string("\(i)")]]
+                    ]
                 ).encoded()
             }
             try control.sendRaw(bytes)

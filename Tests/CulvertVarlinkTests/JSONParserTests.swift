@@ -1,5 +1,6 @@
-@testable import CulvertVarlink
 import XCTest
+
+@testable import CulvertVarlink
 
 final class JSONParserTests: XCTestCase {
     func parse(_ text: String, depth: Int = 64) throws -> JSONValue { try JSONParser.parse(Array(text.utf8), maximumDepth: depth) }
@@ -36,7 +37,8 @@ final class JSONParserTests: XCTestCase {
             ("", .unexpectedEnd), ("{", .unexpectedEnd), ("[1,", .unexpectedEnd), (#"{"a" 1}"#, .unexpectedByte),
             ("[1 2]", .unexpectedByte), ("01", .trailingData), ("1.", .invalidNumber), ("-", .invalidNumber), ("1e", .invalidNumber),
             ("1e999", .invalidNumber), (#""\x""#, .invalidEscape), (#""\ud800""#, .invalidEscape), (#""\udc00""#, .invalidEscape),
-            ("\"a\u{01}\"", .controlCharacterInString), (#"{"a":1,"a":2}"#, .duplicateKey), ("nul", .unexpectedEnd), ("nulx", .unexpectedByte),
+            ("\"a\u{01}\"", .controlCharacterInString), (#"{"a":1,"a":2}"#, .duplicateKey), ("nul", .unexpectedEnd),
+            ("nulx", .unexpectedByte),
             ("[1]x", .trailingData), ("{1:2}", .unexpectedByte), ("'a'", .unexpectedByte), ("[,]", .unexpectedByte),
         ]
         for (text, expected) in cases { XCTAssertEqual(reason(Array(text.utf8)), expected, text) }

@@ -183,7 +183,8 @@ final class VarlinkIDLReferenceTests: XCTestCase {
         XCTAssertEqual(interface.errors["InvalidParameter"], VarlinkStruct([field("parameter", .string)]))
         XCTAssertEqual(
             interface.documentation,
-            "The Varlink Service Interface is provided by every varlink service. It\ndescribes the service and the interfaces it implements.")
+            "The Varlink Service Interface is provided by every varlink service. It\ndescribes the service and the interfaces it implements."
+        )
         XCTAssertEqual(
             interface.memberDocumentation["MethodNotImplemented"],
             "The interface defines the requested method, but the service does not\nimplement it.")
@@ -753,36 +754,42 @@ final class VarlinkValidatorTests: XCTestCase {
 
     func testRepliesAndErrorsAreValidatedWithTheSameRules() throws {
         let interface = try XCTUnwrap(parse(validationText))
-        XCTAssertNil(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(reply: json(#"{"ok": true, "items": ["a", null]}"#), of: "Everything")
-        })
+        XCTAssertNil(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(reply: json(#"{"ok": true, "items": ["a", null]}"#), of: "Everything")
+            })
         XCTAssertNil(validationError { () throws(VarlinkValidationError) in try interface.validate(reply: .null, of: "Empty") })
 
-        let missing = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(reply: json(#"{"ok": true}"#), of: "Everything")
-        })
+        let missing = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(reply: json(#"{"ok": true}"#), of: "Everything")
+            })
         XCTAssertEqual(missing.parameter, "items")
         XCTAssertEqual(missing.reason, .missingField)
 
-        let element = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(reply: json(#"{"ok": true, "items": [1]}"#), of: "Everything")
-        })
+        let element = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(reply: json(#"{"ok": true, "items": [1]}"#), of: "Everything")
+            })
         XCTAssertEqual(element.path, "items[0]")
         XCTAssertEqual(element.reason, .typeMismatch)
 
         // Input fields are not output fields.
-        let input = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(reply: json(#"{"ok": true, "items": [], "flag": true}"#), of: "Everything")
-        })
+        let input = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(reply: json(#"{"ok": true, "items": [], "flag": true}"#), of: "Everything")
+            })
         XCTAssertEqual(input.parameter, "flag")
         XCTAssertEqual(input.reason, .unknownField)
 
-        XCTAssertNil(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(errorParameters: json(#"{"why": "w"}"#), of: "Failed")
-        })
-        let why = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(errorParameters: json("{}"), of: "Failed")
-        })
+        XCTAssertNil(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(errorParameters: json(#"{"why": "w"}"#), of: "Failed")
+            })
+        let why = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(errorParameters: json("{}"), of: "Failed")
+            })
         XCTAssertEqual(why.parameter, "why")
         XCTAssertEqual(why.reason, .missingField)
     }
@@ -804,31 +811,36 @@ final class VarlinkValidatorTests: XCTestCase {
 
     func testValueHelperReportsPathsRelativeToTheValue() throws {
         let interface = try XCTUnwrap(parse(validationText))
-        XCTAssertNil(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(json(#"{"key": "k"}"#), against: .named("Options"))
-        })
-        let root = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(json("[1]"), against: .named("Options"))
-        })
+        XCTAssertNil(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(json(#"{"key": "k"}"#), against: .named("Options"))
+            })
+        let root = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(json("[1]"), against: .named("Options"))
+            })
         XCTAssertEqual(root.parameter, "")
         XCTAssertEqual(root.path, "")
         XCTAssertEqual(root.reason, .notAnObject)
 
-        let element = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(json(#"[{"key": "k"}, {"key": 1}]"#), against: .array(.named("Options")))
-        })
+        let element = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(json(#"[{"key": "k"}, {"key": 1}]"#), against: .array(.named("Options")))
+            })
         XCTAssertEqual(element.parameter, "")
         XCTAssertEqual(element.path, "[1].key")
 
-        let key = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(json(#"{"a\"b": "red", "c": "mauve"}"#), against: .dictionary(.named("Color")))
-        })
+        let key = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(json(#"{"a\"b": "red", "c": "mauve"}"#), against: .dictionary(.named("Color")))
+            })
         XCTAssertEqual(key.path, #"["c"]"#)
         XCTAssertEqual(key.reason, .invalidEnumValue)
 
-        let quoted = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(json(#"{"a\"b": 1}"#), against: .dictionary(.string))
-        })
+        let quoted = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(json(#"{"a\"b": 1}"#), against: .dictionary(.string))
+            })
         XCTAssertEqual(quoted.path, #"["a\"b"]"#)
         XCTAssertTrue(quoted.description.contains("expected string, found int"), quoted.description)
     }
@@ -844,16 +856,19 @@ final class VarlinkValidatorTests: XCTestCase {
              "interface": {"foo": [null, {"foo": "foo", "bar": "bar"}, null, {"one": "foo", "two": "bar"}],
                            "anon": {"foo": true, "bar": false}}}
             """
-        XCTAssertNil(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(reply: json(#"{"mytype": \#(mytype)}"#), of: "Test09")
-        })
-        XCTAssertNil(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(parameters: json(#"{"client_id": "c", "mytype": \#(mytype)}"#), of: "Test10")
-        })
+        XCTAssertNil(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(reply: json(#"{"mytype": \#(mytype)}"#), of: "Test09")
+            })
+        XCTAssertNil(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(parameters: json(#"{"client_id": "c", "mytype": \#(mytype)}"#), of: "Test10")
+            })
         let badEnum = mytype.replacingOccurrences(of: #"{"one": "foo", "two": "bar"}"#, with: #"{"one": "foo", "two": "qux"}"#)
-        let error = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(parameters: json(#"{"client_id": "c", "mytype": \#(badEnum)}"#), of: "Test10")
-        })
+        let error = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(parameters: json(#"{"client_id": "c", "mytype": \#(badEnum)}"#), of: "Test10")
+            })
         XCTAssertEqual(error.parameter, "mytype")
         XCTAssertEqual(error.path, #"mytype.interface.foo[3]["two"]"#)
         XCTAssertEqual(error.reason, .invalidEnumValue)
@@ -864,14 +879,16 @@ final class VarlinkValidatorTests: XCTestCase {
         let interface = VarlinkInterface(
             name: "org.example.loop", documentation: nil, typeAliases: ["Loop": .named("Loop")], methods: [:], errors: [:],
             typeNames: ["Loop"], methodNames: [], errorNames: [], memberDocumentation: [:])
-        let error = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(.string("x"), against: .named("Loop"))
-        })
+        let error = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(.string("x"), against: .named("Loop"))
+            })
         XCTAssertEqual(error.reason, .tooDeep)
 
-        let undefined = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(.string("x"), against: .named("Missing"))
-        })
+        let undefined = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(.string("x"), against: .named("Missing"))
+            })
         XCTAssertEqual(undefined.reason, .undefinedType)
     }
 
@@ -880,14 +897,16 @@ final class VarlinkValidatorTests: XCTestCase {
         // Nesting the JSON parser accepts is always within the validator's cap.
         var text = "null"
         for _ in 0..<(JSONParser.defaultMaximumDepth - 2) { text = #"{"next": \#(text)}"# }
-        XCTAssertNil(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(parameters: json(#"{"node": \#(text)}"#), of: "Walk")
-        })
+        XCTAssertNil(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(parameters: json(#"{"node": \#(text)}"#), of: "Walk")
+            })
         var broken = #"{"next": 1}"#
         for _ in 0..<3 { broken = #"{"next": \#(broken)}"# }
-        let error = try XCTUnwrap(validationError { () throws(VarlinkValidationError) in
-            try interface.validate(parameters: json(#"{"node": \#(broken)}"#), of: "Walk")
-        })
+        let error = try XCTUnwrap(
+            validationError { () throws(VarlinkValidationError) in
+                try interface.validate(parameters: json(#"{"node": \#(broken)}"#), of: "Walk")
+            })
         XCTAssertEqual(error.path, "node.next.next.next.next")
         XCTAssertEqual(error.reason, .notAnObject)
     }
