@@ -53,6 +53,12 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
     public func run() async throws {
         ResourceLimits.raiseDescriptorLimit()
         MemoryPolicy.configureForDaemon()
+        do {
+            _ = try NetlinkRouteSocket()
+        } catch {
+            // Profiles and the status channel still work; tunnels (which need rtnetlink) will not.
+            logger.warning("rtnetlink is unavailable (\(error)); tunnels cannot be started")
+        }
         let (listener, ownsPath) = try obtainListener()
         let queue = DispatchQueue(label: "culvertd.manager")
         let server = VarlinkServer(
