@@ -53,6 +53,14 @@ public enum UnixSocket {
         }
     }
 
+    /// True if a listening socket can no longer accept: after shutdown() it polls as hung up
+    /// while accept() keeps answering EAGAIN, so only poll tells. The corresponding C function is `poll`.
+    public static func listenerHasHungUp(_ fd: Descriptor) -> Bool {
+        var pfd = pollfd(fd: fd.rawValue, events: 0, revents: 0)
+        guard poll(&pfd, 1, 0) == 1 else { return false }
+        return pfd.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+    }
+
     /// True if `fd` is a listening AF_UNIX stream socket (for validating LISTEN_FDS).
     public static func isListener(_ fd: Descriptor) throws(SystemError) -> Bool {
         try Syscall.callAllowingBadDescriptor("getsockopt") { CCulvert.culvert_is_unix_listener(fd.rawValue) } == 1

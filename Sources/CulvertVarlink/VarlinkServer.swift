@@ -76,7 +76,7 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
 
     private func acceptPending() {
         guard let listener else { return }
-        for _ in 0..<64 {  // bounded per wake-up so established clients keep being served
+        for attempt in 0..<64 {  // bounded per wake-up so established clients keep being served
             let accepted: Descriptor?
             do {
                 accepted = try UnixSocket.accept(listener)
@@ -88,7 +88,16 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
                 onListenerFailure?(error)
                 return
             }
-            guard let fd = accepted else { return }
+            guard let fd = accepted else {
+                // Woken with nothing to accept: a listener that was shut down polls as hung up
+                // for ever while accept() says EAGAIN. That is a dead socket, not an idle one.
+                if attempt == 0, UnixSocket.listenerHasHungUp(listener) {
+                    listenerSource?.cancel()
+                    listenerSource = nil
+                    onListenerFailure?(SystemError(call: "accept4 (listener hung up)", errno: ESHUTDOWN_))
+                }
+                return
+            }
             admit(fd)
         }
     }
@@ -183,3 +192,4 @@ private let EMFILE_: Int32 = 24
 private let ENFILE_: Int32 = 23
 private let ENOBUFS_: Int32 = 105
 private let ENOMEM_: Int32 = 12
+private let ESHUTDOWN_: Int32 = 108
