@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C: the only place C types exist. Everything above wraps them.
@@ -35,6 +36,11 @@ let package = Package(
         .target(
             name: "CulvertVarlink", dependencies: ["CulvertSystem", "CulvertCore"],
             exclude: ["Interfaces"], swiftSettings: strict),
+        // Extension bundles: manifest, canonical signing payload, Ed25519 signatures, verified copies.
+        .target(
+            name: "CulvertBundle",
+            dependencies: ["CulvertCore", "CulvertSystem", "CulvertVarlink", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .target(
             name: "CulvertManager",
             dependencies: [
@@ -76,10 +82,11 @@ let package = Package(
                 "CulvertClient", "CulvertVarlink", "CulvertSystem", "CulvertTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
-        .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CCulvert"], swiftSettings: strict),
+        .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CCulvert"], swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem"], swiftSettings: strict),
+        .testTarget(name: "CulvertBundleTests", dependencies: ["CulvertBundle", "CulvertSystem"], swiftSettings: strict),
         .testTarget(
             name: "CulvertVarlinkTests", dependencies: ["CulvertVarlink", "CulvertSystem"],
             swiftSettings: strict),
