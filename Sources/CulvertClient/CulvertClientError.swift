@@ -33,7 +33,7 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .daemonUnreachable(let path, let reason): return "cannot reach culvertd at \(path): \(reason)"
         case .permissionDenied(let action): return "permission denied for \(action)"
         case .profileNotFound(let name): return "no profile named \"\(name)\""
-        case .invalidProfile(let field, let reason): return "invalid profile: \(field) is \(reason.replacingUnderscores)"
+        case .invalidProfile(let field, let reason): return "invalid profile: \(field): \(reason.replacingUnderscores)"
         case .storageFailed(let path, _, let description): return "the daemon could not store \(path): \(description)"
         case .timedOut: return "no reply from culvertd in time"
         case .protocolViolation(let detail): return "culvertd broke the protocol: \(detail)"

@@ -1,0 +1,92 @@
+// CommandFailure: why a command failed, its exit status, and the one line that tells the user.
+
+import CulvertClient
+import CulvertCore
+
+/// culvertctl's exit statuses (sysexits.h values, so scripts can tell causes apart).
+enum ExitStatus: Int32 {
+    case success = 0
+    case failure = 1
+    /// EX_USAGE. argument-parser's own validation failures exit with this too.
+    case usage = 64
+    /// EX_DATAERR: the daemon refused the input (InvalidProfile), or stdin was malformed.
+    case inputRefused = 65
+    /// EX_NOINPUT: no such profile.
+    case notFound = 66
+    /// EX_UNAVAILABLE: culvertd is not reachable (or not culvertd).
+    case unavailable = 69
+    /// EX_NOPERM.
+    case permissionDenied = 77
+}
+
+/// A failed command: printed as `culvertctl: error: <message>` (+ hint), exits with `status`.
+struct CommandFailure: Error {
+    var status: ExitStatus
+    /// Stable machine-readable name, for --json.
+    var code: String
+    var message: String
+    var hint: String?
+
+    init(status: ExitStatus, code: String, message: String, hint: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.hint = hint
+    }
+
+    init(_ error: CulvertClientError, socket: String) {
+        switch error {
+        case .daemonUnreachable(let path, let reason):
+            self.init(
+                status: .unavailable, code: "daemon_unreachable", message: "cannot reach culvertd: \(reason)",
+                hint: "is culvertd running? socket: \(path)")
+        case .timedOut:
+            self.init(
+                status: .unavailable, code: "timed_out", message: "culvertd did not answer in time",
+                hint: "culvertd may be overloaded or stuck; socket: \(socket)")
+        case .permissionDenied(let action):
+            self.init(
+                status: .permissionDenied, code: "permission_denied", message: "permission denied for \(action)",
+                hint: action == "connect" || Self.readActions.contains(action)
+                    ? "run as root or as a member of culvertd's reader group (default \"culvert\")"
+                    : "changes need root; try sudo")
+        case .profileNotFound(let name):
+            self.init(
+                status: .notFound, code: "profile_not_found", message: "no profile named \"\(name)\"",
+                hint: "`culvertctl profile list` shows the profiles")
+        case .invalidProfile(let field, _):
+            self.init(status: .inputRefused, code: "invalid_profile", message: error.description, hint: Self.rule(for: field))
+        case .storageFailed:
+            self.init(
+                status: .failure, code: "storage_failed", message: error.description,
+                hint: "nothing was changed; see culvertd's log")
+        case .protocolViolation:
+            self.init(
+                status: .failure, code: "protocol_violation", message: error.description,
+                hint: "culvertd and culvertctl may be different versions")
+        case .cancelled:
+            self.init(status: .failure, code: "cancelled", message: "cancelled")
+        case .remote(let remote)
+        where remote.name.hasPrefix("org.varlink.service.") && remote.name != "org.varlink.service.PermissionDenied":
+            self.init(
+                status: .unavailable, code: "not_culvertd", message: "\(socket) does not serve io.culvert.Manager (\(remote.name))",
+                hint: "check --socket / $CULVERT_SOCKET, and that culvertd is up to date")
+        case .remote:
+            self.init(status: .failure, code: "remote_error", message: error.description)
+        }
+    }
+
+    /// Methods a reader (not only root) may call.
+    private static let readActions: Set<String> = ["Ping", "GetStatus", "Watch"]
+
+    /// What the daemon accepts for `field` (as named in an InvalidProfile error).
+    static func rule(for field: String) -> String {
+        if field == "name" {
+            return "a name is 1 to \(ProfileLimits.maximumNameLength) letters, digits, '.', '_', '-', starting with a letter or digit"
+        }
+        if field == "extension" { return "an extension identifier is reverse-DNS, e.g. io.culvert.wireguard" }
+        return "at most \(ProfileLimits.maximumOptions) options and \(ProfileLimits.maximumSecrets) secrets, keys of 1 to "
+            + "\(ProfileLimits.maximumOptionKeyLength) bytes, values up to \(ProfileLimits.maximumOptionValueLength) bytes "
+            + "(secrets: \(ProfileLimits.maximumSecretLength))"
+    }
+}

@@ -1,0 +1,87 @@
+// culvertctl: the command-line controller of culvertd. One file per subcommand.
+
+import ArgumentParser
+import Foundation
+
+@main
+struct Culvertctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "culvertctl",
+        abstract: "Control and observe culvertd, the Culvert tunnel extension manager.",
+        discussion: """
+            culvertctl talks to culvertd over its varlink control socket (io.culvert.Manager). It never \
+            talks to a tunnel extension directly.
+
+            The socket is --socket PATH if given, else $CULVERT_SOCKET if set, else \
+            /run/culvert/io.culvert.Manager. Reading (status, ping, watch, profile list/show) needs root \
+            or membership of culvertd's reader group (default "culvert"); changes need root.
+
+            Every command prints readable, aligned text by default and one JSON document with --json \
+            (watch: one JSON object per line). Errors go to standard error as one line, \
+            "culvertctl: error: …", with a hint where one helps; with --json that line is a JSON object.
+
+            EXIT STATUS
+              0   success
+              1   any other failure (the daemon could not store a change, a
+                  protocol error, …)
+              64  usage error: unknown command or option, malformed argument
+              65  input refused: the daemon rejected the profile (InvalidProfile),
+                  or the secrets read from standard input are malformed
+              66  not found: no profile of that name (ProfileNotFound)
+              69  daemon unreachable: culvertd is not running or not answering,
+                  or the socket is not culvertd's
+              77  permission denied
+
+            ENVIRONMENT
+              CULVERT_SOCKET  the control socket, when --socket is not given
+
+            EXAMPLES
+              culvertctl status
+              culvertctl --json status | jq -r .daemon.epoch
+              culvertctl watch
+              printf 'privateKey=%s\\n' "$KEY" |
+                culvertctl profile add office --extension io.culvert.wireguard \\
+                  --option endpoint=vpn.example.net:51820 --secrets-from-stdin
+            """,
+        subcommands: [Status.self, Watch.self, Ping.self, ProfileCommand.self])
+
+    /// Lets global options go before the subcommand too (`culvertctl --json status`).
+    @OptionGroup var global: GlobalOptions
+}
+
+extension Culvertctl {
+    /// argument-parser's entry point, with usage errors reported in culvertctl's one-line format
+    /// (`culvertctl: error: …`) and its exit status 64.
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try await asyncParseAsRoot()
+        } catch {
+            guard exitCode(for: error) != .success else { exit(withError: error) }  // --help: printed to stdout, exit 0
+            reportUsageError(error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+        } catch {
+            // Commands report their own failures and throw ExitCode, which prints nothing more.
+            exit(withError: error)
+        }
+    }
+
+    private static func reportUsageError(_ error: any Error) -> Never {
+        // argument-parser's full message ends with "See 'culvertctl sub --help' …": the hint.
+        let seeLine = fullMessage(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { $0.hasPrefix("See '") }
+        let failure = CommandFailure(
+            status: .usage, code: "usage", message: message(for: error),
+            hint: seeLine.map { String($0.dropLast($0.hasSuffix(".") ? 1 : 0)).replacingOccurrences(of: "See", with: "see") })
+        // Parsing failed, so --json may not have been parsed: look for it directly.
+        Output(json: CommandLine.arguments.dropFirst().contains("--json")).report(failure)
+        Foundation.exit(failure.status.rawValue)
+    }
+}

@@ -1,0 +1,70 @@
+// Output: how culvertctl writes — text or JSON to stdout, one-line errors to stderr.
+
+import CulvertClient
+import Foundation
+
+/// Writes results. Every line is written through immediately, so `watch` output reaches a pipe
+/// as it happens.
+struct Output: Sendable {
+    let json: Bool
+
+    /// Writes `text` and a newline to standard output.
+    func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    /// Writes `value` as one line of JSON (sorted keys) to standard output.
+    func json(_ value: some Encodable) {
+        line(Self.encode(value))
+    }
+
+    /// Writes each row with its columns padded to the widest cell, two spaces apart.
+    func table(_ rows: [[String]], indent: String = "") {
+        for row in Self.aligned(rows) { line(indent + row) }
+    }
+
+    static func aligned(_ rows: [[String]]) -> [String] {
+        let columns = rows.map(\.count).max() ?? 0
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows {
+            for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
+        }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+    }
+
+    /// Reports a failure on standard error: one line, JSON with --json.
+    func report(_ failure: CommandFailure) {
+        var text: String
+        if json {
+            var error: [String: String] = ["code": failure.code, "message": failure.message]
+            if let hint = failure.hint { error["hint"] = hint }
+            text = Self.encode(ErrorLine(error: error, exitCode: failure.status.rawValue))
+        } else {
+            text = "culvertctl: error: \(failure.message)"
+            if let hint = failure.hint { text += " (\(hint))" }
+        }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// Writes a note for a person to standard error (never mixed into the data on stdout).
+    func note(_ text: String) {
+        FileHandle.standardError.write(Data(("culvertctl: " + text + "\n").utf8))
+    }
+
+    private struct ErrorLine: Encodable {
+        var error: [String: String]
+        var exitCode: Int32
+    }
+
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Only culvertctl's own Codable types reach here (strings, integers, bools, arrays, maps),
+        // whose encoding has no failing case.
+        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    }
+}

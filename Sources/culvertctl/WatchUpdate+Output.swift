@@ -1,0 +1,109 @@
+// How `culvertctl watch` shows each WatchUpdate: one readable line, or one JSON object.
+
+import CulvertClient
+import CulvertCore
+
+extension Output {
+    func print(_ update: WatchUpdate) {
+        if json {
+            json(WatchLine(update))
+        } else {
+            line(Self.text(update))
+        }
+    }
+
+    static func text(_ update: WatchUpdate) -> String {
+        switch update {
+        case .event(let event): return text(event)
+        case .interrupted(let cause): return "interrupted: \(cause), reconnecting"
+        case .resumed(.replayed(let count)): return "resumed, replayed \(count)"
+        case .resumed(.snapshot(let reason)): return "resynced from snapshot (\(reason))"
+        case .invalidated(let cause, _): return "invalidated: \(cause)"
+        }
+    }
+
+    /// `seq 7  profile_saved  demo  (created, by uid 0 pid 1234 culvertctl)`
+    static func text(_ event: Event) -> String {
+        var parts = ["seq \(event.seq)", event.kind.rawValue]
+        var details: [String] = []
+        switch event.kind {
+        case .snapshot:
+            let profiles = event.status?.profiles.count ?? 0
+            parts.append("\(profiles) profile\(profiles == 1 ? "" : "s")")
+            details.append("epoch \(event.epoch)")
+            if let problems = event.status?.problems.count, problems > 0 { details.append("\(problems) problems") }
+        case .daemonStarted:
+            if let daemon = event.daemon {
+                parts.append("culvertd \(daemon.version)")
+                details.append("pid \(daemon.pid), epoch \(daemon.epoch)")
+            }
+        default:
+            if let name = event.profile?.name ?? event.name { parts.append(name) }
+            if let created = event.created { details.append(created ? "created" : "replaced") }
+        }
+        if let actor = event.actor {
+            details.append("by uid \(actor.uid) pid \(actor.pid)" + (actor.command.map { " \($0)" } ?? ""))
+        }
+        var line = parts.joined(separator: "  ")
+        if !details.isEmpty { line += "  (" + details.joined(separator: ", ") + ")" }
+        return line
+    }
+}
+
+/// The JSON form of one update: `{"type": "event" | "interrupted" | "resumed" | "invalidated", …}`.
+struct WatchLine: Encodable {
+    var type: String
+    var event: Event?
+    /// interrupted / invalidated: a stable name of the cause.
+    var cause: String?
+    /// resumed: "replayed" or "snapshot".
+    var how: String?
+    var count: Int64?
+    var reason: String?
+    var description: String?
+    var hint: String?
+
+    init(_ update: WatchUpdate) {
+        switch update {
+        case .event(let event):
+            type = "event"
+            self.event = event
+        case .interrupted(let interruption):
+            type = "interrupted"
+            cause = Self.name(interruption)
+            description = interruption.description
+        case .resumed(.replayed(let count)):
+            type = "resumed"
+            how = "replayed"
+            self.count = count
+        case .resumed(.snapshot(let reason)):
+            type = "resumed"
+            how = "snapshot"
+            self.reason = reason.rawValue
+        case .invalidated(let invalidation, let hint):
+            type = "invalidated"
+            cause = Self.name(invalidation)
+            description = invalidation.description
+            self.hint = hint
+        }
+    }
+
+    static func name(_ interruption: WatchInterruption) -> String {
+        switch interruption {
+        case .daemonUnreachable: return "daemon_unreachable"
+        case .connectionClosed: return "connection_closed"
+        case .droppedAsTooSlow: return "subscriber_too_slow"
+        case .timedOut: return "timed_out"
+        case .protocolViolation: return "protocol_violation"
+        case .remote: return "remote_error"
+        }
+    }
+
+    static func name(_ invalidation: WatchInvalidation) -> String {
+        switch invalidation {
+        case .permissionDenied: return "permission_denied"
+        case .interfaceNotImplemented: return "not_culvertd"
+        case .protocolViolations: return "protocol_violations"
+        }
+    }
+}
