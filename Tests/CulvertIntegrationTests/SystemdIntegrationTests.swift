@@ -144,7 +144,7 @@ final class SystemdIntegrationTests: XCTestCase {
     }
 
     func testUnusableRuntimeDirectoryFailsAtStartWithAClearMessage() throws {
-        FileManager.default.createFile(atPath: directory.file("run"), contents: Data("not a directory".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory.file("run"), contents: Data("not a directory".utf8)))
         let pid = try spawnDaemon(listener: nil, environment: [:])
         XCTAssertEqual(waitForExit(pid, seconds: 20), 1)
         XCTAssertTrue(log.contains("cannot create the control socket"), log)
