@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import CulvertManager
+import CulvertVarlink
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -40,12 +41,19 @@ struct Culvertd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bytes queued to one client before it is dropped as too slow.", valueName: "bytes"))
     var maxQueuedOutput = 4 << 20
 
+    @Option(name: .long, help: ArgumentHelp("Client connections open at once, all users together.", valueName: "count"))
+    var maxConnections = VarlinkLimits.defaultMaximumConnections
+
+    @Option(name: .long, help: ArgumentHelp("Client connections open at once by one uid.", valueName: "count"))
+    var maxConnectionsPerUser = VarlinkLimits.defaultMaximumConnectionsPerUser
+
     @Flag(name: .long, help: "Log debug messages too.")
     var verbose = false
 
     func validate() throws {
         guard eventBuffer >= 1 && eventBuffer <= 1_000_000 else { throw ValidationError("--event-buffer must be between 1 and 1000000") }
         guard maxQueuedOutput >= 4096 else { throw ValidationError("--max-queued-output must be at least 4096") }
+        guard maxConnections >= 1, maxConnectionsPerUser >= 1 else { throw ValidationError("connection limits must be at least 1") }
     }
 
     func run() async throws {
@@ -63,6 +71,8 @@ struct Culvertd: AsyncParsableCommand {
         configuration.readerGroup = group
         configuration.eventCapacity = eventBuffer
         configuration.limits.maximumQueuedOutput = maxQueuedOutput
+        configuration.limits.maximumConnections = maxConnections
+        configuration.limits.maximumConnectionsPerUser = maxConnectionsPerUser
         let daemon = ManagerDaemon(configuration: configuration, logger: logger, environment: ProcessInfo.processInfo.environment)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -160,3 +160,36 @@ final class EventStreamTests: XCTestCase {
         XCTAssertEqual(status["status"]?["seq"], 1, "refused calls must not produce events")
     }
 }
+
+final class ConnectionLimitTests: XCTestCase {
+    func testPerUserAndTotalConnectionLimits() throws {
+        let daemon = try startDaemon(self, arguments: ["--max-connections-per-user", "4", "--max-connections", "6"])
+        var open: [VarlinkClientConnection] = []
+        for _ in 0..<4 {
+            let connection = try daemon.connect()
+            XCTAssertNotNil(try connection.call("io.culvert.Manager.Ping")["seq"])
+            open.append(connection)
+        }
+        // The fifth from the same uid is refused with a typed error, then closed.
+        let refused = try daemon.connect()
+        let reply = try refused.receive(timeoutMilliseconds: replyTimeoutMilliseconds)
+        XCTAssertEqual(reply.error, "io.culvert.Varlink.TooManyConnections")
+        XCTAssertEqual(reply.parameters["limit"], 4)
+        XCTAssertThrowsError(try refused.receive(timeoutMilliseconds: replyTimeoutMilliseconds)) { error in
+            XCTAssertEqual(error as? VarlinkClientError, .disconnected)
+        }
+        // Everyone admitted keeps working, and closing one frees its place.
+        for connection in open { XCTAssertNotNil(try connection.call("io.culvert.Manager.Ping")["seq"]) }
+        open.removeFirst().close()
+        var admitted: VarlinkClientConnection?
+        for _ in 0..<100 where admitted == nil {
+            let attempt = try daemon.connect()
+            if (try? attempt.call("io.culvert.Manager.Ping", timeoutMilliseconds: 2000)) != nil {
+                admitted = attempt
+            } else {
+                usleep(10_000)
+            }  // the close may not be processed yet
+        }
+        XCTAssertNotNil(admitted, "a closed connection's place was not freed")
+    }
+}
