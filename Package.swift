@@ -27,12 +27,13 @@ let package = Package(
         .target(name: "CCulvert", path: "Sources/CCulvert"),
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
-            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libmnl-dev"])]),
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
 
         // Pure model: wire types, state machines, errors. Imports no Glibc.
         .target(name: "CulvertCore", swiftSettings: strict),
         // The one place that makes syscalls.
-        .target(name: "CulvertSystem", dependencies: ["CCulvert", "CNetlink", "CulvertCore"], swiftSettings: strict),
+        .target(name: "CulvertSystem", dependencies: ["CCulvert", "CNetlink", "CMnl", "CulvertCore"], swiftSettings: strict),
         .target(
             name: "CulvertVarlink", dependencies: ["CulvertSystem", "CulvertCore"],
             exclude: ["Interfaces"], swiftSettings: strict),

@@ -55,6 +55,7 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
         MemoryPolicy.configureForDaemon()
         do {
             _ = try NetlinkRouteSocket()
+            _ = try MnlSocket()
         } catch {
             // Profiles and the status channel still work; tunnels (which need rtnetlink) will not.
             logger.warning("rtnetlink is unavailable (\(error)); tunnels cannot be started")

@@ -54,6 +54,9 @@ public enum Syscall {
         }
     }
 
+    /// errno as left by the last C call, for libraries (libmnl) that report failure that way.
+    public static var currentErrno: Int32 { Glibc.errno }
+
     /// strerror(3), for messages.
     public static func errorMessage(_ code: Int32) -> String {
         guard let cString = strerror(code) else { return "errno \(code)" }

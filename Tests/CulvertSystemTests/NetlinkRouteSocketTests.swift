@@ -8,3 +8,12 @@ final class NetlinkRouteSocketTests: XCTestCase {
         XCTAssertNil(try socket.interfaceIndex(named: "culvert-none0"))
     }
 }
+
+final class MnlSocketTests: XCTestCase {
+    func testBindsWithAKernelAssignedPort() throws {
+        let first = try MnlSocket()
+        let second = try MnlSocket()
+        XCTAssertNotEqual(first.portID, 0)
+        XCTAssertNotEqual(first.portID, second.portID)
+    }
+}

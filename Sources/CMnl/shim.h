@@ -1,0 +1,2 @@
+// libmnl, the minimal netlink library, for the raw netlink messages libnl does not model.
+#include <libmnl/libmnl.h>

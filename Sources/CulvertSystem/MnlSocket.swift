@@ -1,0 +1,28 @@
+// MnlSocket: a raw netlink socket through libmnl, for messages libnl-route does not model
+// (the tunnels issue uses it for batched route/rule transactions). Today: open, bind, port id.
+
+import CMnl
+
+/// One bound netlink socket of `protocol` (NETLINK_ROUTE by default).
+public final class MnlSocket {
+    private let socket: OpaquePointer
+
+    /// Opens and binds with an automatic port id. The corresponding C functions are
+    /// `mnl_socket_open` and `mnl_socket_bind`.
+    public init() throws(SystemError) {
+        guard let socket = mnl_socket_open(NETLINK_ROUTE) else {
+            throw SystemError(call: "mnl_socket_open", errno: Syscall.currentErrno)
+        }
+        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+            let code = Syscall.currentErrno
+            mnl_socket_close(socket)
+            throw SystemError(call: "mnl_socket_bind", errno: code)
+        }
+        self.socket = socket
+    }
+
+    deinit { mnl_socket_close(socket) }
+
+    /// The port id the kernel assigned to this socket.
+    public var portID: UInt32 { mnl_socket_get_portid(socket) }
+}
