@@ -51,3 +51,26 @@ func startDaemon(_ testCase: XCTestCase, arguments: [String] = [], base: String 
     try daemon.start()
     return daemon
 }
+
+/// Paths inside this checkout, for tools `make test` installs beside the build (the reference
+/// Python varlink implementation lives in .build-py/).
+enum Repository {
+    static var root: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+    static var python: String { root + "/.build-py/bin/python3" }
+}
+
+/// Runs a program to completion and returns its exit status and combined output.
+func runProgram(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}

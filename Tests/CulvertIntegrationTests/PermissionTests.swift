@@ -47,10 +47,6 @@ final class PermissionTests: XCTestCase {
         ("RemoveProfile", ["method": "io.culvert.Manager.RemoveProfile", "parameters": ["name": "perm"]]),
     ]
 
-    static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
-
     override func setUpWithError() throws {
         // CI runs as root; a run that cannot create users fails here rather than skipping.
         XCTAssertEqual(Identity.effectiveUserID, 0, "PermissionTests need root to create test users")
@@ -64,26 +60,18 @@ final class PermissionTests: XCTestCase {
 
     @discardableResult
     func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let result = try runProgram(executable, arguments)
+        guard result.status == 0 else {
             throw NSError(
-                domain: "run", code: Int(process.terminationStatus),
-                userInfo: [NSLocalizedDescriptionKey: "\(executable) \(arguments): \(output)"])
+                domain: "run", code: Int(result.status),
+                userInfo: [NSLocalizedDescriptionKey: "\(executable) \(arguments): \(result.output)"])
         }
-        return output
+        return result.output
     }
 
     func outcomes(as identity: [String], socket: String) throws -> [String: String] {
         let payload = JSONValue.array(Self.calls.map { $0.call }).jsonString
-        let python = Self.repositoryRoot + "/.build-py/bin/python3"
+        let python = Repository.python
         let output = try run("/usr/bin/setpriv", identity + ["--", python, "-c", Self.peerScript, socket, payload])
         let lines = output.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, Self.calls.count, output)

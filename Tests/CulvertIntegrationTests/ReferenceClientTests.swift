@@ -6,26 +6,12 @@ import Foundation
 import XCTest
 
 final class ReferenceClientTests: XCTestCase {
-    static var python: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-            + "/.build-py/bin/python3"
-    }
-
     func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runProgram(Repository.python, arguments)
     }
 
     func testVarlinkCliInfoAndHelpPrintOurInterface() throws {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.python), "run scripts/install-deps first (make test does)")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Repository.python), "run scripts/install-deps first (make test does)")
         let daemon = try startDaemon(self)
         let address = "unix:" + daemon.socketPath
 
@@ -81,9 +67,7 @@ final class ReferenceClientTests: XCTestCase {
 /// The interface file on disk, the source of truth the daemon must serve byte for byte.
 enum ManagerInterfaceFile {
     static var text: String {
-        let path =
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-            + "/Sources/CulvertManager/Interfaces/io.culvert.Manager.varlink"
+        let path = Repository.root + "/Sources/CulvertManager/Interfaces/io.culvert.Manager.varlink"
         return (try? String(contentsOfFile: path, encoding: .utf8)) ?? "<unreadable \(path)>"  // the assertion shows it
     }
 }
