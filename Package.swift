@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "CulvertManager",
             dependencies: [
-                "CulvertCore", "CulvertSystem", "CulvertVarlink",
+                "CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertBundle",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -54,7 +54,7 @@ let package = Package(
             name: "CulvertClient", dependencies: ["CulvertCore", "CulvertVarlink", "CulvertSystem"],
             swiftSettings: strict),
         .target(
-            name: "CulvertTesting", dependencies: ["CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertClient"],
+            name: "CulvertTesting", dependencies: ["CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertClient", "CulvertBundle"],
             swiftSettings: strict),
 
         .executableTarget(
@@ -93,7 +93,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "CulvertIntegrationTests",
-            dependencies: ["CulvertClient", "CulvertTesting", "CulvertVarlink", "CulvertSystem", "CulvertCore"],
+            dependencies: ["CulvertClient", "CulvertTesting", "CulvertVarlink", "CulvertSystem", "CulvertCore", "CulvertBundle"],
             swiftSettings: strict),
     ]
 )

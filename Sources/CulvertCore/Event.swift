@@ -15,6 +15,12 @@ public struct EventKind: RawRepresentable, Codable, Sendable, Hashable, CustomSt
     public static let daemonStarted = EventKind(rawValue: "daemon_started")
     public static let profileSaved = EventKind(rawValue: "profile_saved")
     public static let profileRemoved = EventKind(rawValue: "profile_removed")
+    public static let extensionInstalled = EventKind(rawValue: "extension_installed")
+    public static let extensionReplaced = EventKind(rawValue: "extension_replaced")
+    public static let extensionApproved = EventKind(rawValue: "extension_approved")
+    public static let extensionUninstalled = EventKind(rawValue: "extension_uninstalled")
+    public static let extensionInstallFailed = EventKind(rawValue: "extension_install_failed")
+    public static let garbageCollected = EventKind(rawValue: "garbage_collected")
     /// Not a stored event: the full state at position `seq`, sent when replay is impossible.
     public static let snapshot = EventKind(rawValue: "snapshot")
 }
@@ -40,10 +46,15 @@ public struct EventBody: Sendable, Equatable {
     public var created: Bool?
     public var daemon: DaemonInfo?
     public var reason: String?
+    public var extensionInfo: ExtensionInfo?
+    public var previousVersion: String?
+    public var error: String?
+    public var removals: [Removal]?
 
     public init(
         kind: EventKind, actor: Actor? = nil, profile: Profile? = nil, name: String? = nil, created: Bool? = nil,
-        daemon: DaemonInfo? = nil, reason: String? = nil
+        daemon: DaemonInfo? = nil, reason: String? = nil, extensionInfo: ExtensionInfo? = nil, previousVersion: String? = nil,
+        error: String? = nil, removals: [Removal]? = nil
     ) {
         self.kind = kind
         self.actor = actor
@@ -52,6 +63,10 @@ public struct EventBody: Sendable, Equatable {
         self.created = created
         self.daemon = daemon
         self.reason = reason
+        self.extensionInfo = extensionInfo
+        self.previousVersion = previousVersion
+        self.error = error
+        self.removals = removals
     }
 }
 
@@ -71,6 +86,10 @@ public struct Event: Codable, Sendable, Equatable {
     public var created: Bool?
     public var daemon: DaemonInfo?
     public var reason: String?
+    public var extensionInfo: ExtensionInfo?
+    public var previousVersion: String?
+    public var error: String?
+    public var removals: [Removal]?
     /// Present on `snapshot` events only.
     public var status: ManagerStatus?
 
@@ -85,10 +104,15 @@ public struct Event: Codable, Sendable, Equatable {
         self.created = body.created
         self.daemon = body.daemon
         self.reason = body.reason
+        self.extensionInfo = body.extensionInfo
+        self.previousVersion = body.previousVersion
+        self.error = body.error
+        self.removals = body.removals
         self.status = status
     }
 
     enum CodingKeys: String, CodingKey {
-        case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status
+        case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status, previousVersion, error, removals
+        case extensionInfo = "extension"
     }
 }

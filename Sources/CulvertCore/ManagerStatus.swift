@@ -37,12 +37,20 @@ public struct ManagerStatus: Codable, Sendable, Equatable {
     /// The seq of the last event this state includes.
     public var seq: Int64
     public var profiles: [Profile]
+    public var extensions: [ExtensionInfo]
+    /// Unsigned bundles are accepted (policy developerMode); every listing says so.
+    public var developerMode: Bool
     public var problems: [Problem]
 
-    public init(daemon: DaemonInfo, seq: Int64, profiles: [Profile], problems: [Problem]) {
+    public init(
+        daemon: DaemonInfo, seq: Int64, profiles: [Profile], extensions: [ExtensionInfo] = [], developerMode: Bool = false,
+        problems: [Problem]
+    ) {
         self.daemon = daemon
         self.seq = seq
         self.profiles = profiles
+        self.extensions = extensions
+        self.developerMode = developerMode
         self.problems = problems
     }
 }

@@ -69,12 +69,51 @@ type Problem (
   movedTo: ?string
 )
 
+# An installed packet-tunnel extension, as the registry holds it.
+type Extension (
+  # Reverse-DNS identifier from the bundle's manifest.
+  identifier: string,
+  displayName: string,
+  # Semantic version MAJOR.MINOR.PATCH.
+  version: string,
+  # Integer build number within the version.
+  build: int,
+  # Publisher key fingerprint (64 hex digits), or "unsigned" (developer mode only).
+  publisher: string,
+  signed: bool,
+  # staged, awaiting_approval, enabled, replacing, failed or uninstalling.
+  state: string,
+  # Why it is in this state (for example approval_required, approved, installed).
+  reason: string,
+  capabilities: []string,
+  # Where the bundle was installed from.
+  source: string,
+  # The verified, read-only copy culvertd runs (under the state directory).
+  storePath: string,
+  # SHA-256 over the manifest and every file's hash: equal digests mean identical bundles.
+  contentDigest: string,
+  installedAt: string
+)
+
+# One thing CollectGarbage removed (or would remove, in a dry run).
+type Removal (
+  # store_copy, staging, orphaned_registration.
+  kind: string,
+  # The extension concerned, when there is one.
+  identifier: ?string,
+  path: string,
+  reason: string
+)
+
 # The daemon's whole observable state.
 type Status (
   daemon: DaemonInfo,
   # Seq of the last event this state includes.
   seq: int,
   profiles: []Profile,
+  extensions: []Extension,
+  # True when unsigned bundles are accepted (policy developerMode): every listing says so.
+  developerMode: bool,
   problems: []Problem
 )
 
@@ -87,7 +126,9 @@ type Event (
   epoch: string,
   # RFC 3339, UTC, with milliseconds.
   time: string,
-  # daemon_started, profile_saved, profile_removed, or snapshot.
+  # daemon_started, profile_saved, profile_removed, extension_installed, extension_replaced,
+  # extension_approved, extension_uninstalled, extension_install_failed, garbage_collected,
+  # or snapshot.
   kind: string,
   # Who caused the change (profile_saved, profile_removed).
   actor: ?Actor,
@@ -99,6 +140,14 @@ type Event (
   created: ?bool,
   # The daemon that started (daemon_started).
   daemon: ?DaemonInfo,
+  # The extension concerned (extension_* events).
+  extension: ?Extension,
+  # The version an extension_replaced event replaced.
+  previousVersion: ?string,
+  # What went wrong (extension_install_failed): an error name and its description.
+  error: ?string,
+  # What garbage_collected removed.
+  removals: ?[]Removal,
   # Why a snapshot was sent: no_position, other_epoch, too_old, ahead.
   reason: ?string,
   # The full state (snapshot only).
@@ -122,6 +171,26 @@ method SaveProfile(profile: ProfileInput) -> (profile: Profile, created: bool, s
 # Removes a profile and its secrets. Durable on disk before the reply.
 method RemoveProfile(name: string) -> (seq: int)
 
+# Installs the bundle directory at `path` (absolute): verifies it, copies it into the state
+# directory through a staging directory, verifies the copy and registers it atomically.
+# `result` is installed, replaced or unchanged (same version and build: nothing happens).
+# An older version is refused unless allowDowngrade. Nothing partial is ever registered.
+method InstallExtension(path: string, allowDowngrade: ?bool) -> (result: string, extension: Extension, seq: int)
+
+# Enables an extension that is awaiting approval. Approving an enabled one changes nothing.
+method ApproveExtension(identifier: string) -> (extension: Extension, changed: bool, seq: int)
+
+# Removes an extension's registration and its installed copy. Refused while sessions use it
+# unless force (which disconnects them first).
+method UninstallExtension(identifier: string, force: ?bool) -> (seq: int)
+
+# Lists installed extensions.
+method ListExtensions() -> (extensions: []Extension)
+
+# Removes installed copies nothing references, leftover staging directories, and registrations
+# whose source bundle has vanished. With dryRun, reports what it would remove and removes nothing.
+method CollectGarbage(dryRun: ?bool) -> (removals: []Removal, seq: int)
+
 # The caller may not perform `action` (a method name).
 error PermissionDenied (action: string, uid: int)
 
@@ -136,6 +205,34 @@ error StorageFailed (path: string, errno: int, description: string)
 
 # Sent to a Watch subscriber that stopped reading; the connection is closed after it.
 error SubscriberTooSlow (queuedBytes: int, limit: int)
+
+# No extension with this identifier is installed.
+error ExtensionNotFound (identifier: string)
+
+# The bundle is older than the installed version; pass allowDowngrade to install it anyway.
+error DowngradeRefused (identifier: string, installed: string, offered: string)
+
+# The bundle is signed by another publisher than the installed version (or one of the two is
+# unsigned). Uninstall the installed extension first.
+error PublisherMismatch (identifier: string, installed: string, offered: string)
+
+# The policy does not allow this publisher.
+error PublisherNotAllowed (identifier: string, publisher: string)
+
+# The bundle failed verification. `reason` is a stable code (for example symlink_not_allowed,
+# signature_invalid, untrusted_publisher, hash_mismatch); `path` is the offending file, if any.
+error BundleRejected (reason: string, path: ?string, description: string)
+
+# The path given is not usable (not absolute, missing, not a directory).
+error InvalidPath (path: string, reason: string)
+
+# The policy file in the configuration directory cannot be read; no extension is installed
+# until it is fixed.
+error PolicyInvalid (path: string, description: string)
+
+# The profile names an extension that is installed but not usable yet (for example awaiting
+# approval).
+error ExtensionNotUsable (identifier: string, state: string)
 
 """##
 }

@@ -17,7 +17,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     let policy: AccessPolicy
     let daemon: DaemonInfo
     private(set) var events: EventLog
-    private var store: ProfileStore
+    var store: ProfileStore
+    var catalog: ExtensionCatalog
     private var subscribers = Subscribers()
     /// GetStatus's reply parameters, encoded once per state change: status only changes through
     /// `publish`, and polling controllers should cost a copy, not a JSON encoding.
@@ -41,10 +42,22 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         events = EventLog(epoch: epoch, capacity: configuration.eventCapacity)
         store = ProfileStore(stateDirectory: configuration.stateDirectory)
         try store.load()
+        catalog = ExtensionCatalog(stateDirectory: configuration.stateDirectory)
+        do {
+            try catalog.load()
+        } catch let error as SystemError {
+            throw error
+        } catch {
+            // A registry that does not parse is damage: refuse to start rather than forget
+            // what is installed (the file is left in place for the administrator).
+            logger.critical("extension registry \(catalog.registryPath) is unreadable: \(error)")
+            throw SystemError(call: "load(registry.json)", errno: 74, path: catalog.registryPath)  // EBADMSG
+        }
         for problem in store.problems {
             logger.error("\(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
         }
         _ = events.append(EventBody(kind: .daemonStarted, daemon: daemon), time: WallClock.rfc3339Now())
+        applySpool()
     }
 
     /// Attaches to the server's connection lifecycle (subscriber cleanup, slow-subscriber error).
@@ -62,7 +75,10 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     public var status: ManagerStatus {
-        ManagerStatus(daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, problems: store.problems)
+        ManagerStatus(
+            daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, extensions: catalog.registry.sorted,
+            developerMode: (try? ExtensionPolicy.load(configDirectory: configuration.configDirectory))?.developerMode ?? false,  // unreadable: installs report it
+            problems: store.problems)
     }
 
     // MARK: VarlinkHandler
@@ -91,6 +107,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             saveProfile(call, replier: replier)
         case "RemoveProfile":
             removeProfile(call, replier: replier)
+        case "InstallExtension", "ApproveExtension", "UninstallExtension", "ListExtensions", "CollectGarbage":
+            handleExtensionCall(call, replier: replier)
         default:
             replier.fail(.methodNotImplemented(call.message.method))
         }
@@ -119,7 +137,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         replier.onCancel = { [weak self] in self?.subscribers.remove(call.connectionID) }
     }
 
-    private func actor(_ call: VarlinkCall) -> Actor {
+    func actor(_ call: VarlinkCall) -> Actor {
         Actor(uid: Int64(call.peer.uid), pid: Int64(call.peer.pid), command: Identity.commandName(of: call.peer.pid))
     }
 
@@ -137,6 +155,13 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             replier.fail(
                 VarlinkError(
                     "io.culvert.Manager.InvalidProfile", ["field": .string(error.field), "reason": .string(error.reason.rawValue)]))
+            return
+        }
+        if let installed = catalog.registry.extensions[profile.extensionIdentifier], installed.state != .enabled {
+            replier.fail(
+                VarlinkError(
+                    "io.culvert.Manager.ExtensionNotUsable",
+                    ["identifier": .string(installed.identifier), "state": .string(installed.state.rawValue)]))
             return
         }
         let saved: Profile
@@ -173,7 +198,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         replier.reply(["seq": .int(event.seq)])
     }
 
-    private func storageFailed(_ error: SystemError) -> VarlinkError {
+    func storageFailed(_ error: SystemError) -> VarlinkError {
         VarlinkError(
             "io.culvert.Manager.StorageFailed",
             ["path": .string(error.path ?? ""), "errno": .int(Int64(error.errno)), "description": .string(error.description)])

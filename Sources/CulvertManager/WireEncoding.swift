@@ -30,6 +30,35 @@ enum WireEncoding {
         var seq: Int64
     }
 
+    struct InstallReply: Encodable {
+        var result: String
+        var extensionInfo: ExtensionInfo
+        var seq: Int64
+        enum CodingKeys: String, CodingKey {
+            case result, seq
+            case extensionInfo = "extension"
+        }
+    }
+
+    struct ApproveReply: Encodable {
+        var extensionInfo: ExtensionInfo
+        var changed: Bool
+        var seq: Int64
+        enum CodingKeys: String, CodingKey {
+            case changed, seq
+            case extensionInfo = "extension"
+        }
+    }
+
+    struct ExtensionList: Encodable {
+        var extensions: [ExtensionInfo]
+    }
+
+    struct GarbageReply: Encodable {
+        var removals: [Removal]
+        var seq: Int64
+    }
+
     /// A `continues` frame carrying one event: built once, queued to every subscriber.
     static func eventFrame(_ event: Event) -> [UInt8] {
         VarlinkReplyMessage.frame(encodedParameters: encode(EventParameters(event: event)), continues: true)

@@ -3,6 +3,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import Foundation
 
 public enum FileSystem {
     /// Largest file `readFile` will load; state files are small, anything bigger is damage.
@@ -121,5 +122,25 @@ public enum FileSystem {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let parent = String(path[..<slash])
         return parent.isEmpty ? "/" : parent
+    }
+}
+
+extension FileSystem {
+    /// Removes `path` and everything below it, without following symlinks; a missing path is
+    /// not an error. Uses Foundation's recursive removal (unlinkat-based), kept behind this one
+    /// call so the rest of Culvert still reaches the file system only through CulvertSystem.
+    public static func removeTree(_ path: String) throws(SystemError) {
+        guard exists(path) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            throw SystemError(call: "removeItem", errno: (error as NSError).code == 4 ? ENOENT : EIO, path: path)
+        }
+    }
+
+    /// True if `path` is a directory (lstat: a symlink to one is not).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 }

@@ -1,0 +1,241 @@
+// ExtensionCatalog: installs, approves, uninstalls and collects extensions — the registry plus
+// the store of verified read-only copies under <state-dir>/extensions/:
+//
+//   registry.json                      what is installed (atomic replace)
+//   store/<content-digest>/<id>.culvertext/   verified copies; the only bundles culvertd runs
+//   staging/<random>/                  copies being made; never referenced, removed at start
+//
+// Order of an install: verify the source, decide (contract 6), copy into staging, verify the
+// copy, rename staging → store (atomic), write the registry (atomic). A crash at any point leaves
+// the previous registry and at worst an unreferenced directory that start-up or gc removes.
+
+import CulvertBundle
+import CulvertCore
+import CulvertSystem
+
+/// Why an extension operation was refused; each maps to one io.culvert.Manager error.
+enum ExtensionError: Error {
+    case invalidPath(path: String, reason: String)
+    case rejected(BundleError)
+    case policyInvalid(path: String, description: String)
+    case publisherNotAllowed(identifier: String, publisher: String)
+    case downgradeRefused(identifier: String, installed: String, offered: String)
+    case publisherMismatch(identifier: String, installed: String, offered: String)
+    case notFound(identifier: String)
+    case storage(SystemError)
+}
+
+enum InstallOutcome: String {
+    case installed, replaced, unchanged
+}
+
+struct ExtensionCatalog {
+    let root: String
+    private(set) var registry = ExtensionRegistry()
+
+    var registryPath: String { root + "/registry.json" }
+    var storeDirectory: String { root + "/store" }
+    var stagingDirectory: String { root + "/staging" }
+
+    init(stateDirectory: String) { root = stateDirectory + "/extensions" }
+
+    /// Loads the registry and clears staging leftovers (never registered, so never acknowledged).
+    mutating func load() throws {
+        try FileSystem.createDirectory(storeDirectory, mode: 0o755)
+        try FileSystem.createDirectory(stagingDirectory, mode: 0o700)
+        registry = try ExtensionRegistry.load(path: registryPath)
+        for leftover in try FileSystem.listDirectory(stagingDirectory) {
+            try FileSystem.removeTree(stagingDirectory + "/" + leftover)
+        }
+    }
+
+    // MARK: install
+
+    mutating func install(
+        path: String, allowDowngrade: Bool, configDirectory: String, time: String
+    ) throws(ExtensionError) -> (InstallOutcome, ExtensionInfo, previous: ExtensionInfo?) {
+        guard path.hasPrefix("/") else { throw .invalidPath(path: path, reason: "not_absolute") }
+        guard FileSystem.exists(path) else { throw .invalidPath(path: path, reason: "missing") }
+        guard FileSystem.isDirectory(path) else { throw .invalidPath(path: path, reason: "not_a_directory") }
+        let policy: ExtensionPolicy
+        let trust: TrustedPublishers
+        do {
+            policy = try ExtensionPolicy.load(configDirectory: configDirectory)
+            trust = try ExtensionPolicy.trust(configDirectory: configDirectory)
+        } catch {
+            throw .policyInvalid(path: error.path, description: error.description)
+        }
+        let offered: VerifiedBundle
+        do {
+            offered = try BundleVerifier.verify(directory: path, trust: trust, allowUnsigned: policy.developerMode)
+        } catch {
+            throw .rejected(error)
+        }
+        guard policy.allows(offered.publisher) else {
+            throw .publisherNotAllowed(identifier: offered.identifier, publisher: offered.publisher.wireName)
+        }
+        let previous = registry.extensions[offered.identifier]
+        switch InstallDecision.decide(installed: previous?.release, offered: offered.release, allowDowngrade: allowDowngrade) {
+        case .unchanged:
+            // unchanged implies an installed entry: decide() only says so when one exists.
+            return (.unchanged, previous!, previous)
+        case .downgradeRefused(let installed, let offeredVersion):
+            throw .downgradeRefused(identifier: offered.identifier, installed: "\(installed)", offered: "\(offeredVersion)")
+        case .publisherChangeRefused(let installed, let offeredPublisher):
+            throw .publisherMismatch(identifier: offered.identifier, installed: installed.wireName, offered: offeredPublisher.wireName)
+        case .installed, .replaced:
+            break
+        }
+
+        let copy = try stageAndVerify(offered, trust: trust, policy: policy)
+        var state = ExtensionState.enabled
+        var reason = previous == nil ? "installed" : "replaced"
+        if let previous {
+            // A replacement keeps the approval state of what it replaces.
+            state = previous.state == .awaitingApproval ? .awaitingApproval : .enabled
+            reason = state == .awaitingApproval ? "approval_required" : "replaced"
+        } else if policy.requireApproval {
+            state = .awaitingApproval
+            reason = "approval_required"
+        }
+        let info = ExtensionInfo(
+            identifier: copy.identifier, displayName: copy.manifest.displayName, version: "\(copy.manifest.version)",
+            build: Int64(copy.manifest.build), publisher: copy.publisher.wireName, signed: copy.isSigned, state: state, reason: reason,
+            capabilities: copy.manifest.capabilities.map(\.rawValue).sorted(), source: path, storePath: copy.path,
+            contentDigest: copy.contentDigest, installedAt: time)
+        var next = registry
+        next.extensions[info.identifier] = info
+        try commit(next)
+        if let previous, !registry.referencedDigests.contains(previous.contentDigest) {
+            // The replaced copy is unreferenced now; if removing it fails, gc will.
+            try? FileSystem.removeTree(storeDirectory + "/" + previous.contentDigest)
+        }
+        return (previous == nil ? .installed : .replaced, info, previous)
+    }
+
+    /// Copies into staging, verifies the copy, and moves it into the store. Returns the copy as verified in place.
+    private func stageAndVerify(_ offered: VerifiedBundle, trust: TrustedPublishers, policy: ExtensionPolicy) throws(ExtensionError) -> VerifiedBundle {
+        let staging = stagingDirectory + "/" + WallClock.randomIdentifier()
+        let target = storeDirectory + "/" + offered.contentDigest
+        let bundleName = offered.identifier + BundleFormat.directorySuffix
+        do {
+            try FileSystem.createDirectory(staging, mode: 0o755)
+        } catch {
+            throw .storage(error)
+        }
+        do throws(BundleError) {
+            let copied = try BundleInstaller.stageCopy(from: offered.path, into: staging)
+            let copy = try BundleVerifier.verify(directory: copied, trust: trust, allowUnsigned: policy.developerMode)
+            guard copy.contentDigest == offered.contentDigest else {
+                throw BundleError.fileChangedDuringRead(path: offered.path)
+            }
+        } catch {
+            try? FileSystem.removeTree(staging)  // the install failed either way; leftovers are cleared at start
+            throw .rejected(error)
+        }
+        do {
+            if FileSystem.exists(target) {
+                // The same content is already stored (for example a reinstalled older version).
+                try FileSystem.removeTree(staging)
+            } else {
+                try FileSystem.rename(staging, to: target)
+                try FileSystem.syncDirectory(storeDirectory)
+            }
+        } catch {
+            try? FileSystem.removeTree(staging)  // as above
+            throw .storage(error)
+        }
+        do {
+            return try BundleVerifier.verify(directory: target + "/" + bundleName, trust: trust, allowUnsigned: policy.developerMode)
+        } catch {
+            throw .rejected(error)
+        }
+    }
+
+    private mutating func commit(_ next: ExtensionRegistry) throws(ExtensionError) {
+        do {
+            try next.save(path: registryPath)
+        } catch {
+            throw .storage(error)
+        }
+        registry = next
+    }
+
+    // MARK: approve, uninstall
+
+    mutating func approve(_ identifier: String) throws(ExtensionError) -> (ExtensionInfo, changed: Bool) {
+        guard var info = registry.extensions[identifier] else { throw .notFound(identifier: identifier) }
+        guard info.state == .awaitingApproval else { return (info, false) }
+        info.state = .enabled
+        info.reason = "approved"
+        var next = registry
+        next.extensions[identifier] = info
+        try commit(next)
+        return (info, true)
+    }
+
+    mutating func uninstall(_ identifier: String) throws(ExtensionError) -> ExtensionInfo {
+        guard let info = registry.extensions[identifier] else { throw .notFound(identifier: identifier) }
+        var next = registry
+        next.extensions[identifier] = nil
+        try commit(next)
+        if !registry.referencedDigests.contains(info.contentDigest) {
+            try? FileSystem.removeTree(storeDirectory + "/" + info.contentDigest)  // gc removes it if this fails
+        }
+        var removed = info
+        removed.state = .uninstalling
+        removed.reason = "uninstalled"
+        return removed
+    }
+
+    // MARK: garbage
+
+    mutating func collectGarbage(dryRun: Bool) throws(ExtensionError) -> [Removal] {
+        var removals: [Removal] = []
+        var next = registry
+        for info in registry.sorted where !FileSystem.exists(info.source) {
+            removals.append(Removal(kind: .orphanedRegistration, identifier: info.identifier, path: info.source, reason: "source bundle is gone"))
+            next.extensions[info.identifier] = nil
+        }
+        let referenced = next.referencedDigests
+        do {
+            for entry in try FileSystem.listDirectory(storeDirectory) where !referenced.contains(entry) {
+                removals.append(Removal(kind: .storeCopy, identifier: nil, path: storeDirectory + "/" + entry, reason: "no registration uses it"))
+            }
+            for entry in try FileSystem.listDirectory(stagingDirectory) {
+                removals.append(Removal(kind: .staging, identifier: nil, path: stagingDirectory + "/" + entry, reason: "interrupted install"))
+            }
+        } catch {
+            throw .storage(error)
+        }
+        guard !dryRun else { return removals }
+        if next != registry { try commit(next) }
+        for removal in removals where removal.kind != .orphanedRegistration {
+            do {
+                try FileSystem.removeTree(removal.path)
+            } catch {
+                throw .storage(error)
+            }
+        }
+        return removals
+    }
+}
+
+extension ExtensionInfo {
+    /// What contract 6 compares; publisher strings come from BundlePublisher.wireName.
+    var release: BundleRelease? {
+        guard let version = SemanticVersion(version), let build = Int(exactly: self.build) else { return nil }
+        let publisher: BundlePublisher = self.publisher == "unsigned" ? .unsigned : .key(fingerprint: self.publisher)
+        return BundleRelease(identifier: identifier, version: BundleVersion(version: version, build: build), publisher: publisher)
+    }
+}
+
+extension BundlePublisher {
+    /// Full fingerprint or "unsigned", as stored and reported.
+    var wireName: String {
+        switch self {
+        case .key(let fingerprint): return fingerprint
+        case .unsigned: return "unsigned"
+        }
+    }
+}

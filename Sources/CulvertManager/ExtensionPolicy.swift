@@ -1,0 +1,60 @@
+// ExtensionPolicy: what the administrator allows, read from <config-dir>/policy.json, and the
+// trusted publisher keys in <config-dir>/trusted-keys/. Read at each install so edits apply
+// without a restart.
+
+import CulvertBundle
+import CulvertSystem
+import Foundation
+
+struct ExtensionPolicy: Codable, Equatable {
+    static let fileName = "policy.json"
+    static let trustedKeysDirectory = "trusted-keys"
+
+    /// Newly installed extensions wait for ApproveExtension before any profile may use them.
+    var requireApproval: Bool
+    /// Accept unsigned bundles (marked `unsigned` everywhere).
+    var developerMode: Bool
+    /// Fingerprints allowed to publish; nil means every trusted key.
+    var allowedPublishers: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case requireApproval, developerMode, allowedPublishers
+    }
+
+    static let defaults = ExtensionPolicy(requireApproval: false, developerMode: false, allowedPublishers: nil)
+
+    struct Invalid: Error {
+        var path: String
+        var description: String
+    }
+
+    /// The policy in `configDirectory`, or the defaults when there is no policy file.
+    static func load(configDirectory: String) throws(Invalid) -> ExtensionPolicy {
+        let path = configDirectory + "/" + fileName
+        guard FileSystem.exists(path) else { return .defaults }
+        do {
+            let bytes = try FileSystem.readFile(path)
+            return try JSONDecoder().decode(ExtensionPolicy.self, from: Data(bytes))
+        } catch {
+            throw Invalid(path: path, description: "\(error)")
+        }
+    }
+
+    /// Trusted keys; a missing directory trusts nobody.
+    static func trust(configDirectory: String) throws(Invalid) -> TrustedPublishers {
+        let directory = configDirectory + "/" + trustedKeysDirectory
+        guard FileSystem.exists(directory) else { return .none }
+        do {
+            return try TrustedPublishers.load(directory: directory)
+        } catch {
+            throw Invalid(path: directory, description: error.description)
+        }
+    }
+
+    func allows(_ publisher: BundlePublisher) -> Bool {
+        switch publisher {
+        case .unsigned: return developerMode
+        case .key(let fingerprint): return allowedPublishers.map { $0.contains(fingerprint) } ?? true
+        }
+    }
+}

@@ -1,0 +1,157 @@
+// ManagerService+Extensions: the extension methods of io.culvert.Manager and the install spool.
+
+import CulvertBundle
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Foundation
+
+extension ManagerService {
+    func handleExtensionCall(_ call: VarlinkCall, replier: VarlinkReplier) {
+        let parameters = call.parameters
+        switch call.message.member {
+        case "InstallExtension":
+            let path = parameters["path"]?.stringValue ?? ""
+            do throws(ExtensionError) {
+                let (outcome, info, event) = try installExtension(
+                    path: path, allowDowngrade: parameters["allowDowngrade"]?.boolValue ?? false, actor: actor(call))
+                replier.reply(
+                    encodedParameters: WireEncoding.encode(
+                        WireEncoding.InstallReply(result: outcome.rawValue, extensionInfo: info, seq: event?.seq ?? events.lastSeq)))
+            } catch {
+                replier.fail(wireError(error))
+            }
+        case "ApproveExtension":
+            let identifier = parameters["identifier"]?.stringValue ?? ""
+            do throws(ExtensionError) {
+                let (info, changed) = try catalog.approve(identifier)
+                var seq = events.lastSeq
+                if changed {
+                    seq = publish(EventBody(kind: .extensionApproved, actor: actor(call), reason: "approved", extensionInfo: info)).seq
+                    logger.info("extension \(identifier) approved by uid \(call.peer.uid)")
+                }
+                replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ApproveReply(extensionInfo: info, changed: changed, seq: seq)))
+            } catch {
+                replier.fail(wireError(error))
+            }
+        case "UninstallExtension":
+            let identifier = parameters["identifier"]?.stringValue ?? ""
+            do throws(ExtensionError) {
+                let info = try catalog.uninstall(identifier)
+                let event = publish(EventBody(kind: .extensionUninstalled, actor: actor(call), reason: "uninstalled", extensionInfo: info))
+                logger.info("extension \(identifier) uninstalled by uid \(call.peer.uid)")
+                replier.reply(["seq": .int(event.seq)])
+            } catch {
+                replier.fail(wireError(error))
+            }
+        case "ListExtensions":
+            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ExtensionList(extensions: catalog.registry.sorted)))
+        case "CollectGarbage":
+            let dryRun = parameters["dryRun"]?.boolValue ?? false
+            do throws(ExtensionError) {
+                let removals = try catalog.collectGarbage(dryRun: dryRun)
+                var seq = events.lastSeq
+                if !dryRun && !removals.isEmpty {
+                    seq = publish(EventBody(kind: .garbageCollected, actor: actor(call), removals: removals)).seq
+                    for removal in removals { logger.info("gc: removed \(removal.kind.rawValue) \(removal.path) (\(removal.reason))") }
+                }
+                replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.GarbageReply(removals: removals, seq: seq)))
+            } catch {
+                replier.fail(wireError(error))
+            }
+        default:
+            replier.fail(.methodNotImplemented(call.message.method))
+        }
+    }
+
+    /// Installs and publishes the matching event (none for `unchanged`).
+    func installExtension(path: String, allowDowngrade: Bool, actor: Actor) throws(ExtensionError) -> (InstallOutcome, ExtensionInfo, Event?) {
+        let (outcome, info, previous) = try catalog.install(
+            path: path, allowDowngrade: allowDowngrade, configDirectory: configuration.configDirectory, time: WallClock.rfc3339Now())
+        switch outcome {
+        case .unchanged:
+            return (outcome, info, nil)
+        case .installed:
+            logger.info("extension \(info.identifier) \(info.versionDescription) installed from \(path) (\(info.state.rawValue))")
+            return (outcome, info, publish(EventBody(kind: .extensionInstalled, actor: actor, reason: info.reason, extensionInfo: info)))
+        case .replaced:
+            logger.info("extension \(info.identifier) replaced: \(previous?.versionDescription ?? "?") → \(info.versionDescription)")
+            return (
+                outcome, info,
+                publish(
+                    EventBody(
+                        kind: .extensionReplaced, actor: actor, reason: info.reason, extensionInfo: info,
+                        previousVersion: previous?.versionDescription))
+            )
+        }
+    }
+
+    /// Applies install requests spooled while culvertd was down, oldest first; each is removed
+    /// once applied or refused (a refusal is an `extension_install_failed` event).
+    func applySpool() {
+        let directory = configuration.stateDirectory + "/" + SpoolRequest.directoryName
+        guard let entries = try? FileSystem.listDirectory(directory) else { return }  // no spool directory: nothing spooled
+        for entry in entries where entry.hasSuffix(".json") {
+            let path = directory + "/" + entry
+            let request: SpoolRequest
+            do {
+                request = try JSONDecoder().decode(SpoolRequest.self, from: Data(try FileSystem.readFile(path)))
+            } catch {
+                logger.error("spooled request \(path) is unreadable (\(error)); removing it")
+                publish(EventBody(kind: .extensionInstallFailed, reason: "spool_unreadable", error: "\(path): \(error)"))
+                try? FileSystem.removeFile(path)  // a retry would fail the same way
+                continue
+            }
+            let actor = Actor(uid: request.requestedBy, pid: 0, command: "spool")
+            do throws(ExtensionError) {
+                _ = try installExtension(path: request.path, allowDowngrade: request.allowDowngrade, actor: actor)
+            } catch {
+                let wire = wireError(error)
+                logger.error("spooled install of \(request.path) refused: \(wire)")
+                publish(EventBody(kind: .extensionInstallFailed, actor: actor, reason: "spooled_install", error: wire.description))
+            }
+            do {
+                try FileSystem.removeFile(path)
+                try FileSystem.syncDirectory(directory)
+            } catch {
+                logger.error("cannot remove applied spool entry \(path): \(error)")
+            }
+        }
+    }
+
+    func wireError(_ error: ExtensionError) -> VarlinkError {
+        switch error {
+        case .invalidPath(let path, let reason):
+            return VarlinkError("io.culvert.Manager.InvalidPath", ["path": .string(path), "reason": .string(reason)])
+        case .rejected(let bundleError):
+            var parameters: [String: JSONValue] = ["reason": .string(bundleError.code), "description": .string(bundleError.description)]
+            if let path = bundleError.offendingPath { parameters["path"] = .string(path) }
+            return VarlinkError("io.culvert.Manager.BundleRejected", .object(parameters))
+        case .policyInvalid(let path, let description):
+            return VarlinkError("io.culvert.Manager.PolicyInvalid", ["path": .string(path), "description": .string(description)])
+        case .publisherNotAllowed(let identifier, let publisher):
+            return VarlinkError("io.culvert.Manager.PublisherNotAllowed", ["identifier": .string(identifier), "publisher": .string(publisher)])
+        case .downgradeRefused(let identifier, let installed, let offered):
+            return VarlinkError(
+                "io.culvert.Manager.DowngradeRefused",
+                ["identifier": .string(identifier), "installed": .string(installed), "offered": .string(offered)])
+        case .publisherMismatch(let identifier, let installed, let offered):
+            return VarlinkError(
+                "io.culvert.Manager.PublisherMismatch",
+                ["identifier": .string(identifier), "installed": .string(installed), "offered": .string(offered)])
+        case .notFound(let identifier):
+            return VarlinkError("io.culvert.Manager.ExtensionNotFound", ["identifier": .string(identifier)])
+        case .storage(let systemError):
+            return storageFailed(systemError)
+        }
+    }
+}
+
+extension BundleError {
+    /// The file a refusal is about, when its case names one (the `path` associated value).
+    var offendingPath: String? {
+        guard let values = Mirror(reflecting: self).children.first?.value else { return nil }
+        if let path = values as? String, Mirror(reflecting: self).children.first?.label == "path" { return path }
+        return Mirror(reflecting: values).children.first { $0.label == "path" }?.value as? String
+    }
+}
