@@ -114,7 +114,9 @@ struct ExtensionCatalog {
     }
 
     /// Copies into staging, verifies the copy, and moves it into the store. Returns the copy as verified in place.
-    private func stageAndVerify(_ offered: VerifiedBundle, trust: TrustedPublishers, policy: ExtensionPolicy) throws(ExtensionError) -> VerifiedBundle {
+    private func stageAndVerify(_ offered: VerifiedBundle, trust: TrustedPublishers, policy: ExtensionPolicy) throws(ExtensionError)
+        -> VerifiedBundle
+    {
         let staging = stagingDirectory + "/" + WallClock.randomIdentifier()
         let target = storeDirectory + "/" + offered.contentDigest
         let bundleName = offered.identifier + BundleFormat.directorySuffix
@@ -194,16 +196,19 @@ struct ExtensionCatalog {
         var removals: [Removal] = []
         var next = registry
         for info in registry.sorted where !FileSystem.exists(info.source) {
-            removals.append(Removal(kind: .orphanedRegistration, identifier: info.identifier, path: info.source, reason: "source bundle is gone"))
+            removals.append(
+                Removal(kind: .orphanedRegistration, identifier: info.identifier, path: info.source, reason: "source bundle is gone"))
             next.extensions[info.identifier] = nil
         }
         let referenced = next.referencedDigests
         do {
             for entry in try FileSystem.listDirectory(storeDirectory) where !referenced.contains(entry) {
-                removals.append(Removal(kind: .storeCopy, identifier: nil, path: storeDirectory + "/" + entry, reason: "no registration uses it"))
+                removals.append(
+                    Removal(kind: .storeCopy, identifier: nil, path: storeDirectory + "/" + entry, reason: "no registration uses it"))
             }
             for entry in try FileSystem.listDirectory(stagingDirectory) {
-                removals.append(Removal(kind: .staging, identifier: nil, path: stagingDirectory + "/" + entry, reason: "interrupted install"))
+                removals.append(
+                    Removal(kind: .staging, identifier: nil, path: stagingDirectory + "/" + entry, reason: "interrupted install"))
             }
         } catch {
             throw .storage(error)

@@ -10,7 +10,8 @@ public enum ManagerInterfaces {
 # client) talks to culvertd through it; it never talks to an extension directly.
 #
 # Authorisation: uid 0 may call everything. Members of the configured group (default "culvert")
-# may call Ping, GetStatus and Watch. Everyone else gets PermissionDenied for every method here.
+# may call Ping, GetStatus, Watch and ListExtensions. Everyone else gets PermissionDenied for every
+# method here.
 interface io.culvert.Manager
 
 # The running daemon.

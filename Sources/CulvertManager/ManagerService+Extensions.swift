@@ -30,7 +30,8 @@ extension ManagerService {
                     seq = publish(EventBody(kind: .extensionApproved, actor: actor(call), reason: "approved", extensionInfo: info)).seq
                     logger.info("extension \(identifier) approved by uid \(call.peer.uid)")
                 }
-                replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ApproveReply(extensionInfo: info, changed: changed, seq: seq)))
+                replier.reply(
+                    encodedParameters: WireEncoding.encode(WireEncoding.ApproveReply(extensionInfo: info, changed: changed, seq: seq)))
             } catch {
                 replier.fail(wireError(error))
             }
@@ -65,7 +66,9 @@ extension ManagerService {
     }
 
     /// Installs and publishes the matching event (none for `unchanged`).
-    func installExtension(path: String, allowDowngrade: Bool, actor: Actor) throws(ExtensionError) -> (InstallOutcome, ExtensionInfo, Event?) {
+    func installExtension(path: String, allowDowngrade: Bool, actor: Actor) throws(ExtensionError) -> (
+        InstallOutcome, ExtensionInfo, Event?
+    ) {
         let (outcome, info, previous) = try catalog.install(
             path: path, allowDowngrade: allowDowngrade, configDirectory: configuration.configDirectory, time: WallClock.rfc3339Now())
         switch outcome {
@@ -130,7 +133,8 @@ extension ManagerService {
         case .policyInvalid(let path, let description):
             return VarlinkError("io.culvert.Manager.PolicyInvalid", ["path": .string(path), "description": .string(description)])
         case .publisherNotAllowed(let identifier, let publisher):
-            return VarlinkError("io.culvert.Manager.PublisherNotAllowed", ["identifier": .string(identifier), "publisher": .string(publisher)])
+            return VarlinkError(
+                "io.culvert.Manager.PublisherNotAllowed", ["identifier": .string(identifier), "publisher": .string(publisher)])
         case .downgradeRefused(let identifier, let installed, let offered):
             return VarlinkError(
                 "io.culvert.Manager.DowngradeRefused",

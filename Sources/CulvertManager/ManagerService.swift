@@ -75,10 +75,11 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     public var status: ManagerStatus {
-        ManagerStatus(
+        // An unreadable policy reads as "not developer mode" here; installs report it as PolicyInvalid.
+        let policy = try? ExtensionPolicy.load(configDirectory: configuration.configDirectory)
+        return ManagerStatus(
             daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, extensions: catalog.registry.sorted,
-            developerMode: (try? ExtensionPolicy.load(configDirectory: configuration.configDirectory))?.developerMode ?? false,  // unreadable: installs report it
-            problems: store.problems)
+            developerMode: policy?.developerMode ?? false, problems: store.problems)
     }
 
     // MARK: VarlinkHandler

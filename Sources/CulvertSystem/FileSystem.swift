@@ -1,9 +1,10 @@
 // FileSystem: the file operations Culvert's persistence needs, with their durability rules.
 
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Foundation
 
 public enum FileSystem {
     /// Largest file `readFile` will load; state files are small, anything bigger is damage.

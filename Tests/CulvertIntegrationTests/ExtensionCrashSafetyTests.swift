@@ -73,10 +73,12 @@ final class ExtensionCrashSafetyTests: XCTestCase {
                     let build = ledger.begin(identifier)
                     guard
                         let bundle = try? BundleFixture.make(  // cannot fail on a healthy disk; the ledger shows it if it does
-                            in: "\(sourceRoot)/\(identifier)-\(build)", identifier: identifier, version: "1.0.\(build)", build: build, key: key)
+                            in: "\(sourceRoot)/\(identifier)-\(build)", identifier: identifier, version: "1.0.\(build)", build: build,
+                            key: key)
                     else { return }
                     do {
-                        _ = try connection.call("io.culvert.Manager.InstallExtension", ["path": .string(bundle)], timeoutMilliseconds: 10_000)
+                        _ = try connection.call(
+                            "io.culvert.Manager.InstallExtension", ["path": .string(bundle)], timeoutMilliseconds: 10_000)
                         ledger.acknowledge(identifier, build)
                     } catch {
                         return  // the kill: unacknowledged
@@ -102,7 +104,8 @@ final class ExtensionCrashSafetyTests: XCTestCase {
             guard let identifier = entry["identifier"]?.stringValue, let build = entry["build"]?.intValue else { continue }
             installed[identifier] = Int(build)
             let storePath = try XCTUnwrap(entry["storePath"]?.stringValue)
-            XCTAssertNoThrow(try BundleVerifier.verify(directory: storePath, trust: trust, allowUnsigned: false), "trial \(trial): \(storePath)")
+            XCTAssertNoThrow(
+                try BundleVerifier.verify(directory: storePath, trust: trust, allowUnsigned: false), "trial \(trial): \(storePath)")
         }
         for identifier in Self.identifiers {
             let allowed = Set([acknowledged[identifier], inFlight[identifier]].compactMap { $0 })
@@ -111,9 +114,11 @@ final class ExtensionCrashSafetyTests: XCTestCase {
             } else {
                 XCTAssertTrue(
                     installed[identifier].map(allowed.contains) ?? false,
-                    "trial \(trial): \(identifier) is build \(installed[identifier].map(String.init) ?? "absent"), expected one of \(allowed.sorted())")
+                    "trial \(trial): \(identifier) is build \(installed[identifier].map(String.init) ?? "absent"), expected one of \(allowed.sorted())"
+                )
             }
         }
-        XCTAssertEqual(try FileSystem.listDirectory(daemon.stateDirectory + "/extensions/staging"), [], "trial \(trial): staging not cleared")
+        XCTAssertEqual(
+            try FileSystem.listDirectory(daemon.stateDirectory + "/extensions/staging"), [], "trial \(trial): staging not cleared")
     }
 }

@@ -2,6 +2,7 @@
 // semantics, refusal of tampered bundles with nothing changed, approval, uninstall, gc.
 
 import CulvertBundle
+import CulvertCore
 import CulvertSystem
 import CulvertTesting
 import CulvertVarlink
@@ -111,7 +112,8 @@ final class ExtensionInstallTests: XCTestCase {
             let directory = sources.path + "/" + name
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let bundle = try BundleFixture.make(in: directory, version: "2.0.0", build: 2, key: key)
-            let path = try tamper(Tamperings.Context(bundle: bundle, directory: directory, key: key, configDirectory: daemon.configDirectory))
+            let path = try tamper(
+                Tamperings.Context(bundle: bundle, directory: directory, key: key, configDirectory: daemon.configDirectory))
             let outcome = refusal { try install(control, path) }
             outcomes[name] = outcome
             XCTAssertFalse(outcome.hasPrefix("accepted") || outcome.hasPrefix("failed"), "\(name): \(outcome)")
@@ -127,7 +129,8 @@ final class ExtensionInstallTests: XCTestCase {
     func testInstalledCopyIsReadOnlyAndIndependentOfTheSource() throws {
         let daemon = try daemon()
         let control = try daemon.connect()
-        let source = try BundleFixture.make(in: sources.path + "/src", version: "1.0.0", build: 1, key: key, payload: "#!/bin/sh\necho original\n")
+        let source = try BundleFixture.make(
+            in: sources.path + "/src", version: "1.0.0", build: 1, key: key, payload: "#!/bin/sh\necho original\n")
         let reply = try install(control, source)
         let storePath = try XCTUnwrap(reply["extension"]?["storePath"]?.stringValue)
         XCTAssertTrue(storePath.hasPrefix(daemon.stateDirectory + "/extensions/store/"))
@@ -143,14 +146,16 @@ final class ExtensionInstallTests: XCTestCase {
         let afterOverwrite = try control.call("io.culvert.Manager.ListExtensions")
         XCTAssertEqual(afterOverwrite["extensions"]?.arrayValue?.first, reply["extension"])
         XCTAssertEqual(String(decoding: try FileSystem.readFile(storePath + "/bin/provider"), as: UTF8.self), "#!/bin/sh\necho original\n")
-        XCTAssertNoThrow(try BundleVerifier.verify(directory: storePath, trust: TrustedPublishers([key.publisherKey]), allowUnsigned: false))
+        XCTAssertNoThrow(
+            try BundleVerifier.verify(directory: storePath, trust: TrustedPublishers([key.publisherKey]), allowUnsigned: false))
         try FileManager.default.removeItem(atPath: sources.path + "/src")
         XCTAssertEqual(try control.call("io.culvert.Manager.ListExtensions")["extensions"]?.arrayValue?.first, reply["extension"])
 
         // gc reports (dry run) and then removes the orphaned registration and its copy.
         let dry = try control.call("io.culvert.Manager.CollectGarbage", ["dryRun": true])
         XCTAssertEqual(dry["removals"]?.arrayValue?.first?["kind"], "orphaned_registration")
-        XCTAssertEqual(try control.call("io.culvert.Manager.ListExtensions")["extensions"]?.arrayValue?.count, 1, "a dry run removes nothing")
+        XCTAssertEqual(
+            try control.call("io.culvert.Manager.ListExtensions")["extensions"]?.arrayValue?.count, 1, "a dry run removes nothing")
         let collected = try control.call("io.culvert.Manager.CollectGarbage")
         XCTAssertEqual(collected["removals"]?.arrayValue?.map { $0["kind"] }, ["orphaned_registration", "store_copy"])
         XCTAssertEqual(try control.call("io.culvert.Manager.ListExtensions")["extensions"], [])
@@ -169,7 +174,8 @@ final class ExtensionInstallTests: XCTestCase {
         XCTAssertEqual(approved["extension"]?["state"], "enabled")
         XCTAssertEqual(try control.call("io.culvert.Manager.ApproveExtension", ["identifier": "io.culvert.test"])["changed"], false)
         XCTAssertNoThrow(try control.saveProfile("uses-it"))
-        XCTAssertEqual(refusal { try control.call("io.culvert.Manager.ApproveExtension", ["identifier": "io.culvert.none"]) }, "ExtensionNotFound")
+        XCTAssertEqual(
+            refusal { try control.call("io.culvert.Manager.ApproveExtension", ["identifier": "io.culvert.none"]) }, "ExtensionNotFound")
     }
 
     func testDeveloperModeAcceptsUnsignedBundlesAndSaysSo() throws {
@@ -193,6 +199,41 @@ final class ExtensionInstallTests: XCTestCase {
         XCTAssertNotNil(try control.call("io.culvert.Manager.UninstallExtension", ["identifier": "io.culvert.test"])["seq"])
         XCTAssertFalse(FileSystem.exists(storePath))
         XCTAssertEqual(try control.call("io.culvert.Manager.ListExtensions")["extensions"], [])
-        XCTAssertEqual(refusal { try control.call("io.culvert.Manager.UninstallExtension", ["identifier": "io.culvert.test"]) }, "ExtensionNotFound")
+        XCTAssertEqual(
+            refusal { try control.call("io.culvert.Manager.UninstallExtension", ["identifier": "io.culvert.test"]) }, "ExtensionNotFound")
+    }
+
+    func testSpooledInstallsAreAppliedAtStartWithTheSameEvents() throws {
+        let directory = try TemporaryDirectory(prefix: "culvert-spool")
+        try BundleFixture.trust(key, configDirectory: directory.path + "/etc")
+        let spool = directory.path + "/state/spool"
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let good = try BundleFixture.make(in: sources.path + "/good", key: key)
+        let bad = try BundleFixture.make(in: sources.path + "/bad", identifier: "io.culvert.bad", key: nil)
+        for (name, path) in [("0001-good.json", good), ("0002-bad.json", bad)] {
+            let request = SpoolRequest(path: path, allowDowngrade: false, requestedAt: "2026-11-27T00:00:00.000Z", requestedBy: 0)
+            try JSONEncoder().encode(request).write(to: URL(fileURLWithPath: spool + "/" + name))
+        }
+        let daemon = DaemonProcess(root: directory.path)
+        addTeardownBlock {
+            daemon.crash()
+            directory.remove()
+        }
+        try daemon.start()
+        let control = try daemon.connect()
+        let list = try control.call("io.culvert.Manager.ListExtensions")["extensions"]?.arrayValue ?? []
+        XCTAssertEqual(list.map { $0["identifier"] }, ["io.culvert.test"])
+        XCTAssertEqual(try FileSystem.listDirectory(spool), [], "applied and refused requests are both removed")
+        // The same events as live installs, replayable from the start of this epoch.
+        let epoch = try XCTUnwrap(try control.call("io.culvert.Manager.Ping")["epoch"]?.stringValue)
+        let watcher = try daemon.connect()
+        try watcher.startWatch(since: 0, epoch: epoch)
+        XCTAssertEqual(try watcher.nextEvent()["kind"], "daemon_started")
+        let installed = try watcher.nextEvent()
+        XCTAssertEqual(installed["kind"], "extension_installed")
+        XCTAssertEqual(installed["actor"]?["command"], "spool")
+        let failed = try watcher.nextEvent()
+        XCTAssertEqual(failed["kind"], "extension_install_failed")
+        XCTAssertTrue(failed["error"]?.stringValue?.contains("unsigned_bundle") == true, failed.jsonString)
     }
 }

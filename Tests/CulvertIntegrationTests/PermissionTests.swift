@@ -45,6 +45,10 @@ final class PermissionTests: XCTestCase {
             ["method": "io.culvert.Manager.SaveProfile", "parameters": ["profile": ["name": "perm", "extension": "io.culvert.test"]]]
         ),
         ("RemoveProfile", ["method": "io.culvert.Manager.RemoveProfile", "parameters": ["name": "perm"]]),
+        ("ListExtensions", ["method": "io.culvert.Manager.ListExtensions"]),
+        ("ApproveExtension", ["method": "io.culvert.Manager.ApproveExtension", "parameters": ["identifier": "io.culvert.none"]]),
+        ("InstallExtension", ["method": "io.culvert.Manager.InstallExtension", "parameters": ["path": "/nonexistent"]]),
+        ("CollectGarbage", ["method": "io.culvert.Manager.CollectGarbage", "parameters": ["dryRun": true]]),
     ]
 
     override func setUpWithError() throws {
@@ -92,14 +96,20 @@ final class PermissionTests: XCTestCase {
         let root = try outcomes(as: ["--reuid=0", "--regid=0", "--keep-groups"], socket: daemon.socketPath)
         XCTAssertEqual(
             root,
-            ["GetInfo": "ok", "Describe": "ok", "Ping": "ok", "GetStatus": "ok", "Watch": "ok", "SaveProfile": "ok", "RemoveProfile": "ok"])
+            [
+                "GetInfo": "ok", "Describe": "ok", "Ping": "ok", "GetStatus": "ok", "Watch": "ok", "SaveProfile": "ok",
+                "RemoveProfile": "ok",
+                "ListExtensions": "ok", "ApproveExtension": "io.culvert.Manager.ExtensionNotFound",
+                "InstallExtension": "io.culvert.Manager.InvalidPath", "CollectGarbage": "ok",
+            ])
 
         let member = try outcomes(as: ["--reuid=\(Self.memberUser)", "--regid=nogroup", "--init-groups"], socket: daemon.socketPath)
         XCTAssertEqual(
             member,
             [
                 "GetInfo": "ok", "Describe": "ok", "Ping": "ok", "GetStatus": "ok", "Watch": "ok", "SaveProfile": denied,
-                "RemoveProfile": denied,
+                "RemoveProfile": denied, "ListExtensions": "ok", "ApproveExtension": denied, "InstallExtension": denied,
+                "CollectGarbage": denied,
             ])
 
         let nobody = try outcomes(as: ["--reuid=nobody", "--regid=nogroup", "--clear-groups"], socket: daemon.socketPath)
@@ -107,7 +117,8 @@ final class PermissionTests: XCTestCase {
             nobody,
             [
                 "GetInfo": "ok", "Describe": "ok", "Ping": denied, "GetStatus": denied, "Watch": denied, "SaveProfile": denied,
-                "RemoveProfile": denied,
+                "RemoveProfile": denied, "ListExtensions": denied, "ApproveExtension": denied, "InstallExtension": denied,
+                "CollectGarbage": denied,
             ])
 
         // A denied call changed nothing and the daemon says who was refused.

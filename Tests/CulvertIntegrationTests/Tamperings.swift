@@ -1,10 +1,11 @@
 // Tamperings: ways a bundle offered to culvertd can be wrong. Each takes a freshly made, validly
 // signed v2 bundle and returns the path to offer (usually the same bundle, altered).
 
-@testable import CulvertBundle
 import CulvertSystem
 import CulvertTesting
 import Foundation
+
+@testable import CulvertBundle
 
 enum Tamperings {
     struct Context: Sendable {
@@ -39,8 +40,20 @@ enum Tamperings {
     static func write(_ text: String, _ path: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) }
 
     static let all: [(String, Tamper)] = [
-        ("bitflip-executable", { c in try flipByte(c.bundle + "/bin/provider", at: 12); return c.bundle }),
-        ("bitflip-manifest", { c in try flipByte(c.bundle + "/manifest.json", at: 40); return c.bundle }),
+        (
+            "bitflip-executable",
+            { c in
+                try flipByte(c.bundle + "/bin/provider", at: 12)
+                return c.bundle
+            }
+        ),
+        (
+            "bitflip-manifest",
+            { c in
+                try flipByte(c.bundle + "/manifest.json", at: 40)
+                return c.bundle
+            }
+        ),
         (
             "bitflip-signature",
             { c in
@@ -55,7 +68,13 @@ enum Tamperings {
                 return c.bundle
             }
         ),
-        ("signature-not-json", { c in try write("{not json", c.bundle + "/signature.json"); return c.bundle }),
+        (
+            "signature-not-json",
+            { c in
+                try write("{not json", c.bundle + "/signature.json")
+                return c.bundle
+            }
+        ),
         (
             "untrusted-key",
             { c in
@@ -63,25 +82,76 @@ enum Tamperings {
                 return c.bundle
             }
         ),
-        ("unsigned", { c in try FileManager.default.removeItem(atPath: c.bundle + "/signature.json"); return c.bundle }),
-        ("missing-file", { c in try FileManager.default.removeItem(atPath: c.bundle + "/README"); return c.bundle }),
-        ("extra-unsigned-file", { c in try write("surprise", c.bundle + "/extra"); return c.bundle }),
+        (
+            "unsigned",
+            { c in
+                try FileManager.default.removeItem(atPath: c.bundle + "/signature.json")
+                return c.bundle
+            }
+        ),
+        (
+            "missing-file",
+            { c in
+                try FileManager.default.removeItem(atPath: c.bundle + "/README")
+                return c.bundle
+            }
+        ),
+        (
+            "extra-unsigned-file",
+            { c in
+                try write("surprise", c.bundle + "/extra")
+                return c.bundle
+            }
+        ),
         (
             "extra-directory",
-            { c in try FileManager.default.createDirectory(atPath: c.bundle + "/more", withIntermediateDirectories: false); return c.bundle }
+            { c in
+                try FileManager.default.createDirectory(atPath: c.bundle + "/more", withIntermediateDirectories: false)
+                return c.bundle
+            }
         ),
         (
             "symlink-escaping",
-            { c in try FileManager.default.createSymbolicLink(atPath: c.bundle + "/bin/shadow", withDestinationPath: "/etc/shadow"); return c.bundle }
+            { c in
+                try FileManager.default.createSymbolicLink(atPath: c.bundle + "/bin/shadow", withDestinationPath: "/etc/shadow")
+                return c.bundle
+            }
         ),
         (
             "symlink-inside",
-            { c in try FileManager.default.createSymbolicLink(atPath: c.bundle + "/alias", withDestinationPath: "README"); return c.bundle }
+            { c in
+                try FileManager.default.createSymbolicLink(atPath: c.bundle + "/alias", withDestinationPath: "README")
+                return c.bundle
+            }
         ),
-        ("hard-link", { c in try FileManager.default.linkItem(atPath: c.bundle + "/README", toPath: c.bundle + "/README2"); return c.bundle }),
-        ("setuid", { c in try FileSystem.setMode(c.bundle + "/bin/provider", 0o4755); return c.bundle }),
-        ("setgid", { c in try FileSystem.setMode(c.bundle + "/bin/provider", 0o2755); return c.bundle }),
-        ("sticky-directory", { c in try FileSystem.setMode(c.bundle + "/bin", 0o1755); return c.bundle }),
+        (
+            "hard-link",
+            { c in
+                try FileManager.default.linkItem(atPath: c.bundle + "/README", toPath: c.bundle + "/README2")
+                return c.bundle
+            }
+        ),
+        (
+            "setuid",
+            { c in
+                try FileSystem.setMode(c.bundle + "/bin/provider", 0o4755)
+                return c.bundle
+            }
+        ),
+        (
+            "setgid",
+            { c in
+                try FileSystem.setMode(c.bundle + "/bin/provider", 0o2755)
+                return c.bundle
+            }
+        ),
+        (
+            "sticky-directory",
+            { c in
+                try FileSystem.setMode(c.bundle + "/bin", 0o1755)
+                return c.bundle
+            }
+        ),
         (
             "device-node",
             { c in
@@ -132,7 +202,9 @@ enum Tamperings {
         (
             "oversized-manifest",
             { c in
-                try editJSON(c.bundle + "/manifest.json") { $0["displayName"] = String(repeating: "x", count: Int(BundleManifest.maximumSize)) }
+                try editJSON(c.bundle + "/manifest.json") {
+                    $0["displayName"] = String(repeating: "x", count: Int(BundleManifest.maximumSize))
+                }
                 return c.bundle
             }
         ),
@@ -182,7 +254,8 @@ enum Tamperings {
             "other-publisher",
             { c in
                 let other = SigningKey.generate()
-                try BundleFixture.trust(other, configDirectory: c.configDirectory, name: "other-\(other.publisherKey.fingerprint.prefix(8))")
+                try BundleFixture.trust(
+                    other, configDirectory: c.configDirectory, name: "other-\(other.publisherKey.fingerprint.prefix(8))")
                 _ = try BundleSigner.sign(directory: c.bundle, key: other)
                 return c.bundle
             }
