@@ -154,7 +154,8 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidFileName(let path): return "\(shown(path)): names may use only ASCII letters, digits and . _ - + @"
         case .pathTooLong(let path, let limit): return "\(shown(String(path.prefix(64))))…: path longer than \(limit) bytes"
         case .symlinkNotAllowed(let path): return "\(shown(path)) is a symlink; bundles may not contain symlinks"
-        case .symlinkEscapesBundle(let path, let target): return "\(shown(path)) is a symlink pointing outside the bundle (\(shown(target)))"
+        case .symlinkEscapesBundle(let path, let target):
+            return "\(shown(path)) is a symlink pointing outside the bundle (\(shown(target)))"
         case .hardLinkNotAllowed(let path, let count): return "\(shown(path)) has \(count) hard links; bundle files must have exactly one"
         case .deviceNodeNotAllowed(let path): return "\(shown(path)) is a device node"
         case .fifoNotAllowed(let path): return "\(shown(path)) is a FIFO"

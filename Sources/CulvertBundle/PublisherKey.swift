@@ -13,8 +13,9 @@ public struct PublisherKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Refuses anything but 32 bytes that swift-crypto accepts as an Ed25519 public key (`publicKeyInvalid`).
     public init(rawRepresentation: [UInt8]) throws(BundleError) {
+        // try?: swift-crypto's only error here is "not a key", which is what publicKeyInvalid reports.
         guard rawRepresentation.count == KeyFile.keyByteCount,
-            (try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)) != nil  // its only error is "not a key", reported below
+            (try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)) != nil
         else { throw .publicKeyInvalid }
         self.rawRepresentation = rawRepresentation
         self.fingerprint = Hex.sha256(rawRepresentation)

@@ -18,9 +18,10 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
 
     /// The key from its 32-byte seed (RFC 8032's private key). Other lengths are `publicKeyInvalid`.
     public init(rawRepresentation seed: [UInt8]) throws(BundleError) {
-        guard seed.count == KeyFile.keyByteCount,
-            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)  // its only error is a wrong length, reported below
-        else { throw .publicKeyInvalid }
+        // try?: swift-crypto's only error here is a wrong length, which is what publicKeyInvalid reports.
+        guard seed.count == KeyFile.keyByteCount, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
+            throw .publicKeyInvalid
+        }
         self.seed = seed
         self.publisherKey = try PublisherKey(rawRepresentation: Array(key.publicKey.rawRepresentation))
     }

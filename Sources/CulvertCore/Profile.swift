@@ -73,7 +73,8 @@ public enum ProfileValidation {
         }
     }
 
-    /// Reverse-DNS: at least two dot-separated labels of letters, digits, `-`, `_`.
+    /// Reverse-DNS as bundle identifiers are (docs/BUNDLES.md): at least two dot-separated labels
+    /// of lowercase letters, digits and `-`, so a profile can only name an identifier a bundle can have.
     public static func validate(extensionIdentifier id: String) throws(ProfileValidationError) {
         guard !id.isEmpty else { throw ProfileValidationError(field: "extension", reason: .empty) }
         guard id.utf8.count <= ProfileLimits.maximumExtensionIdentifierLength else {
@@ -83,7 +84,11 @@ public enum ProfileValidation {
         let valid =
             labels.count >= 2
             && labels.allSatisfy { label in
-                !label.isEmpty && label.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+                !label.isEmpty
+                    && label.utf8.allSatisfy {
+                        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                            || $0 == UInt8(ascii: "-")
+                    }
             }
         guard valid else { throw ProfileValidationError(field: "extension", reason: .invalidCharacters) }
     }

@@ -1,13 +1,17 @@
 // Fuzz targets for the parsers hostile input reaches first: varlink messages (JSON framing and
-// call/reply decoding) and varlink interface definitions (IDL parser + validator).
+// call/reply decoding), varlink interface definitions (IDL parser + validator), and extension
+// bundles' manifest.json and signature.json.
 // Each target also checks a property, so a wrong answer is found, not only a crash.
 
+import CulvertBundle
 import CulvertVarlink
 
 enum FuzzTargets {
     static let all: [String: @Sendable ([UInt8]) -> Void] = [
         "varlink-message": varlinkMessage,
         "varlink-idl": varlinkIDL,
+        "bundle-manifest": bundleManifest,
+        "bundle-signature": bundleSignature,
     ]
 
     /// Decoding never traps; whatever decodes re-encodes to bytes that decode to the same value.
@@ -37,5 +41,32 @@ enum FuzzTargets {
                 _ = try? interface.validate(reply: sample, of: method)  // likewise
             }
         }
+    }
+
+    /// Parsing never traps; an accepted manifest is exactly its JSON (nothing dropped or added),
+    /// and its canonical encoding parses back to the same manifest and the same bytes.
+    static func bundleManifest(_ bytes: [UInt8]) {
+        guard let manifest = try? BundleManifest.parse(bytes) else { return }  // most inputs are not manifests
+        let json = try? JSONParser.parse(bytes, maximumDepth: BundleManifest.maximumJSONDepth)  // parsed once already
+        precondition(json == manifest.jsonValue, "manifest JSON form differs from its source: \(manifest.jsonValue.jsonString)")
+        let encoded = manifest.encoded()
+        let again = try? BundleManifest.parse(encoded)  // checked just below
+        precondition(again == manifest, "manifest round trip changed: \(String(decoding: encoded, as: UTF8.self))")
+        precondition(again?.encoded() == encoded, "manifest encoding is not canonical")
+    }
+
+    /// Parsing never traps; every path an accepted signature lists is a valid bundle path; the
+    /// canonical encoding parses back to the same value and the same bytes; checking the
+    /// signature against a manifest never traps.
+    static func bundleSignature(_ bytes: [UInt8]) {
+        guard let signature = try? BundleSignature.parse(bytes) else { return }  // most inputs are not signature files
+        for path in signature.files.keys {
+            precondition(BundlePath.problem(with: path) == nil && path != BundleFormat.signatureFileName, "accepted bad path \(path)")
+        }
+        let encoded = signature.encoded()
+        let again = try? BundleSignature.parse(encoded)  // checked just below
+        precondition(again == signature, "signature round trip changed: \(String(decoding: encoded, as: UTF8.self))")
+        precondition(again?.encoded() == encoded, "signature encoding is not canonical")
+        _ = signature.isValid(manifest: ["identifier": "com.example.vpn", "build": 1])  // only must not trap
     }
 }

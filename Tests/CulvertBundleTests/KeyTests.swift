@@ -6,13 +6,13 @@ import XCTest
 
 final class KeyTests: XCTestCase {
     // RFC 8032 §7.1, TEST 1: the seed, its public key, and the signature of the empty message.
-    let rfcSeed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+    static let rfcSeed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
     let rfcPublicKey = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
     let rfcSignature =
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
 
     func testRFC8032VectorAndFingerprint() throws {
-        let key = try SigningKey(rawRepresentation: try XCTUnwrap(Hex.decode(rfcSeed, byteCount: 32)))
+        let key = try SigningKey(rawRepresentation: try XCTUnwrap(Hex.decode(Self.rfcSeed, byteCount: 32)))
         XCTAssertEqual(key.publisherKey.hexRepresentation, rfcPublicKey)
         XCTAssertTrue(key.publisherKey.isValidSignature(try XCTUnwrap(Hex.decode(rfcSignature, byteCount: 64)), for: []))
         XCTAssertTrue(key.publisherKey.isValidSignature(key.signature(for: Array("x".utf8)), for: Array("x".utf8)))
@@ -23,9 +23,12 @@ final class KeyTests: XCTestCase {
     }
 
     func testSigningKeyNeverPrintsItsSeed() throws {
-        let key = try SigningKey(rawRepresentation: try XCTUnwrap(Hex.decode(rfcSeed, byteCount: 32)))
-        for text in [key.description, key.debugDescription, "\(key)", String(reflecting: key), String(describing: Mirror(reflecting: key).children.map(\.value))] {
-            XCTAssertFalse(text.contains(rfcSeed), text)
+        let key = try SigningKey(rawRepresentation: try XCTUnwrap(Hex.decode(Self.rfcSeed, byteCount: 32)))
+        for text in [
+            key.description, key.debugDescription, "\(key)", String(reflecting: key),
+            String(describing: Mirror(reflecting: key).children.map(\.value)),
+        ] {
+            XCTAssertFalse(text.contains(Self.rfcSeed), text)
             XCTAssertFalse(text.contains("157, 97, 177"), text)  // the seed's first bytes, as an array would print
         }
     }
@@ -50,7 +53,8 @@ final class KeyTests: XCTestCase {
         let path = fixture.base + "/publisher.key.json"
         try fixture.key.save(to: path)
         try Damage.chmod(path, 0o640)
-        XCTAssertEqual(bundleError { () throws(BundleError) in try SigningKey.load(from: path) }, .keyFileInsecure(path: path, permissions: 0o640))
+        XCTAssertEqual(
+            bundleError { () throws(BundleError) in try SigningKey.load(from: path) }, .keyFileInsecure(path: path, permissions: 0o640))
         try Damage.chmod(path, 0o600)
         try Damage.symlink(path, at: fixture.base + "/link.json")
         XCTAssertEqual(bundleError { () throws(BundleError) in try SigningKey.load(from: fixture.base + "/link.json") }?.code, "io_error")
@@ -103,7 +107,8 @@ final class KeyTests: XCTestCase {
         XCTAssertNil(trust.key(fingerprint: fixture.key.publisherKey.fingerprint))
 
         try FileSystem.writeAtomically(Array("{}".utf8), to: directory + "/broken.json")
-        XCTAssertEqual(bundleError { () throws(BundleError) in try TrustedPublishers.load(directory: directory) }?.code, "key_file_malformed")
+        XCTAssertEqual(
+            bundleError { () throws(BundleError) in try TrustedPublishers.load(directory: directory) }?.code, "key_file_malformed")
     }
 
     func testPublicKeyValidation() {

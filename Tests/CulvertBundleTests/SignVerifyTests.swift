@@ -60,7 +60,8 @@ final class SignVerifyTests: XCTestCase {
         XCTAssertFalse(verified.isSigned)
         XCTAssertNil(verified.publicKey)
         XCTAssertEqual(verified.publisher.description, "unsigned")
-        XCTAssertEqual(verified.release, BundleRelease(identifier: BundleFixture.identifier, version: verified.version, publisher: .unsigned))
+        XCTAssertEqual(
+            verified.release, BundleRelease(identifier: BundleFixture.identifier, version: verified.version, publisher: .unsigned))
     }
 
     /// allowUnsigned excuses a missing signature, never a bad or untrusted one.
@@ -110,5 +111,23 @@ final class SignVerifyTests: XCTestCase {
         let forged = BundleSignature(publicKey: key.publisherKey, files: files, signature: key.signature(for: undomained))
         XCTAssertFalse(forged.isValid(manifest: manifest))
         XCTAssertTrue(BundleSignature.make(manifest: manifest, files: files, key: key).isValid(manifest: manifest))
+    }
+
+    /// A signature made by an independent implementation from docs/BUNDLES.md alone (Python's
+    /// `cryptography`, RFC 8032 test key 1) verifies; and Culvert's signer, given the same key,
+    /// writes the same bytes (Ed25519 is deterministic), which pins the canonical encoding.
+    func testSignatureFromAnIndependentImplementationVerifiesAndMatchesByteForByte() throws {
+        let golden =
+            #"{"files":{"bin/provider":"8a46262e9efcb3c966cee5663fd15474c546f9a3bf6410bab4c53728ac1f593a","manifest.json":"6cf3bc0d0664906903921a94a6b63faa0ab76252be34bff6787d41b7b9d5cd4a","share/readme.txt":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"},"format":1,"publicKey":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a","signature":"4f1f4bd1a0d90cace0f9d3580fa78a6d76b8e28ebf4293371a1cc045cc4d62414e56bf018313bd70ec27fd76e190352fb60f2659eae3ce6d3fb53d34c1b0bd04"}"#
+            + "\n"
+        let fixture = try BundleFixture()
+        try fixture.write(BundleFormat.signatureFileName, Array(golden.utf8))
+        let rfcKey = try SigningKey(rawRepresentation: try XCTUnwrap(Hex.decode(KeyTests.rfcSeed, byteCount: 32)))
+        let trust = TrustedPublishers([rfcKey.publisherKey])
+        let verified = try fixture.verify(trust: trust)
+        XCTAssertEqual(verified.publisher, .key(fingerprint: "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9"))
+
+        try fixture.sign(with: rfcKey)
+        XCTAssertEqual(String(decoding: try fixture.read(BundleFormat.signatureFileName), as: UTF8.self), golden)
     }
 }

@@ -60,10 +60,14 @@ enum TamperMatrix {
             .afterSigning("hard link to a file outside", "hard_link_not_allowed", structural: true) {
                 try Damage.hardLink($0.file("bin/provider"), at: $0.base + "/outside-link")
             },
-            .afterSigning("setuid executable", "setuid_not_allowed", structural: true) { try Damage.chmod($0.file("bin/provider"), 0o4755) },
+            .afterSigning("setuid executable", "setuid_not_allowed", structural: true) {
+                try Damage.chmod($0.file("bin/provider"), 0o4755)
+            },
             .afterSigning("setgid directory", "setgid_not_allowed", structural: true) { try Damage.chmod($0.file("share"), 0o2755) },
             .afterSigning("sticky directory", "sticky_bit_not_allowed", structural: true) { try Damage.chmod($0.file("share"), 0o1777) },
-            .afterSigning("device node", "device_node_not_allowed", structural: true) { try Damage.mknodCharacterDevice($0.file("share/null")) },
+            .afterSigning("device node", "device_node_not_allowed", structural: true) {
+                try Damage.mknodCharacterDevice($0.file("share/null"))
+            },
             .afterSigning("FIFO", "fifo_not_allowed", structural: true) { try Damage.mkfifo($0.file("share/fifo")) },
             .afterSigning("socket", "socket_not_allowed", structural: true) { try Damage.socket($0.file("share/sock")) },
             .afterSigning("oversized file (sparse)", "file_too_large", structural: true) {

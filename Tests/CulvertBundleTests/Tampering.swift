@@ -4,11 +4,11 @@ import CulvertSystem
 import Foundation
 import XCTest
 
+@testable import CulvertBundle
+
 #if canImport(Glibc)
     import Glibc
 #endif
-
-@testable import CulvertBundle
 
 struct Tampering: Sendable {
     let name: String

@@ -30,6 +30,7 @@ final class ProfileValidationTests: XCTestCase {
         let refused: [(String, String)] = [
             ("", "extension:empty"), ("single", "extension:invalid_characters"), ("a..b", "extension:invalid_characters"),
             (".a.b", "extension:invalid_characters"), ("a.b.", "extension:invalid_characters"), ("a.b/c", "extension:invalid_characters"),
+            ("Io.Culvert", "extension:invalid_characters"), ("a_b.c", "extension:invalid_characters"),
             (String(repeating: "a.", count: 128) + "b", "extension:too_long"),
         ]
         for (id, expected) in refused { XCTAssertEqual(reason(Profile(name: "p", extensionIdentifier: id)), expected, id) }
