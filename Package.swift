@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "culvertctl",
             dependencies: [
-                "CulvertClient", "CulvertCore",
+                "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         .executableTarget(

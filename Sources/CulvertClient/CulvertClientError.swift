@@ -25,6 +25,26 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     case protocolViolation(String)
     /// The calling task was cancelled; the connection was closed.
     case cancelled
+    /// No extension with this identifier is installed.
+    case extensionNotFound(identifier: String)
+    /// The bundle is older than the installed version; install it with `allowDowngrade` to accept that.
+    case downgradeRefused(identifier: String, installed: String, offered: String)
+    /// The bundle is signed by another publisher than the installed version (or one of the two
+    /// is unsigned); publishers are fingerprints or "unsigned".
+    case publisherMismatch(identifier: String, installed: String, offered: String)
+    /// The daemon's policy does not allow this publisher (a fingerprint or "unsigned").
+    case publisherNotAllowed(identifier: String, publisher: String)
+    /// The bundle failed verification; `reason` is a stable `BundleError` code such as
+    /// `file_hash_mismatch`, `path` the offending file when there is one.
+    case bundleRejected(reason: String, path: String?, description: String)
+    /// The bundle path is not usable; `reason` is not_absolute, missing or not_a_directory.
+    case invalidPath(path: String, reason: String)
+    /// The daemon's policy file or trusted keys cannot be read; nothing is installed until fixed.
+    case policyInvalid(path: String, description: String)
+    /// The extension is installed but may not be used yet (`state`, e.g. awaiting_approval).
+    case extensionNotUsable(identifier: String, state: String)
+    /// culvertd was not running and the install request could not be written to its spool.
+    case spoolFailed(path: String, errno: Int64, description: String)
     /// Any other error reply, as the daemon sent it.
     case remote(VarlinkError)
 
@@ -38,6 +58,20 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .timedOut: return "no reply from culvertd in time"
         case .protocolViolation(let detail): return "culvertd broke the protocol: \(detail)"
         case .cancelled: return "cancelled"
+        case .extensionNotFound(let identifier): return "no extension \"\(identifier)\" is installed"
+        case .downgradeRefused(let identifier, let installed, let offered):
+            return "\(identifier) \(offered) is older than the installed \(installed)"
+        case .publisherMismatch(let identifier, let installed, let offered):
+            return "\(identifier) is installed from publisher \(installed.shortPublisher), the bundle is from \(offered.shortPublisher)"
+        case .publisherNotAllowed(let identifier, let publisher):
+            return "the policy does not allow publisher \(publisher.shortPublisher) (of \(identifier))"
+        case .bundleRejected(let reason, _, let description):
+            // culvertd's descriptions start with the reason code already; don't say it twice.
+            return "bundle rejected: " + (description.hasPrefix(reason + ":") ? description : "\(reason): \(description)")
+        case .invalidPath(let path, let reason): return "\(path): \(reason.replacingUnderscores)"
+        case .policyInvalid(let path, let description): return "culvertd's policy is unreadable: \(path): \(description)"
+        case .extensionNotUsable(let identifier, let state): return "extension \(identifier) is \(state.replacingUnderscores)"
+        case .spoolFailed(let path, _, let description): return "cannot spool the request in \(path): \(description)"
         case .remote(let error): return "culvertd replied \(error)"
         }
     }
@@ -45,6 +79,8 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
 
 extension String {
     fileprivate var replacingUnderscores: String { split(separator: "_").joined(separator: " ") }
+    /// A publisher as a person reads it: "unsigned", or the first 16 hex digits of the fingerprint.
+    fileprivate var shortPublisher: String { self == "unsigned" ? self : String(prefix(16)) }
 }
 
 extension CulvertClientError {
@@ -85,6 +121,27 @@ extension CulvertClientError {
             self = .storageFailed(
                 path: p["path"]?.stringValue ?? "", errno: p["errno"]?.intValue ?? 0,
                 description: p["description"]?.stringValue ?? "")
+        case "io.culvert.Manager.ExtensionNotFound":
+            self = .extensionNotFound(identifier: p["identifier"]?.stringValue ?? "")
+        case "io.culvert.Manager.DowngradeRefused":
+            self = .downgradeRefused(
+                identifier: p["identifier"]?.stringValue ?? "", installed: p["installed"]?.stringValue ?? "",
+                offered: p["offered"]?.stringValue ?? "")
+        case "io.culvert.Manager.PublisherMismatch":
+            self = .publisherMismatch(
+                identifier: p["identifier"]?.stringValue ?? "", installed: p["installed"]?.stringValue ?? "",
+                offered: p["offered"]?.stringValue ?? "")
+        case "io.culvert.Manager.PublisherNotAllowed":
+            self = .publisherNotAllowed(identifier: p["identifier"]?.stringValue ?? "", publisher: p["publisher"]?.stringValue ?? "")
+        case "io.culvert.Manager.BundleRejected":
+            self = .bundleRejected(
+                reason: p["reason"]?.stringValue ?? "", path: p["path"]?.stringValue, description: p["description"]?.stringValue ?? "")
+        case "io.culvert.Manager.InvalidPath":
+            self = .invalidPath(path: p["path"]?.stringValue ?? "", reason: p["reason"]?.stringValue ?? "")
+        case "io.culvert.Manager.PolicyInvalid":
+            self = .policyInvalid(path: p["path"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "")
+        case "io.culvert.Manager.ExtensionNotUsable":
+            self = .extensionNotUsable(identifier: p["identifier"]?.stringValue ?? "", state: p["state"]?.stringValue ?? "")
         default:
             self = .remote(error)
         }

@@ -17,11 +17,38 @@ struct ExtensionPolicy: Codable, Equatable {
     /// Fingerprints allowed to publish; nil means every trusted key.
     var allowedPublishers: [String]?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case requireApproval, developerMode, allowedPublishers
     }
 
     static let defaults = ExtensionPolicy(requireApproval: false, developerMode: false, allowedPublishers: nil)
+
+    init(requireApproval: Bool, developerMode: Bool, allowedPublishers: [String]?) {
+        self.requireApproval = requireApproval
+        self.developerMode = developerMode
+        self.allowedPublishers = allowedPublishers
+    }
+
+    /// Missing keys take their defaults, so `{"requireApproval": true}` is a whole policy;
+    /// unknown keys are refused, so a misspelt setting is an error rather than silently ignored.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        requireApproval = try container.decodeIfPresent(Bool.self, forKey: .requireApproval) ?? Self.defaults.requireApproval
+        developerMode = try container.decodeIfPresent(Bool.self, forKey: .developerMode) ?? Self.defaults.developerMode
+        allowedPublishers = try container.decodeIfPresent([String].self, forKey: .allowedPublishers)
+        let known = Set(CodingKeys.allCases.map(\.stringValue))
+        let any = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = any.allKeys.first(where: { !known.contains($0.stringValue) }) {
+            throw DecodingError.dataCorruptedError(forKey: unknown, in: any, debugDescription: "unknown policy key \(unknown.stringValue)")
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     struct Invalid: Error {
         var path: String

@@ -9,9 +9,11 @@ enum ExitStatus: Int32 {
     case failure = 1
     /// EX_USAGE. argument-parser's own validation failures exit with this too.
     case usage = 64
-    /// EX_DATAERR: the daemon refused the input (InvalidProfile), or stdin was malformed.
+    /// EX_DATAERR: the daemon refused the input (InvalidProfile, BundleRejected, DowngradeRefused,
+    /// PublisherMismatch, PublisherNotAllowed, InvalidPath, ExtensionNotUsable), stdin was
+    /// malformed, or `bundle verify` found the bundle invalid.
     case inputRefused = 65
-    /// EX_NOINPUT: no such profile.
+    /// EX_NOINPUT: no such profile or extension, or no such bundle or key file.
     case notFound = 66
     /// EX_UNAVAILABLE: culvertd is not reachable (or not culvertd).
     case unavailable = 69
@@ -66,6 +68,9 @@ struct CommandFailure: Error {
                 hint: "culvertd and culvertctl may be different versions")
         case .cancelled:
             self.init(status: .failure, code: "cancelled", message: "cancelled")
+        case .extensionNotFound, .downgradeRefused, .publisherMismatch, .publisherNotAllowed, .bundleRejected, .invalidPath,
+            .policyInvalid, .extensionNotUsable, .spoolFailed:
+            self.init(extensionError: error)
         case .remote(let remote)
         where remote.name.hasPrefix("org.varlink.service.") && remote.name != "org.varlink.service.PermissionDenied":
             self.init(
@@ -77,7 +82,7 @@ struct CommandFailure: Error {
     }
 
     /// Methods a reader (not only root) may call.
-    private static let readActions: Set<String> = ["Ping", "GetStatus", "Watch"]
+    private static let readActions: Set<String> = ["Ping", "GetStatus", "Watch", "ListExtensions"]
 
     /// What the daemon accepts for `field` (as named in an InvalidProfile error).
     static func rule(for field: String) -> String {

@@ -13,8 +13,10 @@ struct Culvertctl: AsyncParsableCommand {
             talks to a tunnel extension directly.
 
             The socket is --socket PATH if given, else $CULVERT_SOCKET if set, else \
-            /run/culvert/io.culvert.Manager. Reading (status, ping, watch, profile list/show) needs root \
-            or membership of culvertd's reader group (default "culvert"); changes need root.
+            /run/culvert/io.culvert.Manager. Reading (status, ping, watch, profile list/show, extension \
+            list/show) needs root or membership of culvertd's reader group (default "culvert"); changes \
+            need root. `extension install` spools the request when culvertd is not running, and the \
+            bundle commands (keygen, sign, verify) work on files alone, without culvertd.
 
             Every command prints readable, aligned text by default and one JSON document with --json \
             (watch: one JSON object per line). Errors go to standard error as one line, \
@@ -26,8 +28,13 @@ struct Culvertctl: AsyncParsableCommand {
                   protocol error, …)
               64  usage error: unknown command or option, malformed argument
               65  input refused: the daemon rejected the profile (InvalidProfile),
-                  or the secrets read from standard input are malformed
-              66  not found: no profile of that name (ProfileNotFound)
+                  or the bundle (BundleRejected, DowngradeRefused,
+                  PublisherMismatch, PublisherNotAllowed, InvalidPath), or the
+                  extension is not usable yet (ExtensionNotUsable); the secrets
+                  read from standard input are malformed; `bundle verify` or
+                  `bundle sign` found the bundle or key invalid
+              66  not found: no profile or extension of that name
+                  (ProfileNotFound, ExtensionNotFound), or no such bundle or file
               69  daemon unreachable: culvertd is not running or not answering,
                   or the socket is not culvertd's
               77  permission denied
@@ -39,11 +46,14 @@ struct Culvertctl: AsyncParsableCommand {
               culvertctl status
               culvertctl --json status | jq -r .daemon.epoch
               culvertctl watch
+              culvertctl extension install /opt/example/com.example.vpn.culvertext
+              culvertctl extension list
+              culvertctl bundle verify com.example.vpn.culvertext --trusted-keys ~/keys
               printf 'privateKey=%s\\n' "$KEY" |
                 culvertctl profile add office --extension io.culvert.wireguard \\
                   --option endpoint=vpn.example.net:51820 --secrets-from-stdin
             """,
-        subcommands: [Status.self, Watch.self, Ping.self, ProfileCommand.self])
+        subcommands: [Status.self, Watch.self, Ping.self, ProfileCommand.self, ExtensionCommand.self, BundleCommand.self])
 
     /// Lets global options go before the subcommand too (`culvertctl --json status`).
     @OptionGroup var global: GlobalOptions

@@ -7,7 +7,7 @@ import CulvertCore
 extension Culvertctl {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show culvertd's state: the daemon, its event position, profiles and problems.",
+            abstract: "Show culvertd's state: the daemon, its event position, profiles, extensions and problems.",
             discussion: """
                 Prints one consistent view (GetStatus): the daemon's version, pid and start time; its \
                 epoch and the seq of the last event the view includes (give both to `watch --since SEQ \
@@ -41,6 +41,16 @@ extension Culvertctl {
                     ["profiles", status.profiles.isEmpty ? "none" : "\(status.profiles.count)"],
                 ])
                 if !status.profiles.isEmpty { output.table(ProfileCommand.tableRows(status.profiles), indent: "  ") }
+                output.table([
+                    [
+                        "extensions",
+                        status.extensions.isEmpty
+                            ? "none" : "\(status.extensions.count)" + (status.developerMode ? "  (developer mode: unsigned accepted)" : ""),
+                    ]
+                ])
+                if !status.extensions.isEmpty {
+                    output.table(Culvertctl.ExtensionCommand.tableRows(status.extensions), indent: "  ")
+                }
                 output.table([["problems", status.problems.isEmpty ? "none" : "\(status.problems.count)"]])
                 for problem in status.problems {
                     output.line(

@@ -30,6 +30,9 @@ extension Output {
         case .snapshot:
             let profiles = event.status?.profiles.count ?? 0
             parts.append("\(profiles) profile\(profiles == 1 ? "" : "s")")
+            if let extensions = event.status?.extensions.count, extensions > 0 {
+                parts.append("\(extensions) extension\(extensions == 1 ? "" : "s")")
+            }
             details.append("epoch \(event.epoch)")
             if let problems = event.status?.problems.count, problems > 0 { details.append("\(problems) problems") }
         case .daemonStarted:
@@ -37,6 +40,16 @@ extension Output {
                 parts.append("culvertd \(daemon.version)")
                 details.append("pid \(daemon.pid), epoch \(daemon.epoch)")
             }
+        case .extensionInstalled, .extensionReplaced, .extensionApproved, .extensionUninstalled:
+            if let info = event.extensionInfo {
+                parts.append("\(info.identifier) \(info.versionDescription)")
+                details.append(info.state.rawValue)
+                if let previous = event.previousVersion { details.append("was \(previous)") }
+            }
+        case .extensionInstallFailed:
+            if let error = event.error { details.append(error) }
+        case .garbageCollected:
+            parts.append("\(event.removals?.count ?? 0) removed")
         default:
             if let name = event.profile?.name ?? event.name { parts.append(name) }
             if let created = event.created { details.append(created ? "created" : "replaced") }

@@ -236,4 +236,17 @@ final class ExtensionInstallTests: XCTestCase {
         XCTAssertEqual(failed["kind"], "extension_install_failed")
         XCTAssertTrue(failed["error"]?.stringValue?.contains("unsigned_bundle") == true, failed.jsonString)
     }
+
+    func testPolicyKeysDefaultWhenAbsentAndUnknownKeysAreRefused() throws {
+        let daemon = try daemon()
+        let control = try daemon.connect()
+        let policy = daemon.configDirectory + "/policy.json"
+        try Data(#"{"requireApproval": true}"#.utf8).write(to: URL(fileURLWithPath: policy))
+        let bundle = try BundleFixture.make(in: sources.path + "/p", key: key)
+        XCTAssertEqual(try install(control, bundle)["extension"]?["state"], "awaiting_approval")
+        _ = try control.call("io.culvert.Manager.UninstallExtension", ["identifier": "io.culvert.test"])
+        try Data(#"{"requireAproval": true}"#.utf8).write(to: URL(fileURLWithPath: policy))
+        XCTAssertEqual(refusal { try install(control, bundle) }, "PolicyInvalid")
+        XCTAssertEqual(try control.call("io.culvert.Manager.ListExtensions")["extensions"], [])
+    }
 }
