@@ -160,3 +160,51 @@ int culvert_malloc_fix_mmap_threshold(int bytes) {
 int culvert_malloc_trim(void) {
     return malloc_trim(0);
 }
+
+// TUN devices. <linux/if.h> is included here only, never in a module map (it clashes with Glibc's
+// <net/if.h> there).
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+
+_Static_assert(CULVERT_TUNSETIFF == TUNSETIFF, "TUNSETIFF matches the kernel's");
+_Static_assert(CULVERT_IFF_TUN == IFF_TUN, "IFF_TUN matches the kernel's");
+_Static_assert(CULVERT_IFF_NO_PI == IFF_NO_PI, "IFF_NO_PI matches the kernel's");
+_Static_assert(CULVERT_IFF_MULTI_QUEUE == IFF_MULTI_QUEUE, "IFF_MULTI_QUEUE matches the kernel's");
+_Static_assert(CULVERT_IFF_VNET_HDR == IFF_VNET_HDR, "IFF_VNET_HDR matches the kernel's");
+_Static_assert(CULVERT_INTERFACE_NAME_MAX == IFNAMSIZ - 1, "interface names fit IFNAMSIZ");
+
+int culvert_tun_create(const char *name, int flags, char *name_out) {
+    struct ifreq request;
+    memset(&request, 0, sizeof(request));
+    if (name != NULL) {
+        if (strlen(name) > CULVERT_INTERFACE_NAME_MAX) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    }
+    request.ifr_flags = (short)flags;
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ioctl(fd, TUNSETIFF, &request) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    memcpy(name_out, request.ifr_name, IFNAMSIZ);
+    name_out[IFNAMSIZ - 1] = '\0';
+    return fd;
+}
+
+// Network namespaces (for tests that must never touch the host's).
+#include <sched.h>
+
+int culvert_unshare_network_namespace(void) {
+    return unshare(CLONE_NEWNET);
+}
+
+int32_t culvert_thread_id(void) {
+    return (int32_t)gettid();
+}

@@ -22,7 +22,8 @@ public struct NetlinkError: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// One connected rtnetlink socket. Not thread-safe: one owner at a time.
 public final class NetlinkRouteSocket {
-    private let socket: OpaquePointer
+    /// The libnl socket; internal so the `NetlinkRouteSocket+*.swift` operation files can use it.
+    let socket: OpaquePointer
 
     /// Allocates and connects the socket. The corresponding C functions are `nl_socket_alloc`, `nl_connect`.
     public init() throws(NetlinkError) {

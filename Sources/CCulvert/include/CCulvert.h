@@ -47,4 +47,21 @@ int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *
 /// getrandom(2) without flags (blocks only before the pool is initialised at boot).
 ssize_t culvert_getrandom(void *buf, size_t len);
 
+/// TUN interface flags for culvert_tun_create (values of <linux/if_tun.h>, pinned in shim.c).
+#define CULVERT_IFF_TUN 0x0001
+#define CULVERT_IFF_NO_PI 0x1000
+#define CULVERT_IFF_MULTI_QUEUE 0x0100
+#define CULVERT_IFF_VNET_HDR 0x4000
+/// Longest interface name, without the terminating NUL (IFNAMSIZ - 1).
+#define CULVERT_INTERFACE_NAME_MAX 15
+/// open("/dev/net/tun", O_RDWR|O_CLOEXEC) + ioctl(TUNSETIFF) with `flags` and `name` (NULL or "" lets the
+/// kernel choose). On success returns the fd and writes the kernel's name (NUL-terminated) into `name_out`,
+/// which holds CULVERT_INTERFACE_NAME_MAX + 1 bytes. Returns -1 with errno set (the fd is closed).
+int culvert_tun_create(const char *name, int flags, char *name_out);
+
+/// unshare(CLONE_NEWNET): moves the calling thread (only) into a new, empty network namespace.
+int culvert_unshare_network_namespace(void);
+/// gettid(): the calling thread's kernel id (for /proc/<pid>/task/<tid>/ns/net).
+int32_t culvert_thread_id(void);
+
 #endif
