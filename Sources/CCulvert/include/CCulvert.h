@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "CCulvertDescriptors.h"
+
 /// SO_PEERPIDFD (Linux 6.5+). Absent from Debian 12's Glibc headers.
 #define CULVERT_SO_PEERPIDFD 77
 /// TUNSETIFF = _IOW('T', 202, int); the macro does not import into Swift.
