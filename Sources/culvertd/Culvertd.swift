@@ -13,13 +13,30 @@ struct Culvertd: AsyncParsableCommand {
         commandName: "culvertd",
         abstract: "The Culvert daemon: installs and runs packet-tunnel extensions and serves io.culvert.Manager.",
         discussion: """
-            culvertd runs in the foreground and logs to standard error with journald priority prefixes.
-            It listens on RUNTIME-DIR/io.culvert.Manager, or on the socket systemd passes (LISTEN_FDS),
-            and reports readiness and watchdog pings to NOTIFY_SOCKET when systemd sets it.
-            If the control socket cannot be created, or fails later, culvertd exits non-zero: it never
-            runs without its socket.
+            culvertd runs in the foreground and logs to standard error with journald priority \
+            prefixes. It listens on RUNTIME-DIR/io.culvert.Manager, or on the socket systemd passes \
+            (LISTEN_FDS), and reports readiness and watchdog pings to NOTIFY_SOCKET when systemd \
+            sets it. If the control socket cannot be created, or fails later, culvertd exits \
+            non-zero: it never runs without its socket.
 
-            Exit status: 0 after SIGTERM/SIGINT, 1 on a startup or listener failure, 64 on bad usage.
+            FILES
+              STATE-DIR/profiles/NAME.json     profiles with their secrets (0600)
+              STATE-DIR/extensions/            registry and verified read-only copies
+              STATE-DIR/spool/                 installs asked for while culvertd was down
+              CONFIG-DIR/policy.json           requireApproval, developerMode,
+                                               allowedPublishers
+              CONFIG-DIR/trusted-keys/*.json   publisher keys whose bundles are accepted
+              RUNTIME-DIR/io.culvert.Manager   the varlink control socket
+
+            EXIT STATUS
+              0   stopped by SIGTERM or SIGINT
+              1   startup failure (socket, state directory), or the listener failed
+              64  bad usage
+
+            EXAMPLES
+              culvertd --state-dir /tmp/c/state --runtime-dir /tmp/c/run \\
+                       --config-dir /tmp/c/etc
+              python3 -m varlink.cli info unix:/run/culvert/io.culvert.Manager
             """,
         version: CulvertVersion.current)
 
@@ -32,7 +49,8 @@ struct Culvertd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where policy and trusted publisher keys are read from.", valueName: "dir"))
     var configDir = "/etc/culvert"
 
-    @Option(name: .long, help: ArgumentHelp("Members of this group may observe (Ping, GetStatus, Watch).", valueName: "name"))
+    @Option(
+        name: .long, help: ArgumentHelp("Members of this group may observe (Ping, GetStatus, Watch, ListExtensions).", valueName: "name"))
     var group = "culvert"
 
     @Option(name: .long, help: ArgumentHelp("Events kept for replay to reconnecting watchers.", valueName: "count"))
