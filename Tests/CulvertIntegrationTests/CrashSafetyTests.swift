@@ -11,7 +11,9 @@ import XCTest
 private final class Acknowledged: @unchecked Sendable {  // every access holds `lock`
     private let lock = NSLock()
     private var latest: [String: String] = [:]
-    private var inFlight: [String: String] = [:]
+    /// Saves begun since the last acknowledged one, per name: any of them may have landed
+    /// (durable before a reply the kill cut off), so any may be what is stored.
+    private var pending: [String: Set<String>] = [:]
     private var acknowledgedCount = 0
     var total: Int {
         lock.lock()
@@ -20,20 +22,20 @@ private final class Acknowledged: @unchecked Sendable {  // every access holds `
     }
     func begin(_ name: String, _ version: String) {
         lock.lock()
-        inFlight[name] = version
+        pending[name, default: []].insert(version)
         lock.unlock()
     }
     func acknowledge(_ name: String, _ version: String) {
         lock.lock()
         latest[name] = version
-        inFlight[name] = nil
+        pending[name] = nil
         acknowledgedCount += 1
         lock.unlock()
     }
-    var snapshot: (latest: [String: String], inFlight: [String: String]) {
+    var snapshot: (latest: [String: String], pending: [String: Set<String>]) {
         lock.lock()
         defer { lock.unlock() }
-        return (latest, inFlight)
+        return (latest, pending)
     }
 }
 
@@ -96,7 +98,7 @@ final class CrashSafetyTests: XCTestCase {
     }
 
     private func verify(daemon: DaemonProcess, acknowledged: Acknowledged, trial: Int) throws {
-        let (latest, inFlight) = acknowledged.snapshot
+        let (latest, pending) = acknowledged.snapshot
         let status = try daemon.connect().call("io.culvert.Manager.GetStatus")
         XCTAssertEqual(status["status"]?["problems"], [], "trial \(trial): the daemon found damaged files")
         var stored: [String: String] = [:]
@@ -104,11 +106,16 @@ final class CrashSafetyTests: XCTestCase {
             if let name = profile["name"]?.stringValue { stored[name] = profile["options"]?["version"]?.stringValue }
         }
         for (name, version) in latest {
-            // The save in flight at the kill may or may not have landed; nothing else may differ.
-            let allowed = [version, inFlight[name]].compactMap { $0 }
+            // Saves cut off by a kill may or may not have landed; nothing else may differ.
+            let allowed = [version] + (pending[name] ?? []).sorted()
             XCTAssertTrue(
                 allowed.contains(stored[name] ?? "<missing>"),
                 "trial \(trial): \(name) is \(stored[name] ?? "<missing>"), expected one of \(allowed)")
+        }
+        for (name, version) in stored {
+            XCTAssertTrue(
+                latest[name] == version || pending[name]?.contains(version) == true,
+                "trial \(trial): \(name) holds \(version), which was never saved")
         }
         // No temp file survives a restart, and every file on disk parses.
         let files = try FileSystem.listDirectory(daemon.stateDirectory + "/profiles")
