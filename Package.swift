@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "culvertd", targets: ["culvertd"]),
         .executable(name: "culvertctl", targets: ["culvertctl"]),
         .executable(name: "culvert-varlink-certify", targets: ["culvert-varlink-certify"]),
+        .executable(name: "culvert-tui", targets: ["culvert-tui"]),
         .executable(name: "culvert-bench", targets: ["culvert-bench"]),
         .executable(name: "culvert-fuzz", targets: ["culvert-fuzz"]),
         .library(name: "CulvertClient", targets: ["CulvertClient"]),
@@ -28,6 +29,7 @@ let package = Package(
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(name: "CNcurses", path: "Sources/CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
 
         // Pure model: wire types, state machines, errors. Imports no Glibc.
@@ -69,6 +71,12 @@ let package = Package(
             name: "culvertctl",
             dependencies: [
                 "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], swiftSettings: strict),
+        .executableTarget(
+            name: "culvert-tui",
+            dependencies: [
+                "CulvertClient", "CulvertCore", "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         .executableTarget(

@@ -1,0 +1,137 @@
+// culvert-tui: the terminal controller. The main thread runs the screen loop; the watch stream,
+// signals and actions post messages to an inbox that the loop drains every poll.
+
+import ArgumentParser
+import CulvertClient
+import CulvertCore
+import Dispatch
+import Foundation
+import Glibc
+
+@main
+struct CulvertTUI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "culvert-tui",
+        abstract: "Watch and manage culvertd in a full-screen terminal UI.",
+        discussion: """
+            Shows profiles, extensions and the event log, live from culvertd's status channel; the \
+            bottom line says whether the data is live, reconnecting or resynced. Keys: arrows or j/k \
+            move, Tab switches pane, a approves the selected extension, x removes the selected profile \
+            (asks y/n), ? shows help, q quits. Actions need root; other users get a read-only view.
+            """)
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("culvertd's control socket (default: $CULVERT_SOCKET, else /run/culvert/io.culvert.Manager).", valueName: "path")
+    )
+    var socket: String?
+
+    /// How long the loop waits for a key before it looks at the inbox again: events are on screen within this.
+    static let pollMilliseconds: Int32 = 50
+
+    func run() throws {
+        let client = CulvertClient(socketPath: CulvertClient.resolveSocketPath(explicit: socket))
+        let inbox = Inbox()
+        let signalSources = [SIGINT, SIGTERM, SIGHUP].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { inbox.post(.terminate) }
+            source.resume()
+            return source
+        }
+        defer { signalSources.forEach { $0.cancel() } }
+
+        let uid = geteuid()
+        let readOnly = uid == 0 ? nil : "not root (uid \(uid)); culvertd allows changes to root only"
+        let stream = client.watch()
+        let watcher = Task.detached {
+            for await update in stream { inbox.post(.watch(update)) }
+        }
+        defer {
+            stream.cancel()
+            watcher.cancel()
+        }
+
+        let terminal = try Terminal(pollMilliseconds: Self.pollMilliseconds, environment: ProcessInfo.processInfo.environment)
+        defer { terminal.stop() }
+        var state = TUIState(readOnlyReason: readOnly)
+        let clock = ContinuousClock()
+        let origin = clock.now
+        var drawn: (lines: [ScreenLine], width: Int, height: Int)?
+        while !state.quitting {
+            let elapsed = origin.duration(to: clock.now)
+            var messages: [TUIMessage] = [.tick(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)]
+            messages += inbox.drain()
+            for message in messages {
+                for effect in state.reduce(message) { perform(effect, client: client, inbox: inbox) }
+            }
+            if state.quitting { break }
+            let size = terminal.size
+            let lines = Layout(width: size.width, height: size.height, unicode: terminal.unicode).lines(for: state)
+            if drawn == nil || drawn!.lines != lines || drawn!.width != size.width || drawn!.height != size.height {
+                terminal.draw(lines)
+                drawn = (lines, size.width, size.height)
+            }
+            if let key = terminal.readKey() {
+                if key == .resize { drawn = nil }
+                for effect in state.reduce(.key(key)) { perform(effect, client: client, inbox: inbox) }
+            }
+        }
+    }
+
+    /// Runs an action off the screen loop; its outcome comes back as a message.
+    private func perform(_ effect: TUIEffect, client: CulvertClient, inbox: Inbox) {
+        switch effect {
+        case .quit:
+            break
+        case .approve(let identifier):
+            Task.detached {
+                do throws(CulvertClientError) {
+                    let result = try await client.approveExtension(identifier)
+                    let text =
+                        result.changed
+                        ? "approved \(identifier) (seq \(result.seq))" : "\(identifier) was already \(result.extensionInfo.state.rawValue)"
+                    inbox.post(.actionFinished(text: text, denied: nil))
+                } catch {
+                    inbox.post(Self.failure("approve \(identifier)", error))
+                }
+            }
+        case .removeProfile(let name):
+            Task.detached {
+                do throws(CulvertClientError) {
+                    let seq = try await client.removeProfile(named: name)
+                    inbox.post(.actionFinished(text: "removed profile \(name) (seq \(seq))", denied: nil))
+                } catch {
+                    inbox.post(Self.failure("remove \(name)", error))
+                }
+            }
+        }
+    }
+
+    private static func failure(_ what: String, _ error: CulvertClientError) -> TUIMessage {
+        if case .permissionDenied(let action) = error {
+            return .actionFinished(text: "\(what) failed: \(error)", denied: action)
+        }
+        return .actionFinished(text: "\(what) failed: \(error)", denied: nil)
+    }
+}
+
+/// Messages from other threads to the screen loop.
+final class Inbox: @unchecked Sendable {  // every access holds `lock`
+    private let lock = NSLock()
+    private var messages: [TUIMessage] = []
+
+    func post(_ message: TUIMessage) {
+        lock.lock()
+        messages.append(message)
+        lock.unlock()
+    }
+
+    func drain() -> [TUIMessage] {
+        lock.lock()
+        defer { lock.unlock() }
+        let drained = messages
+        messages = []
+        return drained
+    }
+}
