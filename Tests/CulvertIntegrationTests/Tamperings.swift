@@ -37,6 +37,16 @@ enum Tamperings {
         return c.bundle
     }
 
+    /// Adds `path` to signature.json's file list (the signature itself is left as it was).
+    static func listInSignature(_ path: String, _ c: Context) throws -> String {
+        try editJSON(c.bundle + "/signature.json") { object in
+            var files = object["files"] as? [String: Any] ?? [:]
+            files[path] = String(repeating: "0", count: 64)
+            object["files"] = files
+        }
+        return c.bundle
+    }
+
     static func write(_ text: String, _ path: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) }
 
     static let all: [(String, Tamper)] = [
@@ -210,25 +220,11 @@ enum Tamperings {
         ),
         (
             "parent-reference-in-signature",
-            { c in
-                try editJSON(c.bundle + "/signature.json") { object in
-                    var files = object["files"] as? [String: Any] ?? [:]
-                    files["../outside"] = String(repeating: "0", count: 64)
-                    object["files"] = files
-                }
-                return c.bundle
-            }
+            { c in try listInSignature("../outside", c) }
         ),
         (
             "absolute-path-in-signature",
-            { c in
-                try editJSON(c.bundle + "/signature.json") { object in
-                    var files = object["files"] as? [String: Any] ?? [:]
-                    files["/etc/passwd"] = String(repeating: "0", count: 64)
-                    object["files"] = files
-                }
-                return c.bundle
-            }
+            { c in try listInSignature("/etc/passwd", c) }
         ),
         (
             "oversized-file",
