@@ -30,9 +30,14 @@ public enum BundlePublisher: Sendable, Hashable, Codable, CustomStringConvertibl
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
+        try container.encode(wireName)
+    }
+
+    /// The full fingerprint or `unsigned`: the encoded form, as registries and the wire carry it.
+    public var wireName: String {
         switch self {
-        case .key(let fingerprint): try container.encode(fingerprint)
-        case .unsigned: try container.encode("unsigned")
+        case .key(let fingerprint): return fingerprint
+        case .unsigned: return "unsigned"
         }
     }
 }

@@ -234,13 +234,3 @@ extension ExtensionInfo {
         return BundleRelease(identifier: identifier, version: BundleVersion(version: version, build: build), publisher: publisher)
     }
 }
-
-extension BundlePublisher {
-    /// Full fingerprint or "unsigned", as stored and reported.
-    var wireName: String {
-        switch self {
-        case .key(let fingerprint): return fingerprint
-        case .unsigned: return "unsigned"
-        }
-    }
-}

@@ -28,16 +28,12 @@ private struct TestFailure: Error, CustomStringConvertible {
     var description: String
 }
 
-/// Runs `body` on a new thread that first moves into a network namespace of its own.
-private func inPrivateNetworkNamespace(file: StaticString = #filePath, line: UInt = #line, _ body: @escaping @Sendable () throws -> Void) {
+/// Runs `body` on a new thread (bounded wait) and reports what it threw as a test failure.
+private func onDedicatedThread(file: StaticString = #filePath, line: UInt = #line, _ body: @escaping @Sendable () throws -> Void) {
     let outcome = ThreadOutcome()
     let thread = Thread {
         defer { outcome.done.signal() }
         do {
-            try NetworkNamespace.enterNewNamespaceOnCurrentThread()
-            let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")
-            let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getpid())/ns/net")
-            guard own != host else { throw TestFailure(description: "still in the host's network namespace") }
             try body()
         } catch {
             outcome.failure = "\(error)"
@@ -45,20 +41,25 @@ private func inPrivateNetworkNamespace(file: StaticString = #filePath, line: UIn
     }
     thread.start()
     guard outcome.done.wait(timeout: .now() + namespaceBodyTimeoutSeconds) == .success else {
-        XCTFail("namespaced test body did not finish", file: file, line: line)
+        XCTFail("test body did not finish", file: file, line: line)
         return
     }
     if let failure = outcome.failure { XCTFail(failure, file: file, line: line) }
 }
 
-/// A connected AF_UNIX stream socketpair (close-on-exec), as culvertd makes for a provider channel.
-private func socketPair() throws -> (Descriptor, Descriptor) {
-    var ends: [Int32] = [-1, -1]
-    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
-        throw TestFailure(description: "socketpair: errno \(errno)")
+/// Runs `body` on a new thread that first moves into a network namespace of its own.
+private func inPrivateNetworkNamespace(file: StaticString = #filePath, line: UInt = #line, _ body: @escaping @Sendable () throws -> Void) {
+    onDedicatedThread(file: file, line: line) {
+        try NetworkNamespace.enterNewNamespaceOnCurrentThread()
+        let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getpid())/ns/net")
+        guard own != host else { throw TestFailure(description: "still in the host's network namespace") }
+        try body()
     }
-    return (Descriptor(rawValue: ends[0]), Descriptor(rawValue: ends[1]))
 }
+
+/// A connected AF_UNIX stream socketpair (close-on-exec), as culvertd makes for a provider channel.
+private func socketPair() throws -> (Descriptor, Descriptor) { try DescriptorPassing.socketPair() }
 
 /// What descriptor N of the calling thread points at, e.g. `socket:[1234]` (thread-self: a thread may have
 /// its own descriptor table).
@@ -197,71 +198,53 @@ final class ProviderSpawnTests: XCTestCase {
     /// Runs on a thread with its own copy of the descriptor table (unshare(CLONE_FILES)), so taking
     /// over 3 and 4 there leaves the test process's own 3 and 4 alone.
     func testDescriptorsAlreadyOnThreeAndFourAreSwappedCorrectly() throws {
-        let outcome = ThreadOutcome()
-        let thread = Thread {
-            defer { outcome.done.signal() }
-            do {
-                try DescriptorTable.unshareOnCurrentThread()
-                let (tunStandIn, tunPeer) = try socketPair()
-                let (channel, channelPeer) = try socketPair()
-                // This thread's table only: whatever the process has on 3 and 4 stays open in the shared one.
-                guard dup2(channel.rawValue, 3) == 3, dup2(tunStandIn.rawValue, 4) == 4 else {
-                    throw TestFailure(description: "dup2: errno \(errno)")
-                }
-                [tunStandIn, channel, tunPeer, channelPeer].forEach { $0.close() }
-                let onThree = Descriptor(rawValue: 3)  // the channel
-                let onFour = Descriptor(rawValue: 4)  // the TUN stand-in
-                let expected = [try linkTarget(onFour), try linkTarget(onThree), "0", "1", "2", "3", "4"]
-                let (_, exit, log) = try runShell(
-                    "readlink /proc/$$/fd/3 /proc/$$/fd/4; ls -1 /proc/$$/fd", tun: onFour, channel: onThree)
-                guard exit == .exited(0), log.lines == expected else {
-                    throw TestFailure(description: "\(exit): \(log.lines), expected \(expected)")
-                }
-            } catch {
-                outcome.failure = "\(error)"
+        onDedicatedThread {
+            try DescriptorTable.unshareOnCurrentThread()
+            let (tunStandIn, tunPeer) = try socketPair()
+            let (channel, channelPeer) = try socketPair()
+            // This thread's table only: whatever the process has on 3 and 4 stays open in the shared one.
+            guard dup2(channel.rawValue, 3) == 3, dup2(tunStandIn.rawValue, 4) == 4 else {
+                throw TestFailure(description: "dup2: errno \(errno)")
+            }
+            [tunStandIn, channel, tunPeer, channelPeer].forEach { $0.close() }
+            let onThree = Descriptor(rawValue: 3)  // the channel
+            let onFour = Descriptor(rawValue: 4)  // the TUN stand-in
+            let expected = [try linkTarget(onFour), try linkTarget(onThree), "0", "1", "2", "3", "4"]
+            let (_, exit, log) = try runShell(
+                "readlink /proc/$$/fd/3 /proc/$$/fd/4; ls -1 /proc/$$/fd", tun: onFour, channel: onThree)
+            guard exit == .exited(0), log.lines == expected else {
+                throw TestFailure(description: "\(exit): \(log.lines), expected \(expected)")
             }
         }
-        thread.start()
-        XCTAssertEqual(outcome.done.wait(timeout: .now() + namespaceBodyTimeoutSeconds), .success)
-        XCTAssertNil(outcome.failure)
     }
 
     /// A blocked and an ignored signal in culvertd do not reach the provider. Checked on the exec'd
     /// process itself (grep reading its own status), since a shell changes its mask while it forks.
     func testSignalMaskAndDispositionsAreReset() throws {
-        let outcome = ThreadOutcome()
-        let thread = Thread {
-            defer { outcome.done.signal() }
-            do {
-                var blocked = sigset_t()
-                sigemptyset(&blocked)
-                sigaddset(&blocked, SIGUSR1)
-                guard pthread_sigmask(SIG_BLOCK, &blocked, nil) == 0 else { throw TestFailure(description: "pthread_sigmask") }
-                let previous = Glibc.signal(SIGUSR2, SIG_IGN)
-                defer { _ = Glibc.signal(SIGUSR2, previous) }
-                let (a, b) = try socketPair()
-                defer {
-                    a.close()
-                    b.close()
-                }
-                let spawn = ProviderSpawn(
-                    executablePath: "/usr/bin/grep", arguments: ["-E", "^(SigBlk|SigIgn):", "/proc/self/status"], credentials: try nobody())
-                let process = try spawn.spawn(tun: a, channel: b)
-                defer { process.close() }
-                var log = ProcessLog()
-                _ = try process.collectOutput(into: &log, timeout: childTimeout)
-                let exit = try process.waitForExit(timeout: childTimeout)
-                let fields = statusFields(log.lines)
-                guard exit == .exited(0), fields["SigBlk"] == "0000000000000000", fields["SigIgn"] == "0000000000000000" else {
-                    throw TestFailure(description: "\(String(describing: exit)): \(log.lines)")
-                }
-            } catch {
-                outcome.failure = "\(error)"
+        onDedicatedThread {
+            var blocked = sigset_t()
+            sigemptyset(&blocked)
+            sigaddset(&blocked, SIGUSR1)
+            guard pthread_sigmask(SIG_BLOCK, &blocked, nil) == 0 else { throw TestFailure(description: "pthread_sigmask") }
+            let previous = Glibc.signal(SIGUSR2, SIG_IGN)
+            defer { _ = Glibc.signal(SIGUSR2, previous) }
+            let (a, b) = try socketPair()
+            defer {
+                a.close()
+                b.close()
+            }
+            let spawn = ProviderSpawn(
+                executablePath: "/usr/bin/grep", arguments: ["-E", "^(SigBlk|SigIgn):", "/proc/self/status"], credentials: try nobody())
+            let process = try spawn.spawn(tun: a, channel: b)
+            defer { process.close() }
+            var log = ProcessLog()
+            _ = try process.collectOutput(into: &log, timeout: childTimeout)
+            let exit = try process.waitForExit(timeout: childTimeout)
+            let fields = statusFields(log.lines)
+            guard exit == .exited(0), fields["SigBlk"] == "0000000000000000", fields["SigIgn"] == "0000000000000000" else {
+                throw TestFailure(description: "\(String(describing: exit)): \(log.lines)")
             }
         }
-        thread.start()
-        XCTAssertEqual(outcome.done.wait(timeout: .now() + namespaceBodyTimeoutSeconds), .success)
-        XCTAssertNil(outcome.failure)
     }
 
     func testExitCodesAndSignalsAreReported() throws {
