@@ -4,6 +4,114 @@
 
 /// Interface definitions served verbatim by GetInterfaceDescription.
 public enum VarlinkBundledInterfaces {
+    /// `io.culvert.Provider.varlink`.
+    public static let ioCulvertProvider = ##"""
+# The channel between culvertd and one provider process: fd 4 of the provider, one end of an
+# AF_UNIX stream socketpair culvertd made when it spawned the provider.
+#
+# Both ends send calls on this one socket. A message with a "method" member is a call to the
+# other end; a message without one is the reply to the oldest call the receiving end sent and has
+# not yet had its final reply for. Each end handles the calls it receives one at a time and in
+# order, as any varlink service does, and answers a call for a method it does not serve with
+# org.varlink.service.MethodNotImplemented. Descriptors travel as SCM_RIGHTS ancillary data on the
+# bytes of the message they belong to.
+#
+# Served by the provider (culvertd calls them): StartTunnel, StopTunnel, HandleAppMessage.
+# Served by culvertd (the provider calls them): SetTunnelNetworkSettings, Protect, SetReasserting,
+# CancelTunnel.
+interface io.culvert.Provider
+
+# Who the provider runs for. Sent with StartTunnel.
+type SessionContext (
+  # The profile being connected.
+  profile: string,
+  # Unique for the life of the daemon's state; a restarted provider gets a new one.
+  session: string,
+  # Name of the TUN interface on fd 3.
+  interface: string,
+  # Version of this channel protocol; 1.
+  protocol: int
+)
+
+# The addresses and routes of one IP family.
+type IPSettings (
+  # Interface addresses with their prefix length, for example "10.9.0.2/24" or "fd00:9::2/64".
+  addresses: []string,
+  # Destinations routed into the tunnel. A default route ("0.0.0.0/0", "::/0") makes a full
+  # tunnel: it goes into culvertd's own table behind policy rules (as wg-quick sets them up),
+  # and sockets passed to Protect bypass it.
+  includedRoutes: ?[]string,
+  # Destinations that keep their usual route even though a full tunnel would capture them.
+  excludedRoutes: ?[]string
+)
+
+# Name resolution while the tunnel is up.
+type DNSSettings (
+  # Name server addresses.
+  servers: []string,
+  # Domains appended to single-label names.
+  searchDomains: ?[]string,
+  # When present, only names under these domains are resolved through the tunnel's servers
+  # (systemd-resolved routing domains); otherwise the servers are used for every name.
+  matchDomains: ?[]string
+)
+
+# Everything a provider asks culvertd to configure. Applied as one transaction.
+type NetworkSettings (
+  # The peer's outer address, for display.
+  tunnelRemoteAddress: ?string,
+  # 68 to 65535; 1280 or more when ipv6 is set.
+  mtu: ?int,
+  ipv4: ?IPSettings,
+  ipv6: ?IPSettings,
+  dns: ?DNSSettings
+)
+
+# Starts the tunnel (provider). Replies once the tunnel carries traffic, or with TunnelFailed.
+# `options` are the profile's options; `secrets` its stored secrets, delivered only here.
+method StartTunnel(session: SessionContext, options: [string]string, secrets: [string]string) -> ()
+
+# Stops the tunnel (provider). `reason`: user_request, superseded, provider_failed, daemon_stopping,
+# profile_removed, extension_removed. The provider exits after replying.
+method StopTunnel(reason: string) -> ()
+
+# A message from a controlling app (provider). `data` and the reply's `data` are base64.
+method HandleAppMessage(data: string) -> (data: ?string)
+
+# Applies network settings (culvertd). Null removes the settings applied before. All or nothing:
+# on any error nothing of the new settings is left and the previous ones are still in place.
+method SetTunnelNetworkSettings(settings: ?NetworkSettings) -> ()
+
+# Marks the AF_INET/AF_INET6 socket passed with this call so the tunnel's routes never capture
+# it (culvertd). Exactly one descriptor must be attached.
+method Protect() -> ()
+
+# Tells culvertd the tunnel is recovering (true) or recovered (false) (culvertd).
+method SetReasserting(reasserting: bool) -> ()
+
+# The provider gives up (culvertd): the session ends with reason provider_cancelled and this
+# error text.
+method CancelTunnel(error: ?string) -> ()
+
+# The settings are unacceptable; nothing was applied. `field` names the offending value, for
+# example "ipv4.includedRoutes[1]"; `reason` is invalid_prefix, overlaps, wrong_family,
+# mtu_out_of_range, mtu_too_small_for_ipv6, too_many, invalid_address or full_tunnel_in_use.
+error InvalidSettings (field: string, reason: string, description: string)
+
+# The kernel refused a step; everything applied by this call was rolled back.
+error SettingsFailed (step: string, description: string)
+
+# Protect was not given exactly one IP socket, or marking it failed.
+error ProtectFailed (reason: string, description: string)
+
+# The provider could not start the tunnel (provider).
+error TunnelFailed (reason: string, description: string)
+
+# The call is not possible in the session's current state, for example SetTunnelNetworkSettings
+# after StopTunnel.
+error NotReady (state: string)
+
+"""##
     /// `org.varlink.certification.varlink`.
     public static let orgVarlinkCertification = ##"""
 # Conformance test for varlink implementations.
