@@ -21,6 +21,10 @@ public struct EventKind: RawRepresentable, Codable, Sendable, Hashable, CustomSt
     public static let extensionUninstalled = EventKind(rawValue: "extension_uninstalled")
     public static let extensionInstallFailed = EventKind(rawValue: "extension_install_failed")
     public static let garbageCollected = EventKind(rawValue: "garbage_collected")
+    /// A session changed state; `session`, `previousState` and `reason` say how.
+    public static let sessionState = EventKind(rawValue: "session_state")
+    /// Fresh link counters of a session, sent periodically while anyone watches.
+    public static let sessionStats = EventKind(rawValue: "session_stats")
     /// Not a stored event: the full state at position `seq`, sent when replay is impossible.
     public static let snapshot = EventKind(rawValue: "snapshot")
 }
@@ -50,11 +54,13 @@ public struct EventBody: Sendable, Equatable {
     public var previousVersion: String?
     public var error: String?
     public var removals: [Removal]?
+    public var session: SessionInfo?
+    public var previousState: SessionState?
 
     public init(
         kind: EventKind, actor: Actor? = nil, profile: Profile? = nil, name: String? = nil, created: Bool? = nil,
         daemon: DaemonInfo? = nil, reason: String? = nil, extensionInfo: ExtensionInfo? = nil, previousVersion: String? = nil,
-        error: String? = nil, removals: [Removal]? = nil
+        error: String? = nil, removals: [Removal]? = nil, session: SessionInfo? = nil, previousState: SessionState? = nil
     ) {
         self.kind = kind
         self.actor = actor
@@ -67,6 +73,8 @@ public struct EventBody: Sendable, Equatable {
         self.previousVersion = previousVersion
         self.error = error
         self.removals = removals
+        self.session = session
+        self.previousState = previousState
     }
 }
 
@@ -90,6 +98,8 @@ public struct Event: Codable, Sendable, Equatable {
     public var previousVersion: String?
     public var error: String?
     public var removals: [Removal]?
+    public var session: SessionInfo?
+    public var previousState: SessionState?
     /// Present on `snapshot` events only.
     public var status: ManagerStatus?
 
@@ -108,11 +118,13 @@ public struct Event: Codable, Sendable, Equatable {
         self.previousVersion = body.previousVersion
         self.error = body.error
         self.removals = body.removals
+        self.session = body.session
+        self.previousState = body.previousState
         self.status = status
     }
 
     enum CodingKeys: String, CodingKey {
-        case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status, previousVersion, error, removals
+        case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status, previousVersion, error, removals, session, previousState
         case extensionInfo = "extension"
     }
 }

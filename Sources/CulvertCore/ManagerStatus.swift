@@ -40,17 +40,20 @@ public struct ManagerStatus: Codable, Sendable, Equatable {
     public var extensions: [ExtensionInfo]
     /// Unsigned bundles are accepted (policy developerMode); every listing says so.
     public var developerMode: Bool
+    /// One per profile that was connected since the daemon started, sorted by profile name.
+    public var sessions: [SessionInfo]
     public var problems: [Problem]
 
     public init(
         daemon: DaemonInfo, seq: Int64, profiles: [Profile], extensions: [ExtensionInfo] = [], developerMode: Bool = false,
-        problems: [Problem]
+        sessions: [SessionInfo] = [], problems: [Problem]
     ) {
         self.daemon = daemon
         self.seq = seq
         self.profiles = profiles
         self.extensions = extensions
         self.developerMode = developerMode
+        self.sessions = sessions
         self.problems = problems
     }
 }

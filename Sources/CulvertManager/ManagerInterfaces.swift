@@ -106,6 +106,69 @@ type Removal (
   reason: string
 )
 
+# Traffic through a session's TUN interface, from the kernel's link counters.
+type SessionCounters (
+  rxBytes: int,
+  rxPackets: int,
+  txBytes: int,
+  txPackets: int
+)
+
+# Why a session failed or ended abnormally.
+type SessionFailure (
+  # provider_exited, provider_crashed, start_timeout, start_failed, settings_failed,
+  # provider_cancelled, spawn_failed, tunnel_failed, extension_not_usable.
+  reason: string,
+  description: string,
+  # The provider's exit status, when it exited.
+  exitStatus: ?int,
+  # The signal that ended the provider (for example SIGSEGV), when one did.
+  signal: ?string,
+  # The provider's last output lines (stdout and stderr), oldest first.
+  log: []string
+)
+
+# One tunnel session: a profile being connected, connected, or recently ended, and the
+# execution context it runs in.
+type Session (
+  profile: string,
+  # Unique id of this activation.
+  id: string,
+  # disconnected, connecting, connected, reasserting, disconnecting or invalid.
+  state: string,
+  # Why it is in this state, for example user_request, provider_started, provider_exited,
+  # start_timeout, restart_scheduled.
+  reason: string,
+  extension: string,
+  extensionVersion: string,
+  # The provider process, while one runs.
+  pid: ?int,
+  uid: ?int,
+  # The client that asked for this session (absent for alwaysOn starts by the daemon).
+  connectedBy: ?Actor,
+  requestedAt: string,
+  connectedAt: ?string,
+  # TUN interface name, while it exists.
+  interface: ?string,
+  tunnelRemoteAddress: ?string,
+  mtu: ?int,
+  # Interface addresses and routes culvertd applied for the provider ("10.9.0.2/24").
+  addresses: []string,
+  routes: []string,
+  # True when the session routes everything (policy routing default route).
+  fullTunnel: bool,
+  # Name servers applied, and how (resolved or file).
+  dnsServers: []string,
+  dnsBackend: ?string,
+  counters: SessionCounters,
+  # Restarts so far of an alwaysOn profile since it was last stable.
+  restarts: int,
+  # When the next restart attempt of an alwaysOn profile is due.
+  nextRestartAt: ?string,
+  # The last failure, kept after the session ended.
+  failure: ?SessionFailure
+)
+
 # The daemon's whole observable state.
 type Status (
   daemon: DaemonInfo,
@@ -115,6 +178,8 @@ type Status (
   extensions: []Extension,
   # True when unsigned bundles are accepted (policy developerMode): every listing says so.
   developerMode: bool,
+  # Sessions that are active or ended since the daemon started (one per profile).
+  sessions: []Session,
   problems: []Problem
 )
 
@@ -129,9 +194,9 @@ type Event (
   time: string,
   # daemon_started, profile_saved, profile_removed, extension_installed, extension_replaced,
   # extension_approved, extension_uninstalled, extension_install_failed, garbage_collected,
-  # or snapshot.
+  # session_state, session_stats, or snapshot.
   kind: string,
-  # Who caused the change (profile_saved, profile_removed).
+  # Who caused the change (profile_saved, profile_removed, session_state when a client did).
   actor: ?Actor,
   # The profile as saved (profile_saved).
   profile: ?Profile,
@@ -149,8 +214,13 @@ type Event (
   error: ?string,
   # What garbage_collected removed.
   removals: ?[]Removal,
-  # Why a snapshot was sent: no_position, other_epoch, too_old, ahead.
+  # Why a snapshot was sent: no_position, other_epoch, too_old, ahead; why a session changed
+  # state (session_state).
   reason: ?string,
+  # The session as it is after the change (session_state), or with fresh counters (session_stats).
+  session: ?Session,
+  # The state the session left (session_state).
+  previousState: ?string,
   # The full state (snapshot only).
   status: ?Status
 )
@@ -191,6 +261,22 @@ method ListExtensions() -> (extensions: []Extension)
 # Removes installed copies nothing references, leftover staging directories, and registrations
 # whose source bundle has vanished. With dryRun, reports what it would remove and removes nothing.
 method CollectGarbage(dryRun: ?bool) -> (removals: []Removal, seq: int)
+
+# Starts the profile's tunnel. With wait (the default) replies when the session is connected, or
+# fails with ConnectFailed; with wait false replies at once with the connecting session.
+# Connecting a profile that is already connecting or connected changes nothing.
+method Connect(profile: string, wait: ?bool) -> (session: Session, seq: int)
+
+# Stops the profile's tunnel and takes every network setting away again. With wait (the default)
+# replies when it is disconnected. An alwaysOn profile stays down until connected again.
+method Disconnect(profile: string, wait: ?bool) -> (session: Session, seq: int)
+
+# Sends `data` (base64) to the profile's provider and returns its answer (base64), if any.
+method SendProviderMessage(profile: string, data: string) -> (data: ?string)
+
+# The provider's captured output (stdout and stderr) of the profile's current or last session,
+# oldest first, at most `limit` lines (default all that are kept).
+method GetSessionLog(profile: string, limit: ?int) -> (lines: []string, truncated: bool)
 
 # The caller may not perform `action` (a method name).
 error PermissionDenied (action: string, uid: int)
@@ -234,6 +320,23 @@ error PolicyInvalid (path: string, description: string)
 # The profile names an extension that is installed but not usable yet (for example awaiting
 # approval).
 error ExtensionNotUsable (identifier: string, state: string)
+
+# The session did not reach connected. `reason` is one of SessionFailure's reasons or
+# disconnected (a Disconnect came first); `log` holds the provider's last output lines.
+error ConnectFailed (reason: string, description: string, log: []string)
+
+# The profile has no session (it was never connected since the daemon started).
+error SessionNotFound (profile: string)
+
+# The profile's provider cannot take messages now: no provider process runs, or it is not
+# connected (`state` is the session state).
+error ProviderUnavailable (profile: string, state: string)
+
+# The provider failed the message, or went away before answering.
+error ProviderMessageFailed (profile: string, reason: string, description: string)
+
+# Another connected session already routes everything; only one full tunnel at a time.
+error FullTunnelInUse (profile: string)
 
 """##
 }

@@ -160,6 +160,17 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(address)/\(length)" }
+
+    /// Whether `address` lies in this prefix.
+    public func contains(_ other: IPAddress) -> Bool {
+        other.family == family && other.masked(toLength: length) == address
+    }
+
+    /// Whether the two prefixes share any address (one contains the other).
+    public func overlaps(_ other: IPPrefix) -> Bool {
+        guard other.family == family else { return false }
+        return length <= other.length ? contains(other.address) : other.contains(address)
+    }
 }
 
 /// An address assigned to an interface with its prefix length, e.g. 10.77.0.2/32 or 10.77.0.2/24.

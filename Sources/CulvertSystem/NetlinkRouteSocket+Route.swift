@@ -7,11 +7,18 @@ import CNetlink
     import Glibc
 #endif
 
-/// `RTN_UNICAST` of <linux/rtnetlink.h>: an ordinary route to a destination.
-private let routeTypeUnicast: UInt8 = 1
-
-/// A route to `destination` through link `interfaceIndex` (no gateway: TUN interfaces are point-to-point).
+/// A route to `destination` through link `interfaceIndex` (no gateway: TUN interfaces are point-to-point),
+/// or a `throw` route that sends the lookup on to the next policy rule.
 public struct NetworkRoute: Sendable, Hashable, CustomStringConvertible {
+    /// The route type (`rtm_type`).
+    public enum Kind: UInt8, Sendable, Hashable {
+        /// RTN_UNICAST: packets to the destination leave through the link.
+        case unicast = 1
+        /// RTN_THROW: the lookup in this table fails and the next rule is tried; how a full tunnel's
+        /// excluded routes fall back to the main table. Has no link (`interfaceIndex` 0).
+        case `throw` = 9
+    }
+
     public var destination: IPPrefix
     public var interfaceIndex: Int32
     /// The routing table; `CulvertNetlink.mainTable` unless the route belongs to a full-tunnel table.
@@ -20,11 +27,13 @@ public struct NetworkRoute: Sendable, Hashable, CustomStringConvertible {
     public var metric: UInt32
     /// The protocol tag; Culvert's own unless a caller removes someone else's route.
     public var protocolID: UInt8
+    public var kind: Kind
 
     public init(
         destination: IPPrefix, interfaceIndex: Int32, table: UInt32 = CulvertNetlink.mainTable, metric: UInt32 = 0,
-        protocolID: UInt8 = CulvertNetlink.routeProtocol
+        protocolID: UInt8 = CulvertNetlink.routeProtocol, kind: Kind = .unicast
     ) {
+        self.kind = kind
         self.destination = destination
         self.interfaceIndex = interfaceIndex
         self.table = table
@@ -36,7 +45,8 @@ public struct NetworkRoute: Sendable, Hashable, CustomStringConvertible {
 
     /// As `ip route` would print it.
     public var description: String {
-        "\(destination) dev #\(interfaceIndex) table \(table) proto \(protocolID) metric \(metric)"
+        let head = kind == .throw ? "throw \(destination)" : "\(destination) dev #\(interfaceIndex)"
+        return "\(head) table \(table) proto \(protocolID) metric \(metric)"
     }
 }
 
@@ -55,7 +65,12 @@ extension NetlinkRouteSocket {
         rtnl_route_set_table(object, route.table)
         rtnl_route_set_protocol(object, route.protocolID)
         rtnl_route_set_priority(object, route.metric)
-        _ = rtnl_route_set_type(object, routeTypeUnicast)  // fails only for types above RTN_MAX
+        _ = rtnl_route_set_type(object, route.kind.rawValue)  // fails only for types above RTN_MAX
+        if route.kind == .throw {
+            let sent = send(object)
+            guard sent >= 0 else { throw NetlinkError(operation: "\(operation) \(route)", code: sent) }
+            return
+        }
         guard let nexthop = rtnl_route_nh_alloc() else { throw NetlinkError(operation: "rtnl_route_nh_alloc", code: NLE_NOMEM) }
         rtnl_route_nh_set_ifindex(nexthop, route.interfaceIndex)
         rtnl_route_add_nexthop(object, nexthop)  // the route owns the nexthop from here
@@ -95,7 +110,8 @@ extension NetlinkRouteSocket {
             found.append(
                 NetworkRoute(
                     destination: destination, interfaceIndex: nexthop.map { rtnl_route_nh_get_ifindex($0) } ?? 0,
-                    table: rtnl_route_get_table(route), metric: rtnl_route_get_priority(route), protocolID: protocolID))
+                    table: rtnl_route_get_table(route), metric: rtnl_route_get_priority(route), protocolID: protocolID,
+                    kind: rtnl_route_get_type(route) == NetworkRoute.Kind.throw.rawValue ? .throw : .unicast))
         }
         return found
     }

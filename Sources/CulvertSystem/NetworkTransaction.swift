@@ -125,7 +125,7 @@ public struct NetworkTransaction: Sendable, Hashable {
                     throw refuse(.mtuTooSmallForIPv6)
                 }
             case .addRoute(let route), .removeRoute(let route):
-                guard route.interfaceIndex > 0 else { throw refuse(.invalidInterfaceIndex) }
+                guard route.interfaceIndex > 0 || route.kind == .throw else { throw refuse(.invalidInterfaceIndex) }
                 guard Self.isUsableTable(route.table) else { throw refuse(.invalidTable) }
             case .addRule(let rule), .removeRule(let rule):
                 guard Self.isUsableTable(rule.table) else { throw refuse(.invalidTable) }

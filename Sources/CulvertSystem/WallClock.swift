@@ -8,10 +8,17 @@ import CCulvert
 
 public enum WallClock {
     /// Now as RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T17:45:55.123Z`.
-    public static func rfc3339Now() -> String {
+    public static func rfc3339Now() -> String { rfc3339(after: .zero) }
+
+    /// The time `interval` from now, as `rfc3339Now` formats it.
+    public static func rfc3339(after interval: Duration) -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        var seconds = spec.tv_sec
+        let (extraSeconds, attoseconds) = interval.components
+        var nanoseconds = Int64(spec.tv_nsec) + attoseconds / 1_000_000_000
+        var seconds = spec.tv_sec + Int(extraSeconds) + Int(nanoseconds / 1_000_000_000)
+        nanoseconds %= 1_000_000_000
+        spec.tv_nsec = Int(nanoseconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {

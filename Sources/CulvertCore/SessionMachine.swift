@@ -1,0 +1,268 @@
+// SessionMachine: the life of one profile's session as a value type. Inputs are what happened
+// (a request, a provider reply, an exit, a timer); the result is the actions the supervisor
+// must take. It holds no resources and never blocks, so every path is unit-testable.
+//
+//   disconnected ─connect─► connecting ─started─► connected ◄─reasserting(false)─ reasserting
+//        ▲   ▲                  │ failed/timeout/exit    │ reasserting(true) ─────────►┘
+//        │   └── restartDue ◄───┤ (alwaysOn: backoff)     │ exit (failure)
+//        │                       ▼                         ▼
+//        └──── exit ◄──── disconnecting ◄── disconnect / cancel (from any active state)
+
+/// Timing policy of a session's supervisor. All values are configurable daemon flags.
+public struct SessionTiming: Sendable, Hashable {
+    /// How long StartTunnel may take before the provider is killed.
+    public var startTimeout: Duration
+    /// How long a stopping provider may take to exit before it is killed.
+    public var stopTimeout: Duration
+    /// First restart delay of an alwaysOn profile; doubles per consecutive failure.
+    public var restartBaseDelay: Duration
+    /// Longest restart delay.
+    public var restartMaximumDelay: Duration
+    /// Connected this long, a session's restart count (and so its delay) resets.
+    public var stablePeriod: Duration
+
+    public static let defaultStartTimeout: Duration = .seconds(30)
+    public static let defaultStopTimeout: Duration = .seconds(5)
+    public static let defaultRestartBaseDelay: Duration = .seconds(1)
+    public static let defaultRestartMaximumDelay: Duration = .seconds(60)
+    public static let defaultStablePeriod: Duration = .seconds(60)
+
+    public init(
+        startTimeout: Duration = defaultStartTimeout, stopTimeout: Duration = defaultStopTimeout,
+        restartBaseDelay: Duration = defaultRestartBaseDelay, restartMaximumDelay: Duration = defaultRestartMaximumDelay,
+        stablePeriod: Duration = defaultStablePeriod
+    ) {
+        self.startTimeout = startTimeout
+        self.stopTimeout = stopTimeout
+        self.restartBaseDelay = restartBaseDelay
+        self.restartMaximumDelay = restartMaximumDelay
+        self.stablePeriod = stablePeriod
+    }
+
+    /// The delay before restart number `attempt` (1-based): base × 2^(attempt-1), capped.
+    public func restartDelay(attempt: Int) -> Duration {
+        var delay = restartBaseDelay
+        for _ in 1..<max(1, min(attempt, 32)) {
+            delay = delay * 2
+            if delay >= restartMaximumDelay { return restartMaximumDelay }
+        }
+        return min(delay, restartMaximumDelay)
+    }
+}
+
+/// Why a session is stopped; sent to the provider as StopTunnel's reason.
+public enum StopReason: String, Sendable, Hashable, Codable {
+    case userRequest = "user_request"
+    case superseded
+    case providerFailed = "provider_failed"
+    case providerCancelled = "provider_cancelled"
+    case daemonStopping = "daemon_stopping"
+    case profileRemoved = "profile_removed"
+    case extensionRemoved = "extension_removed"
+}
+
+public struct SessionMachine: Sendable, Hashable {
+    public enum Input: Sendable, Hashable {
+        /// A client (or the daemon, for alwaysOn) asks for the tunnel.
+        case connect
+        /// Someone asks for the tunnel to stop.
+        case disconnect(StopReason)
+        /// The provider process could not be started; nothing runs.
+        case launchFailed(SessionFailure)
+        /// StartTunnel replied successfully.
+        case started
+        /// StartTunnel replied with an error (the provider still runs until stopped).
+        case startFailed(SessionFailure)
+        /// The start deadline passed.
+        case startTimedOut
+        /// The provider called SetReasserting.
+        case reasserting(Bool)
+        /// The provider called CancelTunnel.
+        case cancelled(SessionFailure)
+        /// The provider process ended. `failure` describes it when it was not asked to stop.
+        case providerExited(SessionFailure)
+        /// A stopping provider did not exit in time.
+        case stopTimedOut
+        /// The backoff delay of a scheduled restart has passed.
+        case restartDue
+        /// The session has been connected for the stable period.
+        case stablePeriodElapsed
+    }
+
+    public enum Action: Sendable, Hashable {
+        /// Create the TUN and channel, spawn the provider, call StartTunnel, arm the start deadline.
+        case launch
+        /// Call StopTunnel with the reason and arm the stop deadline.
+        case stop(StopReason)
+        /// SIGKILL the provider (it is not cooperating).
+        case kill
+        /// The provider is gone: revert network settings and DNS, close the TUN and channel.
+        case tearDown
+        case scheduleRestart(after: Duration, attempt: Int)
+        case cancelRestart
+        case armStableTimer
+        /// Report the transition (an event with a typed reason).
+        case transition(from: SessionState, to: SessionState, reason: String)
+        /// Answer clients waiting in Connect: success, or the failure.
+        case finishConnectWaiters(SessionFailure?)
+        /// Answer clients waiting in Disconnect.
+        case finishDisconnectWaiters
+    }
+
+    public private(set) var state: SessionState = .disconnected
+    public private(set) var reason = "created"
+    /// Whether someone wants the tunnel up (set by connect, cleared by disconnect).
+    public private(set) var wanted = false
+    /// Consecutive failed runs since the session was last stable.
+    public private(set) var restarts = 0
+    public private(set) var restartPending = false
+    /// The failure that ended the last run (kept for display after the session ended).
+    public private(set) var lastFailure: SessionFailure?
+    /// Set while stopping: what to report when the provider has exited.
+    private var stopping: (reason: String, failure: SessionFailure?)?
+    public var alwaysOn: Bool
+    public let timing: SessionTiming
+
+    public init(alwaysOn: Bool, timing: SessionTiming) {
+        self.alwaysOn = alwaysOn
+        self.timing = timing
+    }
+
+    public static func == (a: SessionMachine, b: SessionMachine) -> Bool {
+        a.state == b.state && a.reason == b.reason && a.wanted == b.wanted && a.restarts == b.restarts
+            && a.restartPending == b.restartPending && a.lastFailure == b.lastFailure && a.alwaysOn == b.alwaysOn
+            && a.timing == b.timing && a.stopping?.reason == b.stopping?.reason && a.stopping?.failure == b.stopping?.failure
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(state)
+        hasher.combine(reason)
+        hasher.combine(restarts)
+    }
+
+    /// Feeds one input; returns the actions to perform, in order.
+    public mutating func handle(_ input: Input) -> [Action] {
+        switch (state, input) {
+        case (.disconnected, .connect), (.invalid, .connect):
+            wanted = true
+            var actions: [Action] = []
+            if restartPending {
+                restartPending = false
+                actions.append(.cancelRestart)
+            }
+            lastFailure = nil
+            return actions + move(to: .connecting, "user_request") + [.launch]
+        case (.disconnected, .restartDue):
+            guard wanted, restartPending else { return [] }
+            restartPending = false
+            return move(to: .connecting, "restart") + [.launch]
+        case (.disconnected, .disconnect(let why)):
+            wanted = false
+            guard restartPending else { return [.finishDisconnectWaiters] }
+            restartPending = false
+            return [.cancelRestart] + move(to: .disconnected, why.rawValue) + [.finishDisconnectWaiters]
+        case (.connecting, .connect), (.connected, .connect), (.reasserting, .connect):
+            wanted = true
+            return state == .connecting ? [] : [.finishConnectWaiters(nil)]
+        case (.disconnecting, .connect):
+            // The stop runs to completion first; the provider is then started afresh.
+            wanted = true
+            return []
+        case (.connecting, .launchFailed(let failure)):
+            return ended(failure, providerRunning: false)
+        case (.connecting, .started):
+            return move(to: .connected, "provider_started") + [.finishConnectWaiters(nil), .armStableTimer]
+        case (.connecting, .startFailed(let failure)):
+            return beginStop(.providerFailed, reason: failure.reason.rawValue, failure: failure)
+        case (.connecting, .startTimedOut):
+            let failure = SessionFailure(reason: .startTimeout, description: "StartTunnel did not finish within \(timing.startTimeout)")
+            stopping = (failure.reason.rawValue, failure)
+            return move(to: .disconnecting, failure.reason.rawValue) + [.finishConnectWaiters(failure), .kill]
+        case (.connected, .reasserting(true)):
+            return move(to: .reasserting, "provider_reasserting")
+        case (.reasserting, .reasserting(false)):
+            return move(to: .connected, "provider_reasserted")
+        case (.connecting, .cancelled(let failure)), (.connected, .cancelled(let failure)), (.reasserting, .cancelled(let failure)):
+            return beginStop(.providerCancelled, reason: failure.reason.rawValue, failure: failure)
+        case (.connecting, .disconnect(let why)), (.connected, .disconnect(let why)), (.reasserting, .disconnect(let why)):
+            wanted = false
+            let failure =
+                state == .connecting ? SessionFailure(reason: .disconnected, description: "disconnected before the tunnel was up") : nil
+            return beginStop(why, reason: why.rawValue, failure: nil, connectWaiters: failure)
+        case (.disconnecting, .disconnect):
+            wanted = false
+            return []
+        case (.connecting, .providerExited(let failure)), (.connected, .providerExited(let failure)),
+            (.reasserting, .providerExited(let failure)):
+            return ended(failure, providerRunning: false)
+        case (.disconnecting, .providerExited(let failure)):
+            let pending = stopping
+            stopping = nil
+            let outcome = pending?.failure
+            let why = pending?.reason ?? failure.reason.rawValue
+            return finishRun(failure: outcome, reason: why)
+        case (.disconnecting, .stopTimedOut):
+            return [.kill]
+        case (_, .stablePeriodElapsed):
+            if state == .connected || state == .reasserting { restarts = 0 }
+            return []
+        default:
+            // Late or duplicate inputs (a reply after a timeout, a timer after a stop) change nothing.
+            return []
+        }
+    }
+
+    /// Marks the session invalid (its profile or extension is gone); only when nothing runs.
+    public mutating func invalidate(reason why: String) -> [Action] {
+        guard !state.isActive else { return [] }
+        wanted = false
+        var actions: [Action] = []
+        if restartPending {
+            restartPending = false
+            actions.append(.cancelRestart)
+        }
+        return actions + move(to: .invalid, why)
+    }
+
+    private mutating func move(to next: SessionState, _ why: String) -> [Action] {
+        let previous = state
+        state = next
+        reason = why
+        return [.transition(from: previous, to: next, reason: why)]
+    }
+
+    private mutating func beginStop(
+        _ stopReason: StopReason, reason why: String, failure: SessionFailure?, connectWaiters: SessionFailure? = nil
+    ) -> [Action] {
+        stopping = (why, failure)
+        var actions = move(to: .disconnecting, why)
+        if state == .disconnecting, let waiting = connectWaiters ?? failure { actions.append(.finishConnectWaiters(waiting)) }
+        return actions + [.stop(stopReason)]
+    }
+
+    /// The provider died while it should run.
+    private mutating func ended(_ failure: SessionFailure, providerRunning: Bool) -> [Action] {
+        var actions: [Action] = [.finishConnectWaiters(failure)]
+        if providerRunning { actions.append(.kill) }
+        return actions + finishRun(failure: failure, reason: failure.reason.rawValue)
+    }
+
+    /// The provider is gone: tear down, then either rest or schedule a restart.
+    private mutating func finishRun(failure: SessionFailure?, reason why: String) -> [Action] {
+        lastFailure = failure ?? lastFailure
+        var actions: [Action] = [.tearDown]
+        actions += move(to: .disconnected, why)
+        actions.append(.finishDisconnectWaiters)
+        if wanted && failure == nil && why == StopReason.userRequest.rawValue {
+            // A connect arrived while a user stop was running: start again now.
+            actions += move(to: .connecting, "user_request") + [.launch]
+        } else if wanted && alwaysOn && failure != nil {
+            restarts += 1
+            restartPending = true
+            actions.append(.scheduleRestart(after: timing.restartDelay(attempt: restarts), attempt: restarts))
+        } else if failure != nil {
+            wanted = false
+        }
+        return actions
+    }
+}
