@@ -556,3 +556,70 @@ int culvert_pidfd_send_signal(int pidfd, int sig) {
 int culvert_unshare_descriptor_table(void) {
     return unshare(CLONE_FILES);
 }
+
+#include <spawn.h>
+
+int culvert_spawn_helper(const char *path, char *const argv[], char *const envp[], int32_t *pid_out, int *pidfd_out,
+                         int *stderr_fd_out) {
+    int error_pipe[2] = {-1, -1};
+    if (pipe2(error_pipe, O_CLOEXEC) < 0) return errno;
+    if (fcntl(error_pipe[0], F_SETFL, O_NONBLOCK) < 0) {
+        int saved = errno;
+        close(error_pipe[0]);
+        close(error_pipe[1]);
+        return saved;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) {
+        close(error_pipe[0]);
+        close(error_pipe[1]);
+        return rc;
+    }
+    rc = posix_spawnattr_init(&attributes);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        close(error_pipe[0]);
+        close(error_pipe[1]);
+        return rc;
+    }
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, error_pipe[1], 2);
+    // Everything else culvertd holds (listener, TUNs, channels) must not reach the helper, even a
+    // descriptor some library opened without O_CLOEXEC.
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attributes, &none);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+    pid_t pid = -1;
+    if (rc == 0) rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    close(error_pipe[1]);
+    if (rc != 0) {
+        close(error_pipe[0]);
+        return rc;
+    }
+    // The child is ours and unreaped (even if it has already exited), so its pid cannot be reused
+    // before this pidfd refers to it.
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) {
+        int saved = errno;
+        kill(pid, SIGKILL);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        close(error_pipe[0]);
+        return saved;
+    }
+    *pid_out = pid;
+    *pidfd_out = pidfd;
+    *stderr_fd_out = error_pipe[0];
+    return 0;
+}

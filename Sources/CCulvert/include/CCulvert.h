@@ -110,6 +110,17 @@ int culvert_spawn_provider(const char *path, char *const argv[], char *const ext
 int culvert_pidfd_wait(int pidfd, int nohang, int *how, int *value);
 /// pidfd_send_signal(pidfd, sig, NULL, 0).
 int culvert_pidfd_send_signal(int pidfd, int sig);
+// Root helper commands (HelperCommand.swift), e.g. resolvectl. Unlike providers they keep culvertd's
+// credentials; posix_spawn (vfork semantics, so the parent resumes only after execve or its failure)
+// with a new session, default signal dispositions and an empty mask, stdin and stdout on /dev/null,
+// stderr to a pipe, every descriptor from 3 up closed, and exactly `envp` as the environment.
+
+/// Spawns `path` (absolute) with `argv` and `envp` (both NULL-terminated). On success returns 0 with the
+/// child's pid, a pidfd for it (O_CLOEXEC) and the read end of its stderr pipe (O_CLOEXEC|O_NONBLOCK).
+/// On failure returns the errno (posix_spawn's convention: ENOENT/EACCES for an unusable executable)
+/// with nothing left open and no child left behind.
+int culvert_spawn_helper(const char *path, char *const argv[], char *const envp[], int32_t *pid_out, int *pidfd_out,
+                         int *stderr_fd_out);
 /// unshare(CLONE_FILES): gives the calling thread a private copy of the descriptor table (tests use it to
 /// put descriptors on fixed numbers without disturbing the rest of the process).
 int culvert_unshare_descriptor_table(void);
