@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "CCulvertDatagram.h"
 #include "CCulvertDescriptors.h"
 
 /// SO_PEERPIDFD (Linux 6.5+). Absent from Debian 12's Glibc headers.

@@ -1,0 +1,44 @@
+// Descriptor+IPSocket: what culvertd may do to a socket a provider hands it over SCM_RIGHTS —
+// check that it is an IP socket, and "protect" it with the firewall mark that lets its packets skip
+// the full-tunnel rule `not fwmark 0x9c43 lookup 0x9c43`.
+
+import CCulvert
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension Descriptor {
+    /// The socket's address family: `.ipv4` (AF_INET) or `.ipv6` (AF_INET6); nil for any other
+    /// socket (AF_UNIX, AF_NETLINK, …) and for a descriptor that is not a socket at all.
+    /// - Throws: `SystemError` from `getsockopt` for anything but ENOTSOCK.
+    /// The corresponding C function is `getsockopt(SO_DOMAIN)`.
+    public func ipSocketFamily() throws(SystemError) -> IPFamily? {
+        let domain: Int32
+        do throws(SystemError) {
+            domain = try Syscall.call("getsockopt(SO_DOMAIN)") { culvert_socket_domain(rawValue) }
+        } catch  where error.errno == Glibc.ENOTSOCK {
+            return nil
+        }
+        switch domain {
+        case CULVERT_FAMILY_IPV4: return .ipv4
+        case CULVERT_FAMILY_IPV6: return .ipv6
+        default: return nil
+        }
+    }
+
+    /// Sets the socket's firewall mark (`SO_MARK`); every packet it sends carries it, which is what
+    /// routing rules such as `not fwmark M lookup T` match. Needs CAP_NET_ADMIN.
+    /// - Throws: `SystemError` (EPERM without the capability, ENOTSOCK for a non-socket).
+    /// The corresponding C function is `setsockopt(SO_MARK)`.
+    public func setFirewallMark(_ mark: UInt32) throws(SystemError) {
+        _ = try Syscall.call("setsockopt(SO_MARK)") { culvert_socket_set_mark(rawValue, mark) }
+    }
+
+    /// The socket's firewall mark; 0 when none was set. The corresponding C function is `getsockopt(SO_MARK)`.
+    public func firewallMark() throws(SystemError) -> UInt32 {
+        var mark: UInt32 = 0
+        _ = try Syscall.call("getsockopt(SO_MARK)") { culvert_socket_get_mark(rawValue, &mark) }
+        return mark
+    }
+}
