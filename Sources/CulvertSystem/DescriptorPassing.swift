@@ -57,10 +57,8 @@ extension Descriptor {
         let received = fds.prefix(Int(count)).map { Descriptor(rawValue: $0) }
         if truncated != 0 {
             received.forEach { $0.close() }
-            throw SystemError(call: "recvmsg (too many descriptors)", errno: Self.EMSGSIZE)
+            throw SystemError(call: "recvmsg (too many descriptors)", errno: Syscall.EMSGSIZE)
         }
         return ReceivedMessage(bytes: Array(buffer.prefix(n)), descriptors: received)
     }
-
-    private static let EMSGSIZE: Int32 = 90
 }

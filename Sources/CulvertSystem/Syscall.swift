@@ -24,6 +24,7 @@ public enum Syscall {
     public static let EADDRINUSE = Glibc.EADDRINUSE
     public static let ENOTDIR = Glibc.ENOTDIR
     public static let EINVAL = Glibc.EINVAL
+    public static let EMSGSIZE = Glibc.EMSGSIZE
 
     /// Runs `body` (one system call that returns -1 and sets errno on failure), retrying on EINTR.
     @inline(__always)

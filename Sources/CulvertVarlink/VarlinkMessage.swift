@@ -30,12 +30,12 @@ public struct VarlinkCallMessage: Sendable, Equatable {
 
     /// Decodes one call from the bytes between two NULs.
     public static func decode(_ bytes: some Collection<UInt8>, maximumDepth: Int) throws(VarlinkError) -> VarlinkCallMessage {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(bytes, maximumDepth: maximumDepth)
-        } catch {
-            throw VarlinkError.invalidMessage(reason: error.reason.rawValue, offset: error.offset)
-        }
+        try decode(JSONValue.parseMessage(bytes, maximumDepth: maximumDepth))
+    }
+
+    /// Decodes one call from a message already parsed (by a reader that must first see whether
+    /// it is a call or a reply).
+    public static func decode(_ value: JSONValue) throws(VarlinkError) -> VarlinkCallMessage {
         guard case .object(let members) = value else { throw VarlinkError.invalidMessage(reason: "not_an_object") }
         guard case .string(let method)? = members["method"], !method.isEmpty else {
             throw VarlinkError.invalidMessage(reason: "missing_method")
@@ -80,12 +80,11 @@ public struct VarlinkReplyMessage: Sendable, Equatable {
     }
 
     public static func decode(_ bytes: some Collection<UInt8>, maximumDepth: Int) throws(VarlinkError) -> VarlinkReplyMessage {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(bytes, maximumDepth: maximumDepth)
-        } catch {
-            throw VarlinkError.invalidMessage(reason: error.reason.rawValue, offset: error.offset)
-        }
+        try decode(JSONValue.parseMessage(bytes, maximumDepth: maximumDepth))
+    }
+
+    /// Decodes one reply from a message already parsed.
+    public static func decode(_ value: JSONValue) throws(VarlinkError) -> VarlinkReplyMessage {
         guard case .object(let members) = value else { throw VarlinkError.invalidMessage(reason: "not_an_object") }
         var reply = VarlinkReplyMessage()
         switch members["parameters"] {
@@ -122,5 +121,16 @@ public struct VarlinkReplyMessage: Sendable, Equatable {
         var bytes = JSONValue.object(["error": .string(error.name), "parameters": error.parameters]).serialized()
         bytes.append(0)
         return bytes
+    }
+}
+
+extension JSONValue {
+    /// Parses the bytes of one message (between two NULs); malformed JSON is `InvalidMessage`.
+    static func parseMessage(_ bytes: some Collection<UInt8>, maximumDepth: Int) throws(VarlinkError) -> JSONValue {
+        do {
+            return try JSONParser.parse(bytes, maximumDepth: maximumDepth)
+        } catch {
+            throw VarlinkError.invalidMessage(reason: error.reason.rawValue, offset: error.offset)
+        }
     }
 }

@@ -1,0 +1,93 @@
+// VarlinkPeerInput: what a VarlinkPeer has received — bytes cut into NUL-terminated messages,
+// and each read's descriptors attributed to the message they arrived with.
+//
+// The attribution rule (VarlinkPeer.swift explains why it holds): the descriptors returned by one
+// read belong to the last message that starts within that read's bytes. A read that returns
+// descriptors but starts no message cannot be attributed and is a protocol error.
+
+import CulvertSystem
+
+/// One complete message, NUL removed, and the descriptors that came with it (the taker owns them).
+struct VarlinkPeerFrame {
+    var bytes: ArraySlice<UInt8>
+    var descriptors: [Descriptor]
+}
+
+/// The receive buffer. A value type: the peer does the reading and feeds each read in.
+struct VarlinkPeerInput {
+    enum Failure: Error {
+        /// A read carried descriptors but no message starts in its bytes.
+        case descriptorsWithoutMessage
+        /// A message is longer than the limit (or would be, once its NUL arrives).
+        case tooLarge
+    }
+
+    private var bytes: [UInt8] = []
+    /// Where the next message starts in `bytes`.
+    private var start = 0
+    /// `bytes[start..<scanned]` holds no NUL.
+    private var scanned = 0
+    /// Stream offset of `bytes[0]`: attachments are keyed by stream offset so compaction keeps them valid.
+    private var base = 0
+    /// Whether the next byte to arrive begins a message.
+    private var atMessageStart = true
+    /// Descriptors waiting for their message to complete, by the stream offset where it starts; ascending.
+    private var attachments: [(offset: Int, descriptors: [Descriptor])] = []
+
+    /// Adds the result of one read. Throws (after closing the read's descriptors) if the
+    /// descriptors cannot be attributed to a message.
+    mutating func append(_ received: ReceivedMessage) throws(Failure) {
+        let count = received.bytes.count
+        if !received.descriptors.isEmpty {
+            var lastStart: Int?
+            if count > 0, let nul = received.bytes[..<(count - 1)].lastIndex(of: 0) {
+                lastStart = nul + 1
+            } else if count > 0, atMessageStart {
+                lastStart = 0
+            }
+            guard let lastStart else {
+                received.descriptors.forEach { $0.close() }
+                throw .descriptorsWithoutMessage
+            }
+            attachments.append((base + bytes.count + lastStart, received.descriptors))
+        }
+        if let last = received.bytes.last { atMessageStart = last == 0 }
+        bytes.append(contentsOf: received.bytes)
+    }
+
+    /// Takes the next complete message, or returns nil if none is complete yet.
+    mutating func nextFrame(maximumSize: Int) throws(Failure) -> VarlinkPeerFrame? {
+        guard let nul = bytes[scanned...].firstIndex(of: 0) else {
+            scanned = bytes.count
+            if bytes.count - start + 1 > maximumSize { throw .tooLarge }
+            return nil
+        }
+        guard nul - start + 1 <= maximumSize else { throw .tooLarge }
+        var frame = VarlinkPeerFrame(bytes: bytes[start..<nul], descriptors: [])
+        if let first = attachments.first, first.offset == base + start {
+            frame.descriptors = first.descriptors
+            attachments.removeFirst()
+        }
+        start = nul + 1
+        scanned = start
+        return frame
+    }
+
+    /// Drops the bytes of messages already taken.
+    mutating func compact() {
+        guard start > 0 else { return }
+        bytes.removeSubrange(0..<start)
+        base += start
+        scanned -= start
+        start = 0
+    }
+
+    /// Empties the buffer, closing every descriptor not yet handed out.
+    mutating func discard() {
+        for attachment in attachments { attachment.descriptors.forEach { $0.close() } }
+        attachments = []
+        bytes = []
+        start = 0
+        scanned = 0
+    }
+}

@@ -1,0 +1,78 @@
+// VarlinkPeerOutput: what a VarlinkPeer has yet to send — frames, some carrying descriptors.
+//
+// A frame with descriptors is its own entry and goes out in its own sendmsg, starting at its first
+// byte, so the receiver can attribute the descriptors (see VarlinkPeer.swift). Frames without
+// descriptors are coalesced into the entry before them when that entry carries none (or has
+// already sent its descriptors), so a burst of small frames costs one send.
+
+import CulvertSystem
+
+/// The send queue. Owns the descriptors queued with frames and closes each once it is sent.
+struct VarlinkPeerOutput {
+    private struct Entry {
+        var bytes: [UInt8]
+        /// Sent with the entry's first byte; emptied (and closed) once sent.
+        var descriptors: [Descriptor]
+    }
+
+    /// Bytes of the head entry already sent past which the entry is trimmed, so a long stream
+    /// that never quite drains does not keep everything it ever sent.
+    private static let trimThreshold = VarlinkLimits.readChunkSize * 4
+
+    private var entries: [Entry] = []
+    /// Bytes of `entries[0]` already sent.
+    private var offset = 0
+    /// Bytes queued and not yet sent.
+    private(set) var queuedBytes = 0
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// Queues `frame`, taking ownership of `descriptors`.
+    mutating func append(_ frame: [UInt8], passing descriptors: [Descriptor]) {
+        if descriptors.isEmpty, let last = entries.indices.last, entries[last].descriptors.isEmpty {
+            entries[last].bytes.append(contentsOf: frame)
+        } else {
+            entries.append(Entry(bytes: frame, descriptors: descriptors))
+        }
+        queuedBytes += frame.count
+    }
+
+    /// Sends as much as the socket takes. Returns true once everything is sent, false when the
+    /// socket is full (EAGAIN); throws any other error.
+    mutating func write(to socket: Descriptor) throws(SystemError) -> Bool {
+        while !entries.isEmpty {
+            let sent: Int
+            do {
+                if entries[0].descriptors.isEmpty {
+                    sent = try socket.send(entries[0].bytes, from: offset)
+                } else {
+                    // offset is 0 here: descriptors are cleared by the first send of their entry.
+                    sent = try socket.send(entries[0].bytes, passing: entries[0].descriptors)
+                    entries[0].descriptors.forEach { $0.close() }  // the receiver has its own copies now
+                    entries[0].descriptors = []
+                }
+            } catch {
+                if error.isWouldBlock { return false }
+                throw error
+            }
+            offset += sent
+            queuedBytes -= sent
+            if offset == entries[0].bytes.count {
+                entries.removeFirst()
+                offset = 0
+            } else if offset >= Self.trimThreshold {
+                entries[0].bytes.removeSubrange(0..<offset)
+                offset = 0
+            }
+        }
+        return true
+    }
+
+    /// Drops everything unsent, closing the descriptors that were waiting to go.
+    mutating func discard() {
+        for entry in entries { entry.descriptors.forEach { $0.close() } }
+        entries = []
+        offset = 0
+        queuedBytes = 0
+    }
+}
