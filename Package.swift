@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "culvert-bench", targets: ["culvert-bench"]),
         .executable(name: "culvert-fuzz", targets: ["culvert-fuzz"]),
         .library(name: "CulvertClient", targets: ["CulvertClient"]),
+        .library(name: "CulvertProvider", targets: ["CulvertProvider"]),
+        .executable(name: "culvert-test-provider", targets: ["culvert-test-provider"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +54,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Interfaces"], swiftSettings: strict),
+        .target(name: "CulvertProvider", dependencies: ["CulvertSystem", "CulvertVarlink"], swiftSettings: strict),
+        .executableTarget(
+            name: "culvert-test-provider", dependencies: ["CulvertProvider", "CulvertSystem"], path: "Tests/Fixtures/culvert-test-provider",
+            swiftSettings: strict),
         .target(
             name: "CulvertClient", dependencies: ["CulvertCore", "CulvertVarlink", "CulvertSystem"],
             swiftSettings: strict),

@@ -124,7 +124,8 @@ public struct Event: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status, previousVersion, error, removals, session, previousState
+        case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status, previousVersion, error, removals, session,
+            previousState
         case extensionInfo = "extension"
     }
 }

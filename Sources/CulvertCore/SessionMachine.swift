@@ -119,7 +119,14 @@ public struct SessionMachine: Sendable, Hashable {
     /// The failure that ended the last run (kept for display after the session ended).
     public private(set) var lastFailure: SessionFailure?
     /// Set while stopping: what to report when the provider has exited.
-    private var stopping: (reason: String, failure: SessionFailure?)?
+    private struct Stopping: Sendable, Hashable {
+        var reason: String
+        /// The run's failure, if it was one.
+        var failure: SessionFailure?
+        /// What clients still waiting in Connect are told.
+        var connectFailure: SessionFailure
+    }
+    private var stopping: Stopping?
     public var alwaysOn: Bool
     public let timing: SessionTiming
 
@@ -131,7 +138,7 @@ public struct SessionMachine: Sendable, Hashable {
     public static func == (a: SessionMachine, b: SessionMachine) -> Bool {
         a.state == b.state && a.reason == b.reason && a.wanted == b.wanted && a.restarts == b.restarts
             && a.restartPending == b.restartPending && a.lastFailure == b.lastFailure && a.alwaysOn == b.alwaysOn
-            && a.timing == b.timing && a.stopping?.reason == b.stopping?.reason && a.stopping?.failure == b.stopping?.failure
+            && a.timing == b.timing && a.stopping == b.stopping
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -169,15 +176,15 @@ public struct SessionMachine: Sendable, Hashable {
             wanted = true
             return []
         case (.connecting, .launchFailed(let failure)):
-            return ended(failure, providerRunning: false)
+            return finishRun(failure: failure, reason: failure.reason.rawValue, connectFailure: failure)
         case (.connecting, .started):
             return move(to: .connected, "provider_started") + [.finishConnectWaiters(nil), .armStableTimer]
         case (.connecting, .startFailed(let failure)):
             return beginStop(.providerFailed, reason: failure.reason.rawValue, failure: failure)
         case (.connecting, .startTimedOut):
             let failure = SessionFailure(reason: .startTimeout, description: "StartTunnel did not finish within \(timing.startTimeout)")
-            stopping = (failure.reason.rawValue, failure)
-            return move(to: .disconnecting, failure.reason.rawValue) + [.finishConnectWaiters(failure), .kill]
+            stopping = Stopping(reason: failure.reason.rawValue, failure: failure, connectFailure: failure)
+            return move(to: .disconnecting, failure.reason.rawValue) + [.kill]
         case (.connected, .reasserting(true)):
             return move(to: .reasserting, "provider_reasserting")
         case (.reasserting, .reasserting(false)):
@@ -186,21 +193,18 @@ public struct SessionMachine: Sendable, Hashable {
             return beginStop(.providerCancelled, reason: failure.reason.rawValue, failure: failure)
         case (.connecting, .disconnect(let why)), (.connected, .disconnect(let why)), (.reasserting, .disconnect(let why)):
             wanted = false
-            let failure =
-                state == .connecting ? SessionFailure(reason: .disconnected, description: "disconnected before the tunnel was up") : nil
-            return beginStop(why, reason: why.rawValue, failure: nil, connectWaiters: failure)
+            return beginStop(why, reason: why.rawValue, failure: nil)
         case (.disconnecting, .disconnect):
             wanted = false
             return []
         case (.connecting, .providerExited(let failure)), (.connected, .providerExited(let failure)),
             (.reasserting, .providerExited(let failure)):
-            return ended(failure, providerRunning: false)
+            return finishRun(failure: failure, reason: failure.reason.rawValue, connectFailure: failure)
         case (.disconnecting, .providerExited(let failure)):
             let pending = stopping
             stopping = nil
-            let outcome = pending?.failure
-            let why = pending?.reason ?? failure.reason.rawValue
-            return finishRun(failure: outcome, reason: why)
+            return finishRun(
+                failure: pending?.failure, reason: pending?.reason ?? failure.reason.rawValue, connectFailure: pending?.connectFailure)
         case (.disconnecting, .stopTimedOut):
             return [.kill]
         case (_, .stablePeriodElapsed):
@@ -231,32 +235,26 @@ public struct SessionMachine: Sendable, Hashable {
         return [.transition(from: previous, to: next, reason: why)]
     }
 
-    private mutating func beginStop(
-        _ stopReason: StopReason, reason why: String, failure: SessionFailure?, connectWaiters: SessionFailure? = nil
-    ) -> [Action] {
-        stopping = (why, failure)
-        var actions = move(to: .disconnecting, why)
-        if state == .disconnecting, let waiting = connectWaiters ?? failure { actions.append(.finishConnectWaiters(waiting)) }
-        return actions + [.stop(stopReason)]
+    private mutating func beginStop(_ stopReason: StopReason, reason why: String, failure: SessionFailure?) -> [Action] {
+        let connectFailure =
+            failure ?? SessionFailure(reason: .disconnected, description: "the session was stopped (\(why)) before the tunnel was up")
+        stopping = Stopping(reason: why, failure: failure, connectFailure: connectFailure)
+        return move(to: .disconnecting, why) + [.stop(stopReason)]
     }
 
-    /// The provider died while it should run.
-    private mutating func ended(_ failure: SessionFailure, providerRunning: Bool) -> [Action] {
-        var actions: [Action] = [.finishConnectWaiters(failure)]
-        if providerRunning { actions.append(.kill) }
-        return actions + finishRun(failure: failure, reason: failure.reason.rawValue)
-    }
-
-    /// The provider is gone: tear down, then either rest or schedule a restart.
-    private mutating func finishRun(failure: SessionFailure?, reason why: String) -> [Action] {
+    /// The provider is gone: tear down, answer waiting clients (only now, so a reply never races
+    /// the teardown), then either rest or schedule a restart.
+    private mutating func finishRun(failure: SessionFailure?, reason why: String, connectFailure: SessionFailure?) -> [Action] {
         lastFailure = failure ?? lastFailure
         var actions: [Action] = [.tearDown]
         actions += move(to: .disconnected, why)
         actions.append(.finishDisconnectWaiters)
         if wanted && failure == nil && why == StopReason.userRequest.rawValue {
-            // A connect arrived while a user stop was running: start again now.
-            actions += move(to: .connecting, "user_request") + [.launch]
-        } else if wanted && alwaysOn && failure != nil {
+            // A connect arrived while a user stop was running: start again now; its clients wait on.
+            return actions + move(to: .connecting, "user_request") + [.launch]
+        }
+        if let connectFailure { actions.append(.finishConnectWaiters(connectFailure)) }
+        if wanted && alwaysOn && failure != nil {
             restarts += 1
             restartPending = true
             actions.append(.scheduleRestart(after: timing.restartDelay(attempt: restarts), attempt: restarts))

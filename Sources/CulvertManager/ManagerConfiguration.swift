@@ -15,6 +15,32 @@ public struct ManagerConfiguration: Sendable {
     public var eventCapacity = EventLog.defaultCapacity
     public var limits = VarlinkLimits()
     public var version = CulvertVersion.current
+    var supervisor = SupervisorConfiguration()
+    /// The user providers run as.
+    public var providerUser: String {
+        get { supervisor.providerUser }
+        set { supervisor.providerUser = newValue }
+    }
+    /// Session timers (start deadline, stop grace, restart backoff, stable period).
+    public var sessionTiming: SessionTiming {
+        get { supervisor.timing }
+        set { supervisor.timing = newValue }
+    }
+    /// How often session link counters are refreshed.
+    public var statsInterval: Duration {
+        get { supervisor.statsInterval }
+        set { supervisor.statsInterval = newValue }
+    }
+    /// The resolv.conf rewritten for tunnel DNS when systemd-resolved does not run.
+    public var resolvConfPath: String {
+        get { supervisor.resolvConfPath }
+        set { supervisor.resolvConfPath = newValue }
+    }
+    /// Test hook: every settings transaction fails at this step and rolls back.
+    public var injectSettingsFailureAtStep: Int? {
+        get { supervisor.injectSettingsFailureAtStep }
+        set { supervisor.injectSettingsFailureAtStep = newValue }
+    }
 
     public init() {}
 

@@ -16,10 +16,11 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     let logger: Logger
     let policy: AccessPolicy
     let daemon: DaemonInfo
-    private(set) var events: EventLog
+    var events: EventLog
     var store: ProfileStore
     var catalog: ExtensionCatalog
-    private var subscribers = Subscribers()
+    var subscribers = Subscribers()
+    let supervisor: SessionSupervisor
     /// GetStatus's reply parameters, encoded once per state change: status only changes through
     /// `publish`, and polling controllers should cost a copy, not a JSON encoding.
     private var encodedStatus: [UInt8]?
@@ -30,6 +31,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         self.configuration = configuration
         self.queue = queue
         self.logger = logger
+        supervisor = SessionSupervisor(
+            configuration: configuration.supervisor, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger)
         let readerGID = Identity.groupID(named: configuration.readerGroup)
         if readerGID == nil {
             logger.notice("reader group \"\(configuration.readerGroup)\" does not exist: only root may connect")
@@ -40,6 +43,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         daemon = DaemonInfo(
             version: configuration.version, pid: Int64(Identity.processID), epoch: epoch, startedAt: WallClock.rfc3339Now())
         events = EventLog(epoch: epoch, capacity: configuration.eventCapacity)
+        // Providers (an unprivileged user) must reach their store copy under the state directory;
+        // the secrets inside it sit in 0700/0600 subdirectories.
+        try FileSystem.createDirectory(configuration.stateDirectory, mode: 0o755)
         store = ProfileStore(stateDirectory: configuration.stateDirectory)
         try store.load()
         catalog = ExtensionCatalog(stateDirectory: configuration.stateDirectory)
@@ -57,8 +63,14 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             logger.error("\(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
         }
         _ = events.append(EventBody(kind: .daemonStarted, daemon: daemon), time: WallClock.rfc3339Now())
+        attachSupervisor()
+        supervisor.removeLeftovers()
         applySpool()
+        startAlwaysOnSessions()
     }
+
+    /// Drops the cached GetStatus encoding (state changed without an event, e.g. settings or counters).
+    func invalidateStatus() { encodedStatus = nil }
 
     /// Attaches to the server's connection lifecycle (subscriber cleanup, slow-subscriber error).
     public func attach(to server: VarlinkServer) throws(VarlinkIDLError) {
@@ -79,7 +91,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         let policy = try? ExtensionPolicy.load(configDirectory: configuration.configDirectory)
         return ManagerStatus(
             daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, extensions: catalog.registry.sorted,
-            developerMode: policy?.developerMode ?? false, problems: store.problems)
+            developerMode: policy?.developerMode ?? false, sessions: supervisor.sortedSessions, problems: store.problems)
     }
 
     // MARK: VarlinkHandler
@@ -108,6 +120,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             saveProfile(call, replier: replier)
         case "RemoveProfile":
             removeProfile(call, replier: replier)
+        case "Connect", "Disconnect", "SendProviderMessage", "GetSessionLog":
+            handleSessionCall(call, replier: replier)
         case "InstallExtension", "ApproveExtension", "UninstallExtension", "ListExtensions", "CollectGarbage":
             handleExtensionCall(call, replier: replier)
         default:
@@ -195,6 +209,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             return
         }
         let event = publish(EventBody(kind: .profileRemoved, actor: actor(call), name: name))
+        supervisor.profileRemoved(name)
         logger.info("profile \(name) removed by uid \(call.peer.uid) (seq \(event.seq))")
         replier.reply(["seq": .int(event.seq)])
     }

@@ -54,6 +54,16 @@ enum WireEncoding {
         var extensions: [ExtensionInfo]
     }
 
+    struct SessionReply: Encodable {
+        var session: SessionInfo
+        var seq: Int64
+    }
+
+    struct SessionLogReply: Encodable {
+        var lines: [String]
+        var truncated: Bool
+    }
+
     struct GarbageReply: Encodable {
         var removals: [Removal]
         var seq: Int64

@@ -81,6 +81,13 @@ public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
         _ = try Syscall.call("fcntl") { CCulvert.culvert_set_nonblocking(rawValue, on ? 1 : 0) }
     }
 
+    /// A second descriptor for the same open file, close-on-exec, to give away (for example to a
+    /// call that closes what it sends) while keeping this one. The corresponding C call is
+    /// `fcntl(F_DUPFD_CLOEXEC)`.
+    public func duplicate() throws(SystemError) -> Descriptor {
+        Descriptor(rawValue: try Syscall.call("fcntl(F_DUPFD_CLOEXEC)") { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
+    }
+
     public func setCloseOnExec(_ on: Bool) throws(SystemError) {
         _ = try Syscall.call("fcntl") { CCulvert.culvert_set_cloexec(rawValue, on ? 1 : 0) }
     }

@@ -12,3 +12,16 @@ public enum DescriptorTable {
         _ = try Syscall.call("unshare(CLONE_FILES)") { culvert_unshare_descriptor_table() }
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension DescriptorTable {
+    /// The open descriptor numbers below `limit`, ascending. Opens nothing itself (unlike listing
+    /// /proc/self/fd), so the answer is exactly what the process holds. The corresponding C call is
+    /// `fcntl(fd, F_GETFD)`.
+    public static func openDescriptors(below limit: Int32 = 1024) -> [Int32] {
+        (0..<max(0, limit)).filter { fcntl($0, F_GETFD) != -1 }
+    }
+}

@@ -10,7 +10,8 @@ public enum BundleFixture {
     @discardableResult
     public static func make(
         in directory: String, identifier: String = "io.culvert.test", version: String = "1.0.0", build: Int = 1,
-        capabilities: [BundleCapability] = [], key: SigningKey?, payload: String = "#!/bin/sh\nexit 0\n"
+        capabilities: [BundleCapability] = [], key: SigningKey?, payload: String = "#!/bin/sh\nexit 0\n",
+        executableFile: String? = nil
     ) throws -> String {
         let bundle = directory + "/" + identifier + BundleFormat.directorySuffix
         try? FileManager.default.removeItem(atPath: bundle)  // absent is the usual case
@@ -22,7 +23,11 @@ public enum BundleFixture {
             identifier: identifier, version: semantic, build: build, executable: "bin/provider",
             displayName: "Test provider \(version)", capabilities: capabilities, minimumCulvertdVersion: minimum)
         try Data(manifest.encoded()).write(to: URL(fileURLWithPath: bundle + "/" + BundleFormat.manifestFileName))
-        try Data(payload.utf8).write(to: URL(fileURLWithPath: bundle + "/bin/provider"))
+        if let executableFile {
+            try FileManager.default.copyItem(atPath: executableFile, toPath: bundle + "/bin/provider")
+        } else {
+            try Data(payload.utf8).write(to: URL(fileURLWithPath: bundle + "/bin/provider"))
+        }
         try FileSystem.setMode(bundle + "/bin/provider", 0o755)
         try Data("provider documentation\n".utf8).write(to: URL(fileURLWithPath: bundle + "/README"))
         if let key { _ = try BundleSigner.sign(directory: bundle, key: key) }

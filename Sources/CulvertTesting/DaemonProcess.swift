@@ -31,9 +31,13 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
     public var logPath: String { root + "/culvertd.\(logIndex).log" }
     public var pid: Int32 { process?.processIdentifier ?? 0 }
 
-    public init(root: String, arguments: [String] = []) {
+    /// The network namespace (`ip netns` name) culvertd runs in; nil for the caller's.
+    public let namespace: String?
+
+    public init(root: String, arguments: [String] = [], namespace: String? = nil) {
         self.root = root
         self.extraArguments = arguments
+        self.namespace = namespace
     }
 
     deinit {
@@ -48,9 +52,16 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
         logIndex += 1
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)  // failure shows up as a nil handle below
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Products.path(of: "culvertd"))
-        process.arguments =
+        let arguments =
             ["--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory, "--config-dir", configDirectory] + extraArguments
+        if let namespace {
+            // `ip netns exec` execs the command after setns, so the pid is culvertd's own.
+            process.executableURL = URL(fileURLWithPath: NetworkNamespacePair.ipCommand)
+            process.arguments = ["netns", "exec", namespace, Products.path(of: "culvertd")] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Products.path(of: "culvertd"))
+            process.arguments = arguments
+        }
         process.standardError = FileHandle(forWritingAtPath: logPath)
         process.standardOutput = FileHandle.nullDevice
         var environment = ProcessInfo.processInfo.environment

@@ -1,6 +1,7 @@
 // culvertd: the Culvert daemon. Parses flags, sets up logging, runs ManagerDaemon under a ServiceGroup.
 
 import ArgumentParser
+import CulvertCore
 import CulvertManager
 import CulvertVarlink
 import Foundation
@@ -26,7 +27,19 @@ struct Culvertd: AsyncParsableCommand {
               CONFIG-DIR/policy.json           requireApproval, developerMode,
                                                allowedPublishers
               CONFIG-DIR/trusted-keys/*.json   publisher keys whose bundles are accepted
+              STATE-DIR/extensions/store/…     the only copies providers are run from
               RUNTIME-DIR/io.culvert.Manager   the varlink control socket
+
+            SESSIONS
+              Connect starts the profile's provider from the verified store copy as
+              --provider-user with no capabilities and no_new_privs, its TUN on fd 3 and
+              its channel on fd 4. It must finish StartTunnel within --start-timeout;
+              a provider that exits, crashes or times out ends the session with a
+              typed session_state event carrying its last output lines. alwaysOn
+              profiles restart after --restart-delay, doubling up to
+              --restart-delay-max; the count resets after --stable-period connected.
+              Routes and rules culvertd creates carry route protocol 156 (0x9c);
+              full tunnels use table and fwmark 0x9c43.
 
             EXIT STATUS
               0   stopped by SIGTERM or SIGINT
@@ -65,6 +78,38 @@ struct Culvertd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Client connections open at once by one uid.", valueName: "count"))
     var maxConnectionsPerUser = VarlinkLimits.defaultMaximumConnectionsPerUser
 
+    @Option(name: .long, help: ArgumentHelp("The unprivileged user providers run as.", valueName: "name"))
+    var providerUser = "culvert-ext"
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a provider may take to start its tunnel before it is killed.", valueName: "seconds"))
+    var startTimeout = 30.0
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a stopping provider may take to exit before it is killed.", valueName: "seconds"))
+    var stopTimeout = 5.0
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("First restart delay of a failed alwaysOn session; doubles per failure.", valueName: "seconds"))
+    var restartDelay = 1.0
+
+    @Option(name: .long, help: ArgumentHelp("Longest restart delay of an alwaysOn session.", valueName: "seconds"))
+    var restartDelayMax = 60.0
+
+    @Option(
+        name: .long, help: ArgumentHelp("Seconds connected after which a session's restart count resets.", valueName: "seconds"))
+    var stablePeriod = 60.0
+
+    @Option(name: .long, help: ArgumentHelp("Seconds between link counter refreshes (session_stats events).", valueName: "seconds"))
+    var statsInterval = 2.0
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The resolv.conf culvertd rewrites for tunnel DNS when systemd-resolved does not run.", valueName: "path"))
+    var resolvConf = "/etc/resolv.conf"
+
+    @Option(name: .long, help: .hidden)
+    var testFailSettingsAtStep: Int?
+
     @Flag(name: .long, help: "Log debug messages too.")
     var verbose = false
 
@@ -72,6 +117,13 @@ struct Culvertd: AsyncParsableCommand {
         guard eventBuffer >= 1 && eventBuffer <= 1_000_000 else { throw ValidationError("--event-buffer must be between 1 and 1000000") }
         guard maxQueuedOutput >= 4096 else { throw ValidationError("--max-queued-output must be at least 4096") }
         guard maxConnections >= 1, maxConnectionsPerUser >= 1 else { throw ValidationError("connection limits must be at least 1") }
+        for (name, value) in [
+            ("--start-timeout", startTimeout), ("--stop-timeout", stopTimeout), ("--restart-delay", restartDelay),
+            ("--restart-delay-max", restartDelayMax), ("--stable-period", stablePeriod), ("--stats-interval", statsInterval),
+        ] {
+            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds") }
+        }
+        guard restartDelayMax >= restartDelay else { throw ValidationError("--restart-delay-max must be at least --restart-delay") }
     }
 
     func run() async throws {
@@ -91,6 +143,13 @@ struct Culvertd: AsyncParsableCommand {
         configuration.limits.maximumQueuedOutput = maxQueuedOutput
         configuration.limits.maximumConnections = maxConnections
         configuration.limits.maximumConnectionsPerUser = maxConnectionsPerUser
+        configuration.providerUser = providerUser
+        configuration.sessionTiming = SessionTiming(
+            startTimeout: .seconds(startTimeout), stopTimeout: .seconds(stopTimeout), restartBaseDelay: .seconds(restartDelay),
+            restartMaximumDelay: .seconds(restartDelayMax), stablePeriod: .seconds(stablePeriod))
+        configuration.statsInterval = .seconds(statsInterval)
+        configuration.resolvConfPath = resolvConf
+        configuration.injectSettingsFailureAtStep = testFailSettingsAtStep
         let daemon = ManagerDaemon(configuration: configuration, logger: logger, environment: ProcessInfo.processInfo.environment)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -1,0 +1,59 @@
+// ProviderRun: the resources of one running provider process — its TUN, its channel, its pidfd
+// and output pipe, the network settings applied for it — owned by a TunnelSession.
+
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+
+/// One provider process and what culvertd holds for it. Confined to the manager queue.
+final class ProviderRun: @unchecked Sendable {  // confined to the manager queue (Dispatch handlers hop onto it)
+    let tun: TunDevice
+    let channel: VarlinkPeer
+    let process: SpawnedProcess
+    var log: ProcessLog
+    var exitSource: (any DispatchSourceRead)?
+    var outputSource: (any DispatchSourceRead)?
+    /// What SetTunnelNetworkSettings applied, to revert on teardown.
+    var applied: AppliedNetworkTransaction?
+    var plan: TunnelSettingsPlan?
+    var dns: AppliedDNS?
+    var startDeadline: DispatchWorkItem?
+    var stopDeadline: DispatchWorkItem?
+    /// Set when culvertd sent SIGKILL, so the signal is not reported as a crash.
+    var killedByDaemon = false
+    var exit: ProcessExit?
+
+    init(tun: TunDevice, channel: VarlinkPeer, process: SpawnedProcess, log: ProcessLog) {
+        self.tun = tun
+        self.channel = channel
+        self.process = process
+        self.log = log
+    }
+
+    /// Moves pending output into the log; true once the pipe has reached end of file.
+    @discardableResult
+    func drainOutput() -> Bool {
+        // try?: a read error on our own pipe end means no more output; the log keeps what it has.
+        (try? process.readOutput(into: &log)) != .open
+    }
+
+    func cancelTimers() {
+        startDeadline?.cancel()
+        stopDeadline?.cancel()
+        startDeadline = nil
+        stopDeadline = nil
+    }
+
+    /// Releases every descriptor. The network settings must have been reverted first.
+    func close() {
+        cancelTimers()
+        exitSource?.cancel()
+        outputSource?.cancel()
+        exitSource = nil
+        outputSource = nil
+        channel.close()
+        tun.descriptor.close()
+        process.close()
+    }
+}

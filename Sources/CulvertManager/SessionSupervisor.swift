@@ -1,0 +1,739 @@
+// SessionSupervisor: runs sessions (contract 7 and 8). It feeds each session's SessionMachine and
+// performs the actions it returns: create the TUN, spawn the provider unprivileged from the
+// verified store copy, talk io.culvert.Provider over the socketpair, apply and revert network
+// settings, watch the pidfd and the output pipe, and keep the timers (start deadline, stop grace,
+// restart backoff, stable period, counters).
+
+import CulvertBundle
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+import Foundation
+import Logging
+
+/// How sessions are run; culvertd flags.
+struct SupervisorConfiguration: Sendable {
+    /// The user providers run as (`culvert-ext` when packaged).
+    var providerUser = "culvert-ext"
+    var timing = SessionTiming()
+    /// How often link counters are read while sessions are up.
+    var statsInterval: Duration = .seconds(2)
+    /// Test hook: fail this step of every settings transaction (rolls back). Nil in production.
+    var injectSettingsFailureAtStep: Int?
+    /// TUN interface name pattern; the kernel replaces %d.
+    var interfaceNamePattern = "cvt%d"
+    /// The resolv.conf culvertd manages when systemd-resolved does not run.
+    var resolvConfPath = "/etc/resolv.conf"
+}
+
+final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
+    /// Output lines a failure report carries.
+    static let failureLogLines = 20
+    /// How long a provider may take to answer an app message.
+    static let messageTimeout: Duration = .seconds(10)
+    /// Environment every provider gets. Swift's crash backtracer would otherwise fill the kept
+    /// output with registers and frames of every thread, pushing out the provider's own last lines.
+    static let providerEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
+    /// Version of the channel protocol sent in SessionContext.
+    static let channelProtocol: Int64 = 1
+    /// Methods culvertd serves on a provider channel.
+    static let servedMethods: Set<String> = ["SetTunnelNetworkSettings", "Protect", "SetReasserting", "CancelTunnel"]
+
+    let configuration: SupervisorConfiguration
+    let queue: DispatchQueue
+    let logger: Logger
+    let providerInterface: VarlinkInterface
+    /// Records an event (assigned by ManagerService).
+    var publish: (EventBody) -> Event = { _ in fatalError("SessionSupervisor.publish not wired") }
+    /// The current seq (for replies).
+    var currentSeq: () -> Int64 = { 0 }
+    /// Whether anyone is watching (session_stats are only sent then).
+    var hasWatchers: () -> Bool = { false }
+    /// Status changed without an event (counters): drop cached encodings.
+    var statusChanged: () -> Void = {}
+    private(set) var sessions: [String: TunnelSession] = [:]
+    private var netlink: NetlinkRouteSocket?
+    private var statsTimer: (any DispatchSourceTimer)?
+    let dns: DNSConfigurator
+
+    init(configuration: SupervisorConfiguration, stateDirectory: String, queue: DispatchQueue, logger: Logger) {
+        self.configuration = configuration
+        self.queue = queue
+        self.logger = logger
+        dns = DNSConfigurator(detectingWith: configuration.resolvConfPath, stateDirectory: stateDirectory + "/dns")
+        // The bundled definition is ours and known-good; failing to parse it is a build defect.
+        providerInterface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
+    }
+
+    var sortedSessions: [SessionInfo] { sessions.keys.sorted().compactMap { sessions[$0]?.info } }
+
+    private func routeSocket() throws(NetlinkError) -> NetlinkRouteSocket {
+        if let netlink { return netlink }
+        let socket = try NetlinkRouteSocket()
+        netlink = socket
+        return socket
+    }
+
+    // MARK: requests from clients
+
+    func connect(profile: Profile, extensionInfo: ExtensionInfo, actor: Actor?, wait: Bool, replier: VarlinkReplier?) {
+        let session =
+            sessions[profile.name]
+            ?? TunnelSession(profile: profile, extensionVersion: extensionInfo.version, timing: configuration.timing)
+        sessions[profile.name] = session
+        session.machine.alwaysOn = profile.alwaysOn
+        if !session.machine.state.isActive {
+            session.pendingActor = actor
+            session.info.requestedAt = WallClock.rfc3339Now()
+        }
+        if let replier, wait {
+            session.connectWaiters.append(replier)
+            replier.onCancel = { [weak session] in session?.connectWaiters.removeAll { $0 === replier } }
+        }
+        feed(.connect, session)
+        if let replier, !wait { replySession(session, replier) }
+    }
+
+    func disconnect(profileName: String, reason: StopReason, wait: Bool, replier: VarlinkReplier?) -> Bool {
+        guard let session = sessions[profileName] else { return false }
+        let waiting = wait && session.machine.state.isActive
+        if let replier, waiting {
+            session.disconnectWaiters.append(replier)
+            replier.onCancel = { [weak session] in session?.disconnectWaiters.removeAll { $0 === replier } }
+        }
+        feed(.disconnect(reason), session)
+        if let replier, !waiting { replySession(session, replier) }
+        return true
+    }
+
+    /// The profile is gone: stop its session and mark it invalid.
+    func profileRemoved(_ name: String) {
+        guard let session = sessions[name] else { return }
+        if session.machine.state.isActive {
+            feed(.disconnect(.profileRemoved), session)
+        } else {
+            perform(session.machine.invalidate(reason: "profile_removed"), session)
+        }
+    }
+
+    func sessionLog(profileName: String) -> [String]? { sessions[profileName]?.logLines }
+
+    func sendMessage(profileName: String, data: String, replier: VarlinkReplier) {
+        guard let session = sessions[profileName] else {
+            replier.fail(VarlinkError("io.culvert.Manager.SessionNotFound", ["profile": .string(profileName)]))
+            return
+        }
+        let state = session.machine.state
+        guard let run = session.run, state == .connected || state == .reasserting else {
+            replier.fail(
+                VarlinkError(
+                    "io.culvert.Manager.ProviderUnavailable", ["profile": .string(profileName), "state": .string(state.rawValue)]))
+            return
+        }
+        func failed(_ reason: String, _ description: String) -> VarlinkError {
+            VarlinkError(
+                "io.culvert.Manager.ProviderMessageFailed",
+                ["profile": .string(profileName), "reason": .string(reason), "description": .string(description)])
+        }
+        var answered = false
+        let timeout = DispatchWorkItem {
+            guard !answered else { return }
+            answered = true
+            replier.fail(failed("timeout", "the provider did not answer within \(Self.messageTimeout)"))
+        }
+        queue.asyncAfter(deadline: .now() + Self.messageTimeout.dispatchInterval, execute: timeout)
+        run.channel.call("io.culvert.Provider.HandleAppMessage", parameters: ["data": .string(data)]) { result in
+            guard !answered else { return }
+            answered = true
+            timeout.cancel()
+            switch result {
+            case .success(let reply):
+                replier.reply(["data": reply.parameters["data"] ?? .null])
+            case .failure(let error):
+                switch error {
+                case .remote(let remote): replier.fail(failed("provider_error", remote.description))
+                case .closed: replier.fail(failed("provider_gone", "the provider closed its channel before answering"))
+                }
+            }
+        }
+    }
+
+    /// Starts alwaysOn profiles (at daemon start).
+    func startAlwaysOn(_ profiles: [(Profile, ExtensionInfo)]) {
+        for (profile, info) in profiles where profile.alwaysOn {
+            connect(profile: profile, extensionInfo: info, actor: nil, wait: false, replier: nil)
+        }
+    }
+
+    /// Graceful daemon stop: every provider is asked to stop, killed after the grace period, and
+    /// every network setting is reverted. Blocks the calling thread (not the queue) until done.
+    func stopAll(timeout: Duration) {
+        let done = DispatchSemaphore(value: 0)
+        queue.async { [self] in
+            for session in sessions.values where session.machine.state.isActive {
+                feed(.disconnect(.daemonStopping), session)
+            }
+            done.signal()
+        }
+        done.wait()
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            let active = queue.sync { sessions.values.contains { $0.run != nil } }
+            if !active { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        queue.sync {
+            for session in sessions.values { if let run = session.run { killRun(run) } }
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+
+    // MARK: the machine
+
+    private func feed(_ input: SessionMachine.Input, _ session: TunnelSession) {
+        perform(session.machine.handle(input), session)
+    }
+
+    private func perform(_ actions: [SessionMachine.Action], _ session: TunnelSession) {
+        for action in actions {
+            switch action {
+            case .launch:
+                launch(session)
+            case .stop(let reason):
+                stop(session, reason: reason)
+            case .kill:
+                if let run = session.run { killRun(run) }
+            case .tearDown:
+                tearDown(session)
+            case .scheduleRestart(let delay, let attempt):
+                scheduleRestart(session, after: delay, attempt: attempt)
+            case .cancelRestart:
+                session.restartTimer?.cancel()
+                session.restartTimer = nil
+                session.info.nextRestartAt = nil
+            case .armStableTimer:
+                session.stableTimer?.cancel()
+                let item = DispatchWorkItem { [weak self, weak session] in
+                    guard let self, let session else { return }
+                    self.feed(.stablePeriodElapsed, session)
+                    session.info.restarts = Int64(session.machine.restarts)
+                }
+                session.stableTimer = item
+                queue.asyncAfter(deadline: .now() + configuration.timing.stablePeriod.dispatchInterval, execute: item)
+            case .transition(let from, let to, let reason):
+                transition(session, from: from, to: to, reason: reason)
+            case .finishConnectWaiters(let failure):
+                let waiters = session.connectWaiters
+                session.connectWaiters = []
+                for waiter in waiters {
+                    if let failure = failure.map({ withLog($0, session) }) {
+                        waiter.fail(
+                            VarlinkError(
+                                "io.culvert.Manager.ConnectFailed",
+                                [
+                                    "reason": .string(failure.reason.rawValue), "description": .string(failure.description),
+                                    "log": .array(failure.log.map { .string($0) }),
+                                ]))
+                    } else {
+                        replySession(session, waiter)
+                    }
+                }
+            case .finishDisconnectWaiters:
+                let waiters = session.disconnectWaiters
+                session.disconnectWaiters = []
+                waiters.forEach { replySession(session, $0) }
+            }
+        }
+    }
+
+    private func transition(_ session: TunnelSession, from: SessionState, to: SessionState, reason: String) {
+        session.info.state = to
+        session.info.reason = reason
+        session.info.restarts = Int64(session.machine.restarts)
+        session.info.failure = session.machine.lastFailure.map { withLog($0, session) }
+        if to == .connected && from == .connecting { session.info.connectedAt = WallClock.rfc3339Now() }
+        if to == .connecting { session.info.nextRestartAt = nil }
+        var body = EventBody(kind: .sessionState, reason: reason, session: session.info, previousState: from)
+        if to == .connecting, let actor = session.pendingActor { body.actor = actor }
+        let event = publish(body)
+        logger.info("session \(session.profileName): \(from.rawValue) → \(to.rawValue) (\(reason)) seq \(event.seq)")
+        if to == .disconnected || to == .invalid { updateStatsTimer() }
+        if to == .disconnected, let exists = profileExists, !exists(session.profileName) {
+            perform(session.machine.invalidate(reason: "profile_removed"), session)
+        }
+    }
+
+    /// Whether a profile still exists (assigned by ManagerService).
+    var profileExists: ((String) -> Bool)?
+
+    /// A failure decided without the provider's output (a timeout, a stop) gets its last lines.
+    private func withLog(_ failure: SessionFailure, _ session: TunnelSession) -> SessionFailure {
+        guard failure.log.isEmpty, let log = session.run?.log ?? session.lastLog else { return failure }
+        var enriched = failure
+        enriched.log = log.lastLines(Self.failureLogLines)
+        return enriched
+    }
+
+    private func replySession(_ session: TunnelSession, _ replier: VarlinkReplier) {
+        replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.SessionReply(session: session.info, seq: currentSeq())))
+    }
+
+    // MARK: launch
+
+    private func launchFailed(_ session: TunnelSession, _ reason: SessionFailure.Reason, _ description: String) {
+        logger.error("session \(session.profileName): \(description)")
+        feed(.launchFailed(SessionFailure(reason: reason, description: description)), session)
+    }
+
+    private func launch(_ session: TunnelSession) {
+        guard let resolve = resolveLaunch, let target = resolve(session.profileName) else {
+            launchFailed(session, .extensionNotUsable, "the profile or its extension is no longer usable")
+            return
+        }
+        let (profile, extensionInfo, secrets) = target
+        let executable: String
+        do {
+            let manifest = try BundleManifest.parse(try FileSystem.readFile(extensionInfo.storePath + "/manifest.json"))
+            executable = extensionInfo.storePath + "/" + manifest.executable
+        } catch {
+            launchFailed(session, .spawnFailed, "reading the installed manifest of \(extensionInfo.identifier): \(error)")
+            return
+        }
+        let credentials: ProviderCredentials
+        do { credentials = try ProviderCredentials.lookUp(userNamed: configuration.providerUser) } catch {
+            launchFailed(session, .spawnFailed, error.description)
+            return
+        }
+        let tun: TunDevice
+        do { tun = try TunDevice.create(name: configuration.interfaceNamePattern) } catch {
+            launchFailed(session, .spawnFailed, "creating the TUN interface: \(error)")
+            return
+        }
+        let ours: Descriptor
+        let theirs: Descriptor
+        do { (ours, theirs) = try DescriptorPassing.socketPair() } catch {
+            tun.descriptor.close()
+            launchFailed(session, .spawnFailed, "creating the provider channel: \(error)")
+            return
+        }
+        let process: SpawnedProcess
+        do {
+            process = try ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: Self.providerEnvironment)
+                .spawn(
+                    tun: tun.descriptor, channel: theirs)
+        } catch {
+            theirs.close()
+            ours.close()
+            tun.descriptor.close()
+            launchFailed(session, .spawnFailed, error.description)
+            return
+        }
+        theirs.close()
+        let channel = VarlinkPeer(descriptor: ours, interface: providerInterface, serves: Self.servedMethods, queue: queue)
+        let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
+        session.run = run
+        session.info.id = WallClock.randomIdentifier()
+        session.info.pid = Int64(process.processID)
+        session.info.uid = Int64(credentials.userID)
+        session.info.interface = tun.name
+        session.info.extensionVersion = extensionInfo.version
+        session.info.connectedBy = session.pendingActor
+        session.info.connectedAt = nil
+        session.info.counters = SessionCounters()
+        logger.info(
+            "session \(session.profileName): provider \(executable) pid \(process.processID) uid \(credentials.userID) on \(tun.name)")
+
+        channel.onCall = { [weak self, weak session, weak run] call, responder in
+            guard let self, let session, let run, session.run === run else {
+                responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
+                return
+            }
+            self.handleProviderCall(call, responder: responder, session: session, run: run)
+        }
+        channel.onClose = { [weak self] reason in
+            self?.logger.debug("session \(session.profileName): provider channel closed (\(reason))")
+        }
+        let exitSource = DispatchSource.makeReadSource(fileDescriptor: process.processDescriptor.rawValue, queue: queue)
+        exitSource.setEventHandler { [weak self, weak session, weak run] in
+            guard let self, let session, let run else { return }
+            self.providerExited(session, run)
+        }
+        run.exitSource = exitSource
+        let outputSource = DispatchSource.makeReadSource(fileDescriptor: process.output.rawValue, queue: queue)
+        outputSource.setEventHandler { [weak run] in
+            guard let run else { return }
+            if run.drainOutput() {
+                run.outputSource?.cancel()
+                run.outputSource = nil
+            }
+        }
+        run.outputSource = outputSource
+        channel.start()
+        exitSource.resume()
+        outputSource.resume()
+
+        let deadline = DispatchWorkItem { [weak self, weak session, weak run] in
+            guard let self, let session, let run, session.run === run else { return }
+            self.logger.warning("session \(session.profileName): StartTunnel did not finish in time; killing the provider")
+            self.feed(.startTimedOut, session)
+        }
+        run.startDeadline = deadline
+        queue.asyncAfter(deadline: .now() + configuration.timing.startTimeout.dispatchInterval, execute: deadline)
+        let context: JSONValue = [
+            "profile": .string(profile.name), "session": .string(session.info.id), "interface": .string(tun.name),
+            "protocol": .int(Self.channelProtocol),
+        ]
+        let parameters: JSONValue = [
+            "session": context, "options": .object(profile.options.mapValues { .string($0) }),
+            "secrets": .object(secrets.mapValues { .string($0) }),
+        ]
+        channel.call("io.culvert.Provider.StartTunnel", parameters: parameters) { [weak self, weak session, weak run] result in
+            guard let self, let session, let run, session.run === run else { return }
+            run.startDeadline?.cancel()
+            run.startDeadline = nil
+            switch result {
+            case .success:
+                self.feed(.started, session)
+                self.updateStatsTimer()
+            case .failure(.remote(let error)):
+                run.drainOutput()
+                let description = error.parameters["description"]?.stringValue ?? error.description
+                self.feed(
+                    .startFailed(
+                        SessionFailure(
+                            reason: .startFailed, description: "StartTunnel failed: \(description)",
+                            log: run.log.lastLines(Self.failureLogLines))), session)
+            case .failure(.closed):
+                break  // the exit (pidfd) reports what happened
+            }
+        }
+    }
+
+    /// Finds the profile, its enabled extension and its secrets (assigned by ManagerService).
+    var resolveLaunch: ((String) -> (Profile, ExtensionInfo, [String: String])?)?
+
+    // MARK: stop and exit
+
+    private func stop(_ session: TunnelSession, reason: StopReason) {
+        guard let run = session.run else { return }
+        run.startDeadline?.cancel()
+        run.startDeadline = nil
+        let grace = DispatchWorkItem { [weak self, weak session, weak run] in
+            guard let self, let session, let run, session.run === run else { return }
+            self.logger.warning("session \(session.profileName): provider did not exit within the stop grace period; killing it")
+            self.feed(.stopTimedOut, session)
+        }
+        run.stopDeadline = grace
+        queue.asyncAfter(deadline: .now() + configuration.timing.stopTimeout.dispatchInterval, execute: grace)
+        run.channel.call("io.culvert.Provider.StopTunnel", parameters: ["reason": .string(reason.rawValue)]) { _ in
+            // The exit is what ends the stop; the reply only says the provider heard it.
+        }
+    }
+
+    private func killRun(_ run: ProviderRun) {
+        run.killedByDaemon = true
+        do { _ = try run.process.kill() } catch { logger.error("killing provider \(run.process.processID): \(error)") }
+    }
+
+    private func providerExited(_ session: TunnelSession, _ run: ProviderRun) {
+        guard run.exit == nil else { return }
+        let exit: ProcessExit
+        do {
+            guard let ended = try run.process.exitIfEnded() else { return }
+            exit = ended
+        } catch {
+            logger.error("session \(session.profileName): waiting for provider \(run.process.processID): \(error)")
+            exit = .signaled(9)
+        }
+        run.exit = exit
+        run.exitSource?.cancel()
+        run.exitSource = nil
+        // Whatever it wrote before dying belongs in the report; bounded by the pipe's capacity.
+        for _ in 0..<16 where !run.drainOutput() {}
+        run.log.finish()
+        let log = run.log.lastLines(Self.failureLogLines)
+        let failure: SessionFailure
+        switch exit {
+        case .exited(let code):
+            failure = SessionFailure(
+                reason: .providerExited, description: "the provider exited with status \(code) while the tunnel should run",
+                exitStatus: Int64(code), log: log)
+        case .signaled(let signal):
+            let name = Self.signalName(signal)
+            failure = SessionFailure(
+                reason: run.killedByDaemon ? .providerExited : .providerCrashed,
+                description: run.killedByDaemon ? "the provider was killed by culvertd" : "the provider was killed by \(name)",
+                signal: name, log: log)
+        }
+        logger.notice("session \(session.profileName): provider \(run.process.processID) \(exit)")
+        feed(.providerExited(failure), session)
+        // A machine that ignored the exit (it should not) must still not leak the run.
+        if session.run === run { tearDown(session) }
+    }
+
+    private func tearDown(_ session: TunnelSession) {
+        guard let run = session.run else { return }
+        session.run = nil
+        if run.exit == nil { killRun(run) }
+        revertSettings(run, session: session)
+        run.drainOutput()
+        session.lastLog = run.log
+        run.close()
+        session.info.pid = nil
+        session.info.interface = nil
+        session.info.addresses = []
+        session.info.routes = []
+        session.info.fullTunnel = false
+        session.info.dnsServers = []
+        session.info.dnsBackend = nil
+        if run.exit == nil {
+            // Reap it so no zombie is left: SIGKILL was sent above.
+            _ = try? run.process.waitForExit(timeout: .seconds(1))  // try?: nothing more to do if it cannot be reaped
+        }
+    }
+
+    private func scheduleRestart(_ session: TunnelSession, after delay: Duration, attempt: Int) {
+        session.restartTimer?.cancel()
+        let item = DispatchWorkItem { [weak self, weak session] in
+            guard let self, let session else { return }
+            session.restartTimer = nil
+            self.feed(.restartDue, session)
+        }
+        session.restartTimer = item
+        session.info.nextRestartAt = WallClock.rfc3339(after: delay)
+        session.info.restarts = Int64(attempt)
+        logger.notice("session \(session.profileName): restart \(attempt) in \(delay)")
+        _ = publish(EventBody(kind: .sessionState, reason: "restart_scheduled", session: session.info, previousState: session.info.state))
+        queue.asyncAfter(deadline: .now() + delay.dispatchInterval, execute: item)
+    }
+
+    static func signalName(_ number: Int32) -> String {
+        let names: [Int32: String] = [
+            1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
+            9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+        ]
+        return names[number] ?? "signal \(number)"
+    }
+
+    // MARK: calls from the provider
+
+    private func handleProviderCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, session: TunnelSession, run: ProviderRun) {
+        let state = session.machine.state
+        switch call.message.member {
+        case "SetTunnelNetworkSettings":
+            guard state == .connecting || state == .connected || state == .reasserting else {
+                responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string(state.rawValue)]))
+                return
+            }
+            applySettings(call.parameters["settings"], session: session, run: run, responder: responder)
+        case "Protect":
+            protect(call.descriptors, session: session, responder: responder)
+        case "SetReasserting":
+            responder.reply([:])
+            feed(.reasserting(call.parameters["reasserting"]?.boolValue ?? false), session)
+        case "CancelTunnel":
+            responder.reply([:])
+            run.drainOutput()
+            let text = call.parameters["error"]?.stringValue ?? "the provider cancelled the tunnel"
+            feed(
+                .cancelled(
+                    SessionFailure(reason: .providerCancelled, description: text, log: run.log.lastLines(Self.failureLogLines))),
+                session)
+        default:
+            responder.fail(.methodNotImplemented(call.message.method))
+        }
+    }
+
+    private func protect(_ descriptors: [Descriptor], session: TunnelSession, responder: VarlinkPeerResponder) {
+        defer { descriptors.forEach { $0.close() } }
+        func refuse(_ reason: String, _ description: String) {
+            responder.fail(
+                VarlinkError("io.culvert.Provider.ProtectFailed", ["reason": .string(reason), "description": .string(description)]))
+        }
+        guard descriptors.count == 1, let socket = descriptors.first else {
+            refuse("wrong_descriptor_count", "Protect takes exactly one descriptor, got \(descriptors.count)")
+            return
+        }
+        do {
+            guard try socket.ipSocketFamily() != nil else {
+                refuse("not_an_ip_socket", "only AF_INET and AF_INET6 sockets can be protected")
+                return
+            }
+            try socket.setFirewallMark(CulvertNetlink.fullTunnelTable)
+        } catch {
+            refuse("mark_failed", error.description)
+            return
+        }
+        logger.debug("session \(session.profileName): protected a provider socket")
+        responder.reply([:])
+    }
+
+    private func applySettings(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
+        let socket: NetlinkRouteSocket
+        do { socket = try routeSocket() } catch {
+            responder.fail(
+                VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string("netlink"), "description": .string(error.description)]))
+            return
+        }
+        var plan: TunnelSettingsPlan?
+        if let settings, settings != .null {
+            let othersFull = sessions.values.contains { $0 !== session && $0.run?.plan?.fullTunnel == true }
+            do {
+                plan = try TunnelSettingsPlan(
+                    settings: settings, interfaceIndex: run.tun.interfaceIndex, fullTunnelAvailable: !othersFull)
+            } catch {
+                logger.warning("session \(session.profileName): refused settings: \(error)")
+                responder.fail(error.varlinkError)
+                return
+            }
+        }
+        // Replace: take the old settings away, apply the new ones; if that fails, put the old back.
+        let previous = run.plan
+        revertDNS(run, session: session)
+        if let applied = run.applied {
+            let failures = applied.revert(on: socket)
+            if !failures.isEmpty { logger.error("session \(session.profileName): reverting settings: \(failures)") }
+            run.applied = nil
+            run.plan = nil
+        }
+        if let plan {
+            do {
+                run.applied = try NetworkTransaction(steps: plan.steps).apply(
+                    on: socket, injectingFailureAt: configuration.injectSettingsFailureAtStep)
+                run.plan = plan
+            } catch {
+                logger.error("session \(session.profileName): applying settings: \(error)")
+                if let previous {
+                    // try?: restoring is best effort; a failure is logged just below.
+                    run.applied = try? NetworkTransaction(steps: previous.steps).apply(on: socket)
+                    run.plan = run.applied == nil ? nil : previous
+                    if run.applied == nil { logger.error("session \(session.profileName): previous settings could not be restored") }
+                }
+                let step: String
+                if case .stepFailed(_, let failed, _, _) = error { step = failed.description } else { step = "validate" }
+                responder.fail(
+                    VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string(step), "description": .string(error.description)]))
+                return
+            }
+            if let settings = plan.dns {
+                do {
+                    run.dns = try dns.apply(settings, interfaceName: run.tun.name, session: session.info.id, fullTunnel: plan.fullTunnel)
+                } catch {
+                    logger.error("session \(session.profileName): applying DNS: \(error)")
+                    if let applied = run.applied { _ = applied.revert(on: socket) }
+                    run.applied = nil
+                    run.plan = nil
+                    responder.fail(
+                        VarlinkError(
+                            "io.culvert.Provider.SettingsFailed", ["step": .string("dns"), "description": .string(error.description)]))
+                    return
+                }
+            }
+        }
+        let shown = run.plan
+        session.info.mtu = shown?.mtu.map(Int64.init)
+        session.info.tunnelRemoteAddress = shown?.tunnelRemoteAddress
+        session.info.addresses = shown?.addresses.map(\.description) ?? []
+        session.info.routes = shown?.routeDescriptions ?? []
+        session.info.fullTunnel = shown?.fullTunnel ?? false
+        session.info.dnsServers = run.dns?.settings.servers.map(\.description) ?? []
+        session.info.dnsBackend = run.dns.map { if case .resolved = $0.backend { "resolved" } else { "file" } }
+        statusChanged()
+        responder.reply([:])
+    }
+
+    private func revertDNS(_ run: ProviderRun, session: TunnelSession) {
+        guard let applied = run.dns else { return }
+        run.dns = nil
+        do {
+            let outcome = try dns.revert(applied)
+            logger.info("session \(session.profileName): DNS reverted (\(outcome))")
+        } catch {
+            logger.error("session \(session.profileName): reverting DNS: \(error)")
+        }
+    }
+
+    /// Removes what a previous culvertd left behind: Culvert-tagged routes and rules (their TUN
+    /// interfaces died with the providers) and a resolv.conf it had rewritten.
+    func removeLeftovers() {
+        do {
+            if let recovered = try DNSConfigurator.recoverLeftovers(stateDirectory: dns.stateDirectory) {
+                logger.notice("reverted DNS left by session \(recovered.session): \(recovered.outcome)")
+            }
+        } catch {
+            logger.error("reverting leftover DNS: \(error)")
+        }
+        do {
+            let socket = try routeSocket()
+            for route in try socket.routes() {
+                do { try socket.removeRoute(route) } catch { logger.warning("leftover route \(route): \(error)") }
+                logger.notice("removed leftover route \(route)")
+            }
+            for rule in try socket.rules() {
+                do { try socket.removeRule(rule) } catch { logger.warning("leftover rule \(rule): \(error)") }
+                logger.notice("removed leftover rule \(rule)")
+            }
+        } catch {
+            logger.error("listing leftover routes and rules: \(error)")
+        }
+    }
+
+    private func revertSettings(_ run: ProviderRun, session: TunnelSession) {
+        revertDNS(run, session: session)
+        guard let applied = run.applied else { return }
+        run.applied = nil
+        run.plan = nil
+        do {
+            let failures = applied.revert(on: try routeSocket())
+            if !failures.isEmpty { logger.error("session \(session.profileName): settings left behind: \(failures)") }
+        } catch {
+            logger.error("session \(session.profileName): reverting settings: \(error)")
+        }
+    }
+
+    // MARK: counters
+
+    private func updateStatsTimer() {
+        let anyUp = sessions.values.contains { $0.run != nil }
+        if anyUp, statsTimer == nil {
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            let interval = configuration.statsInterval.dispatchInterval
+            timer.schedule(deadline: .now() + interval, repeating: interval)
+            timer.setEventHandler { [weak self] in self?.refreshCounters() }
+            statsTimer = timer
+            timer.resume()
+        } else if !anyUp, let timer = statsTimer {
+            timer.cancel()
+            statsTimer = nil
+        }
+    }
+
+    private func refreshCounters() {
+        guard let socket = try? routeSocket() else { return }  // try?: counters are best effort; logged at apply time
+        var changed = false
+        for name in sessions.keys.sorted() {
+            guard let session = sessions[name], let run = session.run,
+                session.machine.state == .connected || session.machine.state == .reasserting,
+                let counters = try? socket.linkCounters(interfaceIndex: run.tun.interfaceIndex)  // try?: the link may be going away
+            else { continue }
+            let fresh = SessionCounters(
+                rxBytes: Int64(clamping: counters.receivedBytes), rxPackets: Int64(clamping: counters.receivedPackets),
+                txBytes: Int64(clamping: counters.transmittedBytes), txPackets: Int64(clamping: counters.transmittedPackets))
+            guard fresh != session.info.counters else { continue }
+            session.info.counters = fresh
+            changed = true
+            if hasWatchers() { _ = publish(EventBody(kind: .sessionStats, session: session.info)) }
+        }
+        if changed { statusChanged() }
+    }
+}
+
+extension Duration {
+    /// For Dispatch deadlines.
+    var dispatchInterval: DispatchTimeInterval {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+    }
+}

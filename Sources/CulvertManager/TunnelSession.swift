@@ -1,0 +1,33 @@
+// TunnelSession: one profile's session — its state machine, what it reports, the provider run
+// it currently has, and the clients waiting on it. Confined to the manager queue.
+
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+
+final class TunnelSession: @unchecked Sendable {  // confined to the manager queue
+    let profileName: String
+    var machine: SessionMachine
+    var info: SessionInfo
+    var run: ProviderRun?
+    /// The output of the last run that ended, for `session log` after the fact.
+    var lastLog: ProcessLog?
+    var connectWaiters: [VarlinkReplier] = []
+    var disconnectWaiters: [VarlinkReplier] = []
+    var restartTimer: DispatchWorkItem?
+    var stableTimer: DispatchWorkItem?
+    /// Who asked for the current connect, until the session next starts.
+    var pendingActor: Actor?
+
+    init(profile: Profile, extensionVersion: String, timing: SessionTiming) {
+        profileName = profile.name
+        machine = SessionMachine(alwaysOn: profile.alwaysOn, timing: timing)
+        info = SessionInfo(
+            profile: profile.name, id: "", extensionIdentifier: profile.extensionIdentifier, extensionVersion: extensionVersion,
+            requestedAt: WallClock.rfc3339Now())
+    }
+
+    /// The provider's output lines: the running provider's, else the last run's.
+    var logLines: [String] { (run?.log ?? lastLog)?.lines ?? [] }
+}

@@ -1,0 +1,140 @@
+// TestProvider: a packet-tunnel provider carrying each IP packet in one UDP datagram, unencrypted,
+// to a `culvert-test-provider peer`. Enough to prove the data path; the production provider is
+// WireGuard. Options (all strings):
+//   peer       outer address:port of the peer, e.g. 10.200.0.2:7000 (required)
+//   listen     local address:port to bind, e.g. 0.0.0.0:7001 (default 0.0.0.0:0)
+//   address    tunnel interface address, e.g. 10.77.0.1/24 (required)
+//   routes     comma-separated included routes, e.g. 10.99.0.0/24 or 0.0.0.0/0
+//   excluded   comma-separated excluded routes
+//   mtu        interface MTU
+//   dns        comma-separated name servers; search: comma-separated search domains
+//   protect    "no" to skip protecting the UDP socket (to show the loop protect prevents)
+//   behaviour  normal | crash-on-start | exit-on-start | hang-on-start | fail-on-start |
+//              exit-after-start | try-netlink
+// It prints its inherited descriptors and every step to stdout, which culvertd keeps as the session log.
+
+import CulvertProvider
+import CulvertSystem
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+final class TestProvider: PacketTunnelProvider, @unchecked Sendable {  // relay is set once in startTunnel, then only read
+    let tunnel: Tunnel
+    private var relay: PacketRelay?
+
+    init(tunnel: Tunnel) {
+        self.tunnel = tunnel
+        say(
+            "started as uid \(getuid()) pid \(getpid()); open descriptors: \(DescriptorTable.openDescriptors().map(String.init).joined(separator: " "))"
+        )
+    }
+
+    func startTunnel(options: [String: String]) async throws {
+        let behaviour = options["behaviour"] ?? "normal"
+        say("startTunnel behaviour=\(behaviour) session=\(tunnel.session?.session ?? "?") interface=\(tunnel.session?.interface ?? "?")")
+        say("secrets: \(tunnel.secrets.keys.sorted().joined(separator: ","))")
+        switch behaviour {
+        case "crash-on-start":
+            say("about to crash")
+            abort()
+        case "exit-on-start":
+            say("exiting with status 0 before the tunnel is up")
+            exit(0)
+        case "hang-on-start":
+            say("never finishing startTunnel")
+            while true { sleep(3600) }
+        case "fail-on-start":
+            throw TestProviderError.requested("fail-on-start was asked for")
+        case "try-netlink":
+            tryNetlink()
+        default:
+            break
+        }
+        guard let peerText = options["peer"], let peer = try? IPEndpoint(peerText) else {  // try?: reported as the error below
+            throw TestProviderError.requested("option peer must be address:port")
+        }
+        guard let address = options["address"] else { throw TestProviderError.requested("option address is required") }
+        let listen = try IPEndpoint(options["listen"] ?? (peer.address.family == .ipv4 ? "0.0.0.0:0" : "[::]:0"))
+        let socket = try DatagramSocket.open(peer.address.family)
+        try socket.bind(to: listen)
+        // Marked before connect, so even the route connect() caches bypasses a full tunnel.
+        if options["protect"] != "no" {
+            try await tunnel.protect(socket)
+            say("protected the UDP socket")
+        }
+        try socket.connect(to: peer)
+        let routes = Self.list(options["routes"])
+        let excluded = Self.list(options["excluded"])
+        var settings = TunnelNetworkSettings(tunnelRemoteAddress: peer.address.description, mtu: options["mtu"].flatMap { Int($0) })
+        if address.contains(":") {
+            settings.ipv6 = IPSettings(addresses: [address], includedRoutes: routes, excludedRoutes: excluded)
+        } else {
+            settings.ipv4 = IPSettings(addresses: [address], includedRoutes: routes, excludedRoutes: excluded)
+        }
+        if let dns = options["dns"] { settings.dns = DNSSettings(servers: Self.list(dns), searchDomains: Self.list(options["search"])) }
+        do {
+            try await tunnel.setTunnelNetworkSettings(settings)
+        } catch {
+            say("settings refused: \(error)")
+            throw error
+        }
+        say("settings applied; relaying \(tunnel.session?.interface ?? "?") <-> \(peer)")
+        relay = try PacketRelay(packets: tunnel.packetFlow, socket: socket)
+        if behaviour == "exit-after-start" {
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) {
+                say("exiting with status 3 after start")
+                exit(3)
+            }
+        }
+    }
+
+    func stopTunnel(reason: TunnelStopReason) async {
+        say("stopTunnel reason=\(reason.rawValue)")
+        relay?.stop()
+    }
+
+    func handleAppMessage(_ message: [UInt8]) async -> [UInt8]? {
+        let text = String(decoding: message, as: UTF8.self)
+        say("message: \(text)")
+        if text == "stats" {
+            let counts = relay?.counts ?? (0, 0)
+            return Array("toPeer=\(counts.0) fromPeer=\(counts.1)".utf8)
+        }
+        return Array("echo: \(text)".utf8)
+    }
+
+    /// Tries what only culvertd may do, to show it is refused.
+    private func tryNetlink() {
+        do {
+            let socket = try NetlinkRouteSocket()
+            let address = try InterfaceAddress("10.250.0.1/24")
+            let index = try socket.interfaceIndex(named: tunnel.session?.interface ?? "lo") ?? 1
+            try socket.addAddress(address, interfaceIndex: index)
+            say("netlink add address: succeeded (unexpected)")
+        } catch {
+            say("netlink add address: \(error)")
+        }
+    }
+
+    static func list(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+enum TestProviderError: Error, CustomStringConvertible {
+    case requested(String)
+    var description: String {
+        switch self {
+        case .requested(let text): return text
+        }
+    }
+}
+
+/// One line to stdout, unbuffered (culvertd reads it through a pipe).
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data("test-provider: \(text)\n".utf8))
+}

@@ -1,0 +1,64 @@
+// TunnelPeer: the far end of the test provider's tunnel, run standalone as root in its own network
+// namespace: a TUN configured directly over netlink, relayed to UDP like the provider does.
+//
+//   culvert-test-provider peer --listen 10.200.0.2:7000 --remote 10.200.0.1:7001 \
+//       --address 10.77.0.2/24 [--route 10.98.0.0/24 …] [--seconds 120]
+
+import CulvertSystem
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+enum TunnelPeer {
+    /// Longest a peer runs unless told otherwise: every test loop is bounded in time.
+    static let defaultLifetimeSeconds = 300
+
+    static func main() -> Never {
+        var arguments = Array(CommandLine.arguments.dropFirst(2))
+        var options: [String: [String]] = [:]
+        while arguments.count >= 2, arguments[0].hasPrefix("--") {
+            options[String(arguments[0].dropFirst(2)), default: []].append(arguments[1])
+            arguments.removeFirst(2)
+        }
+        guard arguments.isEmpty, let listenText = options["listen"]?.first, let remoteText = options["remote"]?.first,
+            let addressText = options["address"]?.first
+        else {
+            fail("usage: culvert-test-provider peer --listen ADDR:PORT --remote ADDR:PORT --address CIDR [--route PREFIX]… [--seconds N]")
+        }
+        do {
+            let listen = try IPEndpoint(listenText)
+            let remote = try IPEndpoint(remoteText)
+            let address = try InterfaceAddress(addressText)
+            let routes = try (options["route"] ?? []).map { text throws(IPPrefixError) in try IPPrefix(text) }
+            let tun = try TunDevice.create(name: "cvtpeer%d")
+            let netlink = try NetlinkRouteSocket()
+            var steps: [NetworkStep] = [
+                .addAddress(address, interfaceIndex: tun.interfaceIndex), .setLinkUp(true, interfaceIndex: tun.interfaceIndex),
+            ]
+            steps += routes.map { .addRoute(NetworkRoute(destination: $0, interfaceIndex: tun.interfaceIndex)) }
+            _ = try NetworkTransaction(steps: steps).apply(on: netlink)
+            let socket = try DatagramSocket.open(listen.address.family)
+            try socket.bind(to: listen)
+            try socket.connect(to: remote)
+            _ = try PacketRelay(packets: TunPackets(descriptor: tun.descriptor), socket: socket)
+            say("peer: \(tun.name) \(address) relaying to \(remote) from \(listen)")
+            let seconds = options["seconds"]?.first.flatMap { Int($0) } ?? defaultLifetimeSeconds
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
+                say("peer: lifetime of \(seconds) s reached")
+                exit(0)
+            }
+            signal(SIGTERM) { _ in _exit(0) }
+            dispatchMain()
+        } catch {
+            fail("peer: \(error)")
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(64)
+    }
+}
