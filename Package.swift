@@ -79,10 +79,12 @@ let package = Package(
                 "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
+        // culvert-tui's screen as a value: the reducer and the layout, without a terminal, so they can be unit-tested.
+        .target(name: "CulvertTUIModel", dependencies: ["CulvertClient", "CulvertCore"], swiftSettings: strict),
         .executableTarget(
             name: "culvert-tui",
             dependencies: [
-                "CulvertClient", "CulvertCore", "CNcurses",
+                "CulvertTUIModel", "CulvertClient", "CulvertCore", "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         .executableTarget(
@@ -100,6 +102,8 @@ let package = Package(
         .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CCulvert"], swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
+        .testTarget(name: "CulvertClientTests", dependencies: ["CulvertClient", "CulvertCore", "CulvertVarlink"], swiftSettings: strict),
+        .testTarget(name: "CulvertTUIModelTests", dependencies: ["CulvertTUIModel", "CulvertClient", "CulvertCore"], swiftSettings: strict),
         .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem"], swiftSettings: strict),
         .testTarget(name: "CulvertBundleTests", dependencies: ["CulvertBundle", "CulvertSystem"], swiftSettings: strict),
         .testTarget(

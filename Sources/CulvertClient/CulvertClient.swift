@@ -106,10 +106,10 @@ public struct CulvertClient: Sendable {
 
     // MARK: plumbing
 
-    /// One call on a fresh connection, on its own thread.
-    private func call(_ member: String, _ parameters: JSONValue = [:]) async throws(CulvertClientError) -> JSONValue {
+    /// One call on a fresh connection, on its own thread, bounded by `deadline` (default `callDeadline`).
+    func call(_ member: String, _ parameters: JSONValue = [:], deadline: Duration? = nil) async throws(CulvertClientError) -> JSONValue {
         let path = socketPath
-        let deadline = ContinuousClock.now + callDeadline
+        let deadline = ContinuousClock.now + (deadline ?? callDeadline)
         return try await BlockingCall.run(name: "culvert-\(member)") { gate in
             do throws(ManagerConnection.Failure) {
                 let connection = try ManagerConnection.open(path: path, gate: gate)

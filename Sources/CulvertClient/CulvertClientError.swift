@@ -45,6 +45,17 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     case extensionNotUsable(identifier: String, state: String)
     /// culvertd was not running and the install request could not be written to its spool.
     case spoolFailed(path: String, errno: Int64, description: String)
+    /// The session did not reach connected. `reason` is a `SessionFailure` reason code (or
+    /// `disconnected`: a Disconnect came first); `log` holds the provider's last output lines.
+    case connectFailed(reason: String, description: String, log: [String])
+    /// The profile has no session: it was not connected since culvertd started.
+    case sessionNotFound(profile: String)
+    /// The profile's provider cannot take messages now (`state` is the session's state).
+    case providerUnavailable(profile: String, state: String)
+    /// The provider failed a message, or went away before answering.
+    case providerMessageFailed(profile: String, reason: String, description: String)
+    /// Another connected session already routes everything; only one full tunnel at a time.
+    case fullTunnelInUse(profile: String)
     /// Any other error reply, as the daemon sent it.
     case remote(VarlinkError)
 
@@ -72,6 +83,14 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .policyInvalid(let path, let description): return "culvertd's policy is unreadable: \(path): \(description)"
         case .extensionNotUsable(let identifier, let state): return "extension \(identifier) is \(state.replacingUnderscores)"
         case .spoolFailed(let path, _, let description): return "cannot spool the request in \(path): \(description)"
+        case .connectFailed(let reason, let description, _):
+            return "connect failed: " + (description.hasPrefix(reason + ":") ? description : "\(reason): \(description)")
+        case .sessionNotFound(let profile): return "profile \"\(profile)\" has no session"
+        case .providerUnavailable(let profile, let state):
+            return "the provider of \(profile) cannot take messages (session \(state.replacingUnderscores))"
+        case .providerMessageFailed(let profile, let reason, let description):
+            return "the provider of \(profile) failed the message: \(reason): \(description)"
+        case .fullTunnelInUse(let profile): return "\(profile) already routes all traffic; only one full tunnel at a time"
         case .remote(let error): return "culvertd replied \(error)"
         }
     }
@@ -142,6 +161,20 @@ extension CulvertClientError {
             self = .policyInvalid(path: p["path"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "")
         case "io.culvert.Manager.ExtensionNotUsable":
             self = .extensionNotUsable(identifier: p["identifier"]?.stringValue ?? "", state: p["state"]?.stringValue ?? "")
+        case "io.culvert.Manager.ConnectFailed":
+            self = .connectFailed(
+                reason: p["reason"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "",
+                log: p["log"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        case "io.culvert.Manager.SessionNotFound":
+            self = .sessionNotFound(profile: p["profile"]?.stringValue ?? "")
+        case "io.culvert.Manager.ProviderUnavailable":
+            self = .providerUnavailable(profile: p["profile"]?.stringValue ?? "", state: p["state"]?.stringValue ?? "")
+        case "io.culvert.Manager.ProviderMessageFailed":
+            self = .providerMessageFailed(
+                profile: p["profile"]?.stringValue ?? "", reason: p["reason"]?.stringValue ?? "",
+                description: p["description"]?.stringValue ?? "")
+        case "io.culvert.Manager.FullTunnelInUse":
+            self = .fullTunnelInUse(profile: p["profile"]?.stringValue ?? "")
         default:
             self = .remote(error)
         }

@@ -4,6 +4,7 @@
 import ArgumentParser
 import CulvertClient
 import CulvertCore
+import CulvertTUIModel
 import Dispatch
 import Foundation
 import Glibc
@@ -14,10 +15,13 @@ struct CulvertTUI: ParsableCommand {
         commandName: "culvert-tui",
         abstract: "Watch and manage culvertd in a full-screen terminal UI.",
         discussion: """
-            Shows profiles, extensions and the event log, live from culvertd's status channel; the \
-            bottom line says whether the data is live, reconnecting or resynced. Keys: arrows or j/k \
-            move, Tab switches pane, a approves the selected extension, x removes the selected profile \
-            (asks y/n), ? shows help, q quits. Actions need root; other users get a read-only view.
+            Shows profiles, extensions, tunnel sessions (state, interface, traffic, failure) and the \
+            event log, live from culvertd's status channel; the bottom line says whether the data is \
+            live, reconnecting or resynced. Keys: arrows or j/k move, Tab switches pane, c connects \
+            and d disconnects the selected profile or session, l shows its provider's log and i its \
+            execution context, / filters by name (Esc clears), a approves the selected extension, x \
+            removes the selected profile (asks y/n), ? shows help, q quits. Changes need root; other \
+            users get a read-only view. NO_COLOR turns colours off.
             """)
 
     @Option(
@@ -96,6 +100,35 @@ struct CulvertTUI: ParsableCommand {
                     inbox.post(Self.failure("approve \(identifier)", error))
                 }
             }
+        case .connect(let profile):
+            Task.detached {
+                do throws(CulvertClientError) {
+                    let change = try await client.connect(profile: profile)
+                    let session = change.session
+                    let place = session.interface.map { " on \($0)" } ?? ""
+                    inbox.post(.actionFinished(text: "\(profile) is \(session.state.rawValue)\(place)", denied: nil))
+                } catch {
+                    let hint = if case .connectFailed = error { " (l shows the log)" } else { "" }
+                    inbox.post(Self.failure("connect \(profile)", error, hint: hint))
+                }
+            }
+        case .disconnect(let profile):
+            Task.detached {
+                do throws(CulvertClientError) {
+                    let change = try await client.disconnect(profile: profile)
+                    inbox.post(.actionFinished(text: "\(profile) is \(change.session.state.rawValue)", denied: nil))
+                } catch {
+                    inbox.post(Self.failure("disconnect \(profile)", error))
+                }
+            }
+        case .fetchLog(let profile):
+            Task.detached {
+                do throws(CulvertClientError) {
+                    inbox.post(.logLoaded(profile: profile, log: try await client.sessionLog(profile: profile)))
+                } catch {
+                    inbox.post(.logFailed(profile: profile, text: "cannot read the log: \(error)"))
+                }
+            }
         case .removeProfile(let name):
             Task.detached {
                 do throws(CulvertClientError) {
@@ -108,11 +141,11 @@ struct CulvertTUI: ParsableCommand {
         }
     }
 
-    private static func failure(_ what: String, _ error: CulvertClientError) -> TUIMessage {
+    private static func failure(_ what: String, _ error: CulvertClientError, hint: String = "") -> TUIMessage {
         if case .permissionDenied(let action) = error {
             return .actionFinished(text: "\(what) failed: \(error)", denied: action)
         }
-        return .actionFinished(text: "\(what) failed: \(error)", denied: nil)
+        return .actionFinished(text: "\(what) failed: \(error)\(hint)", denied: nil)
     }
 }
 

@@ -2,6 +2,7 @@
 // keys, and guarantees endwin on every way out (return, throw, signal, crash).
 
 import CNcurses
+import CulvertTUIModel
 import Foundation
 import Glibc
 
@@ -40,6 +41,8 @@ final class Terminal {
             init_pair(1, Int16(COLOR_CYAN), -1)
             init_pair(2, Int16(COLOR_YELLOW), -1)
             init_pair(3, Int16(COLOR_BLACK), Int16(COLOR_CYAN))
+            init_pair(4, Int16(COLOR_GREEN), -1)
+            init_pair(5, Int16(COLOR_RED), -1)
             colors = true
         } else {
             colors = false
@@ -79,6 +82,10 @@ final class Terminal {
         case .dim: return Self.dim
         case .status: return Self.reverse
         case .notice: return colors ? Self.pair(2) | Self.bold : Self.bold
+        // Without colour the session states differ by attribute, and by their mark (● ◐ ○ ✖).
+        case .good: return colors ? Self.pair(4) | Self.bold : Self.bold
+        case .pending: return colors ? Self.pair(2) : 0
+        case .bad: return colors ? Self.pair(5) | Self.bold : Self.bold | Self.underline
         }
     }
 
@@ -87,22 +94,20 @@ final class Terminal {
         let code = wgetch(window)
         switch code {
         case ERR: return nil
-        case KEY_UP, Int32(UInt8(ascii: "k")): return .up
-        case KEY_DOWN, Int32(UInt8(ascii: "j")): return .down
+        case KEY_UP: return .up
+        case KEY_DOWN: return .down
         case KEY_PPAGE: return .pageUp
         case KEY_NPAGE: return .pageDown
-        case KEY_HOME, Int32(UInt8(ascii: "g")): return .home
-        case KEY_END, Int32(UInt8(ascii: "G")): return .end
+        case KEY_HOME: return .home
+        case KEY_END: return .end
         case 9: return .tab
         case KEY_BTAB: return .backTab
-        case Int32(UInt8(ascii: "a")): return .approve
-        case Int32(UInt8(ascii: "x")): return .remove
-        case Int32(UInt8(ascii: "y")), Int32(UInt8(ascii: "Y")): return .yes
-        case Int32(UInt8(ascii: "n")), Int32(UInt8(ascii: "N")): return .no
-        case Int32(UInt8(ascii: "?")), Int32(UInt8(ascii: "h")): return .help
-        case Int32(UInt8(ascii: "q")), Int32(UInt8(ascii: "Q")): return .quit
+        case 10, 13, KEY_ENTER: return .enter
+        case 8, 127, KEY_BACKSPACE: return .backspace
         case 27: return .escape
         case KEY_RESIZE: return .resize
+        // Printable ASCII; what a letter means is TUIState's decision (a command, or filter text).
+        case 32...126: return .character(Character(Unicode.Scalar(UInt8(code))))
         default: return .other
         }
     }

@@ -13,9 +13,10 @@ enum ExitStatus: Int32 {
     /// PublisherMismatch, PublisherNotAllowed, InvalidPath, ExtensionNotUsable), stdin was
     /// malformed, or `bundle verify` found the bundle invalid.
     case inputRefused = 65
-    /// EX_NOINPUT: no such profile or extension, or no such bundle or key file.
+    /// EX_NOINPUT: no such profile, session or extension, or no such bundle or key file.
     case notFound = 66
-    /// EX_UNAVAILABLE: culvertd is not reachable (or not culvertd).
+    /// EX_UNAVAILABLE: culvertd is not reachable (or not culvertd, or too old for the call), or
+    /// the profile's provider cannot take messages (ProviderUnavailable).
     case unavailable = 69
     /// EX_NOPERM.
     case permissionDenied = 77
@@ -28,12 +29,16 @@ struct CommandFailure: Error {
     var code: String
     var message: String
     var hint: String?
+    /// Output lines that explain the failure (a provider's last log lines), printed after the
+    /// error line; nil when there are none to show.
+    var log: [String]?
 
-    init(status: ExitStatus, code: String, message: String, hint: String? = nil) {
+    init(status: ExitStatus, code: String, message: String, hint: String? = nil, log: [String]? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.hint = hint
+        self.log = log
     }
 
     init(_ error: CulvertClientError, socket: String) {
@@ -71,6 +76,13 @@ struct CommandFailure: Error {
         case .extensionNotFound, .downgradeRefused, .publisherMismatch, .publisherNotAllowed, .bundleRejected, .invalidPath,
             .policyInvalid, .extensionNotUsable, .spoolFailed:
             self.init(extensionError: error)
+        case .connectFailed, .sessionNotFound, .providerUnavailable, .providerMessageFailed, .fullTunnelInUse:
+            self.init(sessionError: error)
+        case .remote(let remote) where remote.name == "org.varlink.service.MethodNotImplemented":
+            self.init(
+                status: .unavailable, code: "not_implemented",
+                message: "culvertd does not implement \(remote.parameters["method"]?.stringValue ?? "this method")",
+                hint: "culvertd is older than culvertctl; update it")
         case .remote(let remote)
         where remote.name.hasPrefix("org.varlink.service.") && remote.name != "org.varlink.service.PermissionDenied":
             self.init(

@@ -14,18 +14,20 @@ struct Culvertctl: AsyncParsableCommand {
 
             The socket is --socket PATH if given, else $CULVERT_SOCKET if set, else \
             /run/culvert/io.culvert.Manager. Reading (status, ping, watch, profile list/show, extension \
-            list/show) needs root or membership of culvertd's reader group (default "culvert"); changes \
+            list/show, session list/show) needs root or membership of culvertd's reader group (default "culvert"); changes \
             need root. `extension install` spools the request when culvertd is not running, and the \
             bundle commands (keygen, sign, verify) work on files alone, without culvertd.
 
             Every command prints readable, aligned text by default and one JSON document with --json \
             (watch: one JSON object per line). Errors go to standard error as one line, \
-            "culvertctl: error: …", with a hint where one helps; with --json that line is a JSON object.
+            "culvertctl: error: …", with a hint where one helps; with --json that line is a JSON object. \
+            Only a failed `connect` adds lines: the provider's last log lines, after the error line.
 
             EXIT STATUS
               0   success
-              1   any other failure (the daemon could not store a change, a
-                  protocol error, …)
+              1   any other failure (a tunnel did not come up: ConnectFailed; the
+                  provider failed a message; the daemon could not store a change;
+                  a protocol error, …)
               64  usage error: unknown command or option, malformed argument
               65  input refused: the daemon rejected the profile (InvalidProfile),
                   or the bundle (BundleRejected, DowngradeRefused,
@@ -33,10 +35,13 @@ struct Culvertctl: AsyncParsableCommand {
                   extension is not usable yet (ExtensionNotUsable); the secrets
                   read from standard input are malformed; `bundle verify` or
                   `bundle sign` found the bundle or key invalid
-              66  not found: no profile or extension of that name
-                  (ProfileNotFound, ExtensionNotFound), or no such bundle or file
+              66  not found: no profile, session or extension of that name
+                  (ProfileNotFound, SessionNotFound, ExtensionNotFound), or no
+                  such bundle or file
               69  daemon unreachable: culvertd is not running or not answering,
-                  or the socket is not culvertd's
+                  or the socket is not culvertd's, or culvertd is too old for the
+                  command; or the profile's provider cannot take messages
+                  (ProviderUnavailable)
               77  permission denied
 
             ENVIRONMENT
@@ -46,6 +51,10 @@ struct Culvertctl: AsyncParsableCommand {
               culvertctl status
               culvertctl --json status | jq -r .daemon.epoch
               culvertctl watch
+              culvertctl connect office
+              culvertctl session list
+              culvertctl session show office
+              culvertctl disconnect office
               culvertctl extension install /opt/example/com.example.vpn.culvertext
               culvertctl extension list
               culvertctl bundle verify com.example.vpn.culvertext --trusted-keys ~/keys
@@ -53,7 +62,10 @@ struct Culvertctl: AsyncParsableCommand {
                 culvertctl profile add office --extension io.culvert.wireguard \\
                   --option endpoint=vpn.example.net:51820 --secrets-from-stdin
             """,
-        subcommands: [Status.self, Watch.self, Ping.self, ProfileCommand.self, ExtensionCommand.self, BundleCommand.self])
+        subcommands: [
+            Status.self, Watch.self, Ping.self, Connect.self, Disconnect.self, SessionCommand.self, Message.self, ProfileCommand.self,
+            ExtensionCommand.self, BundleCommand.self,
+        ])
 
     /// Lets global options go before the subcommand too (`culvertctl --json status`).
     @OptionGroup var global: GlobalOptions

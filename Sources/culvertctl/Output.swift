@@ -40,12 +40,15 @@ struct Output: Sendable {
     func report(_ failure: CommandFailure) {
         var text: String
         if json {
-            var error: [String: String] = ["code": failure.code, "message": failure.message]
-            if let hint = failure.hint { error["hint"] = hint }
+            let error = ErrorLine.Detail(code: failure.code, message: failure.message, hint: failure.hint, log: failure.log)
             text = Self.encode(ErrorLine(error: error, exitCode: failure.status.rawValue))
         } else {
             text = "culvertctl: error: \(failure.message)"
             if let hint = failure.hint { text += " (\(hint))" }
+            if let log = failure.log {
+                text += log.isEmpty ? "\nthe provider logged nothing" : "\nthe provider's last \(log.count) log lines:"
+                for line in log { text += "\n  " + line }
+            }
         }
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
@@ -56,7 +59,14 @@ struct Output: Sendable {
     }
 
     private struct ErrorLine: Encodable {
-        var error: [String: String]
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+            var hint: String?
+            var log: [String]?
+        }
+
+        var error: Detail
         var exitCode: Int32
     }
 

@@ -7,12 +7,13 @@ import CulvertCore
 extension Culvertctl {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show culvertd's state: the daemon, its event position, profiles, extensions and problems.",
+            abstract: "Show culvertd's state: the daemon, its event position, profiles, extensions, sessions and problems.",
             discussion: """
                 Prints one consistent view (GetStatus): the daemon's version, pid and start time; its \
                 epoch and the seq of the last event the view includes (give both to `watch --since SEQ \
-                --epoch EPOCH` to follow changes from exactly this point); every profile; and anything \
-                damaged the daemon found and set aside.
+                --epoch EPOCH` to follow changes from exactly this point); every profile and extension; \
+                every session (as `session list` shows them); and anything damaged the daemon found \
+                and set aside.
 
                 With --json, prints the io.culvert.Manager Status object.
 
@@ -50,6 +51,11 @@ extension Culvertctl {
                 ])
                 if !status.extensions.isEmpty {
                     output.table(Culvertctl.ExtensionCommand.tableRows(status.extensions), indent: "  ")
+                }
+                output.table([["sessions", status.sessions.isEmpty ? "none" : "\(status.sessions.count)"]])
+                if !status.sessions.isEmpty {
+                    let sessions = status.sessions.sorted { $0.profile < $1.profile }
+                    output.table(Culvertctl.SessionCommand.tableRows(sessions), indent: "  ")
                 }
                 output.table([["problems", status.problems.isEmpty ? "none" : "\(status.problems.count)"]])
                 for problem in status.problems {

@@ -11,6 +11,8 @@ extension Culvertctl {
             discussion: """
                 Prints a line per event, e.g.
                   seq 7  profile_saved  demo  (created, by uid 0 pid 1234 culvertctl)
+                  seq 9  session_state  demo  connecting -> connected  (provider_started, tun0 10.9.0.2/24, pid 4242)
+                  seq 10  session_stats  demo  rx 1.5 MiB (1210 packets)  tx 320.0 KiB (990 packets)
                 Without a position it starts with a snapshot of the whole state (seq and epoch of the \
                 snapshot line are the position it describes). With --since SEQ --epoch EPOCH it \
                 replays the events after SEQ (or, if culvertd no longer holds them or has restarted \

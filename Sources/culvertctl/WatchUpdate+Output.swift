@@ -33,6 +33,9 @@ extension Output {
             if let extensions = event.status?.extensions.count, extensions > 0 {
                 parts.append("\(extensions) extension\(extensions == 1 ? "" : "s")")
             }
+            if let sessions = event.status?.sessions.count, sessions > 0 {
+                parts.append("\(sessions) session\(sessions == 1 ? "" : "s")")
+            }
             details.append("epoch \(event.epoch)")
             if let problems = event.status?.problems.count, problems > 0 { details.append("\(problems) problems") }
         case .daemonStarted:
@@ -50,6 +53,28 @@ extension Output {
             if let error = event.error { details.append(error) }
         case .garbageCollected:
             parts.append("\(event.removals?.count ?? 0) removed")
+        case .sessionState:
+            if let session = event.session {
+                parts.append(session.profile)
+                parts.append((event.previousState.map { "\($0.rawValue) -> " } ?? "") + session.state.rawValue)
+                details.append(event.reason ?? session.reason)
+                if session.state == .connected, let interface = session.interface {
+                    details.append(([interface] + session.addresses).joined(separator: " "))
+                }
+                if let pid = session.pid, session.state.isActive { details.append("pid \(pid)") }
+                if let failure = session.failure,
+                    session.state == .disconnected || session.state == .invalid || session.state == .reasserting
+                {
+                    details.append("failed: " + SessionDescription.failure(failure))
+                }
+            }
+        case .sessionStats:
+            if let session = event.session {
+                let counters = session.counters
+                parts.append(session.profile)
+                parts.append("rx \(SessionDescription.bytes(counters.rxBytes)) (\(counters.rxPackets) packets)")
+                parts.append("tx \(SessionDescription.bytes(counters.txBytes)) (\(counters.txPackets) packets)")
+            }
         default:
             if let name = event.profile?.name ?? event.name { parts.append(name) }
             if let created = event.created { details.append(created ? "created" : "replaced") }

@@ -92,13 +92,13 @@ final class CulvertctlTests: XCTestCase {
         let empty = try culvertctl(["--socket", daemon.socketPath, "status"])
         XCTAssertEqual(empty.status, 0, empty.stderr)
         let lines = empty.stdoutLines
-        XCTAssertEqual(lines.count, 7, empty.stdout)
+        XCTAssertEqual(lines.count, 8, empty.stdout)
         XCTAssertTrue(lines[0].hasPrefix("daemon    culvertd 0.1.0  pid \(daemon.pid)  started "), lines[0])
         XCTAssertEqual(
             Array(lines[1...]),
             [
                 "socket    \(daemon.socketPath)", "epoch     \(epoch)", "seq       1", "profiles  none", "extensions  none",
-                "problems  none",
+                "sessions  none", "problems  none",
             ])
 
         try saveProfile(daemon, "demo", "--extension", "io.culvert.wireguard", "--always-on")
@@ -110,6 +110,7 @@ final class CulvertctlTests: XCTestCase {
                 "  NAME  EXTENSION             ALWAYS-ON  OPTIONS  SECRETS",
                 "  demo  io.culvert.wireguard  yes        0        -",
                 "extensions  none",
+                "sessions  none",
                 "problems  none",
             ])
 

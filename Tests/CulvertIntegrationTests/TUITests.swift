@@ -232,6 +232,10 @@ final class TUITests: XCTestCase {
         try reader.send("x")
         screen = try reader.waitFor("remove is disabled: read-only")
         XCTAssertEqual(Self.profileNames(screen), ["shared"])
+        try reader.send("c")
+        try reader.waitFor("connect is disabled: read-only")
+        try reader.send("d")
+        try reader.waitFor("disconnect is disabled: read-only")
         try reader.send("Tab")
         try reader.send("a")
         try reader.waitFor("approve is disabled: read-only")
@@ -329,6 +333,32 @@ final class TUITests: XCTestCase {
         try pane.send("q")
     }
 
+    // The Sessions pane is there (empty on a daemon without sessions); / filters profiles as you
+    // type, Enter keeps the filter, Esc clears it; i on a profile that never connected says so.
+    func testSessionsPaneFilterAndNoSessionYet() throws {
+        let daemon = try startDaemon(self)
+        for name in ["home", "office", "office-2"] { _ = try ctl(daemon, ["profile", "add", name, "--extension", "io.culvert.test"]) }
+        let pane = pane("filter")
+        try pane.start("env LANG=C.UTF-8 \(tui) --socket \(daemon.socketPath)")
+        var screen = try pane.waitFor("three profiles") { Self.profileNames($0) == ["home", "office", "office-2"] }
+        XCTAssertTrue(screen.contains { $0.contains("Sessions (0)") }, screen.joined(separator: "\n"))
+        XCTAssertTrue(screen.contains { $0.contains("no sessions (c connects the selected profile)") }, screen.joined(separator: "\n"))
+        XCTAssertTrue(Self.statusLine(screen).hasSuffix("c connect  d disconnect  / filter  ? help  q quit"), Self.statusLine(screen))
+
+        try pane.send("/")
+        try pane.send("o", "f", "f")
+        screen = try pane.waitFor("filtered") { Self.profileNames($0) == ["office", "office-2"] }
+        XCTAssertTrue(screen.contains { $0.contains("Profiles (2 of 3)") }, screen.joined(separator: "\n"))
+        XCTAssertTrue(screen.contains { $0.hasPrefix("filter: off") }, screen.joined(separator: "\n"))
+        try pane.send("Enter")
+        try pane.send("j")  // a command again once the filter is kept: moves to office-2
+        try pane.send("i")
+        try pane.waitFor("office-2 has no session yet (c connects it)")
+        try pane.send("Escape")
+        try pane.waitFor("filter cleared") { Self.profileNames($0) == ["home", "office", "office-2"] }
+        try pane.send("q")
+    }
+
     // Actions: an extension installed from another shell appears awaiting approval, `a` approves
     // it; `x` asks before removing a profile, `n` keeps it, `y` removes it.
     func testApproveExtensionAndRemoveProfileWithConfirmation() throws {
@@ -364,8 +394,9 @@ final class TUITests: XCTestCase {
         XCTAssertTrue(
             screen.contains { $0.contains("extension_approved io.culvert.test 1.2.0 (5) enabled") }, screen.joined(separator: "\n"))
 
-        try pane.send("Tab")
-        try pane.send("Tab")
+        try pane.send("Tab")  // Sessions
+        try pane.send("Tab")  // Events
+        try pane.send("Tab")  // back to Profiles
         try pane.send("x")
         try pane.waitFor("remove profile office? y/n")
         try pane.send("n")

@@ -1,24 +1,25 @@
 // TUIState: everything the screen shows, as a value, and the reducer that changes it.
 // No terminal here: the renderer draws a state, the main loop feeds messages in and runs the
-// effects that come out.
+// effects that come out. Keys: TUIState+Keys.swift; sessions and overlays: TUIState+Sessions.swift.
 
 import CulvertClient
 import CulvertCore
 
-/// The panes, in Tab order.
-enum Pane: Int, CaseIterable, Sendable {
-    case profiles, extensions, events
+/// The panes, in Tab order (and top to bottom on screen).
+package enum Pane: Int, CaseIterable, Sendable {
+    case profiles, extensions, sessions, events
     var title: String {
         switch self {
         case .profiles: return "Profiles"
         case .extensions: return "Extensions"
+        case .sessions: return "Sessions"
         case .events: return "Events"
         }
     }
 }
 
 /// What the status channel is doing, as the status line says it.
-enum ChannelState: Equatable, Sendable {
+package enum ChannelState: Equatable, Sendable {
     /// Started, no snapshot yet.
     case connecting
     case live
@@ -30,37 +31,69 @@ enum ChannelState: Equatable, Sendable {
     case invalidated(cause: String, hint: String)
 }
 
-/// A key, as the reducer understands it.
-enum TUIKey: Equatable, Sendable {
-    case up, down, pageUp, pageDown, home, end, tab, backTab
-    case approve, remove, yes, no, help, quit, escape
+/// A key as the terminal read it. What a character means (a command, or text for the filter)
+/// is the reducer's decision.
+package enum TUIKey: Equatable, Sendable {
+    case up, down, pageUp, pageDown, home, end, tab, backTab, escape, enter, backspace
     case resize
+    /// A printable character.
+    case character(Character)
     case other
 }
 
 /// Something the main loop must do for the reducer.
-enum TUIEffect: Equatable, Sendable {
+package enum TUIEffect: Equatable, Sendable {
     case approve(identifier: String)
     case removeProfile(name: String)
+    case connect(profile: String)
+    case disconnect(profile: String)
+    /// Fetch the profile's session log (GetSessionLog); the answer comes back as `.logLoaded`/`.logFailed`.
+    case fetchLog(profile: String)
     case quit
 }
 
 /// One input to the reducer.
-enum TUIMessage: Sendable {
+package enum TUIMessage: Sendable {
     case watch(WatchUpdate)
     case key(TUIKey)
     /// The result of an effect: a line for the status bar; `denied` names the refused action.
     case actionFinished(text: String, denied: String?)
+    /// The answer to `.fetchLog`.
+    case logLoaded(profile: String, log: SessionLog)
+    /// `.fetchLog` failed; `text` says why.
+    case logFailed(profile: String, text: String)
     /// The clock, in seconds since any fixed origin.
     case tick(Double)
     /// SIGINT / SIGTERM.
     case terminate
 }
 
-struct TUIState: Equatable, Sendable {
+/// A full-screen view over the panes; any key but scrolling closes it (q still quits).
+package enum Overlay: Equatable, Sendable {
+    case help
+    /// The provider's log of a profile's session, as last fetched (`TUIState.sessionLog`).
+    case log(profile: String)
+    /// A session's execution context, live from the state (like `culvertctl session show`).
+    case context(profile: String)
+}
+
+/// The session log the log overlay shows.
+package struct SessionLogView: Equatable, Sendable {
+    package var profile: String
+    package var lines: [String] = []
+    package var truncated = false
+    /// The fetch has not answered yet.
+    package var loading = true
+    /// Why the fetch failed, if it did.
+    package var error: String?
+}
+
+package struct TUIState: Equatable, Sendable {
     /// How long "resynced after crash" stays up before the line says live again.
     static let resyncedDisplaySeconds = 3.0
     static let maximumLogLines = 1000
+    /// Bound on the filter text; longer input is ignored.
+    static let maximumFilterLength = 64
 
     var channel: ChannelState = .connecting
     var seq: Int64?
@@ -69,26 +102,39 @@ struct TUIState: Equatable, Sendable {
     var developerMode = false
     var profiles: [Profile] = []
     var extensions: [ExtensionInfo] = []
+    /// One per profile that has had a session since the daemon started, sorted by profile.
+    var sessions: [SessionInfo] = []
     /// Event log lines, oldest first.
     var log: [String] = []
     /// Lines scrolled up from the newest; 0 follows the tail.
     var logScroll = 0
     var focus: Pane = .profiles
+    /// Indexes into `visibleProfiles`, `extensions` and `visibleSessions`.
     var selectedProfile = 0
     var selectedExtension = 0
+    var selectedSession = 0
+    /// Profiles and sessions shown are those whose name contains this (case-insensitive).
+    var filter = ""
+    /// `/` was pressed: characters go to `filter` until Enter or Esc.
+    var editingFilter = false
     /// The result of the last action, or a notice.
     var message = ""
     /// Set when actions are disabled, saying why.
     var readOnlyReason: String?
     /// A profile removal waiting for y/n.
     var confirmingRemoval: String?
-    var showingHelp = false
+    var overlay: Overlay?
+    /// Rows scrolled down in the overlay.
+    var overlayScroll = 0
+    var sessionLog: SessionLogView?
     var now = 0.0
     /// The stream said the next snapshot resyncs after a daemon restart.
     var expectingResyncSnapshot = false
-    var quitting = false
+    package var quitting = false
 
-    init(readOnlyReason: String? = nil) { self.readOnlyReason = readOnlyReason }
+    package init(readOnlyReason: String? = nil) { self.readOnlyReason = readOnlyReason }
+
+    var showingHelp: Bool { overlay == .help }
 
     /// True while what is on screen may not be the daemon's current state.
     var isStale: Bool {
@@ -113,7 +159,7 @@ struct TUIState: Equatable, Sendable {
     // MARK: reducer
 
     /// Applies one message; returns what the main loop must do.
-    mutating func reduce(_ message: TUIMessage) -> [TUIEffect] {
+    package mutating func reduce(_ message: TUIMessage) -> [TUIEffect] {
         switch message {
         case .watch(let update):
             apply(update)
@@ -123,6 +169,14 @@ struct TUIState: Equatable, Sendable {
         case .actionFinished(let text, let denied):
             self.message = text
             if let denied { readOnlyReason = "culvertd denied \(denied)" }
+            return []
+        case .logLoaded(let profile, let log):
+            guard sessionLog?.profile == profile else { return [] }  // an answer for an overlay since closed
+            sessionLog = SessionLogView(profile: profile, lines: log.lines, truncated: log.truncated, loading: false)
+            return []
+        case .logFailed(let profile, let text):
+            guard sessionLog?.profile == profile else { return [] }
+            sessionLog = SessionLogView(profile: profile, loading: false, error: text)
             return []
         case .tick(let time):
             now = time
@@ -175,6 +229,7 @@ struct TUIState: Equatable, Sendable {
                 developerMode = status.developerMode
                 profiles = status.profiles.sorted { $0.name < $1.name }
                 extensions = status.extensions.sorted { $0.identifier < $1.identifier }
+                sessions = status.sessions.sorted { $0.profile < $1.profile }
             }
             if expectingResyncSnapshot {
                 channel = .resynced(until: now + Self.resyncedDisplaySeconds)
@@ -200,6 +255,8 @@ struct TUIState: Equatable, Sendable {
             }
         case .extensionUninstalled:
             if let info = event.extensionInfo { extensions.removeAll { $0.identifier == info.identifier } }
+        case .sessionState, .sessionStats:
+            if let session = event.session { upsert(session) }
         default:
             break  // kinds this TUI does not know are logged and otherwise ignored
         }
@@ -209,7 +266,8 @@ struct TUIState: Equatable, Sendable {
             default: channel = .live
             }
         }
-        appendLog(Self.describe(event))
+        // Counters arrive every few seconds per session: they update the Sessions pane, not the log.
+        if event.kind != .sessionStats { appendLog(Self.describe(event)) }
         clampSelections()
     }
 
@@ -219,112 +277,24 @@ struct TUIState: Equatable, Sendable {
         if logScroll > 0 { logScroll = min(logScroll + 1, log.count - 1) }  // keep the view still while scrolled up
     }
 
-    private mutating func clampSelections() {
-        selectedProfile = max(0, min(selectedProfile, profiles.count - 1))
+    mutating func clampSelections() {
+        selectedProfile = max(0, min(selectedProfile, visibleProfiles.count - 1))
         selectedExtension = max(0, min(selectedExtension, extensions.count - 1))
-    }
-
-    private mutating func handle(_ key: TUIKey) -> [TUIEffect] {
-        if let name = confirmingRemoval {
-            confirmingRemoval = nil
-            if key == .yes {
-                message = "removing profile \(name)…"
-                return [.removeProfile(name: name)]
-            }
-            message = "kept profile \(name)"
-            return []
-        }
-        if showingHelp {
-            if key == .quit {
-                quitting = true
-                return [.quit]
-            }
-            showingHelp = false
-            return []
-        }
-        switch key {
-        case .quit:
-            quitting = true
-            return [.quit]
-        case .help:
-            showingHelp = true
-        case .tab:
-            focus = Pane(rawValue: (focus.rawValue + 1) % Pane.allCases.count)!
-        case .backTab:
-            focus = Pane(rawValue: (focus.rawValue + Pane.allCases.count - 1) % Pane.allCases.count)!
-        case .up: move(by: -1)
-        case .down: move(by: 1)
-        case .pageUp: move(by: -10)
-        case .pageDown: move(by: 10)
-        case .home: move(by: -Int(Int32.max))
-        case .end: move(by: Int(Int32.max))
-        case .approve:
-            return approve()
-        case .remove:
-            return remove()
-        case .escape:
-            message = ""
-        case .yes, .no, .resize, .other:
-            break
-        }
-        return []
-    }
-
-    private mutating func move(by delta: Int) {
-        switch focus {
-        case .profiles: selectedProfile = max(0, min(selectedProfile + delta, profiles.count - 1))
-        case .extensions: selectedExtension = max(0, min(selectedExtension + delta, extensions.count - 1))
-        case .events: logScroll = max(0, min(logScroll - delta, max(0, log.count - 1)))
-        }
-    }
-
-    private mutating func approve() -> [TUIEffect] {
-        if let reason = readOnlyReason {
-            message = "approve is disabled: read-only (\(reason))"
-            return []
-        }
-        guard focus == .extensions else {
-            message = "select an extension first (Tab to the Extensions pane)"
-            return []
-        }
-        guard extensions.indices.contains(selectedExtension) else {
-            message = "no extension to approve"
-            return []
-        }
-        let info = extensions[selectedExtension]
-        message = "approving \(info.identifier)…"
-        return [.approve(identifier: info.identifier)]
-    }
-
-    private mutating func remove() -> [TUIEffect] {
-        if let reason = readOnlyReason {
-            message = "remove is disabled: read-only (\(reason))"
-            return []
-        }
-        guard focus == .profiles else {
-            message = "select a profile first (Tab to the Profiles pane)"
-            return []
-        }
-        guard profiles.indices.contains(selectedProfile) else {
-            message = "no profile to remove"
-            return []
-        }
-        let name = profiles[selectedProfile].name
-        confirmingRemoval = name
-        message = "remove profile \(name)? y/n"
-        return []
+        selectedSession = max(0, min(selectedSession, visibleSessions.count - 1))
     }
 
     // MARK: text
 
-    /// One event as a log line: `#7 profile_saved demo (by uid 0)`.
+    /// One event as a log line: `12:00:01 #7 profile_saved demo (uid 0)`.
     static func describe(_ event: Event) -> String {
         let time = event.time.count >= 19 ? String(Array(event.time)[11..<19]) : event.time
         var parts = [time, "#\(event.seq)", event.kind.rawValue]
         switch event.kind {
         case .snapshot:
             let status = event.status
-            parts.append("\(status?.profiles.count ?? 0) profiles, \(status?.extensions.count ?? 0) extensions")
+            var counts = "\(status?.profiles.count ?? 0) profiles, \(status?.extensions.count ?? 0) extensions"
+            if let sessions = status?.sessions.count, sessions > 0 { counts += ", \(sessions) sessions" }
+            parts.append(counts)
         case .daemonStarted:
             if let daemon = event.daemon { parts.append("culvertd \(daemon.version) pid \(daemon.pid)") }
         case .extensionInstalled, .extensionReplaced, .extensionApproved, .extensionUninstalled:
@@ -333,6 +303,11 @@ struct TUIState: Equatable, Sendable {
             if let error = event.error { parts.append(error) }
         case .garbageCollected:
             parts.append("\(event.removals?.count ?? 0) removed")
+        case .sessionState:
+            if let session = event.session {
+                let from = event.previousState.map { "\($0.rawValue)→" } ?? ""
+                parts.append("\(session.profile) \(from)\(session.state.rawValue) (\(event.reason ?? session.reason))")
+            }
         default:
             if let name = event.profile?.name ?? event.name { parts.append(name) }
         }

@@ -3,16 +3,22 @@
 
 import CulvertCore
 
-enum LineStyle: Equatable, Sendable {
+package enum LineStyle: Equatable, Sendable {
     case normal, title, header, focusedHeader, selected, dim, status, notice
+    /// A session that is up (connected).
+    case good
+    /// A session on its way somewhere (connecting, reasserting, disconnecting).
+    case pending
+    /// A session that failed or can never run (invalid).
+    case bad
 }
 
-struct ScreenLine: Equatable, Sendable {
-    var text: String
-    var style: LineStyle
+package struct ScreenLine: Equatable, Sendable {
+    package var text: String
+    package var style: LineStyle
 }
 
-struct Layout {
+package struct Layout {
     static let minimumWidth = 40
     static let minimumHeight = 12
 
@@ -20,6 +26,12 @@ struct Layout {
     var height: Int
     /// UTF-8 terminal: "…" and "·"; else "..." and "-".
     var unicode: Bool
+
+    package init(width: Int, height: Int, unicode: Bool) {
+        self.width = width
+        self.height = height
+        self.unicode = unicode
+    }
 
     var ellipsis: String { unicode ? "…" : "..." }
 
@@ -40,13 +52,18 @@ struct Layout {
             switch scalar {
             case "…": out += "..."
             case "·", "│": out += "-"
+            case "→": out += "->"
+            case "●": out += "*"
+            case "◐": out += "~"
+            case "○": out += "o"
+            case "✖": out += "x"
             default: out += scalar.isASCII ? String(scalar) : "?"
             }
         }
         return out
     }
 
-    func lines(for state: TUIState) -> [ScreenLine] {
+    package func lines(for state: TUIState) -> [ScreenLine] {
         guard width >= Self.minimumWidth, height >= Self.minimumHeight else {
             var lines = [ScreenLine(text: fit("culvert-tui: terminal too small (\(width)x\(height))", width), style: .notice)]
             lines.append(ScreenLine(text: fit("need \(Self.minimumWidth)x\(Self.minimumHeight); q quits", width), style: .normal))
@@ -55,15 +72,16 @@ struct Layout {
         }
         var lines = [titleLine(state)]
         let middle = height - 3
-        if state.showingHelp {
-            lines += helpLines(rows: middle)
+        if let overlay = state.overlay {
+            lines += overlayLines(overlay, state, rows: middle)
         } else {
-            let listRows = max(3, middle / 4)
-            let profileRows = listRows
-            let extensionRows = listRows
-            let eventRows = middle - profileRows - extensionRows
-            lines += profilePane(state, rows: profileRows)
-            lines += extensionPane(state, rows: extensionRows)
+            // Three list panes and the event log; on a small terminal the lists shrink so the log keeps two rows.
+            var listRows = max(3, middle / 5)
+            if middle - 3 * listRows < 3 { listRows = max(2, (middle - 3) / 3) }
+            let eventRows = middle - 3 * listRows
+            lines += profilePane(state, rows: listRows)
+            lines += extensionPane(state, rows: listRows)
+            lines += sessionPane(state, rows: listRows)
             lines += eventPane(state, rows: eventRows)
         }
         lines.append(messageLine(state))
@@ -82,7 +100,7 @@ struct Layout {
         return ScreenLine(text: fit(text, width), style: .title)
     }
 
-    private func header(_ pane: Pane, _ state: TUIState, count: String) -> ScreenLine {
+    func header(_ pane: Pane, _ state: TUIState, count: String) -> ScreenLine {
         var text = "\(pane.title) (\(count))"
         if state.isStale { text += " [stale]" }
         let focused = state.focus == pane && !state.isStale
@@ -95,32 +113,40 @@ struct Layout {
     }
 
     /// The visible window of a list of `count` rows with `selected` kept in view.
-    private func window(count: Int, selected: Int, rows: Int) -> Range<Int> {
+    func window(count: Int, selected: Int, rows: Int) -> Range<Int> {
         let top = max(0, min(selected - rows + 1, count - rows))
         return top..<min(count, top + rows)
     }
 
-    private func row(_ text: String, selected: Bool, focused: Bool, stale: Bool) -> ScreenLine {
+    func row(_ text: String, selected: Bool, focused: Bool, stale: Bool) -> ScreenLine {
         let marker = selected ? (unicode ? "› " : "> ") : "  "
         let style: LineStyle = stale ? .dim : (selected && focused ? .selected : .normal)
         return ScreenLine(text: fit(marker + text, width), style: style)
     }
 
-    private func cells(_ values: [(String, Int)]) -> String {
+    func cells(_ values: [(String, Int)]) -> String {
         values.map { fit($0.0, $0.1) }.joined(separator: " ")
     }
 
+    /// "3", or "1 of 3" while a filter hides some.
+    func count(_ shown: Int, of total: Int) -> String {
+        shown == total ? "\(total)" : "\(shown) of \(total)"
+    }
+
     private func profilePane(_ state: TUIState, rows: Int) -> [ScreenLine] {
-        var lines = [header(.profiles, state, count: "\(state.profiles.count)")]
+        let profiles = state.visibleProfiles
+        var lines = [header(.profiles, state, count: count(profiles.count, of: state.profiles.count))]
         let body = rows - 1
         let nameWidth = min(24, (width - 2) / 3)
         let extensionWidth = min(32, (width - 2) / 3)
         let restWidth = width - 2 - nameWidth - extensionWidth - 2
         if state.profiles.isEmpty {
             lines.append(ScreenLine(text: fit("  no profiles (culvertctl profile add …)", width), style: state.isStale ? .dim : .normal))
+        } else if profiles.isEmpty {
+            lines.append(ScreenLine(text: fit("  no profile matches \"\(state.filter)\"", width), style: .dim))
         }
-        for index in window(count: state.profiles.count, selected: state.selectedProfile, rows: body) {
-            let profile = state.profiles[index]
+        for index in window(count: profiles.count, selected: state.selectedProfile, rows: body) {
+            let profile = profiles[index]
             var flags: [String] = []
             if profile.alwaysOn { flags.append("always-on") }
             flags.append("\(profile.options.count) option\(profile.options.count == 1 ? "" : "s")")
@@ -161,7 +187,7 @@ struct Layout {
     private func eventPane(_ state: TUIState, rows: Int) -> [ScreenLine] {
         let scrolled = state.logScroll > 0 ? ", \(state.logScroll) newer below" : ""
         var lines = [header(.events, state, count: "\(state.log.count)\(scrolled)")]
-        let body = rows - 1
+        let body = max(0, rows - 1)
         let end = max(0, state.log.count - state.logScroll)
         let start = max(0, end - body)
         for line in state.log[start..<end] {
@@ -170,7 +196,7 @@ struct Layout {
         return pad(lines, rows)
     }
 
-    private func pad(_ lines: [ScreenLine], _ rows: Int) -> [ScreenLine] {
+    func pad(_ lines: [ScreenLine], _ rows: Int) -> [ScreenLine] {
         var lines = Array(lines.prefix(rows))
         while lines.count < rows { lines.append(ScreenLine(text: fit("", width), style: .normal)) }
         return lines
@@ -180,27 +206,36 @@ struct Layout {
         "Keys",
         "  Up/Down, j/k   move in the focused pane (Events: scroll)",
         "  PgUp/PgDn      move ten rows",
-        "  Tab, S-Tab     switch pane: Profiles, Extensions, Events",
+        "  Tab, S-Tab     switch pane: Profiles, Extensions, Sessions, Events",
+        "  c              connect the selected profile or session (root only)",
+        "  d              disconnect it (root only)",
+        "  l              the provider's log of its session",
+        "  i              its session's execution context",
         "  a              approve the selected extension (root only)",
         "  x              remove the selected profile, asks y/n (root only)",
-        "  Esc            clear the message line",
+        "  /              filter profiles and sessions by name (Enter keeps)",
+        "  Esc            clear the filter and the message line",
         "  ?              this help (any key closes it)",
         "  q              quit",
         "",
-        "The bottom line shows the status channel: live · seq N,",
-        "reconnecting… (data marked [stale]), resynced after crash.",
+        "Sessions: ● connected, ◐ connecting/reasserting/disconnecting,",
+        "○ disconnected, ✖ invalid. The bottom line shows the status channel:",
+        "live · seq N, reconnecting… (data marked [stale]), resynced after crash.",
     ]
 
-    private func helpLines(rows: Int) -> [ScreenLine] {
-        var lines = [ScreenLine(text: fit("  Help ", width), style: .focusedHeader)]
-        for text in Self.helpText { lines.append(ScreenLine(text: fit("  " + text, width), style: .normal)) }
-        return pad(lines, rows)
-    }
-
     private func messageLine(_ state: TUIState) -> ScreenLine {
+        if state.editingFilter {
+            let cursor = unicode ? "▏" : "_"
+            return ScreenLine(text: fit("filter: \(state.filter)\(cursor)  (Enter keeps, Esc clears)", width), style: .notice)
+        }
         if !state.message.isEmpty { return ScreenLine(text: fit(state.message, width), style: .notice) }
+        if !state.filter.isEmpty {
+            return ScreenLine(text: fit("filter: \(state.filter)  (/ edits, Esc clears)", width), style: .notice)
+        }
         if let reason = state.readOnlyReason {
-            return ScreenLine(text: fit("read-only: \(reason); approve (a) and remove (x) are disabled", width), style: .notice)
+            return ScreenLine(
+                text: fit("read-only: \(reason); connect (c), disconnect (d), approve (a), remove (x) are disabled", width),
+                style: .notice)
         }
         if case .invalidated(_, let hint) = state.channel { return ScreenLine(text: fit(hint, width), style: .notice) }
         if case .reconnecting(let cause) = state.channel {
@@ -212,7 +247,7 @@ struct Layout {
     private func statusLine(_ state: TUIState) -> ScreenLine {
         var channel = state.channelText
         if !unicode { channel = Self.ascii(channel) }
-        let keys = state.readOnlyReason == nil ? "a approve  x remove  ? help  q quit" : "read-only  ? help  q quit"
+        let keys = state.readOnlyReason == nil ? "c connect  d disconnect  / filter  ? help  q quit" : "read-only  / filter  ? help  q quit"
         let room = width - keys.count - 1
         guard room >= 12 else { return ScreenLine(text: fit(channel, width), style: .status) }
         return ScreenLine(text: fit(channel, room) + " " + keys, style: .status)

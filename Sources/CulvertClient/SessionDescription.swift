@@ -1,0 +1,86 @@
+// SessionDescription: how controllers describe a session to a person. Shared so that
+// `culvertctl session show` and culvert-tui's context overlay say the same thing the same way.
+
+import CulvertCore
+
+public enum SessionDescription {
+    /// `count` bytes in binary units with one decimal: "0 B", "512 B", "1.5 KiB", "3.0 GiB".
+    public static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        guard count >= 1024 else { return "\(count) B" }
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        let tenths = Int64((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+
+    /// "1.5 MiB (1572864 bytes, 1200 packets)": human units and the exact counts.
+    public static func traffic(bytes: Int64, packets: Int64) -> String {
+        "\(Self.bytes(bytes)) (\(bytes) bytes, \(packets) packet\(packets == 1 ? "" : "s"))"
+    }
+
+    /// "uid 0 pid 4321 culvertctl"
+    public static func actor(_ actor: Actor) -> String {
+        "uid \(actor.uid) pid \(actor.pid)" + (actor.command.map { " \($0)" } ?? "")
+    }
+
+    /// "connected (provider_started)"
+    public static func state(_ session: SessionInfo) -> String {
+        "\(session.state.rawValue) (\(session.reason))"
+    }
+
+    /// "start_timeout: the provider did not finish StartTunnel in 30 s (exit status 1)"
+    public static func failure(_ failure: SessionFailure) -> String {
+        let reason = failure.reason.rawValue
+        var text = failure.description.hasPrefix(reason + ":") ? failure.description : "\(reason): \(failure.description)"
+        var ending: [String] = []
+        if let status = failure.exitStatus { ending.append("exit status \(status)") }
+        if let signal = failure.signal { ending.append("signal \(signal)") }
+        if !ending.isEmpty { text += " (" + ending.joined(separator: ", ") + ")" }
+        return text
+    }
+
+    /// The session's whole execution context as label/value rows, in reading order. Lists (routes,
+    /// the failure's log lines) take one row each, with an empty label after the first.
+    public static func contextRows(_ session: SessionInfo) -> [[String]] {
+        var rows: [[String]] = [
+            ["profile", session.profile],
+            ["state", state(session)],
+            ["session id", session.id],
+            ["extension", "\(session.extensionIdentifier) \(session.extensionVersion)"],
+            ["provider pid", session.pid.map { "\($0)" } ?? "none (no provider process)"],
+            ["provider uid", session.uid.map { "\($0)" } ?? "-"],
+            ["connected by", session.connectedBy.map(actor) ?? "culvertd (always-on start)"],
+            ["requested at", session.requestedAt],
+            ["connected at", session.connectedAt ?? "-"],
+            ["interface", session.interface ?? "none"],
+        ]
+        if let remote = session.tunnelRemoteAddress { rows.append(["remote address", remote]) }
+        rows.append(["mtu", session.mtu.map { "\($0)" } ?? "-"])
+        rows.append(["addresses", session.addresses.isEmpty ? "none" : session.addresses.joined(separator: ", ")])
+        rows += list("routes", session.routes)
+        rows.append(["full tunnel", session.fullTunnel ? "yes (routes all traffic)" : "no"])
+        let dns = session.dnsServers.isEmpty ? "none" : session.dnsServers.joined(separator: ", ")
+        rows.append(["dns", dns + (session.dnsBackend.map { " (\($0))" } ?? "")])
+        rows.append(["received", traffic(bytes: session.counters.rxBytes, packets: session.counters.rxPackets)])
+        rows.append(["sent", traffic(bytes: session.counters.txBytes, packets: session.counters.txPackets)])
+        rows.append(["restarts", "\(session.restarts)"])
+        rows.append(["next restart", session.nextRestartAt ?? "-"])
+        if let last = session.failure {
+            rows.append(["last failure", failure(last)])
+            rows += list("failure log", last.log)
+        } else {
+            rows.append(["last failure", "none"])
+        }
+        return rows
+    }
+
+    private static func list(_ label: String, _ values: [String]) -> [[String]] {
+        guard !values.isEmpty else { return [[label, "none"]] }
+        return values.enumerated().map { index, value in [index == 0 ? label : "", value] }
+    }
+}
