@@ -43,6 +43,8 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     case policyInvalid(path: String, description: String)
     /// The extension is installed but may not be used yet (`state`, e.g. awaiting_approval).
     case extensionNotUsable(identifier: String, state: String)
+    /// Sessions of `profiles` run the extension; uninstall with force to disconnect them.
+    case extensionInUse(identifier: String, profiles: [String])
     /// culvertd was not running and the install request could not be written to its spool.
     case spoolFailed(path: String, errno: Int64, description: String)
     /// The session did not reach connected. `reason` is a `SessionFailure` reason code (or
@@ -82,6 +84,8 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .invalidPath(let path, let reason): return "\(path): \(reason.replacingUnderscores)"
         case .policyInvalid(let path, let description): return "culvertd's policy is unreadable: \(path): \(description)"
         case .extensionNotUsable(let identifier, let state): return "extension \(identifier) is \(state.replacingUnderscores)"
+        case .extensionInUse(let identifier, let profiles):
+            return "extension \(identifier) is in use by \(profiles.joined(separator: ", "))"
         case .spoolFailed(let path, _, let description): return "cannot spool the request in \(path): \(description)"
         case .connectFailed(let reason, let description, _):
             return "connect failed: " + (description.hasPrefix(reason + ":") ? description : "\(reason): \(description)")
@@ -159,6 +163,10 @@ extension CulvertClientError {
             self = .invalidPath(path: p["path"]?.stringValue ?? "", reason: p["reason"]?.stringValue ?? "")
         case "io.culvert.Manager.PolicyInvalid":
             self = .policyInvalid(path: p["path"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "")
+        case "io.culvert.Manager.ExtensionInUse":
+            let profiles: [String]
+            if case .array(let items)? = p["profiles"] { profiles = items.compactMap(\.stringValue) } else { profiles = [] }
+            self = .extensionInUse(identifier: p["identifier"]?.stringValue ?? "", profiles: profiles)
         case "io.culvert.Manager.ExtensionNotUsable":
             self = .extensionNotUsable(identifier: p["identifier"]?.stringValue ?? "", state: p["state"]?.stringValue ?? "")
         case "io.culvert.Manager.ConnectFailed":

@@ -2,6 +2,7 @@
 // `culvertctl session show` and culvert-tui's context overlay say the same thing the same way.
 
 import CulvertCore
+import CulvertSystem
 
 public enum SessionDescription {
     /// `count` bytes in binary units with one decimal: "0 B", "512 B", "1.5 KiB", "3.0 GiB".
@@ -53,7 +54,10 @@ public enum SessionDescription {
             ["session id", session.id],
             ["extension", "\(session.extensionIdentifier) \(session.extensionVersion)"],
             ["provider pid", session.pid.map { "\($0)" } ?? "none (no provider process)"],
-            ["provider uid", session.uid.map { "\($0)" } ?? "-"],
+            [
+                "provider uid",
+                session.uid.map { uid in Identity.userName(of: UInt32(clamping: uid)).map { "\(uid) (\($0))" } ?? "\(uid)" } ?? "-",
+            ],
             ["connected by", session.connectedBy.map(actor) ?? "culvertd (always-on start)"],
             ["requested at", session.requestedAt],
             ["connected at", session.connectedAt ?? "-"],

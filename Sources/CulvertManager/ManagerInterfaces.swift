@@ -251,8 +251,8 @@ method InstallExtension(path: string, allowDowngrade: ?bool) -> (result: string,
 # Enables an extension that is awaiting approval. Approving an enabled one changes nothing.
 method ApproveExtension(identifier: string) -> (extension: Extension, changed: bool, seq: int)
 
-# Removes an extension's registration and its installed copy. Refused while sessions use it
-# unless force (which disconnects them first).
+# Removes an extension's registration and its installed copy. Refused with ExtensionInUse while
+# sessions use it, unless force: they are then disconnected (reason extension_removed).
 method UninstallExtension(identifier: string, force: ?bool) -> (seq: int)
 
 # Lists installed extensions.
@@ -334,6 +334,9 @@ error ProviderUnavailable (profile: string, state: string)
 
 # The provider failed the message, or went away before answering.
 error ProviderMessageFailed (profile: string, reason: string, description: string)
+
+# Sessions of these profiles run the extension; pass force to disconnect them and uninstall.
+error ExtensionInUse (identifier: string, profiles: []string)
 
 # Another connected session already routes everything; only one full tunnel at a time.
 error FullTunnelInUse (profile: string)

@@ -37,6 +37,20 @@ extension ManagerService {
             }
         case "UninstallExtension":
             let identifier = parameters["identifier"]?.stringValue ?? ""
+            let users = supervisor.activeProfiles(usingExtension: identifier)
+            if !users.isEmpty {
+                guard parameters["force"]?.boolValue == true else {
+                    replier.fail(
+                        VarlinkError(
+                            "io.culvert.Manager.ExtensionInUse",
+                            ["identifier": .string(identifier), "profiles": .array(users.map { .string($0) })]))
+                    return
+                }
+                // The providers keep their executable mapped; their sessions stop with a typed reason.
+                for profile in users {
+                    _ = supervisor.disconnect(profileName: profile, reason: .extensionRemoved, wait: false, replier: nil)
+                }
+            }
             do throws(ExtensionError) {
                 let info = try catalog.uninstall(identifier)
                 let event = publish(EventBody(kind: .extensionUninstalled, actor: actor(call), reason: "uninstalled", extensionInfo: info))

@@ -119,6 +119,13 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     func sessionLog(profileName: String) -> [String]? { sessions[profileName]?.logLines }
 
+    /// Profiles whose session runs a provider of `identifier` (or is waiting to restart one).
+    func activeProfiles(usingExtension identifier: String) -> [String] {
+        sessions.values.filter {
+            $0.info.extensionIdentifier == identifier && ($0.machine.state.isActive || $0.machine.restartPending)
+        }.map(\.profileName).sorted()
+    }
+
     func sendMessage(profileName: String, data: String, replier: VarlinkReplier) {
         guard let session = sessions[profileName] else {
             replier.fail(VarlinkError("io.culvert.Manager.SessionNotFound", ["profile": .string(profileName)]))

@@ -29,6 +29,10 @@ extension CommandFailure {
             self.init(
                 status: .inputRefused, code: "invalid_path", message: "invalid bundle path: \(error.description)",
                 hint: "give the bundle directory, <identifier>.culvertext")
+        case .extensionInUse(let identifier, _):
+            self.init(
+                status: .failure, code: "extension_in_use", message: error.description,
+                hint: "disconnect those sessions, or uninstall with --force: culvertctl extension uninstall \(identifier) --force")
         case .extensionNotUsable(let identifier, let state):
             self.init(
                 status: .inputRefused, code: "extension_not_usable", message: error.description,

@@ -257,6 +257,35 @@ final class TunnelTests: XCTestCase {
         try h.assertNetworkState(equals: state)
     }
 
+    func testUninstallAndProfileRemovalStopRunningSessions() throws {
+        let h = try TunnelHarness(test: self)
+        try h.saveProfile("kept")
+        try h.connect("kept")
+        let refused = TunnelHarness.remoteError {
+            try h.control.call(
+                "io.culvert.Manager.UninstallExtension", ["identifier": .string(TunnelHarness.extensionIdentifier)],
+                timeoutMilliseconds: replyTimeoutMilliseconds)
+        }
+        XCTAssertEqual(refused?.name, "io.culvert.Manager.ExtensionInUse")
+        XCTAssertEqual(refused?.parameters["profiles"]?.stringList, ["kept"])
+        XCTAssertEqual(try h.session("kept")?["state"]?.stringValue, "connected", "a refused uninstall changes nothing")
+
+        // Removing the profile stops its session, which then can never run again: invalid.
+        _ = try h.control.call("io.culvert.Manager.RemoveProfile", ["name": .string("kept")], timeoutMilliseconds: replyTimeoutMilliseconds)
+        let invalid = try h.waitForSession("kept") { $0["state"]?.stringValue == "invalid" }
+        XCTAssertEqual(invalid?["state"]?.stringValue, "invalid")
+        XCTAssertEqual(invalid?["reason"]?.stringValue, "profile_removed")
+
+        try h.saveProfile("other")
+        try h.connect("other")
+        _ = try h.control.call(
+            "io.culvert.Manager.UninstallExtension", ["identifier": .string(TunnelHarness.extensionIdentifier), "force": .bool(true)],
+            timeoutMilliseconds: replyTimeoutMilliseconds)
+        let stopped = try h.waitForSession("other") { $0["state"]?.stringValue == "disconnected" }
+        XCTAssertEqual(stopped?["reason"]?.stringValue, "extension_removed")
+        XCTAssertNil(stopped?["pid"]?.intValue)
+    }
+
     static func date(_ text: String?) -> Date? {
         guard let text else { return nil }
         let formatter = ISO8601DateFormatter()

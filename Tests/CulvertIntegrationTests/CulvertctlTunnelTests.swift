@@ -1,0 +1,76 @@
+// culvertctl against live tunnels: connect, session list/show/log, message, disconnect, and the
+// typed failure of a provider that crashes — the commands an administrator actually types.
+
+import CulvertTesting
+import Foundation
+import XCTest
+
+final class CulvertctlTunnelTests: XCTestCase {
+    func testSessionCommandsOnALiveTunnel() throws {
+        let h = try TunnelHarness(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        let socket = ["--socket", h.daemon.socketPath]
+
+        let connect = try culvertctl(socket + ["connect", "lab"])
+        XCTAssertEqual(connect.status, 0, connect.stderr)
+        XCTAssertTrue(connect.stdout.contains("connected"), connect.stdout)
+
+        let show = try culvertctl(socket + ["--json", "session", "show", "lab"])
+        XCTAssertEqual(show.status, 0, show.stderr)
+        let session = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        let context = (session["session"] as? [String: Any]) ?? session
+        XCTAssertEqual(context["state"] as? String, "connected")
+        XCTAssertEqual(context["uid"] as? Int, 65534, "runs as nobody")
+        XCTAssertNotNil(context["pid"] as? Int)
+        XCTAssertEqual(context["addresses"] as? [String], ["10.77.0.1/24"])
+        XCTAssertEqual(context["routes"] as? [String], ["10.99.0.0/24"])
+        XCTAssertEqual(context["extensionVersion"] as? String, "1.0.0")
+        XCTAssertEqual((context["connectedBy"] as? [String: Any])?["command"] as? String, "culvertctl")
+        XCTAssertTrue((context["interface"] as? String ?? "").hasPrefix("cvt"))
+
+        let text = try culvertctl(socket + ["session", "show", "lab"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        for field in ["connected", "nobody", "10.77.0.1/24", "10.99.0.0/24", "culvertctl"] where !text.stdout.contains(field) {
+            XCTFail("session show lacks \(field):\n\(text.stdout)")
+        }
+
+        let list = try culvertctl(socket + ["session", "list"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stdout.split(separator: "\n").contains { $0.hasPrefix("lab") && $0.contains("connected") }, list.stdout)
+
+        let message = try culvertctl(socket + ["message", "lab", "hello"])
+        XCTAssertEqual(message.status, 0, message.stderr)
+        XCTAssertEqual(message.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "echo: hello")
+
+        let log = try culvertctl(socket + ["session", "log", "lab", "--lines", "2"])
+        XCTAssertEqual(log.status, 0, log.stderr)
+        XCTAssertEqual(log.stdout.split(separator: "\n").count, 2, log.stdout)
+        XCTAssertTrue(log.stdout.contains("message: hello"), log.stdout)
+
+        let disconnect = try culvertctl(socket + ["disconnect", "lab"])
+        XCTAssertEqual(disconnect.status, 0, disconnect.stderr)
+        XCTAssertTrue(disconnect.stdout.contains("disconnected"), disconnect.stdout)
+
+        let unavailable = try culvertctl(socket + ["message", "lab", "hello"])
+        XCTAssertEqual(unavailable.status, 69, unavailable.stderr)
+        XCTAssertTrue(unavailable.stderr.contains("disconnected"), unavailable.stderr)
+    }
+
+    func testConnectFailurePrintsTheReasonAndTheProvidersLastLines() throws {
+        let h = try TunnelHarness(test: self, startPeer: false)
+        try h.saveProfile("broken", options: ["behaviour": "crash-on-start"])
+        let result = try culvertctl(["--socket", h.daemon.socketPath, "connect", "broken"])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("provider_crashed"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("about to crash"), result.stderr)
+        let json = try culvertctl(["--socket", h.daemon.socketPath, "--json", "connect", "broken"])
+        XCTAssertEqual(json.status, 1)
+        XCTAssertTrue(json.stderr.contains("\"log\""), json.stderr)
+    }
+
+    private func culvertctl(_ arguments: [String]) throws -> CommandResult {
+        let command = try BackgroundCommand([Products.path(of: "culvertctl")] + arguments)
+        defer { command.kill() }
+        return try command.wait()
+    }
+}
