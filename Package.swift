@@ -103,7 +103,8 @@ let package = Package(
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(name: "CulvertClientTests", dependencies: ["CulvertClient", "CulvertCore", "CulvertVarlink"], swiftSettings: strict),
-        .testTarget(name: "CulvertTUIModelTests", dependencies: ["CulvertTUIModel", "CulvertClient", "CulvertCore"], swiftSettings: strict),
+        .testTarget(
+            name: "CulvertTUIModelTests", dependencies: ["CulvertTUIModel", "CulvertClient", "CulvertCore"], swiftSettings: strict),
         .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem"], swiftSettings: strict),
         .testTarget(name: "CulvertBundleTests", dependencies: ["CulvertBundle", "CulvertSystem"], swiftSettings: strict),
         .testTarget(
