@@ -286,6 +286,57 @@ final class TunnelTests: XCTestCase {
         XCTAssertNil(stopped?["pid"]?.intValue)
     }
 
+    func testReassertingAndCancelAreReportedAsTransitions() throws {
+        let h = try TunnelHarness(test: self)
+        try h.saveProfile("wobbly")
+        try h.connect("wobbly")
+        let watcher = try h.daemon.connect()
+        try watcher.startWatch()
+        _ = try watcher.nextEvent()  // snapshot
+        func message(_ text: String) throws -> String {
+            let reply = try h.control.call(
+                "io.culvert.Manager.SendProviderMessage",
+                ["profile": .string("wobbly"), "data": .string(Data(text.utf8).base64EncodedString())],
+                timeoutMilliseconds: replyTimeoutMilliseconds)
+            return Data(base64Encoded: reply["data"]?.stringValue ?? "").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+        XCTAssertEqual(try message("reassert"), "reasserted")
+        XCTAssertEqual(try message("cancel"), "cancelling")
+        var transitions: [String] = []
+        let deadline = Date().addingTimeInterval(10)
+        while !transitions.contains(where: { $0.hasSuffix("→disconnected") }) && Date() < deadline {
+            let event = try watcher.nextEvent()
+            guard event["kind"]?.stringValue == "session_state" else { continue }
+            transitions.append("\(event["previousState"]?.stringValue ?? "?")→\(event["session"]?["state"]?.stringValue ?? "?")")
+        }
+        XCTAssertEqual(
+            transitions, ["connected→reasserting", "reasserting→connected", "connected→disconnecting", "disconnecting→disconnected"])
+        let session = try XCTUnwrap(try h.session("wobbly"))
+        XCTAssertEqual(session["reason"]?.stringValue, "provider_cancelled")
+        XCTAssertEqual(session["failure"]?["description"]?.stringValue, "the test asked the provider to give up")
+    }
+
+    func testARestartedDaemonRemovesWhatACrashedOneLeft() throws {
+        let h = try TunnelHarness(test: self)
+        try h.saveProfile("orphan", options: ["routes": "0.0.0.0/0", "dns": "10.77.0.53"])
+        let resolvBefore = try String(contentsOfFile: h.resolvConf, encoding: .utf8)
+        let before = try h.networkStateA()
+        let reply = try h.connect("orphan")
+        let pid = try XCTUnwrap(reply["session"]?["pid"]?.intValue)
+        h.daemon.crash()
+        // The provider sees its channel close and exits, taking the TUN (and its routes) with it;
+        // the policy rules and the rewritten resolv.conf stay behind.
+        let deadline = Date().addingTimeInterval(10)
+        while FileManager.default.fileExists(atPath: "/proc/\(pid)") && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/proc/\(pid)"), "the provider outlived its channel")
+        let leftovers = try h.namespaces.ip(in: h.namespaces.a, ["-j", "-4", "rule", "show"])
+        XCTAssertTrue(leftovers.contains("\"protocol\":\"156\""), leftovers)
+        XCTAssertNotEqual(try String(contentsOfFile: h.resolvConf, encoding: .utf8), resolvBefore)
+        try h.daemon.start()
+        try h.assertNetworkState(equals: before)
+        XCTAssertEqual(try String(contentsOfFile: h.resolvConf, encoding: .utf8), resolvBefore)
+    }
+
     static func date(_ text: String?) -> Date? {
         guard let text else { return nil }
         let formatter = ISO8601DateFormatter()

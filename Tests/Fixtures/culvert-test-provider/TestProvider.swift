@@ -100,6 +100,17 @@ final class TestProvider: PacketTunnelProvider, @unchecked Sendable {  // relay 
     func handleAppMessage(_ message: [UInt8]) async -> [UInt8]? {
         let text = String(decoding: message, as: UTF8.self)
         say("message: \(text)")
+        if text == "reassert" {
+            // Recovering for a moment, as a provider does when its peer changes address.
+            try? await tunnel.setReasserting(true)  // try?: the answer below reports what happened
+            try? await Task.sleep(for: .milliseconds(300))  // try?: not cancelled here
+            try? await tunnel.setReasserting(false)  // try?: as above
+            return Array("reasserted".utf8)
+        }
+        if text == "cancel" {
+            Task { await tunnel.cancelTunnel(error: "the test asked the provider to give up") }
+            return Array("cancelling".utf8)
+        }
         if text == "stats" {
             let counts = relay?.counts ?? (0, 0)
             return Array("toPeer=\(counts.0) fromPeer=\(counts.1)".utf8)
