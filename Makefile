@@ -26,6 +26,9 @@ test: deps check-generated lint
 	$(PRODUCTS)/culvert-fuzz replay Fuzz/corpus
 	$(SWIFT) test --skip-build --scratch-path $(BUILD_DIR)
 
+# A live tunnel in two private network namespaces, watched in culvert-tui. `build` builds every
+# product the script runs: culvertd, culvertctl, culvert-tui and culvert-test-provider (the tunnel's
+# provider and its peer); deps brings iproute2, ping and iperf3.
 demo: build
 	scripts/demo $(PRODUCTS)
 

@@ -72,8 +72,9 @@ extension Output {
             if let session = event.session {
                 let counters = session.counters
                 parts.append(session.profile)
-                parts.append("rx \(SessionDescription.bytes(counters.rxBytes)) (\(counters.rxPackets) packets)")
-                parts.append("tx \(SessionDescription.bytes(counters.txBytes)) (\(counters.txPackets) packets)")
+                let packets = { (count: Int64) in "\(count) packet\(count == 1 ? "" : "s")" }
+                parts.append("rx \(SessionDescription.bytes(counters.rxBytes)) (\(packets(counters.rxPackets)))")
+                parts.append("tx \(SessionDescription.bytes(counters.txBytes)) (\(packets(counters.txPackets)))")
             }
         default:
             if let name = event.profile?.name ?? event.name { parts.append(name) }
