@@ -40,7 +40,7 @@ public enum SessionDescription {
         var text = failure.description.hasPrefix(reason + ":") ? failure.description : "\(reason): \(failure.description)"
         var ending: [String] = []
         if let status = failure.exitStatus { ending.append("exit status \(status)") }
-        if let signal = failure.signal { ending.append("signal \(signal)") }
+        if let signal = failure.signal, !failure.description.contains(signal) { ending.append("signal \(signal)") }
         if !ending.isEmpty { text += " (" + ending.joined(separator: ", ") + ")" }
         return text
     }

@@ -36,6 +36,11 @@ public struct ManagerConfiguration: Sendable {
         get { supervisor.resolvConfPath }
         set { supervisor.resolvConfPath = newValue }
     }
+    /// How tunnel DNS is applied.
+    public var dnsBackend: DNSBackendChoice {
+        get { supervisor.dnsBackend }
+        set { supervisor.dnsBackend = newValue }
+    }
     /// Test hook: every settings transaction fails at this step and rolls back.
     public var injectSettingsFailureAtStep: Int? {
         get { supervisor.injectSettingsFailureAtStep }

@@ -25,6 +25,30 @@ struct SupervisorConfiguration: Sendable {
     var interfaceNamePattern = "cvt%d"
     /// The resolv.conf culvertd manages when systemd-resolved does not run.
     var resolvConfPath = "/etc/resolv.conf"
+    var dnsBackend = DNSBackendChoice.auto
+}
+
+/// How tunnel DNS is applied (`--dns`).
+public enum DNSBackendChoice: String, Sendable, CaseIterable {
+    /// systemd-resolved when it runs and culvertd shares its network namespace, else the file.
+    case auto
+    case resolved
+    case file
+
+    func backend(resolvConfPath: String) -> DNSBackend {
+        switch self {
+        case .file: return .file(path: resolvConfPath)
+        case .resolved:
+            let detected = DNSBackend.detect(resolvConfPath: resolvConfPath)
+            if case .resolved = detected { return detected }
+            return .resolved(resolvectl: DNSBackend.resolvectlLocations.first ?? "/usr/bin/resolvectl")
+        case .auto:
+            // resolved manages the links of its own namespace: a culvertd in another one (a
+            // container, a test namespace) must not hand it interfaces it cannot see.
+            guard NetworkNamespace.isSameAsInit == true else { return .file(path: resolvConfPath) }
+            return DNSBackend.detect(resolvConfPath: resolvConfPath)
+        }
+    }
 }
 
 final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
@@ -61,7 +85,9 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         self.configuration = configuration
         self.queue = queue
         self.logger = logger
-        dns = DNSConfigurator(detectingWith: configuration.resolvConfPath, stateDirectory: stateDirectory + "/dns")
+        dns = DNSConfigurator(
+            backend: configuration.dnsBackend.backend(resolvConfPath: configuration.resolvConfPath), stateDirectory: stateDirectory + "/dns"
+        )
         // The bundled definition is ours and known-good; failing to parse it is a build defect.
         providerInterface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
     }

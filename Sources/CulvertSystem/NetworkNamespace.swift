@@ -22,4 +22,15 @@ public enum NetworkNamespace {
 
     /// The namespace file of the calling thread, e.g. for `nsenter --net=`.
     public static var currentThreadNamespacePath: String { "/proc/\(getpid())/task/\(currentThreadID)/ns/net" }
+
+    /// Whether this process shares the network namespace of pid 1 (the host's, outside
+    /// containers). Host-wide services such as systemd-resolved only manage links there.
+    /// nil when it cannot be told (no /proc, or pid 1's namespace is not readable).
+    public static var isSameAsInit: Bool? {
+        // try?: unreadable links mean "cannot tell", reported as nil.
+        guard let own = try? FileSystem.symbolicLinkTarget("/proc/self/ns/net"),
+            let initial = try? FileSystem.symbolicLinkTarget("/proc/1/ns/net")
+        else { return nil }
+        return own == initial
+    }
 }

@@ -107,6 +107,13 @@ struct Culvertd: AsyncParsableCommand {
         help: ArgumentHelp("The resolv.conf culvertd rewrites for tunnel DNS when systemd-resolved does not run.", valueName: "path"))
     var resolvConf = "/etc/resolv.conf"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How tunnel DNS is applied: auto (systemd-resolved when it runs in culvertd's network namespace, else --resolv-conf), resolved, or file.",
+            valueName: "auto|resolved|file"))
+    var dns = "auto"
+
     @Option(name: .long, help: .hidden)
     var testFailSettingsAtStep: Int?
 
@@ -123,6 +130,7 @@ struct Culvertd: AsyncParsableCommand {
         ] {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds") }
         }
+        guard DNSBackendChoice(rawValue: dns) != nil else { throw ValidationError("--dns must be auto, resolved or file") }
         guard restartDelayMax >= restartDelay else { throw ValidationError("--restart-delay-max must be at least --restart-delay") }
     }
 
@@ -149,6 +157,7 @@ struct Culvertd: AsyncParsableCommand {
             restartMaximumDelay: .seconds(restartDelayMax), stablePeriod: .seconds(stablePeriod))
         configuration.statsInterval = .seconds(statsInterval)
         configuration.resolvConfPath = resolvConf
+        configuration.dnsBackend = DNSBackendChoice(rawValue: dns) ?? .auto
         configuration.injectSettingsFailureAtStep = testFailSettingsAtStep
         let daemon = ManagerDaemon(configuration: configuration, logger: logger, environment: ProcessInfo.processInfo.environment)
         let group = ServiceGroup(
