@@ -124,11 +124,13 @@ final class VarlinkPeerTests: XCTestCase {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Waits until the process has `count` descriptors open (closing happens on the peers' queues).
+    /// Waits until the process has at most `count` descriptors open (closing happens on the peers'
+    /// queues). At most, not exactly: descriptors of earlier tests may still be closing
+    /// asynchronously when the baseline is taken, and fall away meanwhile; a leak shows as more.
     private func waitForDescriptorCount(_ count: Int) {
         let deadline = Date().addingTimeInterval(timeout)
-        while Identity.openDescriptorCount() != count, Date() < deadline { usleep(10_000) }
-        XCTAssertEqual(Identity.openDescriptorCount(), count, "descriptors leaked")
+        while Identity.openDescriptorCount() > count, Date() < deadline { usleep(10_000) }
+        XCTAssertLessThanOrEqual(Identity.openDescriptorCount(), count, "descriptors leaked")
     }
 
     // MARK: interface
