@@ -23,6 +23,9 @@ public struct EventKind: RawRepresentable, Codable, Sendable, Hashable, CustomSt
     public static let garbageCollected = EventKind(rawValue: "garbage_collected")
     /// A session changed state; `session`, `previousState` and `reason` say how.
     public static let sessionState = EventKind(rawValue: "session_state")
+    /// Something other than culvertd changed a session's interface (`reason`: link_down,
+    /// link_deleted, mtu_changed, address_removed, address_added); `error` describes it.
+    public static let sessionNetworkChanged = EventKind(rawValue: "session_network_changed")
     /// Fresh link counters of a session, sent periodically while anyone watches.
     public static let sessionStats = EventKind(rawValue: "session_stats")
     /// Not a stored event: the full state at position `seq`, sent when replay is impossible.

@@ -194,7 +194,7 @@ type Event (
   time: string,
   # daemon_started, profile_saved, profile_removed, extension_installed, extension_replaced,
   # extension_approved, extension_uninstalled, extension_install_failed, garbage_collected,
-  # session_state, session_stats, or snapshot.
+  # session_state, session_stats, session_network_changed, or snapshot.
   kind: string,
   # Who caused the change (profile_saved, profile_removed, session_state when a client did).
   actor: ?Actor,
@@ -210,12 +210,14 @@ type Event (
   extension: ?Extension,
   # The version an extension_replaced event replaced.
   previousVersion: ?string,
-  # What went wrong (extension_install_failed): an error name and its description.
+  # What went wrong (extension_install_failed): an error name and its description; what changed
+  # (session_network_changed).
   error: ?string,
   # What garbage_collected removed.
   removals: ?[]Removal,
   # Why a snapshot was sent: no_position, other_epoch, too_old, ahead; why a session changed
-  # state (session_state).
+  # state (session_state); what someone else changed on a session's interface
+  # (session_network_changed: link_down, link_deleted, mtu_changed, address_removed, address_added).
   reason: ?string,
   # The session as it is after the change (session_state), or with fresh counters (session_stats).
   session: ?Session,

@@ -203,4 +203,7 @@ public struct InterfaceAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(address)/\(prefixLength)" }
+
+    /// IPv6 fe80::/10, which the kernel adds to every link that comes up.
+    public var isLinkLocal: Bool { address.family == .ipv6 && address.bytes[0] == 0xfe && address.bytes[1] & 0xc0 == 0x80 }
 }

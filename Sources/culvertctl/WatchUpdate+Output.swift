@@ -76,6 +76,10 @@ extension Output {
                 parts.append("rx \(SessionDescription.bytes(counters.rxBytes)) (\(packets(counters.rxPackets)))")
                 parts.append("tx \(SessionDescription.bytes(counters.txBytes)) (\(packets(counters.txPackets)))")
             }
+        case .sessionNetworkChanged:
+            if let session = event.session { parts.append(session.profile) }
+            parts.append(event.reason ?? "changed")
+            if let text = event.error { details.append(text + ", not by culvertd") }
         default:
             if let name = event.profile?.name ?? event.name { parts.append(name) }
             if let created = event.created { details.append(created ? "created" : "replaced") }

@@ -337,6 +337,27 @@ final class TunnelTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: h.resolvConf, encoding: .utf8), resolvBefore)
     }
 
+    func testChangesMadeByOthersToASessionsInterfaceAreReported() throws {
+        let h = try TunnelHarness(test: self)
+        try h.saveProfile("watched", options: ["mtu": "1400"])
+        let watcher = try h.daemon.connect()
+        try watcher.startWatch()
+        _ = try watcher.nextEvent()  // snapshot
+        let interface = try XCTUnwrap(try h.connect("watched")["session"]?["interface"]?.stringValue)
+        try h.namespaces.ip(in: h.namespaces.a, ["link", "set", interface, "mtu", "1300"])
+        try h.namespaces.ip(in: h.namespaces.a, ["addr", "del", TunnelHarness.tunnelAddressA + "/24", "dev", interface])
+        try h.namespaces.ip(in: h.namespaces.a, ["link", "set", interface, "down"])
+        var reasons: [String] = []
+        let deadline = Date().addingTimeInterval(10)
+        while reasons.count < 3 && Date() < deadline {
+            let event = try watcher.nextEvent()
+            guard event["kind"]?.stringValue == "session_network_changed" else { continue }
+            XCTAssertEqual(event["session"]?["profile"]?.stringValue, "watched")
+            reasons.append(event["reason"]?.stringValue ?? "?")
+        }
+        XCTAssertEqual(reasons, ["mtu_changed", "address_removed", "link_down"])
+    }
+
     static func date(_ text: String?) -> Date? {
         guard let text else { return nil }
         let formatter = ISO8601DateFormatter()
