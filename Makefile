@@ -59,7 +59,9 @@ fuzz: deps
 bench: deps
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-bench 2>&1 | scripts/quiet-build
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertd 2>&1 | scripts/quiet-build
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-test-provider 2>&1 | scripts/quiet-build
 	$(BUILD_DIR)/release/culvert-bench ipc
+	$(BUILD_DIR)/release/culvert-bench tunnel
 
 clean:
 	rm -rf .build .build-* 

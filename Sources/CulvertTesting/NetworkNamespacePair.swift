@@ -49,10 +49,16 @@ public final class NetworkNamespacePair: @unchecked Sendable {  // immutable aft
 
     deinit { tearDown() }
 
-    /// Deletes both namespaces (and so everything in them).
+    /// Kills every process still inside either namespace (all started by whoever created them,
+    /// e.g. an iperf3 of an interrupted run), then deletes both (and so every device in them).
     public func tearDown() {
         guard !removed else { return }
         removed = true
+        for namespace in [a, b] {
+            // try?: a namespace that is already gone has no processes.
+            let pids = (try? Self.run(Self.ipCommand, ["netns", "pids", namespace]))?.output.split(separator: "\n") ?? []
+            for pid in pids.compactMap({ Int32($0) }) where pid != getpid() { kill(pid, SIGKILL) }
+        }
         _ = try? Self.run(Self.ipCommand, ["netns", "del", a])  // try?: may not exist if init failed early
         _ = try? Self.run(Self.ipCommand, ["netns", "del", b])  // same
     }

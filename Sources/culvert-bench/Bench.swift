@@ -7,5 +7,5 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "culvert-bench",
         abstract: "Culvert benchmarks. Results are ratios against baselines measured in the same run.",
-        subcommands: [IPC.self, EchoServer.self])
+        subcommands: [IPC.self, Tunnel.self, EchoServer.self])
 }

@@ -11,7 +11,7 @@ import XCTest
 
 final class TunnelTests: XCTestCase {
     func testConnectCarriesTrafficAndDisconnectRestoresEverything() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("lab", options: ["routes": "10.99.0.0/24", "dns": "10.77.0.53", "search": "lab.invalid"])
         let resolvBefore = try String(contentsOfFile: h.resolvConf, encoding: .utf8)
         let before = try h.networkStateA()
@@ -36,17 +36,17 @@ final class TunnelTests: XCTestCase {
         XCTAssertFalse(resolvUp.contains("192.0.2.53"), resolvUp)
 
         // Traffic crosses the tunnel.
-        let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelHarness.tunnelAddressB])
+        let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.tunnelAddressB])
         XCTAssertEqual(ping.status, 0, ping.output + ping.error)
-        let behind = try h.inA(["ping", "-c", "2", "-i", "0.2", "-W", "2", TunnelHarness.behindPeer])
+        let behind = try h.inA(["ping", "-c", "2", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
         XCTAssertEqual(behind.status, 0, behind.output + behind.error)
         let server = try h.namespaces.spawn(
-            in: h.namespaces.b, ["iperf3", "-s", "-1", "-B", TunnelHarness.tunnelAddressB], output: h.directory.path + "/iperf-server.log")
+            in: h.namespaces.b, ["iperf3", "-s", "-1", "-B", TunnelLab.tunnelAddressB], output: h.directory.path + "/iperf-server.log")
         defer { if server.isRunning { server.terminate() } }
-        var iperf = try h.inA(["iperf3", "-c", TunnelHarness.tunnelAddressB, "-t", "2", "-J"], timeout: 30)
+        var iperf = try h.inA(["iperf3", "-c", TunnelLab.tunnelAddressB, "-t", "2", "-J"], timeout: 30)
         for _ in 0..<20 where iperf.status != 0 && iperf.output.contains("Connection refused") {  // server still starting
             usleep(100_000)
-            iperf = try h.inA(["iperf3", "-c", TunnelHarness.tunnelAddressB, "-t", "2", "-J"], timeout: 30)
+            iperf = try h.inA(["iperf3", "-c", TunnelLab.tunnelAddressB, "-t", "2", "-J"], timeout: 30)
         }
         XCTAssertEqual(iperf.status, 0, iperf.output + iperf.error)
         let result = try JSONSerialization.jsonObject(with: Data(iperf.output.utf8)) as? [String: Any]
@@ -76,7 +76,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testFullTunnelUsesPolicyRoutingAndDoesNotLoop() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("everything", options: ["routes": "0.0.0.0/0"])
         let before = try h.networkStateA()
         let reply = try h.connect("everything")
@@ -91,7 +91,7 @@ final class TunnelTests: XCTestCase {
         XCTAssertTrue(table.contains("\"dst\":\"default\""), table)
         // 10.99.0.1 has no route in A but the tunnel's default: it can only be reached through the
         // tunnel, whose outer packets (to the peer's address) must bypass it via the protected socket.
-        let behind = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelHarness.behindPeer])
+        let behind = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
         XCTAssertEqual(behind.status, 0, behind.output + behind.error + h.peerLog)
         let outer = try h.inA(["ping", "-c", "1", "-W", "2", NetworkNamespacePair.addressB])
         XCTAssertEqual(outer.status, 0, outer.output + outer.error)
@@ -100,7 +100,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testProviderCannotChangeTheNetworkItself() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("meddler", options: ["behaviour": "try-netlink"])
         try h.connect("meddler")
         let log = try h.sessionLog("meddler")
@@ -110,7 +110,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testInvalidSettingsAreRefusedAndChangeNothing() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         let before = try h.networkStateA()
         let cases: [(String, [String: String], String)] = [
             ("tiny-mtu", ["mtu": "40"], "mtu_out_of_range"),
@@ -124,7 +124,7 @@ final class TunnelTests: XCTestCase {
         ]
         for (name, options, reason) in cases {
             try h.saveProfile(name, options: options)
-            let error = TunnelHarness.remoteError { try h.connect(name) }
+            let error = TunnelLab.remoteError { try h.connect(name) }
             XCTAssertEqual(error?.name, "io.culvert.Manager.ConnectFailed", name)
             XCTAssertEqual(error?.parameters["reason"]?.stringValue, "start_failed", name)
             let description = error?.parameters["description"]?.stringValue ?? ""
@@ -136,17 +136,17 @@ final class TunnelTests: XCTestCase {
 
     func testInjectedFailureMidwayRollsBackEverything() throws {
         // Steps: address, link up, route, route — step 3 fails after the address, the link and one route were applied.
-        let h = try TunnelHarness(test: self, daemonArguments: ["--test-fail-settings-at-step", "3"])
+        let h = try TunnelLab(test: self, daemonArguments: ["--test-fail-settings-at-step", "3"])
         try h.saveProfile("midway", options: ["routes": "10.99.0.0/24,10.98.0.0/24"])
         let before = try h.networkStateA()
-        let error = TunnelHarness.remoteError { try h.connect("midway") }
+        let error = TunnelLab.remoteError { try h.connect("midway") }
         XCTAssertEqual(error?.name, "io.culvert.Manager.ConnectFailed")
         XCTAssertTrue((error?.parameters["description"]?.stringValue ?? "").contains("injected"), "\(String(describing: error))")
         try h.assertNetworkState(equals: before)
     }
 
     func testFailingProvidersGiveTypedReasonsWithTheirLog() throws {
-        let h = try TunnelHarness(test: self, startPeer: false)
+        let h = try TunnelLab(test: self, startPeer: false)
         let cases: [(String, String, String, (JSONValue) -> Bool)] = [
             ("crash-on-start", "provider_crashed", "about to crash", { $0["signal"]?.stringValue == "SIGABRT" }),
             ("exit-on-start", "provider_exited", "exiting with status 0", { $0["exitStatus"]?.intValue == 0 }),
@@ -155,7 +155,7 @@ final class TunnelTests: XCTestCase {
         let before = try h.networkStateA()
         for (behaviour, reason, line, extra) in cases {
             try h.saveProfile(behaviour, options: ["behaviour": behaviour])
-            let error = TunnelHarness.remoteError { try h.connect(behaviour) }
+            let error = TunnelLab.remoteError { try h.connect(behaviour) }
             XCTAssertEqual(error?.name, "io.culvert.Manager.ConnectFailed", behaviour)
             XCTAssertEqual(error?.parameters["reason"]?.stringValue, reason, behaviour)
             XCTAssertTrue(
@@ -171,7 +171,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testAlwaysOnProfileRestartsWithBackoff() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         let watcher = try h.daemon.connect()
         try watcher.startWatch()
         _ = try watcher.nextEvent()  // snapshot
@@ -203,7 +203,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testProviderMessagesRoundTripAndFailTypedWhenTheProviderIsGone() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("chat")
         let reply = try h.connect("chat")
         let answer = try h.control.call(
@@ -215,7 +215,7 @@ final class TunnelTests: XCTestCase {
         let pid = try XCTUnwrap(reply["session"]?["pid"]?.intValue)
         kill(pid_t(pid), SIGKILL)
         let start = Date()
-        let error = TunnelHarness.remoteError {
+        let error = TunnelLab.remoteError {
             try h.control.call(
                 "io.culvert.Manager.SendProviderMessage", ["profile": .string("chat"), "data": .string("aGk=")],
                 timeoutMilliseconds: replyTimeoutMilliseconds)
@@ -227,7 +227,7 @@ final class TunnelTests: XCTestCase {
         let session = try h.waitForSession("chat") { $0["state"]?.stringValue == "disconnected" }
         XCTAssertEqual(session?["failure"]?["reason"]?.stringValue, "provider_crashed")
         XCTAssertEqual(session?["failure"]?["signal"]?.stringValue, "SIGKILL")
-        let gone = TunnelHarness.remoteError {
+        let gone = TunnelLab.remoteError {
             try h.control.call(
                 "io.culvert.Manager.SendProviderMessage", ["profile": .string("chat"), "data": .string("aGk=")],
                 timeoutMilliseconds: replyTimeoutMilliseconds)
@@ -237,7 +237,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testTwentyCyclesLeaveDescriptorsAndNetworkAtBaseline() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("cycle", options: ["routes": "10.99.0.0/24"])
         // One cycle first, so lazily opened descriptors (netlink socket) are part of the baseline.
         try h.connect("cycle")
