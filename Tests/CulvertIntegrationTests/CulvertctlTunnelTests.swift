@@ -7,7 +7,7 @@ import XCTest
 
 final class CulvertctlTunnelTests: XCTestCase {
     func testSessionCommandsOnALiveTunnel() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
         let socket = ["--socket", h.daemon.socketPath]
 
@@ -57,7 +57,7 @@ final class CulvertctlTunnelTests: XCTestCase {
     }
 
     func testConnectFailurePrintsTheReasonAndTheProvidersLastLines() throws {
-        let h = try TunnelHarness(test: self, startPeer: false)
+        let h = try TunnelLab(test: self, startPeer: false)
         try h.saveProfile("broken", options: ["behaviour": "crash-on-start"])
         let result = try culvertctl(["--socket", h.daemon.socketPath, "connect", "broken"])
         XCTAssertEqual(result.status, 1, result.stderr)

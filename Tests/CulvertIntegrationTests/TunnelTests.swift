@@ -258,12 +258,12 @@ final class TunnelTests: XCTestCase {
     }
 
     func testUninstallAndProfileRemovalStopRunningSessions() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("kept")
         try h.connect("kept")
-        let refused = TunnelHarness.remoteError {
+        let refused = TunnelLab.remoteError {
             try h.control.call(
-                "io.culvert.Manager.UninstallExtension", ["identifier": .string(TunnelHarness.extensionIdentifier)],
+                "io.culvert.Manager.UninstallExtension", ["identifier": .string(TunnelLab.extensionIdentifier)],
                 timeoutMilliseconds: replyTimeoutMilliseconds)
         }
         XCTAssertEqual(refused?.name, "io.culvert.Manager.ExtensionInUse")
@@ -279,7 +279,7 @@ final class TunnelTests: XCTestCase {
         try h.saveProfile("other")
         try h.connect("other")
         _ = try h.control.call(
-            "io.culvert.Manager.UninstallExtension", ["identifier": .string(TunnelHarness.extensionIdentifier), "force": .bool(true)],
+            "io.culvert.Manager.UninstallExtension", ["identifier": .string(TunnelLab.extensionIdentifier), "force": .bool(true)],
             timeoutMilliseconds: replyTimeoutMilliseconds)
         let stopped = try h.waitForSession("other") { $0["state"]?.stringValue == "disconnected" }
         XCTAssertEqual(stopped?["reason"]?.stringValue, "extension_removed")
@@ -287,7 +287,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testReassertingAndCancelAreReportedAsTransitions() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("wobbly")
         try h.connect("wobbly")
         let watcher = try h.daemon.connect()
@@ -317,7 +317,7 @@ final class TunnelTests: XCTestCase {
     }
 
     func testARestartedDaemonRemovesWhatACrashedOneLeft() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("orphan", options: ["routes": "0.0.0.0/0", "dns": "10.77.0.53"])
         let resolvBefore = try String(contentsOfFile: h.resolvConf, encoding: .utf8)
         let before = try h.networkStateA()
@@ -338,14 +338,14 @@ final class TunnelTests: XCTestCase {
     }
 
     func testChangesMadeByOthersToASessionsInterfaceAreReported() throws {
-        let h = try TunnelHarness(test: self)
+        let h = try TunnelLab(test: self)
         try h.saveProfile("watched", options: ["mtu": "1400"])
         let watcher = try h.daemon.connect()
         try watcher.startWatch()
         _ = try watcher.nextEvent()  // snapshot
         let interface = try XCTUnwrap(try h.connect("watched")["session"]?["interface"]?.stringValue)
         try h.namespaces.ip(in: h.namespaces.a, ["link", "set", interface, "mtu", "1300"])
-        try h.namespaces.ip(in: h.namespaces.a, ["addr", "del", TunnelHarness.tunnelAddressA + "/24", "dev", interface])
+        try h.namespaces.ip(in: h.namespaces.a, ["addr", "del", TunnelLab.tunnelAddressA + "/24", "dev", interface])
         try h.namespaces.ip(in: h.namespaces.a, ["link", "set", interface, "down"])
         var reasons: [String] = []
         let deadline = Date().addingTimeInterval(10)
