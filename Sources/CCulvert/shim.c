@@ -525,6 +525,22 @@ int culvert_spawn_provider(const char *path, char *const argv[], char *const ext
     return 0;
 }
 
+int culvert_pidfd_open(int32_t pid) {
+    int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (fd < 0) return -1;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int culvert_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int culvert_dup2(int from, int to) { return dup2(from, to); }
+
 int culvert_pidfd_wait(int pidfd, int nohang, int *how, int *value) {
     siginfo_t info;
     memset(&info, 0, sizeof(info));

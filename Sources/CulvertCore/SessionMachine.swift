@@ -87,6 +87,8 @@ public struct SessionMachine: Sendable, Hashable {
         case restartDue
         /// The session has been connected for the stable period.
         case stablePeriodElapsed
+        /// A culvertd started after a crash took back this session's running provider.
+        case readopted
     }
 
     public enum Action: Sendable, Hashable {
@@ -159,6 +161,9 @@ public struct SessionMachine: Sendable, Hashable {
             }
             lastFailure = nil
             return actions + move(to: .connecting, "user_request") + [.launch]
+        case (.disconnected, .readopted), (.invalid, .readopted):
+            wanted = true
+            return move(to: .connected, "readopted") + [.armStableTimer]
         case (.disconnected, .restartDue):
             guard wanted, restartPending else { return [] }
             restartPending = false

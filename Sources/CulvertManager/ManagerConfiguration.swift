@@ -36,6 +36,11 @@ public struct ManagerConfiguration: Sendable {
         get { supervisor.resolvConfPath }
         set { supervisor.resolvConfPath = newValue }
     }
+    /// How long a provider whose culvertd died keeps its tunnel, waiting to be re-adopted.
+    public var orphanTimeout: Duration {
+        get { supervisor.orphanTimeout }
+        set { supervisor.orphanTimeout = newValue }
+    }
     /// How tunnel DNS is applied.
     public var dnsBackend: DNSBackendChoice {
         get { supervisor.dnsBackend }

@@ -31,8 +31,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         self.configuration = configuration
         self.queue = queue
         self.logger = logger
-        supervisor = SessionSupervisor(
-            configuration: configuration.supervisor, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger)
+        var sessions = configuration.supervisor
+        sessions.runtimeDirectory = configuration.runtimeDirectory
+        supervisor = SessionSupervisor(configuration: sessions, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger)
         let readerGID = Identity.groupID(named: configuration.readerGroup)
         if readerGID == nil {
             logger.notice("reader group \"\(configuration.readerGroup)\" does not exist: only root may connect")
@@ -64,6 +65,12 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         }
         _ = events.append(EventBody(kind: .daemonStarted, daemon: daemon), time: WallClock.rfc3339Now())
         attachSupervisor()
+        supervisor.readoptProviders { [store, catalog] name in
+            guard let stored = store.profiles[name],
+                let info = catalog.registry.extensions[stored.profile.extensionIdentifier], info.state == .enabled
+            else { return nil }
+            return (stored.profile, info)
+        }
         supervisor.removeLeftovers()
         applySpool()
         startAlwaysOnSessions()

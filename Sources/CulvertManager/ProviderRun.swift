@@ -23,6 +23,10 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     /// Set when culvertd sent SIGKILL, so the signal is not reported as a crash.
     var killedByDaemon = false
     var exit: ProcessExit?
+    /// What a culvertd started after a crash needs to find and take over this provider.
+    var record: SessionRecord?
+    /// Taken over from a previous culvertd (not our child: no exit status).
+    var adopted = false
 
     init(tun: TunDevice, channel: VarlinkPeer, process: SpawnedProcess, log: ProcessLog) {
         self.tun = tun

@@ -26,6 +26,10 @@ struct SupervisorConfiguration: Sendable {
     /// The resolv.conf culvertd manages when systemd-resolved does not run.
     var resolvConfPath = "/etc/resolv.conf"
     var dnsBackend = DNSBackendChoice.auto
+    /// Where session records and rendezvous sockets live (the daemon's runtime directory).
+    var runtimeDirectory = "/run/culvert"
+    /// How long a provider whose culvertd died keeps its tunnel, waiting to be re-adopted.
+    var orphanTimeout: Duration = .seconds(600)
 }
 
 /// How tunnel DNS is applied (`--dns`).
@@ -76,10 +80,11 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     var hasWatchers: () -> Bool = { false }
     /// Status changed without an event (counters): drop cached encodings.
     var statusChanged: () -> Void = {}
-    private(set) var sessions: [String: TunnelSession] = [:]
+    var sessions: [String: TunnelSession] = [:]
     private var netlink: NetlinkRouteSocket?
     private var statsTimer: (any DispatchSourceTimer)?
     private var monitor: NetworkEventMonitor?
+    /// Test and diagnostics: how many sessions were re-adopted at start.
     private var monitorSource: (any DispatchSourceRead)?
     let dns: DNSConfigurator
 
@@ -96,7 +101,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     var sortedSessions: [SessionInfo] { sessions.keys.sorted().compactMap { sessions[$0]?.info } }
 
-    private func routeSocket() throws(NetlinkError) -> NetlinkRouteSocket {
+    func routeSocket() throws(NetlinkError) -> NetlinkRouteSocket {
         if let netlink { return netlink }
         let socket = try NetlinkRouteSocket()
         netlink = socket
@@ -231,7 +236,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         perform(session.machine.handle(input), session)
     }
 
-    private func perform(_ actions: [SessionMachine.Action], _ session: TunnelSession) {
+    func perform(_ actions: [SessionMachine.Action], _ session: TunnelSession) {
         for action in actions {
             switch action {
             case .launch:
@@ -353,12 +358,26 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             launchFailed(session, .spawnFailed, "creating the provider channel: \(error)")
             return
         }
+        let sessionID = WallClock.randomIdentifier()
+        let runtime = configuration.runtimeDirectory
+        let rendezvousDirectory = SessionRecord.rendezvousDirectory(runtimeDirectory: runtime, id: sessionID)
+        var environment = Self.providerEnvironment
+        do {
+            try FileSystem.createDirectory(SessionRecord.directory(runtimeDirectory: runtime), mode: 0o755)
+            try FileSystem.createDirectory(rendezvousDirectory, mode: 0o700)
+            try FileSystem.setOwner(rendezvousDirectory, userID: credentials.userID, groupID: credentials.groupID)
+            environment["CULVERT_RENDEZVOUS"] = SessionRecord.rendezvousPath(runtimeDirectory: runtime, id: sessionID)
+            environment["CULVERT_ORPHAN_TIMEOUT"] = "\(configuration.orphanTimeout.components.seconds)"
+        } catch {
+            // Without a rendezvous the tunnel still works; it just cannot survive a culvertd crash.
+            logger.warning("session \(session.profileName): no rendezvous directory (\(error)); it will not survive a culvertd crash")
+        }
         let process: SpawnedProcess
         do {
-            process = try ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: Self.providerEnvironment)
-                .spawn(
-                    tun: tun.descriptor, channel: theirs)
+            process = try ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: environment).spawn(
+                tun: tun.descriptor, channel: theirs)
         } catch {
+            SessionRecord.remove(runtimeDirectory: runtime, id: sessionID)
             theirs.close()
             ours.close()
             tun.descriptor.close()
@@ -370,7 +389,13 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         startMonitor()
         let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
         session.run = run
-        session.info.id = WallClock.randomIdentifier()
+        session.info.id = sessionID
+        run.record = SessionRecord(
+            profile: profile.name, id: sessionID, extensionIdentifier: extensionInfo.identifier, extensionVersion: extensionInfo.version,
+            pid: process.processID, startTime: SpawnedProcess.startTime(of: process.processID) ?? 0, uid: credentials.userID,
+            executable: executable, interface: tun.name, interfaceIndex: tun.interfaceIndex, requestedAt: session.info.requestedAt,
+            connectedBy: session.pendingActor)
+        saveRecord(run)
         session.info.pid = Int64(process.processID)
         session.info.uid = Int64(credentials.userID)
         session.info.interface = tun.name
@@ -381,34 +406,12 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         logger.info(
             "session \(session.profileName): provider \(executable) pid \(process.processID) uid \(credentials.userID) on \(tun.name)")
 
-        channel.onCall = { [weak self, weak session, weak run] call, responder in
-            guard let self, let session, let run, session.run === run else {
-                responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
-                return
-            }
-            self.handleProviderCall(call, responder: responder, session: session, run: run)
-        }
-        channel.onClose = { [weak self] reason in
-            self?.logger.debug("session \(session.profileName): provider channel closed (\(reason))")
-        }
-        let exitSource = DispatchSource.makeReadSource(fileDescriptor: process.processDescriptor.rawValue, queue: queue)
-        exitSource.setEventHandler { [weak self, weak session, weak run] in
-            guard let self, let session, let run else { return }
-            self.providerExited(session, run)
-        }
+        serveChannel(of: run, session: session)
+        let exitSource = watchExit(run, session: session)
         run.exitSource = exitSource
-        let outputSource = DispatchSource.makeReadSource(fileDescriptor: process.output.rawValue, queue: queue)
-        outputSource.setEventHandler { [weak run] in
-            guard let run else { return }
-            if run.drainOutput() {
-                run.outputSource?.cancel()
-                run.outputSource = nil
-            }
-        }
-        run.outputSource = outputSource
+        watchOutput(run)
         channel.start()
         exitSource.resume()
-        outputSource.resume()
 
         let deadline = DispatchWorkItem { [weak self, weak session, weak run] in
             guard let self, let session, let run, session.run === run else { return }
@@ -432,6 +435,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             switch result {
             case .success:
                 self.feed(.started, session)
+                run.record?.connectedAt = session.info.connectedAt
+                self.saveRecord(run)
                 self.updateStatsTimer()
             case .failure(.remote(let error)):
                 run.drainOutput()
@@ -444,6 +449,64 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             case .failure(.closed):
                 break  // the exit (pidfd) reports what happened
             }
+        }
+    }
+
+    /// Wires a re-adopted run into its session: channel, exit and output watching, the connected
+    /// state (reason readopted), counters and the link monitor.
+    func adoptRun(_ run: ProviderRun, session: TunnelSession) {
+        startMonitor()
+        serveChannel(of: run, session: session)
+        let exitSource = watchExit(run, session: session)
+        run.exitSource = exitSource
+        watchOutput(run)
+        run.channel.start()
+        exitSource.resume()
+        perform(session.machine.handle(.readopted), session)
+        saveRecord(run)
+        updateStatsTimer()
+    }
+
+    private func serveChannel(of run: ProviderRun, session: TunnelSession) {
+        run.channel.onCall = { [weak self, weak session, weak run] call, responder in
+            guard let self, let session, let run, session.run === run else {
+                responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
+                return
+            }
+            self.handleProviderCall(call, responder: responder, session: session, run: run)
+        }
+        run.channel.onClose = { [weak self] reason in
+            self?.logger.debug("session \(session.profileName): provider channel closed (\(reason))")
+        }
+    }
+
+    /// A read source on the pidfd: readable once the provider has exited. Not resumed yet.
+    private func watchExit(_ run: ProviderRun, session: TunnelSession) -> any DispatchSourceRead {
+        let exitSource = DispatchSource.makeReadSource(fileDescriptor: run.process.processDescriptor.rawValue, queue: queue)
+        exitSource.setEventHandler { [weak self, weak session, weak run] in
+            guard let self, let session, let run else { return }
+            self.providerExited(session, run)
+        }
+        return exitSource
+    }
+
+    private func watchOutput(_ run: ProviderRun) {
+        let outputSource = DispatchSource.makeReadSource(fileDescriptor: run.process.output.rawValue, queue: queue)
+        outputSource.setEventHandler { [weak run] in
+            guard let run else { return }
+            if run.drainOutput() {
+                run.outputSource?.cancel()
+                run.outputSource = nil
+            }
+        }
+        run.outputSource = outputSource
+        outputSource.resume()
+    }
+
+    func saveRecord(_ run: ProviderRun) {
+        guard let record = run.record else { return }
+        do { try record.write(runtimeDirectory: configuration.runtimeDirectory) } catch {
+            logger.warning("session \(record.profile): writing its record: \(error); it will not survive a culvertd crash")
         }
     }
 
@@ -479,6 +542,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         do {
             guard let ended = try run.process.exitIfEnded() else { return }
             exit = ended
+        } catch  where error.errno == 10 && run.adopted {  // ECHILD: its status went to its parent
+            exit = .exited(-1)
         } catch {
             logger.error("session \(session.profileName): waiting for provider \(run.process.processID): \(error)")
             exit = .signaled(9)
@@ -492,6 +557,11 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         let log = run.log.lastLines(Self.failureLogLines)
         let failure: SessionFailure
         switch exit {
+        case .exited(let code) where code < 0:
+            failure = SessionFailure(
+                reason: .providerExited,
+                description: "the re-adopted provider exited while the tunnel should run (its status went to its original parent)",
+                log: log)
         case .exited(let code):
             failure = SessionFailure(
                 reason: .providerExited, description: "the provider exited with status \(code) while the tunnel should run",
@@ -517,6 +587,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         run.drainOutput()
         session.lastLog = run.log
         run.close()
+        SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: session.info.id)
         session.info.pid = nil
         session.info.interface = nil
         session.info.addresses = []
@@ -678,6 +749,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         session.info.dnsServers = run.dns?.settings.servers.map(\.description) ?? []
         session.info.dnsBackend = run.dns.map { if case .resolved = $0.backend { "resolved" } else { "file" } }
         absorbOwnChanges(on: run.tun.interfaceIndex)
+        run.record?.settings = run.plan == nil ? nil : settings.map { String(decoding: $0.serialized(), as: UTF8.self) }
+        saveRecord(run)
         statusChanged()
         responder.reply([:])
     }
@@ -696,20 +769,34 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// Removes what a previous culvertd left behind: Culvert-tagged routes and rules (their TUN
     /// interfaces died with the providers) and a resolv.conf it had rewritten.
     func removeLeftovers() {
-        do {
-            if let recovered = try DNSConfigurator.recoverLeftovers(stateDirectory: dns.stateDirectory) {
-                logger.notice("reverted DNS left by session \(recovered.session): \(recovered.outcome)")
+        let adopted = sessions.values.compactMap(\.run)
+        if !adopted.contains(where: { $0.dns != nil }) {
+            do {
+                if let recovered = try DNSConfigurator.recoverLeftovers(stateDirectory: dns.stateDirectory) {
+                    logger.notice("reverted DNS left by session \(recovered.session): \(recovered.outcome)")
+                }
+            } catch {
+                logger.error("reverting leftover DNS: \(error)")
             }
-        } catch {
-            logger.error("reverting leftover DNS: \(error)")
+        }
+        // What re-adopted sessions applied stays; everything else tagged as ours is a leftover.
+        var keptRoutes = Set<NetworkRoute>()
+        var keptRules = Set<PolicyRule>()
+        for run in adopted {
+            for step in run.plan?.steps ?? [] {
+                if case .addRoute(let route) = step { keptRoutes.insert(route) }
+                if case .addRule(let rule) = step { keptRules.insert(rule) }
+            }
         }
         do {
             let socket = try routeSocket()
-            for route in try socket.routes() {
+            for route in try socket.routes()
+            where !keptRoutes.contains(where: { $0.destination == route.destination && $0.table == route.table && $0.kind == route.kind }) {
                 do { try socket.removeRoute(route) } catch { logger.warning("leftover route \(route): \(error)") }
                 logger.notice("removed leftover route \(route)")
             }
-            for rule in try socket.rules() {
+            for rule in try socket.rules()
+            where !keptRules.contains(where: { $0.priority == rule.priority && $0.family == rule.family && $0.table == rule.table }) {
                 do { try socket.removeRule(rule) } catch { logger.warning("leftover rule \(rule): \(error)") }
                 logger.notice("removed leftover rule \(rule)")
             }
@@ -734,7 +821,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     // MARK: changes made by others
 
     /// Starts watching link and address events (once); failures only cost the reports.
-    private func startMonitor() {
+    func startMonitor() {
         guard monitor == nil else { return }
         do {
             let created = try NetworkEventMonitor()
@@ -808,7 +895,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     // MARK: counters
 
-    private func updateStatsTimer() {
+    func updateStatsTimer() {
         let anyUp = sessions.values.contains { $0.run != nil }
         if anyUp, statsTimer == nil {
             let timer = DispatchSource.makeTimerSource(queue: queue)

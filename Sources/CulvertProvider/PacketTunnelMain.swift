@@ -16,9 +16,12 @@ public enum PacketTunnelMain {
     static let tunDescriptor: Int32 = 3
     static let channelDescriptor: Int32 = 4
     /// Methods the provider serves on the channel.
-    static let servedMethods: Set<String> = ["StartTunnel", "StopTunnel", "HandleAppMessage"]
+    static let servedMethods: Set<String> = ["StartTunnel", "StopTunnel", "HandleAppMessage", "Reattach"]
     /// Exit status when not started by culvertd (EX_USAGE).
     static let usageExitStatus: Int32 = 64
+    /// How long a provider whose culvertd died keeps its tunnel up waiting to be re-adopted, unless
+    /// CULVERT_ORPHAN_TIMEOUT (seconds) says otherwise.
+    static let defaultOrphanTimeout: Duration = .seconds(600)
 
     /// Runs `Provider` until culvertd stops it. Never returns.
     public static func run<Provider: PacketTunnelProvider>(_ type: Provider.Type) -> Never {
@@ -32,6 +35,8 @@ public enum PacketTunnelMain {
             FileHandle.standardError.write(Data(message.utf8))
             exit(usageExitStatus)
         }
+        // Output goes to a pipe culvertd reads; if culvertd dies, writes must fail, not kill us.
+        signal(SIGPIPE, SIG_IGN)
         let runtime = ProviderRuntime<Provider>()
         runtime.start()
         dispatchMain()
@@ -60,25 +65,80 @@ struct ProviderEnvironment {
 /// Serves the channel for one provider instance.
 final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable {  // confined to `queue`
     let queue = DispatchQueue(label: "culvert.provider.channel")
-    let channel: VarlinkPeer
+    let interface: VarlinkInterface
     let tunnel: Tunnel
     let provider: Provider
     private var started = false
+    /// No culvertd holds our channel: the tunnel runs on, waiting to be re-adopted.
+    private var orphaned = false
+    private var orphanDeadline: DispatchWorkItem?
+    private var rendezvous: Descriptor?
+    private var rendezvousSource: (any DispatchSourceRead)?
+    private let orphanTimeout: Duration
 
     init() {
         // The bundled definition is ours and known-good; failing to parse it is a build defect.
-        let interface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
+        interface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
         let channelDescriptor = Descriptor(rawValue: PacketTunnelMain.channelDescriptor)
-        channel = VarlinkPeer(descriptor: channelDescriptor, interface: interface, serves: PacketTunnelMain.servedMethods, queue: queue)
+        let channel = VarlinkPeer(
+            descriptor: channelDescriptor, interface: interface, serves: PacketTunnelMain.servedMethods, queue: queue)
         tunnel = Tunnel(
             packetFlow: PacketFlow(descriptor: Descriptor(rawValue: PacketTunnelMain.tunDescriptor)), channel: channel, queue: queue)
         provider = Provider(tunnel: tunnel)
+        let seconds = getenv("CULVERT_ORPHAN_TIMEOUT").flatMap { Double(String(cString: $0)) }
+        orphanTimeout = seconds.map { .milliseconds(Int64($0 * 1000)) } ?? PacketTunnelMain.defaultOrphanTimeout
     }
 
     func start() {
         queue.async { [self] in
-            channel.onCall = { [self] call, responder in handle(call, responder) }
-            channel.onClose = { [self] _ in channelClosed() }
+            attach(tunnel.channel)
+            tunnel.channel.start()
+            openRendezvous()
+        }
+    }
+
+    private func attach(_ channel: VarlinkPeer) {
+        channel.onCall = { [self] call, responder in handle(call, responder) }
+        channel.onClose = { [self] _ in channelClosed(channel) }
+    }
+
+    /// The socket a new culvertd connects to after the previous one died (CULVERT_RENDEZVOUS, in a
+    /// directory culvertd made for this provider). Without it, the provider cannot be re-adopted.
+    private func openRendezvous() {
+        guard let path = getenv("CULVERT_RENDEZVOUS").map({ String(cString: $0) }) else { return }
+        do {
+            let listener = try UnixSocket.listen(path: path, backlog: 4)
+            try FileSystem.setMode(path, 0o600)
+            try listener.setNonblocking(true)
+            let source = DispatchSource.makeReadSource(fileDescriptor: listener.rawValue, queue: queue)
+            source.setEventHandler { [self] in acceptRendezvous() }
+            rendezvous = listener
+            rendezvousSource = source
+            source.resume()
+        } catch {
+            FileHandle.standardError.write(Data("culvert provider: no rendezvous at \(path): \(error)\n".utf8))
+        }
+    }
+
+    /// Takes a connection on the rendezvous socket as the new channel — only from root, and only
+    /// while no culvertd holds the channel. Anything else is closed at once.
+    private func acceptRendezvous() {
+        guard let listener = rendezvous else { return }
+        for _ in 0..<4 {  // bounded per wake-up
+            let accepted: Descriptor?
+            do { accepted = try UnixSocket.accept(listener) } catch { return }
+            guard let connection = accepted else { return }
+            let peer = try? UnixSocket.peerCredentials(connection)  // try?: unidentifiable peers are refused below
+            guard orphaned, peer?.uid == 0 else {
+                connection.close()
+                continue
+            }
+            orphaned = false
+            orphanDeadline?.cancel()
+            orphanDeadline = nil
+            let channel = VarlinkPeer(descriptor: connection, interface: interface, serves: PacketTunnelMain.servedMethods, queue: queue)
+            tunnel.channel = channel
+            attach(channel)
             channel.start()
         }
     }
@@ -115,6 +175,21 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
                     queue.async { exit(0) }
                 }
             }
+        case "Reattach":
+            // The new culvertd's output pipe becomes stdout and stderr; it gets the TUN back.
+            do {
+                for descriptor in call.descriptors.prefix(1) {
+                    try descriptor.duplicate(onto: 1)
+                    try descriptor.duplicate(onto: 2)
+                }
+                call.descriptors.forEach { $0.close() }
+                let tun = try Descriptor(rawValue: PacketTunnelMain.tunDescriptor).duplicate()
+                responder.reply(["session": tunnel.contextValue], passing: [tun])
+            } catch {
+                responder.fail(
+                    VarlinkError(
+                        "io.culvert.Provider.TunnelFailed", ["reason": .string("reattach_failed"), "description": .string("\(error)")]))
+            }
         case "HandleAppMessage":
             let message = Data(base64Encoded: call.parameters["data"]?.stringValue ?? "").map { [UInt8]($0) } ?? []
             Task {
@@ -126,14 +201,30 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
         }
     }
 
-    /// culvertd went away without stopping us: stop and exit (re-adoption is culvertd's job).
-    private func channelClosed() {
+    /// culvertd went away without stopping us. A started tunnel keeps running, waiting on the
+    /// rendezvous socket to be re-adopted by the next culvertd (bounded by the orphan timeout);
+    /// otherwise there is nothing to keep.
+    private func channelClosed(_ channel: VarlinkPeer) {
+        guard channel === tunnel.channel else { return }
         let provider = self.provider
-        let wasStarted = started
-        Task {
-            if wasStarted { await provider.stopTunnel(reason: .channelClosed) }
-            exit(0)
+        guard started, rendezvous != nil else {
+            let wasStarted = started
+            Task {
+                if wasStarted { await provider.stopTunnel(reason: .channelClosed) }
+                exit(0)
+            }
+            return
         }
+        orphaned = true
+        let deadline = DispatchWorkItem { [self] in
+            guard orphaned else { return }
+            Task {
+                await provider.stopTunnel(reason: .channelClosed)
+                exit(0)
+            }
+        }
+        orphanDeadline = deadline
+        queue.asyncAfter(deadline: .now() + .milliseconds(Int(orphanTimeout.components.seconds * 1000)), execute: deadline)
     }
 
     static func stringMap(_ value: JSONValue?) -> [String: String] {

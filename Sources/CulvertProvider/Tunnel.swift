@@ -18,7 +18,8 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
     /// Packets to and from the TUN interface.
     public let packetFlow: PacketFlow
     let queue: DispatchQueue
-    let channel: VarlinkPeer
+    /// Replaced when a new culvertd re-adopts the provider after the previous one died.
+    var channel: VarlinkPeer
     private var storedSecrets: [String: String] = [:]
     private var storedContext: TunnelSessionContext?
 
@@ -33,6 +34,16 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
 
     /// The session; nil before StartTunnel.
     public var session: TunnelSessionContext? { queue.sync { storedContext } }
+
+    /// The session as the channel describes it (Reattach's reply).
+    var contextValue: JSONValue {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard let context = storedContext else { return .null }
+        return [
+            "profile": .string(context.profile), "session": .string(context.session), "interface": .string(context.interface),
+            "protocol": .int(1),
+        ]
+    }
 
     func begin(context: TunnelSessionContext, secrets: [String: String]) {
         dispatchPrecondition(condition: .onQueue(queue))
@@ -72,7 +83,7 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
         -> JSONValue
     {
         let result: Result<JSONValue, TunnelError> = await withCheckedContinuation { continuation in
-            queue.async { [channel] in
+            queue.async { [self] in
                 channel.call("io.culvert.Provider.\(member)", parameters: parameters, passing: descriptors) { result in
                     switch result {
                     case .success(let reply): continuation.resume(returning: .success(reply.parameters))

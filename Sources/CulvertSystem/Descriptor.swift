@@ -88,6 +88,19 @@ public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
         Descriptor(rawValue: try Syscall.call("fcntl(F_DUPFD_CLOEXEC)") { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
     }
 
+    /// Makes descriptor number `target` refer to this descriptor's open file (closing what was
+    /// there), without close-on-exec. The corresponding C function is `dup2`.
+    public func duplicate(onto target: Int32) throws(SystemError) {
+        _ = try Syscall.call("dup2") { culvert_dup2(rawValue, target) }
+    }
+
+    /// A pipe: (read end, write end), both close-on-exec. The corresponding C function is `pipe2`.
+    public static func pipe() throws(SystemError) -> (read: Descriptor, write: Descriptor) {
+        var fds: [Int32] = [-1, -1]
+        _ = try Syscall.call("pipe2") { culvert_pipe(&fds) }
+        return (Descriptor(rawValue: fds[0]), Descriptor(rawValue: fds[1]))
+    }
+
     public func setCloseOnExec(_ on: Bool) throws(SystemError) {
         _ = try Syscall.call("fcntl") { CCulvert.culvert_set_cloexec(rawValue, on ? 1 : 0) }
     }

@@ -76,6 +76,12 @@ public enum FileSystem {
         }
     }
 
+    /// Sets the owner of `path` itself (a symbolic link is not followed). The corresponding C
+    /// function is `lchown`.
+    public static func setOwner(_ path: String, userID: UInt32, groupID: UInt32) throws(SystemError) {
+        _ = try Syscall.call("lchown", path: path) { lchown(path, userID, groupID) }
+    }
+
     /// Sets permission bits. The corresponding C function is `chmod`.
     public static func setMode(_ path: String, _ mode: UInt32) throws(SystemError) {
         _ = try Syscall.call("chmod", path: path) { chmod(path, mode_t(mode)) }

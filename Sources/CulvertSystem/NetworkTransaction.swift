@@ -71,6 +71,21 @@ public enum NetworkTransactionError: Error, Sendable, Equatable, CustomStringCon
 public struct AppliedNetworkTransaction: Sendable, Hashable {
     public let undoSteps: [NetworkStep]
 
+    /// Settings applied earlier (by a culvertd that has since crashed): what takes `steps` away.
+    /// Link changes are not undone — their interface goes away with its TUN.
+    public init(adopting steps: [NetworkStep]) {
+        undoSteps = steps.reversed().compactMap { step in
+            switch step {
+            case .addAddress(let address, let index): return .removeAddress(address, interfaceIndex: index)
+            case .addRoute(let route): return .removeRoute(route)
+            case .addRule(let rule): return .removeRule(rule)
+            case .setMTU, .setLinkUp, .removeAddress, .removeRoute, .removeRule: return nil
+            }
+        }
+    }
+
+    init(undoSteps: [NetworkStep]) { self.undoSteps = undoSteps }
+
     /// Runs every undo step, continuing past failures (a session being torn down removes as much as
     /// it can). Returns the steps that failed; empty means the kernel is back where it started.
     public func revert(on socket: NetlinkRouteSocket) -> [RollbackFailure] {

@@ -44,6 +44,34 @@ public struct SpawnedProcess: Sendable, Hashable {
     /// Read end of the pipe carrying the process's stdout and stderr (close-on-exec, non-blocking).
     public let output: Descriptor
 
+    /// Takes hold of a running process that is not our child (a provider a previous culvertd
+    /// started), with `output` as the read end of the pipe it now writes to. Its exit can be
+    /// observed (the pidfd polls readable) and it can be signalled, but its exit status goes to its
+    /// parent: `exitIfEnded` then throws ECHILD. The corresponding C function is `pidfd_open`.
+    public static func adopt(processID: Int32, output: Descriptor) throws(SystemError) -> SpawnedProcess {
+        let pidfd = try Syscall.call("pidfd_open") { culvert_pidfd_open(processID) }
+        try output.setNonblocking(true)
+        return SpawnedProcess(processID: processID, processDescriptor: Descriptor(rawValue: pidfd), output: output)
+    }
+
+    /// The kernel's start time of process `pid` in clock ticks since boot (field 22 of
+    /// /proc/PID/stat): with the pid it names one process for ever, so a recycled pid is told apart.
+    public static func startTime(of pid: Int32) -> UInt64? {
+        // try?: a vanished process has no start time.
+        guard let bytes = try? FileSystem.readFile("/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        // The command name (field 2) may contain spaces and parentheses: fields resume after the last ")".
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field 22 is fields[19].
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// The executable process `pid` runs, as /proc/PID/exe names it.
+    public static func executablePath(of pid: Int32) -> String? {
+        try? FileSystem.symbolicLinkTarget("/proc/\(pid)/exe")  // try?: gone or not ours to read: unknown
+    }
+
     public init(processID: Int32, processDescriptor: Descriptor, output: Descriptor) {
         self.processID = processID
         self.processDescriptor = processDescriptor

@@ -33,6 +33,13 @@ public struct TunDevice: Sendable, Hashable {
     /// The interface index, for netlink.
     public let interfaceIndex: Int32
 
+    /// An interface someone else created, e.g. the descriptor a re-adopted provider hands back.
+    public init(descriptor: Descriptor, name: String, interfaceIndex: Int32) {
+        self.descriptor = descriptor
+        self.name = name
+        self.interfaceIndex = interfaceIndex
+    }
+
     /// Creates a TUN interface in the calling thread's network namespace.
     ///
     /// - Parameters:

@@ -16,7 +16,7 @@ public enum VarlinkBundledInterfaces {
 # org.varlink.service.MethodNotImplemented. Descriptors travel as SCM_RIGHTS ancillary data on the
 # bytes of the message they belong to.
 #
-# Served by the provider (culvertd calls them): StartTunnel, StopTunnel, HandleAppMessage.
+# Served by the provider (culvertd calls them): StartTunnel, StopTunnel, HandleAppMessage, Reattach.
 # Served by culvertd (the provider calls them): SetTunnelNetworkSettings, Protect, SetReasserting,
 # CancelTunnel.
 interface io.culvert.Provider
@@ -77,6 +77,13 @@ method StopTunnel(reason: string) -> ()
 
 # A message from a controlling app (provider). `data` and the reply's `data` are base64.
 method HandleAppMessage(data: string) -> (data: ?string)
+
+# A new culvertd takes the provider back after the previous one died (provider). Called on a
+# connection culvertd made to the provider's rendezvous socket (CULVERT_RENDEZVOUS); only
+# uid 0 may connect there, and only while the provider has no channel. The write end of the
+# provider's new output pipe is attached: the provider makes it its stdout and stderr. The reply
+# carries the session the provider runs and, attached, a descriptor for its TUN (fd 3).
+method Reattach() -> (session: SessionContext)
 
 # Applies network settings (culvertd). Null removes the settings applied before. All or nothing:
 # on any error nothing of the new settings is left and the previous ones are still in place.

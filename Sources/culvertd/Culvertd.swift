@@ -38,6 +38,9 @@ struct Culvertd: AsyncParsableCommand {
               typed session_state event carrying its last output lines. alwaysOn
               profiles restart after --restart-delay, doubling up to
               --restart-delay-max; the count resets after --stable-period connected.
+              If culvertd dies, providers keep their tunnels for --orphan-timeout; a
+              culvertd started meanwhile re-adopts them through RUNTIME-DIR/sessions/
+              (record + rendezvous socket), proving each is the process it spawned.
               Routes and rules culvertd creates carry route protocol 156 (0x9c);
               full tunnels use table and fwmark 0x9c43.
 
@@ -99,6 +102,13 @@ struct Culvertd: AsyncParsableCommand {
         name: .long, help: ArgumentHelp("Seconds connected after which a session's restart count resets.", valueName: "seconds"))
     var stablePeriod = 60.0
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds a provider keeps its tunnel up after culvertd died, waiting for a new culvertd to re-adopt it.",
+            valueName: "seconds"))
+    var orphanTimeout = 600.0
+
     @Option(name: .long, help: ArgumentHelp("Seconds between link counter refreshes (session_stats events).", valueName: "seconds"))
     var statsInterval = 2.0
 
@@ -127,6 +137,7 @@ struct Culvertd: AsyncParsableCommand {
         for (name, value) in [
             ("--start-timeout", startTimeout), ("--stop-timeout", stopTimeout), ("--restart-delay", restartDelay),
             ("--restart-delay-max", restartDelayMax), ("--stable-period", stablePeriod), ("--stats-interval", statsInterval),
+            ("--orphan-timeout", orphanTimeout),
         ] {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds") }
         }
@@ -156,6 +167,7 @@ struct Culvertd: AsyncParsableCommand {
             startTimeout: .seconds(startTimeout), stopTimeout: .seconds(stopTimeout), restartBaseDelay: .seconds(restartDelay),
             restartMaximumDelay: .seconds(restartDelayMax), stablePeriod: .seconds(stablePeriod))
         configuration.statsInterval = .seconds(statsInterval)
+        configuration.orphanTimeout = .seconds(orphanTimeout)
         configuration.resolvConfPath = resolvConf
         configuration.dnsBackend = DNSBackendChoice(rawValue: dns) ?? .auto
         configuration.injectSettingsFailureAtStep = testFailSettingsAtStep

@@ -144,6 +144,16 @@ final class SessionMachineTests: XCTestCase {
         XCTAssertEqual(transitions(machine.handle(.connect)), ["invalid→connecting:user_request"])
     }
 
+    func testReadoptionResumesAConnectedSessionThatIsWanted() {
+        var machine = SessionMachine(alwaysOn: false, timing: timing)
+        let actions = machine.handle(.readopted)
+        XCTAssertEqual(transitions(actions), ["disconnected→connected:readopted"])
+        XCTAssertTrue(actions.contains(.armStableTimer))
+        XCTAssertTrue(machine.wanted)
+        XCTAssertEqual(machine.handle(.readopted), [], "only once")
+        XCTAssertEqual(transitions(machine.handle(.disconnect(.userRequest))), ["connected→disconnecting:user_request"])
+    }
+
     func testLateInputsChangeNothing() {
         var machine = SessionMachine(alwaysOn: false, timing: timing)
         for input: SessionMachine.Input in [

@@ -111,6 +111,12 @@ int culvert_spawn_provider(const char *path, char *const argv[], char *const ext
 int culvert_pidfd_wait(int pidfd, int nohang, int *how, int *value);
 /// pidfd_send_signal(pidfd, sig, NULL, 0).
 int culvert_pidfd_send_signal(int pidfd, int sig);
+/// pidfd_open(pid, 0), made close-on-exec: a handle on a process that is not our child (re-adoption).
+int culvert_pidfd_open(int32_t pid);
+/// pipe2(fds, O_CLOEXEC). fds[0] is the read end.
+int culvert_pipe(int fds[2]);
+/// dup2(from, to) for a fixed target number (the new descriptor is not close-on-exec).
+int culvert_dup2(int from, int to);
 // Root helper commands (HelperCommand.swift), e.g. resolvectl. Unlike providers they keep culvertd's
 // credentials; posix_spawn (vfork semantics, so the parent resumes only after execve or its failure)
 // with a new session, default signal dispositions and an empty mask, stdin and stdout on /dev/null,

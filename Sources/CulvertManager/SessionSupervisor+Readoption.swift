@@ -1,0 +1,166 @@
+// SessionSupervisor+Readoption: a culvertd started after a crash takes back the providers the
+// previous one left running (contract 11). Each is found through its record and rendezvous socket
+// under <runtime-dir>/sessions, proven to be the process that was spawned (pid + start time +
+// executable, then SO_PEERCRED on the rendezvous connection), and asked to Reattach: it takes a
+// new output pipe and hands back its TUN. Its network settings stay exactly as they are; culvertd
+// only rebuilds what it needs to take them away later.
+
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Foundation
+
+extension SessionSupervisor {
+    /// Longest a provider may take to answer Reattach.
+    static let reattachTimeout: Duration = .seconds(2)
+    /// Largest Reattach reply accepted.
+    static let reattachReplyLimit = 64 * 1024
+
+    /// Why a record could not be re-adopted.
+    struct ReadoptionRefusal: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Takes back every provider a previous culvertd left, before leftovers are removed. Blocks
+    /// the calling (manager) queue for at most `reattachTimeout` per provider.
+    /// - Parameter lookUp: the profile and its enabled extension, by profile name.
+    func readoptProviders(lookUp: (String) -> (Profile, ExtensionInfo)?) {
+        let (records, discarded) = SessionRecord.loadAll(runtimeDirectory: configuration.runtimeDirectory)
+        for path in discarded {
+            logger.warning("discarding unreadable session record \(path)")
+            try? FileSystem.removeFile(path)  // try?: already gone is the goal
+        }
+        for record in records {
+            let clock = ContinuousClock()
+            let started = clock.now
+            do {
+                guard let (profile, _) = lookUp(record.profile), profile.extensionIdentifier == record.extensionIdentifier else {
+                    throw ReadoptionRefusal("profile \(record.profile) or its extension is gone")
+                }
+                try readopt(record, profile: profile)
+                logger.notice(
+                    "session \(record.profile): re-adopted provider pid \(record.pid) on \(record.interface) in \(clock.now - started)")
+            } catch {
+                logger.warning("session \(record.profile): provider pid \(record.pid) not re-adopted: \(error)")
+                if SpawnedProcess.startTime(of: record.pid) == record.startTime, record.startTime != 0 {
+                    // Ours, but unusable: it must not keep a tunnel nobody manages.
+                    // try?: best effort; a process we cannot take hold of cannot be signalled either.
+                    if let handle = try? SpawnedProcess.adopt(processID: record.pid, output: try Descriptor.pipe().read) {
+                        _ = try? handle.kill()  // try?: it may have exited meanwhile
+                        handle.close()
+                    }
+                }
+                SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: record.id)
+            }
+        }
+    }
+
+    private func readopt(_ record: SessionRecord, profile: Profile) throws {
+        guard record.startTime != 0, SpawnedProcess.startTime(of: record.pid) == record.startTime else {
+            throw ReadoptionRefusal("process \(record.pid) is gone (or the pid now names another process)")
+        }
+        guard let executable = SpawnedProcess.executablePath(of: record.pid), executable == record.executable else {
+            throw ReadoptionRefusal("process \(record.pid) does not run \(record.executable)")
+        }
+        let connection = try UnixSocket.connect(
+            path: SessionRecord.rendezvousPath(runtimeDirectory: configuration.runtimeDirectory, id: record.id))
+        var handedOver = false
+        defer { if !handedOver { connection.close() } }
+        let peer = try UnixSocket.peerCredentials(connection)
+        guard peer.pid == record.pid, peer.uid == record.uid else {
+            throw ReadoptionRefusal("the rendezvous socket is held by pid \(peer.pid) uid \(peer.uid), not the provider")
+        }
+        let output = try Descriptor.pipe()
+        var outputHandedOver = false
+        defer { if !outputHandedOver { output.read.close() } }
+        let call = VarlinkCallMessage(method: "io.culvert.Provider.Reattach", parameters: [:]).encoded()
+        _ = try connection.send(call, passing: [output.write])
+        output.write.close()
+        let (reply, descriptors) = try receiveReply(on: connection)
+        guard reply.error == nil else { throw ReadoptionRefusal("Reattach failed: \(reply.error ?? "")") }
+        guard descriptors.count == 1, let tunDescriptor = descriptors.first else {
+            descriptors.forEach { $0.close() }
+            throw ReadoptionRefusal("Reattach returned \(descriptors.count) descriptors, not the TUN")
+        }
+        let socket = try NetlinkRouteSocket()
+        guard try socket.interfaceIndex(named: record.interface) == record.interfaceIndex else {
+            tunDescriptor.close()
+            throw ReadoptionRefusal("interface \(record.interface) is not index \(record.interfaceIndex) any more")
+        }
+        let process = try SpawnedProcess.adopt(processID: record.pid, output: output.read)
+        outputHandedOver = true
+        let channel = VarlinkPeer(descriptor: connection, interface: providerInterface, serves: Self.servedMethods, queue: queue)
+        handedOver = true
+        let tun = TunDevice(descriptor: tunDescriptor, name: record.interface, interfaceIndex: record.interfaceIndex)
+        let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
+        run.adopted = true
+        run.record = record
+        // try? (both): our own record of settings that were accepted before; unparsable means none.
+        if let text = record.settings, let settings = try? JSONParser.parse(Array(text.utf8), maximumDepth: 64) {
+            let plan = try? TunnelSettingsPlan(settings: settings, interfaceIndex: record.interfaceIndex, fullTunnelAvailable: true)
+            run.plan = plan
+            run.applied = plan.map { AppliedNetworkTransaction(adopting: $0.steps) }
+        }
+        // try?: an unreadable DNS record means there is no DNS to take over.
+        if let pending = try? DNSConfigurator.pendingRevert(stateDirectory: dns.stateDirectory), pending.session == record.id {
+            run.dns = pending
+        }
+        let session =
+            sessions[record.profile]
+            ?? TunnelSession(profile: profile, extensionVersion: record.extensionVersion, timing: configuration.timing)
+        sessions[record.profile] = session
+        session.run = run
+        session.info.id = record.id
+        session.info.pid = Int64(record.pid)
+        session.info.uid = Int64(record.uid)
+        session.info.interface = record.interface
+        session.info.extensionVersion = record.extensionVersion
+        session.info.requestedAt = record.requestedAt
+        session.info.connectedAt = record.connectedAt
+        session.info.connectedBy = record.connectedBy
+        session.info.mtu = run.plan?.mtu.map(Int64.init)
+        session.info.tunnelRemoteAddress = run.plan?.tunnelRemoteAddress
+        session.info.addresses = run.plan?.addresses.map(\.description) ?? []
+        session.info.routes = run.plan?.routeDescriptions ?? []
+        session.info.fullTunnel = run.plan?.fullTunnel ?? false
+        session.info.dnsServers = run.dns?.settings.servers.map(\.description) ?? []
+        session.info.dnsBackend = run.dns.map { if case .resolved = $0.backend { "resolved" } else { "file" } }
+        adoptRun(run, session: session)
+    }
+
+    /// Reads one reply frame (bounded in size and time) with the descriptors sent along.
+    private func receiveReply(on connection: Descriptor) throws -> (VarlinkReplyMessage, [Descriptor]) {
+        var bytes: [UInt8] = []
+        var descriptors: [Descriptor] = []
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: Self.reattachTimeout)
+        while !bytes.contains(0) {
+            let remaining = clock.now.duration(to: deadline)
+            let milliseconds = Int32(
+                clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
+            guard milliseconds > 0, try connection.waitReadable(timeoutMilliseconds: milliseconds) else {
+                descriptors.forEach { $0.close() }
+                throw ReadoptionRefusal("no answer to Reattach within \(Self.reattachTimeout)")
+            }
+            let received = try connection.receive(maximumBytes: 65536, maximumDescriptors: 4)
+            descriptors += received.descriptors
+            guard !received.bytes.isEmpty, bytes.count + received.bytes.count <= Self.reattachReplyLimit else {
+                descriptors.forEach { $0.close() }
+                throw ReadoptionRefusal(
+                    received.bytes.isEmpty ? "the provider closed the rendezvous connection" : "Reattach reply too large")
+            }
+            bytes += received.bytes
+        }
+        guard let end = bytes.firstIndex(of: 0), end == bytes.count - 1 else {
+            descriptors.forEach { $0.close() }
+            throw ReadoptionRefusal("unexpected bytes after the Reattach reply")
+        }
+        do {
+            return (try VarlinkReplyMessage.decode(bytes[..<end], maximumDepth: 64), descriptors)
+        } catch {
+            descriptors.forEach { $0.close() }
+            throw ReadoptionRefusal("Reattach reply is not varlink: \(error)")
+        }
+    }
+}
