@@ -541,6 +541,10 @@ int culvert_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int culvert_dup2(int from, int to) { return dup2(from, to); }
 
+int culvert_memfd_create(const char *name) { return (int)syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */); }
+
+int culvert_execve(const char *path, char *const argv[], char *const envp[]) { return execve(path, argv, envp); }
+
 int culvert_pidfd_wait(int pidfd, int nohang, int *how, int *value) {
     siginfo_t info;
     memset(&info, 0, sizeof(info));

@@ -21,6 +21,10 @@ public struct EventKind: RawRepresentable, Codable, Sendable, Hashable, CustomSt
     public static let extensionUninstalled = EventKind(rawValue: "extension_uninstalled")
     public static let extensionInstallFailed = EventKind(rawValue: "extension_install_failed")
     public static let garbageCollected = EventKind(rawValue: "garbage_collected")
+    /// culvertd is about to re-exec (`reason`); the channel stays open and continues with `daemon_back`.
+    public static let daemonGoingAway = EventKind(rawValue: "daemon_going_away")
+    /// culvertd is back after a re-exec: `daemon` is the new process image, `previousVersion` the old one.
+    public static let daemonBack = EventKind(rawValue: "daemon_back")
     /// A session changed state; `session`, `previousState` and `reason` say how.
     public static let sessionState = EventKind(rawValue: "session_state")
     /// Something other than culvertd changed a session's interface (`reason`: link_down,

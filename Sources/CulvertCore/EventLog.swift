@@ -38,6 +38,17 @@ public struct EventLog: Sendable {
         ring.reserveCapacity(min(capacity, 1024))
     }
 
+    /// The log a re-executed daemon carries on with: same epoch, the same held events (oldest
+    /// first, consecutive seqs ending at `lastSeq`), so positions stay valid across the exec.
+    public init(restoring events: [Event], epoch: String, capacity: Int, lastSeq: Int64) {
+        self.init(epoch: epoch, capacity: capacity, startingAfter: lastSeq)
+        ring = Array(events.suffix(capacity))
+        head = 0
+    }
+
+    /// Every held event, oldest first.
+    public var heldEvents: [Event] { events(after: oldestSeq - 1) }
+
     /// Appends an event with the next seq and returns it.
     public mutating func append(_ body: EventBody, time: String) -> Event {
         lastSeq += 1

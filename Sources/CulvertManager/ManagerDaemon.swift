@@ -60,7 +60,11 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
             // Profiles and the status channel still work; tunnels (which need rtnetlink) will not.
             logger.warning("rtnetlink is unavailable (\(error)); tunnels cannot be started")
         }
-        let (listener, ownsPath) = try obtainListener()
+        let inherited = ReexecState.take(from: environment)
+        if let problem = inherited?.problem {
+            logger.error("re-exec state unusable (\(problem)): clients reconnect and resync, providers are re-adopted")
+        }
+        let (listener, ownsPath) = try inherited.map { ($0.listener, $0.ownsPath) } ?? obtainListener()
         let queue = DispatchQueue(label: "culvertd.manager")
         let server = VarlinkServer(
             info: VarlinkServiceInfo(
@@ -70,15 +74,17 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
         let service: ManagerService
         do {
             service = try queue.sync { () throws(SystemError) -> ManagerService in
-                try ManagerService(configuration: configuration, queue: queue, logger: logger)
+                try ManagerService(configuration: configuration, queue: queue, logger: logger, restoring: inherited?.state)
             }
         } catch let error as SystemError {
             throw DaemonError.stateUnavailable(error)
         }
         try queue.sync {
             try service.attach(to: server)
+            service.ownsSocketPath = ownsPath
             server.onListenerFailure = { error in failureSink.yield(error) }
             try server.start(listener: listener)
+            service.adoptCarriedConnections()
         }
         logger.notice(
             "culvertd \(configuration.version) serving \(configuration.socketPath) (epoch \(service.daemon.epoch), pid \(Identity.processID))"

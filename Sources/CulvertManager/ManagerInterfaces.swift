@@ -194,7 +194,8 @@ type Event (
   time: string,
   # daemon_started, profile_saved, profile_removed, extension_installed, extension_replaced,
   # extension_approved, extension_uninstalled, extension_install_failed, garbage_collected,
-  # session_state, session_stats, session_network_changed, or snapshot.
+  # session_state, session_stats, session_network_changed, daemon_going_away, daemon_back,
+  # or snapshot.
   kind: string,
   # Who caused the change (profile_saved, profile_removed, session_state when a client did).
   actor: ?Actor,
@@ -204,11 +205,12 @@ type Event (
   name: ?string,
   # Whether the save created the profile rather than replacing it (profile_saved).
   created: ?bool,
-  # The daemon that started (daemon_started).
+  # The daemon that started (daemon_started), or the new image after a re-exec (daemon_back).
   daemon: ?DaemonInfo,
   # The extension concerned (extension_* events).
   extension: ?Extension,
-  # The version an extension_replaced event replaced.
+  # The version an extension_replaced event replaced, or the daemon's version before a re-exec
+  # (daemon_back).
   previousVersion: ?string,
   # What went wrong (extension_install_failed): an error name and its description; what changed
   # (session_network_changed).
@@ -280,6 +282,12 @@ method SendProviderMessage(profile: string, data: string) -> (data: ?string)
 # oldest first, at most `limit` lines (default all that are kept).
 method GetSessionLog(profile: string, limit: ?int) -> (lines: []string, truncated: bool)
 
+# Replaces culvertd's program in place (default: the binary it runs from, as now on disk) keeping
+# the control socket, every client connection (an open Watch continues: daemon_going_away, then
+# daemon_back, with no gap) and every tunnel (providers are re-adopted). Refused with
+# ReexecFailed while sessions start or stop or clients wait on them.
+method Reexec(binary: ?string) -> ()
+
 # The caller may not perform `action` (a method name).
 error PermissionDenied (action: string, uid: int)
 
@@ -342,6 +350,10 @@ error ExtensionInUse (identifier: string, profiles: []string)
 
 # Another connected session already routes everything; only one full tunnel at a time.
 error FullTunnelInUse (profile: string)
+
+# Reexec is not possible now: `reason` is busy (sessions starting or stopping, clients waiting
+# on them) or binary_unusable (not an executable file given by absolute path).
+error ReexecFailed (reason: string, description: string)
 
 """##
 }

@@ -27,7 +27,18 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
 
     public var interfaceDescription: String { ManagerInterfaces.ioCulvertManager }
 
-    public init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger) throws(SystemError) {
+    /// The server this service is attached to (for Reexec, which hands its connections over).
+    weak var server: VarlinkServer?
+    /// Whether culvertd created the socket path (not socket-activated); carried across a re-exec.
+    var ownsSocketPath = true
+    /// What a re-exec carried in, until the connections are adopted.
+    var restoring: ReexecState?
+
+    public convenience init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger) throws(SystemError) {
+        try self.init(configuration: configuration, queue: queue, logger: logger, restoring: nil)
+    }
+
+    init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger, restoring: ReexecState?) throws(SystemError) {
         self.configuration = configuration
         self.queue = queue
         self.logger = logger
@@ -40,10 +51,18 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         }
         policy = AccessPolicy(readerGroupID: readerGID)
         // A fresh epoch per start: the ring did not survive, so old positions are void (contract 3).
-        let epoch = WallClock.randomIdentifier()
+        // A re-exec carries the ring, and with it the epoch: positions stay valid.
+        let epoch = restoring?.epoch ?? WallClock.randomIdentifier()
         daemon = DaemonInfo(
-            version: configuration.version, pid: Int64(Identity.processID), epoch: epoch, startedAt: WallClock.rfc3339Now())
-        events = EventLog(epoch: epoch, capacity: configuration.eventCapacity)
+            version: configuration.version, pid: Int64(Identity.processID), epoch: epoch,
+            startedAt: restoring?.startedAt ?? WallClock.rfc3339Now())
+        if let restoring {
+            events = EventLog(
+                restoring: restoring.events, epoch: epoch, capacity: max(configuration.eventCapacity, 1), lastSeq: restoring.lastSeq)
+        } else {
+            events = EventLog(epoch: epoch, capacity: configuration.eventCapacity)
+        }
+        self.restoring = restoring
         // Providers (an unprivileged user) must reach their store copy under the state directory;
         // the secrets inside it sit in 0700/0600 subdirectories.
         try FileSystem.createDirectory(configuration.stateDirectory, mode: 0o755)
@@ -63,8 +82,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         for problem in store.problems {
             logger.error("\(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
         }
-        _ = events.append(EventBody(kind: .daemonStarted, daemon: daemon), time: WallClock.rfc3339Now())
+        if restoring == nil { _ = events.append(EventBody(kind: .daemonStarted, daemon: daemon), time: WallClock.rfc3339Now()) }
         attachSupervisor()
+        supervisor.quietTransitions = restoring != nil
         supervisor.readoptProviders { [store, catalog] name in
             guard let stored = store.profiles[name],
                 let info = catalog.registry.extensions[stored.profile.extensionIdentifier], info.state == .enabled
@@ -72,6 +92,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             return (stored.profile, info)
         }
         supervisor.removeLeftovers()
+        if let restoring { supervisor.restoreCarried(sessions: restoring.sessions, logs: restoring.sessionLogs) }
+        supervisor.quietTransitions = false
         applySpool()
         startAlwaysOnSessions()
     }
@@ -91,6 +113,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             self?.logger.warning("dropped subscriber \(id) (\(peer)): it stopped reading its events")
         }
         try server.register(self)
+        self.server = server
     }
 
     public var status: ManagerStatus {
@@ -127,6 +150,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             saveProfile(call, replier: replier)
         case "RemoveProfile":
             removeProfile(call, replier: replier)
+        case "Reexec":
+            reexec(call, replier: replier)
         case "Connect", "Disconnect", "SendProviderMessage", "GetSessionLog":
             handleSessionCall(call, replier: replier)
         case "InstallExtension", "ApproveExtension", "UninstallExtension", "ListExtensions", "CollectGarbage":

@@ -81,6 +81,10 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// Status changed without an event (counters): drop cached encodings.
     var statusChanged: () -> Void = {}
     var sessions: [String: TunnelSession] = [:]
+    /// While a re-exec restores sessions, their re-adoption is not news: no events.
+    var quietTransitions = false
+    /// App messages waiting for a provider's answer.
+    private var pendingMessages = 0
     private var netlink: NetlinkRouteSocket?
     private var statsTimer: (any DispatchSourceTimer)?
     private var monitor: NetworkEventMonitor?
@@ -177,15 +181,18 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
                 ["profile": .string(profileName), "reason": .string(reason), "description": .string(description)])
         }
         var answered = false
-        let timeout = DispatchWorkItem {
+        pendingMessages += 1
+        let timeout = DispatchWorkItem { [self] in
             guard !answered else { return }
             answered = true
+            pendingMessages -= 1
             replier.fail(failed("timeout", "the provider did not answer within \(Self.messageTimeout)"))
         }
         queue.asyncAfter(deadline: .now() + Self.messageTimeout.dispatchInterval, execute: timeout)
         run.channel.call("io.culvert.Provider.HandleAppMessage", parameters: ["data": .string(data)]) { result in
             guard !answered else { return }
             answered = true
+            self.pendingMessages -= 1
             timeout.cancel()
             switch result {
             case .success(let reply):
@@ -195,6 +202,45 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
                 case .remote(let remote): replier.fail(failed("provider_error", remote.description))
                 case .closed: replier.fail(failed("provider_gone", "the provider closed its channel before answering"))
                 }
+            }
+        }
+    }
+
+    /// Nothing in flight that a re-exec would cut short: no session starting or stopping, nobody
+    /// waiting on one, no app message awaiting its answer.
+    var isQuiescent: Bool {
+        pendingMessages == 0
+            && sessions.values.allSatisfy {
+                $0.machine.state != .connecting && $0.machine.state != .disconnecting && $0.connectWaiters.isEmpty
+                    && $0.disconnectWaiters.isEmpty
+            }
+    }
+
+    /// The running providers' output so far, by profile, for a re-exec to carry.
+    var carriedLogs: [String: [String]] {
+        sessions.compactMapValues { session in session.run.map { $0.log.lines } }
+    }
+
+    /// After a re-exec: the carried view of every session (state, reason, who connected it,
+    /// counters, last failure) and the providers' output so far. Re-adopted sessions keep what
+    /// their run says about the process; sessions without a provider come back as they were.
+    func restoreCarried(sessions carried: [SessionInfo], logs: [String: [String]]) {
+        for info in carried {
+            if let session = sessions[info.profile], let run = session.run {
+                let live = session.info
+                session.info = info
+                session.info.pid = live.pid
+                session.info.interface = live.interface
+                var log = ProcessLog()
+                for line in logs[info.profile] ?? [] { log.append(Array((line + "\n").utf8)) }
+                log.append(run.log.lines.flatMap { Array(($0 + "\n").utf8) })
+                run.log = log
+            } else if !info.state.isActive, sessions[info.profile] == nil, let lookUp = resolveLaunch,
+                let (profile, _, _) = lookUp(info.profile)
+            {
+                let session = TunnelSession(profile: profile, extensionVersion: info.extensionVersion, timing: configuration.timing)
+                session.info = info
+                sessions[info.profile] = session
             }
         }
     }
@@ -295,6 +341,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         session.info.failure = session.machine.lastFailure.map { withLog($0, session) }
         if to == .connected && from == .connecting { session.info.connectedAt = WallClock.rfc3339Now() }
         if to == .connecting { session.info.nextRestartAt = nil }
+        if quietTransitions { return }
         var body = EventBody(kind: .sessionState, reason: reason, session: session.info, previousState: from)
         if to == .connecting, let actor = session.pendingActor { body.actor = actor }
         let event = publish(body)

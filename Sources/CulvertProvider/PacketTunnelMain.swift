@@ -98,7 +98,7 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
     }
 
     private func attach(_ channel: VarlinkPeer) {
-        channel.onCall = { [self] call, responder in handle(call, responder) }
+        channel.onCall = { [self] call, responder in handle(call, responder, on: channel) }
         channel.onClose = { [self] _ in channelClosed(channel) }
     }
 
@@ -120,8 +120,9 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
         }
     }
 
-    /// Takes a connection on the rendezvous socket as the new channel — only from root, and only
-    /// while no culvertd holds the channel. Anything else is closed at once.
+    /// Serves a connection on the rendezvous socket — only from root; anything else is closed at
+    /// once. It becomes the channel when Reattach is called on it (the old one is then closed):
+    /// a culvertd that re-execs may connect before this provider has noticed the old channel end.
     private func acceptRendezvous() {
         guard let listener = rendezvous else { return }
         for _ in 0..<4 {  // bounded per wake-up
@@ -129,21 +130,21 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
             do { accepted = try UnixSocket.accept(listener) } catch { return }
             guard let connection = accepted else { return }
             let peer = try? UnixSocket.peerCredentials(connection)  // try?: unidentifiable peers are refused below
-            guard orphaned, peer?.uid == 0 else {
+            guard peer?.uid == 0 else {
                 connection.close()
                 continue
             }
-            orphaned = false
-            orphanDeadline?.cancel()
-            orphanDeadline = nil
-            let channel = VarlinkPeer(descriptor: connection, interface: interface, serves: PacketTunnelMain.servedMethods, queue: queue)
-            tunnel.channel = channel
-            attach(channel)
-            channel.start()
+            let candidate = VarlinkPeer(descriptor: connection, interface: interface, serves: PacketTunnelMain.servedMethods, queue: queue)
+            attach(candidate)
+            candidate.start()
         }
     }
 
-    private func handle(_ call: VarlinkPeerCall, _ responder: VarlinkPeerResponder) {
+    private func handle(_ call: VarlinkPeerCall, _ responder: VarlinkPeerResponder, on channel: VarlinkPeer) {
+        guard channel === tunnel.channel || call.message.member == "Reattach" else {
+            responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("not_reattached")]))
+            return
+        }
         let provider = self.provider
         let queue = self.queue
         switch call.message.member {
@@ -176,7 +177,16 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
                 }
             }
         case "Reattach":
-            // The new culvertd's output pipe becomes stdout and stderr; it gets the TUN back.
+            // The new culvertd's channel replaces the old one (closed if it still looks open), its
+            // output pipe becomes stdout and stderr, and it gets the TUN back.
+            if channel !== tunnel.channel {
+                let old = tunnel.channel
+                tunnel.channel = channel
+                orphaned = false
+                orphanDeadline?.cancel()
+                orphanDeadline = nil
+                old.close()
+            }
             do {
                 for descriptor in call.descriptors.prefix(1) {
                     try descriptor.duplicate(onto: 1)

@@ -115,6 +115,13 @@ public struct Descriptor: Hashable, Sendable, CustomStringConvertible {
         _ = Glibc.shutdown(rawValue, Int32(SHUT_WR))  // best effort: the peer learns of it or the socket is already gone
     }
 
+    /// Waits until the descriptor is writable or `timeoutMilliseconds` pass. Returns true if writable.
+    public func waitWritable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+        var pfd = pollfd(fd: rawValue, events: Int16(POLLOUT), revents: 0)
+        let n = try Syscall.call("poll") { poll(&pfd, 1, timeoutMilliseconds) }
+        return n > 0
+    }
+
     /// Waits until the descriptor is readable or `timeoutMilliseconds` pass. Returns true if readable.
     public func waitReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         var pfd = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)

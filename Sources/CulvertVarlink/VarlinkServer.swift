@@ -74,6 +74,46 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
 
     public var connectionCount: Int { connections.count }
 
+    /// The listening descriptor (for a re-exec to keep).
+    public var listenerDescriptor: Descriptor? { listener }
+
+    /// Whether every connection is idle or only watching: nothing a re-exec would cut short.
+    public func connectionsAreCarriable(except id: UInt64) -> Bool {
+        dispatchPrecondition(condition: .onQueue(queue))
+        return connections.allSatisfy { $0.key == id || $0.value.isCarriable }
+    }
+
+    /// Stops accepting, flushes every connection (blocking, until `deadline`) and lets go of them
+    /// without closing their descriptors. Connections that cannot be flushed in time are closed.
+    public func handOverConnections(deadline: ContinuousClock.Instant) -> [VarlinkConnectionHandover] {
+        dispatchPrecondition(condition: .onQueue(queue))
+        listenerSource?.cancel()
+        listenerSource = nil
+        var carried: [VarlinkConnectionHandover] = []
+        for id in connections.keys.sorted() {
+            guard let connection = connections[id] else { continue }
+            if let handover = connection.detachForExec(deadline: deadline) { carried.append(handover) } else { connection.close() }
+        }
+        return carried
+    }
+
+    /// Takes back a connection a previous process image handed over. Returns the replier of its
+    /// open Watch call, if it had one, for the caller to keep feeding events.
+    public func adopt(_ handover: VarlinkConnectionHandover) -> VarlinkReplier? {
+        dispatchPrecondition(condition: .onQueue(queue))
+        let peer = PeerCredentials(pid: handover.pid, uid: handover.uid, gid: handover.gid, groups: handover.groups, pidIsPinned: false)
+        let id = nextConnectionID
+        nextConnectionID += 1
+        let connection = VarlinkServerConnection(
+            id: id, descriptor: Descriptor(rawValue: handover.descriptor), peer: peer, server: self, queue: queue)
+        connections[id] = connection
+        connectionsPerUser[peer.uid, default: 0] += 1
+        return connection.resume(input: handover.input, watching: handover.watching)
+    }
+
+    /// The connection id a replier belongs to (for subscriber bookkeeping after `adopt`).
+    public var lastAdoptedConnectionID: UInt64 { nextConnectionID - 1 }
+
     private func acceptPending() {
         guard let listener else { return }
         for attempt in 0..<64 {  // bounded per wake-up so established clients keep being served
@@ -185,6 +225,19 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
         }
         entry.handler.handle(call, replier: replier)
     }
+}
+
+/// One client connection as a re-exec carries it to the next process image.
+public struct VarlinkConnectionHandover: Codable, Sendable {
+    public var descriptor: Int32
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var groups: [UInt32]
+    /// Bytes received but not yet processed (pipelined calls).
+    public var input: [UInt8]
+    /// The connection has an open Watch call that continues in the next image.
+    public var watching: Bool
 }
 
 // errno values the accept loop distinguishes, named here to keep Glibc out of this file.

@@ -29,6 +29,10 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var current: VarlinkReplier?
+    /// The method of `current` (fully qualified), so a re-exec knows which open call it carries.
+    private var currentMethod: String?
+    /// Set when the descriptor is handed to the next process image: cancelling the sources must not close it.
+    private var keepDescriptorOpen = false
     private var readEnded = false
     private var readPaused = false
     /// Set once this connection buffered a large message; its close then trims the heap.
@@ -131,7 +135,10 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     private func dispatch(_ message: VarlinkCallMessage) {
         let replier = VarlinkReplier(connection: self, queue: queue, wantsMore: message.more, oneway: message.oneway)
-        if !message.oneway { current = replier }
+        if !message.oneway {
+            current = replier
+            currentMethod = message.method
+        }
         server.route(VarlinkCall(message: message, peer: peer, connectionID: id), replier: replier)
     }
 
@@ -159,6 +166,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     /// Called by the replier after the final reply of the current call.
     func callFinished() {
         current = nil
+        currentMethod = nil
         guard state == .open else { return }
         if readPaused, !readEnded {
             readPaused = false
@@ -237,6 +245,54 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
         flush()
     }
 
+    // MARK: re-exec
+
+    /// Whether the connection is idle or only watching — the states a re-exec can carry.
+    var isCarriable: Bool { current == nil || (currentMethod?.hasSuffix(".Watch") == true && current?.wantsMore == true) }
+
+    /// Sends everything queued (blocking, until `deadline`), then lets go of the connection
+    /// without closing its descriptor, and describes it for the next process image.
+    func detachForExec(deadline: ContinuousClock.Instant) -> VarlinkConnectionHandover? {
+        guard state == .open else { return nil }
+        let clock = ContinuousClock()
+        while queuedOutput > 0 {
+            let remaining = clock.now.duration(to: deadline)
+            guard remaining > .zero else { return nil }
+            do {
+                outputOffset += try descriptor.send(output, from: outputOffset)
+            } catch {
+                guard error.isWouldBlock else { return nil }
+                let milliseconds = Int32(clamping: remaining.components.seconds * 1000 + 1)
+                // try?: a peer that cannot be written to is not carried.
+                guard (try? descriptor.waitWritable(timeoutMilliseconds: milliseconds)) == true else { return nil }
+            }
+        }
+        let handover = VarlinkConnectionHandover(
+            descriptor: descriptor.rawValue, pid: peer.pid, uid: peer.uid, gid: peer.gid, groups: peer.groups,
+            input: Array(input), watching: current != nil)
+        keepDescriptorOpen = true
+        current = nil  // not cancelled: the call goes on in the next image
+        currentMethod = nil
+        close()
+        return handover
+    }
+
+    /// Resumes a connection carried across a re-exec: its unread input, and its open Watch call.
+    func resume(input carried: [UInt8], watching: Bool) -> VarlinkReplier? {
+        input = carried
+        inputScanned = 0
+        var replier: VarlinkReplier?
+        if watching {
+            let watch = VarlinkReplier(connection: self, queue: queue, wantsMore: true, oneway: false)
+            current = watch
+            currentMethod = "io.culvert.Manager.Watch"
+            replier = watch
+        }
+        start()
+        if current == nil, !input.isEmpty { queue.async { [weak self] in self?.processInput() } }
+        return replier
+    }
+
     // MARK: teardown
 
     func close() {
@@ -264,7 +320,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     private func sourceCancelled() {
         pendingCancels -= 1
         if pendingCancels == 0 {
-            descriptor.close()
+            if !keepDescriptorOpen { descriptor.close() }
             readSource = nil
             writeSource = nil
         }

@@ -117,6 +117,10 @@ int culvert_pidfd_open(int32_t pid);
 int culvert_pipe(int fds[2]);
 /// dup2(from, to) for a fixed target number (the new descriptor is not close-on-exec).
 int culvert_dup2(int from, int to);
+/// memfd_create(name, MFD_CLOEXEC): an anonymous file (the state a re-exec carries).
+int culvert_memfd_create(const char *name);
+/// execve(path, argv, envp); returns only on failure.
+int culvert_execve(const char *path, char *const argv[], char *const envp[]);
 // Root helper commands (HelperCommand.swift), e.g. resolvectl. Unlike providers they keep culvertd's
 // credentials; posix_spawn (vfork semantics, so the parent resumes only after execve or its failure)
 // with a new session, default signal dispositions and an empty mask, stdin and stdout on /dev/null,

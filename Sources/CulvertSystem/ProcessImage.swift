@@ -1,0 +1,47 @@
+// ProcessImage: replacing the running program in place (execve) and the anonymous file that carries
+// state across it (memfd) — how culvertd re-execs itself keeping its descriptors (contract 10).
+
+import CCulvert
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public enum ProcessImage {
+    /// An anonymous in-memory file holding `bytes`, positioned at its start, close-on-exec (clear
+    /// that on the descriptor that must survive the exec). The corresponding C function is `memfd_create`.
+    public static func memoryFile(named name: String, containing bytes: [UInt8]) throws(SystemError) -> Descriptor {
+        let fd = Descriptor(rawValue: try Syscall.call("memfd_create") { culvert_memfd_create(name) })
+        do {
+            try fd.writeAll(bytes)
+            _ = try Syscall.call("lseek") { Int32(truncatingIfNeeded: lseek(fd.rawValue, 0, SEEK_SET)) }
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
+    }
+
+    /// Reads `descriptor` from its current position to the end, at most `limit` bytes.
+    public static func readAll(_ descriptor: Descriptor, limit: Int) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        while bytes.count <= limit {
+            let n = try descriptor.read(appendingTo: &bytes, maximum: 65536)
+            if n == 0 { return bytes }
+        }
+        throw SystemError(call: "read (state larger than \(limit) bytes)", errno: Syscall.EMSGSIZE)
+    }
+
+    /// Replaces this process with `path`, with `arguments` (argv[0] included) and exactly
+    /// `environment`. Descriptors without close-on-exec survive. Returns only by throwing.
+    /// The corresponding C function is `execve`.
+    public static func replace(with path: String, arguments: [String], environment: [String: String]) throws(SystemError) -> Never {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        _ = culvert_execve(path, argv, envp)
+        let code = Syscall.currentErrno
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+        throw SystemError(call: "execve", errno: code, path: path)
+    }
+}
