@@ -58,6 +58,9 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     case providerMessageFailed(profile: String, reason: String, description: String)
     /// Another connected session already routes everything; only one full tunnel at a time.
     case fullTunnelInUse(profile: String)
+    /// culvertd did not re-exec: `reason` is busy (sessions are starting or stopping, or clients
+    /// wait on them; try again) or binary_unusable (not an executable file by absolute path).
+    case reexecFailed(reason: String, description: String)
     /// Any other error reply, as the daemon sent it.
     case remote(VarlinkError)
 
@@ -95,6 +98,9 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .providerMessageFailed(let profile, let reason, let description):
             return "the provider of \(profile) failed the message: \(reason): \(description)"
         case .fullTunnelInUse(let profile): return "\(profile) already routes all traffic; only one full tunnel at a time"
+        case .reexecFailed(let reason, let description):
+            return "re-exec refused: "
+                + (description.hasPrefix(reason + ":") ? description : "\(reason.replacingUnderscores): \(description)")
         case .remote(let error): return "culvertd replied \(error)"
         }
     }
@@ -183,6 +189,8 @@ extension CulvertClientError {
                 description: p["description"]?.stringValue ?? "")
         case "io.culvert.Manager.FullTunnelInUse":
             self = .fullTunnelInUse(profile: p["profile"]?.stringValue ?? "")
+        case "io.culvert.Manager.ReexecFailed":
+            self = .reexecFailed(reason: p["reason"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "")
         default:
             self = .remote(error)
         }

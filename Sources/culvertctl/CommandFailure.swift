@@ -18,6 +18,8 @@ enum ExitStatus: Int32 {
     /// EX_UNAVAILABLE: culvertd is not reachable (or not culvertd, or too old for the call), or
     /// the profile's provider cannot take messages (ProviderUnavailable).
     case unavailable = 69
+    /// EX_TEMPFAIL: culvertd cannot do it now (a re-exec while sessions start or stop); try again.
+    case tryAgain = 75
     /// EX_NOPERM.
     case permissionDenied = 77
 }
@@ -78,6 +80,19 @@ struct CommandFailure: Error {
             self.init(extensionError: error)
         case .connectFailed, .sessionNotFound, .providerUnavailable, .providerMessageFailed, .fullTunnelInUse:
             self.init(sessionError: error)
+        case .reexecFailed(let reason, _):
+            switch reason {
+            case "busy":
+                self.init(
+                    status: .tryAgain, code: "reexec_busy", message: error.description,
+                    hint: "try again once sessions have finished connecting or disconnecting")
+            case "binary_unusable":
+                self.init(
+                    status: .inputRefused, code: "binary_unusable", message: error.description,
+                    hint: "give an executable culvertd by absolute path, or leave out --binary")
+            default:
+                self.init(status: .failure, code: "reexec_failed", message: error.description)
+            }
         case .remote(let remote) where remote.name == "org.varlink.service.MethodNotImplemented":
             self.init(
                 status: .unavailable, code: "not_implemented",

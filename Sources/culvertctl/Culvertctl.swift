@@ -32,7 +32,8 @@ struct Culvertctl: AsyncParsableCommand {
               65  input refused: the daemon rejected the profile (InvalidProfile),
                   or the bundle (BundleRejected, DowngradeRefused,
                   PublisherMismatch, PublisherNotAllowed, InvalidPath), or the
-                  extension is not usable yet (ExtensionNotUsable); the secrets
+                  extension is not usable yet (ExtensionNotUsable), or the binary
+                  to re-exec (ReexecFailed binary_unusable); the secrets
                   read from standard input are malformed; `bundle verify` or
                   `bundle sign` found the bundle or key invalid
               66  not found: no profile, session or extension of that name
@@ -42,6 +43,8 @@ struct Culvertctl: AsyncParsableCommand {
                   or the socket is not culvertd's, or culvertd is too old for the
                   command; or the profile's provider cannot take messages
                   (ProviderUnavailable)
+              75  try again: culvertd is busy (`daemon reexec` while sessions
+                  connect or disconnect: ReexecFailed busy)
               77  permission denied
 
             ENVIRONMENT
@@ -58,13 +61,14 @@ struct Culvertctl: AsyncParsableCommand {
               culvertctl extension install /opt/example/com.example.vpn.culvertext
               culvertctl extension list
               culvertctl bundle verify com.example.vpn.culvertext --trusted-keys ~/keys
+              culvertctl daemon reexec
               printf 'privateKey=%s\\n' "$KEY" |
                 culvertctl profile add office --extension io.culvert.wireguard \\
                   --option endpoint=vpn.example.net:51820 --secrets-from-stdin
             """,
         subcommands: [
             Status.self, Watch.self, Ping.self, Connect.self, Disconnect.self, SessionCommand.self, Message.self, ProfileCommand.self,
-            ExtensionCommand.self, BundleCommand.self,
+            ExtensionCommand.self, BundleCommand.self, DaemonCommand.self,
         ])
 
     /// Lets global options go before the subcommand too (`culvertctl --json status`).

@@ -18,9 +18,12 @@ extension Culvertctl {
                 replays the events after SEQ (or, if culvertd no longer holds them or has restarted \
                 since, resyncs with a snapshot), then follows live events.
 
-                Connection trouble is not an error: watch prints "interrupted: CAUSE, reconnecting", \
-                retries with backoff, and prints "resumed, replayed N" or "resynced from snapshot \
-                (REASON)" once it follows again; every event is printed exactly once, in order. It \
+                Connection trouble is not an error: watch prints "interrupted: CAUSE, reconnecting…", \
+                retries with backoff, and prints "resumed at seq N" (", replaying M missed") or \
+                "resynced from a snapshot (REASON)" once it follows again; every event is printed \
+                exactly once, in order. A re-exec of culvertd (`culvertctl daemon reexec`) keeps the \
+                connection: watch prints "culvertd going away (reexec), by uid …" and "culvertd back: \
+                OLD → NEW (pid N), epoch unchanged" and goes on. It \
                 stops only on a condition retrying cannot fix (permission denied: exit 77; the socket \
                 is not culvertd's: 69; repeated protocol violations: 1), when interrupted, or after \
                 --count events.
@@ -60,8 +63,10 @@ extension Culvertctl {
                 let stream = client.watch(since: since, epoch: epoch)
                 defer { stream.cancel() }
                 var remaining = count
+                var position = since
                 for await update in stream {
-                    output.print(update)
+                    output.print(update, after: position)
+                    if case .event(let event) = update { position = event.seq }
                     switch update {
                     case .event(let event) where event.kind != .snapshot:
                         if let left = remaining {

@@ -4,20 +4,24 @@ import CulvertClient
 import CulvertCore
 
 extension Output {
-    func print(_ update: WatchUpdate) {
+    /// Prints `update`; `position` is the seq of the last event printed before it (or the --since
+    /// the watch started from), where a `.resumed(.replayed)` picks up.
+    func print(_ update: WatchUpdate, after position: Int64?) {
         if json {
-            json(WatchLine(update))
+            json(WatchLine(update, after: position))
         } else {
-            line(Self.text(update))
+            line(Self.text(update, after: position))
         }
     }
 
-    static func text(_ update: WatchUpdate) -> String {
+    /// Connection trouble reads as what watch does about it, never as an error.
+    static func text(_ update: WatchUpdate, after position: Int64?) -> String {
         switch update {
         case .event(let event): return text(event)
-        case .interrupted(let cause): return "interrupted: \(cause), reconnecting"
-        case .resumed(.replayed(let count)): return "resumed, replayed \(count)"
-        case .resumed(.snapshot(let reason)): return "resynced from snapshot (\(reason))"
+        case .interrupted(let cause): return "interrupted: \(cause), reconnecting…"
+        case .resumed(.replayed(let count)):
+            return "resumed" + (position.map { " at seq \($0)" } ?? "") + (count > 0 ? ", replaying \(count) missed" : "")
+        case .resumed(.snapshot(let reason)): return "resynced from a snapshot (\(reason))"
         case .invalidated(let cause, _): return "invalidated: \(cause)"
         }
     }
@@ -43,6 +47,19 @@ extension Output {
                 parts.append("culvertd \(daemon.version)")
                 details.append("pid \(daemon.pid), epoch \(daemon.epoch)")
             }
+        case .daemonGoingAway:
+            // `seq 8  daemon_going_away  culvertd going away (reexec), by uid 0 pid 1234 culvertctl`
+            parts.append("culvertd going away (\(event.reason ?? "unspecified"))" + (event.actor.map { ", " + text($0) } ?? ""))
+            return parts.joined(separator: "  ")
+        case .daemonBack:
+            // `seq 9  daemon_back  culvertd back: 0.1.0 → 0.2.0 (pid 812), epoch unchanged`
+            if let daemon = event.daemon {
+                let epoch = daemon.epoch == event.epoch ? "epoch unchanged" : "epoch \(daemon.epoch)"
+                parts.append("culvertd back: \(event.previousVersion ?? "?") → \(daemon.version) (pid \(daemon.pid)), \(epoch)")
+            } else {
+                parts.append("culvertd back")
+            }
+            if let reason = event.reason, reason != "reexec" { details.append(reason) }
         case .extensionInstalled, .extensionReplaced, .extensionApproved, .extensionUninstalled:
             if let info = event.extensionInfo {
                 parts.append("\(info.identifier) \(info.versionDescription)")
@@ -84,12 +101,15 @@ extension Output {
             if let name = event.profile?.name ?? event.name { parts.append(name) }
             if let created = event.created { details.append(created ? "created" : "replaced") }
         }
-        if let actor = event.actor {
-            details.append("by uid \(actor.uid) pid \(actor.pid)" + (actor.command.map { " \($0)" } ?? ""))
-        }
+        if let actor = event.actor { details.append(text(actor)) }
         var line = parts.joined(separator: "  ")
         if !details.isEmpty { line += "  (" + details.joined(separator: ", ") + ")" }
         return line
+    }
+
+    /// `by uid 0 pid 1234 culvertctl`
+    static func text(_ actor: Actor) -> String {
+        "by uid \(actor.uid) pid \(actor.pid)" + (actor.command.map { " \($0)" } ?? "")
     }
 }
 
@@ -102,11 +122,13 @@ struct WatchLine: Encodable {
     /// resumed: "replayed" or "snapshot".
     var how: String?
     var count: Int64?
+    /// resumed by replay: the seq it picked up after.
+    var seq: Int64?
     var reason: String?
     var description: String?
     var hint: String?
 
-    init(_ update: WatchUpdate) {
+    init(_ update: WatchUpdate, after position: Int64?) {
         switch update {
         case .event(let event):
             type = "event"
@@ -119,6 +141,7 @@ struct WatchLine: Encodable {
             type = "resumed"
             how = "replayed"
             self.count = count
+            seq = position
         case .resumed(.snapshot(let reason)):
             type = "resumed"
             how = "snapshot"

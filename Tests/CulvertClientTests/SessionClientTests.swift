@@ -28,6 +28,10 @@ final class SessionClientTests: XCTestCase {
             ),
             (VarlinkError("io.culvert.Manager.FullTunnelInUse", ["profile": "home"]), .fullTunnelInUse(profile: "home")),
             (VarlinkError("io.culvert.Manager.ProfileNotFound", ["name": "nope"]), .profileNotFound(name: "nope")),
+            (
+                VarlinkError("io.culvert.Manager.ReexecFailed", ["reason": "busy", "description": "sessions are starting"]),
+                .reexecFailed(reason: "busy", description: "sessions are starting")
+            ),
         ]
         for (remote, expected) in cases {
             XCTAssertEqual(CulvertClientError(remote: remote, method: "Connect"), expected, remote.name)

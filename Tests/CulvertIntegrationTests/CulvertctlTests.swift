@@ -293,6 +293,7 @@ final class CulvertctlTests: XCTestCase {
         XCTAssertEqual(objects[0]["type"] as? String, "resumed")
         XCTAssertEqual(objects[0]["how"] as? String, "replayed")
         XCTAssertEqual(objects[0]["count"] as? Int, 3)
+        XCTAssertEqual(objects[0]["seq"] as? Int, 2, "resumed after the --since position")
         let events = objects.dropFirst().map { $0["event"] as? [String: Any] }
         XCTAssertEqual(objects.dropFirst().map { $0["type"] as? String }, ["event", "event", "event"])
         XCTAssertEqual(events.map { $0?["seq"] as? Int }, [3, 4, 5])
@@ -310,7 +311,7 @@ final class CulvertctlTests: XCTestCase {
         let other = try resync.wait()
         XCTAssertEqual(other.status, 0, other.stderr)
         XCTAssertEqual(other.stdoutLines.count, 3, other.stdout)
-        XCTAssertEqual(other.stdoutLines.first, "resynced from snapshot (other_epoch)")
+        XCTAssertEqual(other.stdoutLines.first, "resynced from a snapshot (other_epoch)")
         XCTAssertEqual(other.stdoutLines.dropFirst().first, "seq 5  snapshot  4 profiles  (epoch \(epoch))")
         XCTAssertTrue(other.stdoutLines.last?.hasPrefix("seq 6  profile_saved  e  (created, by uid ") == true, other.stdout)
     }
@@ -321,9 +322,9 @@ final class CulvertctlTests: XCTestCase {
         defer { watch.kill() }
         _ = try watch.waitForLine { $0.hasPrefix("seq 1  snapshot") }
         daemon.crash()
-        _ = try watch.waitForLine { $0 == "interrupted: connection closed by the daemon, reconnecting" }
+        _ = try watch.waitForLine { $0 == "interrupted: connection closed by the daemon, reconnecting…" }
         try daemon.start()
-        _ = try watch.waitForLine { $0 == "resynced from snapshot (other_epoch)" }
+        _ = try watch.waitForLine { $0 == "resynced from a snapshot (other_epoch)" }
         let epoch = try culvertctlPingEpoch(daemon)
         _ = try watch.waitForLine { $0 == "seq 1  snapshot  0 profiles  (epoch \(epoch))" }
         try saveProfile(daemon, "after", "--extension", "io.culvert.test")

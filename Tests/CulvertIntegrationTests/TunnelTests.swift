@@ -43,15 +43,20 @@ final class TunnelTests: XCTestCase {
         let server = try h.namespaces.spawn(
             in: h.namespaces.b, ["iperf3", "-s", "-1", "-B", TunnelLab.tunnelAddressB], output: h.directory.path + "/iperf-server.log")
         defer { if server.isRunning { server.terminate() } }
-        var iperf = try h.inA(["iperf3", "-c", TunnelLab.tunnelAddressB, "-t", "2", "-J"], timeout: 30)
-        for _ in 0..<20 where iperf.status != 0 && iperf.output.contains("Connection refused") {  // server still starting
-            usleep(100_000)
-            iperf = try h.inA(["iperf3", "-c", TunnelLab.tunnelAddressB, "-t", "2", "-J"], timeout: 30)
+        // Start the client only once the server listens (bounded wait).
+        let listening = Date().addingTimeInterval(10)
+        while Date() < listening {
+            // try?: not written yet; retry.
+            if let log = try? String(contentsOfFile: h.directory.path + "/iperf-server.log", encoding: .utf8), log.contains("listening") {
+                break
+            }
+            usleep(20_000)
         }
+        let iperf = try h.inA(["iperf3", "-c", TunnelLab.tunnelAddressB, "-t", "2", "-J"], timeout: 30)
         XCTAssertEqual(iperf.status, 0, iperf.output + iperf.error)
         let result = try JSONSerialization.jsonObject(with: Data(iperf.output.utf8)) as? [String: Any]
         let received = ((result?["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bytes"] as? Int ?? 0
-        XCTAssertGreaterThan(received, 100_000, "iperf3 moved too little through the tunnel")
+        XCTAssertGreaterThan(received, 100_000, "iperf3 moved too little through the tunnel: \(iperf.output.suffix(1500))")
 
         // Counters reach status (refreshed every 0.2 s here).
         let counted = try h.waitForSession("lab") { ($0["counters"]?["txBytes"]?.intValue ?? 0) > Int64(received) }

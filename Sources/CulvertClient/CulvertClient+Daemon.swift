@@ -1,0 +1,19 @@
+// CulvertClient+Daemon: calls about culvertd itself rather than its profiles or extensions.
+
+import CulvertVarlink
+
+extension CulvertClient {
+    /// Asks culvertd to replace its program in place (needs root): with `binary` (an absolute
+    /// path), or else the binary it runs from, as it is on disk now. Returns once culvertd has
+    /// accepted; the new image takes over moments later with the same epoch, control socket,
+    /// client connections (an open `watch` sees `daemon_going_away`, then `daemon_back`) and
+    /// tunnels. `ping` until it answers to know the new image serves.
+    ///
+    /// - Throws: `.reexecFailed` (reason busy: sessions start or stop, try again; or
+    ///   binary_unusable), `.permissionDenied`.
+    public func reexec(binary: String? = nil) async throws(CulvertClientError) {
+        var parameters: [String: JSONValue] = [:]
+        if let binary { parameters["binary"] = .string(binary) }
+        _ = try await call("Reexec", .object(parameters))
+    }
+}
