@@ -41,7 +41,8 @@ final class TunnelTests: XCTestCase {
         let behind = try h.inA(["ping", "-c", "2", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
         XCTAssertEqual(behind.status, 0, behind.output + behind.error)
         let server = try h.namespaces.spawn(
-            in: h.namespaces.b, ["iperf3", "-s", "-1", "--forceflush", "-B", TunnelLab.tunnelAddressB], output: h.directory.path + "/iperf-server.log")
+            in: h.namespaces.b, ["iperf3", "-s", "-1", "--forceflush", "-B", TunnelLab.tunnelAddressB],
+            output: h.directory.path + "/iperf-server.log")
         defer { if server.isRunning { server.terminate() } }
         // Start the client only once the server listens (bounded wait).
         let listening = Date().addingTimeInterval(10)
