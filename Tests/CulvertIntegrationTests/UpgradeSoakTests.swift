@@ -64,6 +64,20 @@ final class UpgradeSoakTests: XCTestCase {
             tasks.append(Task { for await update in stream { await ledger.record(update) } })
         }
         defer { streams.forEach { $0.cancel() } }
+        // A fourth watcher built on the reference implementation (PyPI varlink), resuming by itself.
+        let summaryPath = h.directory.path + "/reference-watch.json"
+        let reference = Process()
+        reference.executableURL = URL(fileURLWithPath: Repository.python)
+        reference.arguments = [
+            Repository.root + "/Tests/Fixtures/reference-watcher/watch.py", "--socket", h.daemon.socketPath, "--summary", summaryPath,
+            "--seconds", "120",
+        ]
+        let referenceLog = h.directory.path + "/reference-watch.log"
+        _ = FileManager.default.createFile(atPath: referenceLog, contents: nil)
+        reference.standardOutput = FileHandle(forWritingAtPath: referenceLog)
+        reference.standardError = FileHandle(forWritingAtPath: referenceLog)
+        try reference.run()
+        defer { if reference.isRunning { reference.interrupt() } }
         try await Task.sleep(for: .milliseconds(300))
 
         // 200 pings a second through the tunnel for the whole run (bounded count).
@@ -99,6 +113,22 @@ final class UpgradeSoakTests: XCTestCase {
             XCTAssertEqual(summary.snapshots, 4, "watcher \(index): the first, then one per crash")
             XCTAssertEqual(summary.kinds.filter { $0 == "daemon_back" }.count, 5, "watcher \(index): \(summary.kinds)")
         }
+        reference.terminate()
+        let stopped = Date().addingTimeInterval(10)
+        while reference.isRunning && Date() < stopped { try await Task.sleep(for: .milliseconds(50)) }
+        // try?: only shown if the summary is missing.
+        let referenceOutput = (try? String(contentsOfFile: referenceLog, encoding: .utf8)) ?? ""
+        guard let summaryData = FileManager.default.contents(atPath: summaryPath),
+            let referenceSummary = try JSONSerialization.jsonObject(with: summaryData) as? [String: Any]
+        else {
+            if reference.isRunning { reference.interrupt() }
+            return XCTFail("the reference watcher wrote no summary:\n\(referenceOutput)")
+        }
+        XCTAssertEqual(referenceSummary["gaps"] as? [[Int]], [], "reference watcher")
+        XCTAssertEqual(referenceSummary["duplicates"] as? [Int], [], "reference watcher")
+        XCTAssertEqual(referenceSummary["errors"] as? [String], [], "reference watcher")
+        XCTAssertEqual(referenceSummary["subscriptions"] as? Int, 4, "reference watcher: the first, then one per crash, none per re-exec")
+        XCTAssertEqual((referenceSummary["kinds"] as? [String: Int])?["daemon_back"], 5, "reference watcher: \(referenceSummary)")
         let session = try XCTUnwrap(
             try h.daemon.connect().call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: replyTimeoutMilliseconds)["status"]?[
                 "sessions"])
