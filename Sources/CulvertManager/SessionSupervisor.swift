@@ -81,6 +81,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// Status changed without an event (counters): drop cached encodings.
     var statusChanged: () -> Void = {}
     var sessions: [String: TunnelSession] = [:]
+    /// Extensions being upgraded live (SessionSupervisor+Handover).
+    var upgradesInProgress: Set<String> = []
     private var netlink: NetlinkRouteSocket?
     private var statsTimer: (any DispatchSourceTimer)?
     private var monitor: NetworkEventMonitor?
@@ -232,7 +234,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     // MARK: the machine
 
-    private func feed(_ input: SessionMachine.Input, _ session: TunnelSession) {
+    func feed(_ input: SessionMachine.Input, _ session: TunnelSession) {
         perform(session.machine.handle(input), session)
     }
 
@@ -467,7 +469,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         updateStatsTimer()
     }
 
-    private func serveChannel(of run: ProviderRun, session: TunnelSession) {
+    func serveChannel(of run: ProviderRun, session: TunnelSession) {
         run.channel.onCall = { [weak self, weak session, weak run] call, responder in
             guard let self, let session, let run, session.run === run else {
                 responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
@@ -481,16 +483,17 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     /// A read source on the pidfd: readable once the provider has exited. Not resumed yet.
-    private func watchExit(_ run: ProviderRun, session: TunnelSession) -> any DispatchSourceRead {
+    func watchExit(_ run: ProviderRun, session: TunnelSession) -> any DispatchSourceRead {
         let exitSource = DispatchSource.makeReadSource(fileDescriptor: run.process.processDescriptor.rawValue, queue: queue)
         exitSource.setEventHandler { [weak self, weak session, weak run] in
             guard let self, let session, let run else { return }
+            if let override = run.exitOverride { return override(run) }
             self.providerExited(session, run)
         }
         return exitSource
     }
 
-    private func watchOutput(_ run: ProviderRun) {
+    func watchOutput(_ run: ProviderRun) {
         let outputSource = DispatchSource.makeReadSource(fileDescriptor: run.process.output.rawValue, queue: queue)
         outputSource.setEventHandler { [weak run] in
             guard let run else { return }
@@ -531,7 +534,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         }
     }
 
-    private func killRun(_ run: ProviderRun) {
+    func killRun(_ run: ProviderRun) {
         run.killedByDaemon = true
         do { _ = try run.process.kill() } catch { logger.error("killing provider \(run.process.processID): \(error)") }
     }
@@ -579,7 +582,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         if session.run === run { tearDown(session) }
     }
 
-    private func tearDown(_ session: TunnelSession) {
+    func tearDown(_ session: TunnelSession) {
         guard let run = session.run else { return }
         session.run = nil
         if run.exit == nil { killRun(run) }
@@ -587,7 +590,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         run.drainOutput()
         session.lastLog = run.log
         run.close()
-        SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: session.info.id)
+        SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: run.record?.id ?? session.info.id)
         session.info.pid = nil
         session.info.interface = nil
         session.info.addresses = []
@@ -626,7 +629,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     // MARK: calls from the provider
 
-    private func handleProviderCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, session: TunnelSession, run: ProviderRun) {
+    func handleProviderCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, session: TunnelSession, run: ProviderRun) {
         let state = session.machine.state
         switch call.message.member {
         case "SetTunnelNetworkSettings":
@@ -653,7 +656,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         }
     }
 
-    private func protect(_ descriptors: [Descriptor], session: TunnelSession, responder: VarlinkPeerResponder) {
+    func protect(_ descriptors: [Descriptor], session: TunnelSession, responder: VarlinkPeerResponder) {
         defer { descriptors.forEach { $0.close() } }
         func refuse(_ reason: String, _ description: String) {
             responder.fail(
@@ -677,7 +680,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         responder.reply([:])
     }
 
-    private func applySettings(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
+    func applySettings(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
         let socket: NetlinkRouteSocket
         do { socket = try routeSocket() } catch {
             responder.fail(
