@@ -253,6 +253,7 @@ extension SessionSupervisor {
 
     /// Kills a successor that did not take over, reaps it and closes what it holds.
     private func discard(_ run: ProviderRun) -> [String] {
+        run.exitOverride = nil
         run.cancelTimers()
         run.exitSource?.cancel()
         run.exitSource = nil
@@ -319,10 +320,17 @@ extension SessionSupervisor {
         queue.asyncAfter(deadline: .now() + configuration.timing.startTimeout.dispatchInterval, execute: deadline)
 
         oldRun.channel.call("io.culvert.Provider.PrepareHandover") { [weak self] result in
-            guard let self, !attempt.finished else {
-                if case .success(let reply) = result { reply.descriptors.forEach { $0.close() } }
-                return
+            guard let self else { return }
+            if case .success(let reply) = result {
+                attempt.prepared = true
+                if attempt.finished {
+                    // Abandoned while the old version was preparing (the new one died early): it paused, so it resumes.
+                    reply.descriptors.forEach { $0.close() }
+                    self.resume(attempt)
+                    return
+                }
             }
+            guard !attempt.finished else { return }
             guard session.run === oldRun, session.machine.state == .connected || session.machine.state == .reasserting else {
                 if case .success(let reply) = result { reply.descriptors.forEach { $0.close() } }
                 self.abandon(attempt, reason: "session_changed", "the session changed state during the handover")
@@ -384,17 +392,22 @@ extension SessionSupervisor {
         attempt.deadline?.cancel()
         let log = discard(attempt.newRun)
         let session = attempt.session
-        if attempt.prepared, session.run === attempt.oldRun, attempt.oldRun.exit == nil {
-            attempt.oldRun.channel.call("io.culvert.Provider.ResumeAfterFailedHandover") { [weak self] result in
-                if case .failure(let error) = result {
-                    self?.logger.error("session \(session.profileName): the running version did not resume: \(Self.text(of: error))")
-                }
-            }
-        }
+        if attempt.prepared { resume(attempt) }
         let failure = UpgradeFailure(profile: session.profileName, reason: reason, description: description, log: log)
         logger.error("session \(session.profileName): handover to \(attempt.to.versionDescription) abandoned (\(reason)): \(description)")
         publishUpgradeFailed(session, from: attempt.from, to: attempt.to, failure)
         attempt.completion(failure)
+    }
+
+    /// Tells the old version, paused by PrepareHandover, to carry on.
+    private func resume(_ attempt: HandoverAttempt) {
+        let session = attempt.session
+        guard session.run === attempt.oldRun, attempt.oldRun.exit == nil else { return }
+        attempt.oldRun.channel.call("io.culvert.Provider.ResumeAfterFailedHandover") { [weak self] result in
+            if case .failure(let error) = result {
+                self?.logger.error("session \(session.profileName): the running version did not resume: \(Self.text(of: error))")
+            }
+        }
     }
 
     private func publishUpgradeFailed(_ session: TunnelSession, from: ExtensionInfo, to: ExtensionInfo, _ failure: UpgradeFailure) {
