@@ -58,6 +58,10 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     case providerMessageFailed(profile: String, reason: String, description: String)
     /// Another connected session already routes everything; only one full tunnel at a time.
     case fullTunnelInUse(profile: String)
+    /// A live upgrade was abandoned: `installed` still runs (the session of `profile`) and stays
+    /// installed. `reason` as in the upgrade_failed event; `log` holds the new version's last lines.
+    case upgradeFailed(
+        identifier: String, installed: String, offered: String, profile: String?, reason: String, description: String, log: [String])
     /// Any other error reply, as the daemon sent it.
     case remote(VarlinkError)
 
@@ -95,6 +99,9 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .providerMessageFailed(let profile, let reason, let description):
             return "the provider of \(profile) failed the message: \(reason): \(description)"
         case .fullTunnelInUse(let profile): return "\(profile) already routes all traffic; only one full tunnel at a time"
+        case .upgradeFailed(let identifier, let installed, let offered, let profile, let reason, let description, _):
+            let session = profile.map { " (session \($0))" } ?? ""
+            return "upgrade of \(identifier) to \(offered) failed\(session): \(reason): \(description); \(installed) keeps running"
         case .remote(let error): return "culvertd replied \(error)"
         }
     }
@@ -183,6 +190,11 @@ extension CulvertClientError {
                 description: p["description"]?.stringValue ?? "")
         case "io.culvert.Manager.FullTunnelInUse":
             self = .fullTunnelInUse(profile: p["profile"]?.stringValue ?? "")
+        case "io.culvert.Manager.UpgradeFailed":
+            self = .upgradeFailed(
+                identifier: p["identifier"]?.stringValue ?? "", installed: p["installed"]?.stringValue ?? "",
+                offered: p["offered"]?.stringValue ?? "", profile: p["profile"]?.stringValue, reason: p["reason"]?.stringValue ?? "",
+                description: p["description"]?.stringValue ?? "", log: p["log"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         default:
             self = .remote(error)
         }

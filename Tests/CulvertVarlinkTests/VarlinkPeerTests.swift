@@ -140,7 +140,10 @@ final class VarlinkPeerTests: XCTestCase {
         XCTAssertEqual(provider.name, "io.culvert.Provider")
         XCTAssertEqual(
             Set(provider.methodNames),
-            ["StartTunnel", "StopTunnel", "HandleAppMessage", "SetTunnelNetworkSettings", "Protect", "SetReasserting", "CancelTunnel"])
+            [
+                "StartTunnel", "StopTunnel", "HandleAppMessage", "Reattach", "PrepareHandover", "ResumeAfterFailedHandover",
+                "ImportHandover", "SetTunnelNetworkSettings", "Protect", "SetReasserting", "CancelTunnel",
+            ])
     }
 
     // MARK: calls
