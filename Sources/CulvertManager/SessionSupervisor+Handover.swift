@@ -160,6 +160,7 @@ extension SessionSupervisor {
             log: ProcessLog())
         var record = session.run?.record
         record?.id = recordID
+        record?.session = session.info.id
         record?.extensionVersion = info.version
         record?.pid = process.processID
         record?.startTime = SpawnedProcess.startTime(of: process.processID) ?? 0
@@ -542,6 +543,7 @@ extension SessionSupervisor {
         }
         newRun.channel.call("io.culvert.Provider.StartTunnel", parameters: parameters) { [weak self] result in
             guard let self, !started else { return }
+            if case .failure(.closed) = result { return }  // its exit (or the deadline) reports what happened
             started = true
             deadline.cancel()
             guard case .success = result else {

@@ -141,6 +141,61 @@ final class HandoverTests: XCTestCase {
         XCTAssertEqual(ping.status, 0, ping.output + ping.error)
     }
 
+    func testFailedRestartUpgradeStartsTheOldVersionAgain() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        let reply = try h.connect("lab")
+        let oldPID = try XCTUnwrap(reply["session"]?["pid"]?.intValue)
+        let position = try h.control.call("io.culvert.Manager.Ping", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
+        let error = TunnelLab.remoteError { try h.installTestProvider(version: "2.0.0", behaviour: "crash-at-start") }
+        XCTAssertEqual(error?.name, "io.culvert.Manager.UpgradeFailed", String(describing: error))
+        XCTAssertEqual(error?.parameters["reason"]?.stringValue, "new_provider_exited")
+
+        let events = try eventsAfter(h, position)
+        let transitions = events.filter { $0["kind"]?.stringValue == "session_state" }.map {
+            "\($0["previousState"]?.stringValue ?? "?")→\($0["session"]?["state"]?.stringValue ?? "?")"
+        }
+        XCTAssertEqual(transitions, ["connected→reasserting", "reasserting→connected"], "never disconnected")
+        XCTAssertTrue(events.contains { $0["kind"]?.stringValue == "upgrade_failed" })
+        let session = try XCTUnwrap(try h.session("lab"))
+        XCTAssertEqual(session["state"]?.stringValue, "connected")
+        XCTAssertEqual(session["extensionVersion"]?.stringValue, "1.0.0")
+        let pid = try XCTUnwrap(session["pid"]?.intValue)
+        XCTAssertNotEqual(pid, oldPID, "the old version was started again")
+        XCTAssertEqual(try message(h, "version"), "version=1.0.0 pid=\(pid)")
+        let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error)
+    }
+
+    func testAHandedOverProviderIsReadoptedAfterADaemonCrash() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24", "dns": "10.77.0.53"])
+        let reply = try h.connect("lab")
+        let sessionID = try XCTUnwrap(reply["session"]?["id"]?.stringValue)
+        try h.installTestProvider(version: "2.0.0", capabilities: [.handover])
+        let pid = try XCTUnwrap(try h.session("lab")?["pid"]?.intValue)
+        let connected = try h.networkStateA()
+        let resolvUp = try String(contentsOfFile: h.resolvConf, encoding: .utf8)
+
+        h.daemon.crash()
+        try h.daemon.start()
+        let control = try h.daemon.connect()
+        let status = try control.call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
+        guard case .array(let sessions)? = status["status"]?["sessions"] else { return XCTFail("no sessions") }
+        let session = try XCTUnwrap(sessions.first { $0["profile"]?.stringValue == "lab" })
+        XCTAssertEqual(session["reason"]?.stringValue, "readopted")
+        XCTAssertEqual(session["pid"]?.intValue, pid)
+        XCTAssertEqual(session["id"]?.stringValue, sessionID, "the session keeps its id through the handover and the crash")
+        XCTAssertEqual(session["extensionVersion"]?.stringValue, "2.0.0")
+        XCTAssertEqual(session["dnsServers"]?.stringList, ["10.77.0.53"])
+        try h.assertNetworkState(equals: connected, "nothing re-applied or removed")
+        XCTAssertEqual(try String(contentsOfFile: h.resolvConf, encoding: .utf8), resolvUp, "the session's DNS is kept")
+        let ping = try h.inA(["ping", "-c", "2", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error)
+        _ = try control.call(
+            "io.culvert.Manager.Disconnect", ["profile": .string("lab")], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
+    }
+
     // MARK: helpers
 
     private func message(_ h: TunnelLab, _ text: String) throws -> String {
