@@ -295,6 +295,14 @@ extension SessionSupervisor {
         }
         let attempt = HandoverAttempt(session: session, oldRun: oldRun, newRun: newRun, from: from, to: to, completion: completion)
         attemptRef = attempt
+        // The running version ending (a Disconnect, a crash) ends the attempt first, so the new one's
+        // copy of the TUN is gone before the session is torn down and its clients are answered.
+        oldRun.exitOverride = { [weak self, weak attempt] run in
+            run.exitOverride = nil
+            guard let self else { return }
+            if let attempt { self.abandon(attempt, reason: "session_changed", "the running version ended during the handover") }
+            self.providerExited(session, run)
+        }
         // Until it has taken over, the new version's requests act on the session's (shared) TUN settings.
         newRun.channel.onCall = { [weak self, weak attempt] call, responder in
             guard let self, let attempt, !attempt.finished, attempt.session.run === attempt.oldRun else {
@@ -391,6 +399,7 @@ extension SessionSupervisor {
         guard !attempt.finished else { return }
         attempt.finished = true
         attempt.deadline?.cancel()
+        attempt.oldRun.exitOverride = nil
         let log = discard(attempt.newRun)
         let session = attempt.session
         if attempt.prepared { resume(attempt) }

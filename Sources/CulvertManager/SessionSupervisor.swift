@@ -539,7 +539,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         do { _ = try run.process.kill() } catch { logger.error("killing provider \(run.process.processID): \(error)") }
     }
 
-    private func providerExited(_ session: TunnelSession, _ run: ProviderRun) {
+    func providerExited(_ session: TunnelSession, _ run: ProviderRun) {
         guard run.exit == nil else { return }
         let exit: ProcessExit
         do {

@@ -123,9 +123,11 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     /// Builds another signed version of the test provider (in its own source directory) and
     /// installs it. `behaviour` goes into the bundle's bin/behaviour.txt (see TestProvider).
     /// Returns InstallExtension's reply; a live upgrade's failure is thrown as the remote error.
+    /// `connection` (default: the lab's own) lets another thread install while the lab's is busy.
     @discardableResult
     public func installTestProvider(
-        version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil, allowDowngrade: Bool = false
+        version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil, allowDowngrade: Bool = false,
+        connection: VarlinkClientConnection? = nil
     ) throws -> JSONValue {
         let sources = directory.path + "/src-\(version)-\(build)-\(behaviour ?? "normal")"
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
@@ -134,7 +136,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
             in: sources, identifier: Self.extensionIdentifier, version: version, build: build, capabilities: capabilities,
             key: signingKey, executableFile: Products.path(of: "culvert-test-provider"),
             extraFiles: behaviour.map { ["bin/behaviour.txt": $0 + "\n"] } ?? [:])
-        return try control.call(
+        return try (connection ?? control).call(
             "io.culvert.Manager.InstallExtension", ["path": .string(bundle), "allowDowngrade": .bool(allowDowngrade)],
             timeoutMilliseconds: Self.sessionCallMilliseconds)
     }

@@ -107,6 +107,8 @@ final class HandoverTests: XCTestCase {
             let list = try h.control.call("io.culvert.Manager.ListExtensions", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
             guard case .array(let installed)? = list["extensions"] else { return XCTFail("ListExtensions without extensions") }
             XCTAssertEqual(installed.first?["version"]?.stringValue, "1.0.0", "\(behaviour): the old version stays installed")
+            let store = try FileManager.default.contentsOfDirectory(atPath: h.daemon.stateDirectory + "/extensions/store")
+            XCTAssertEqual(store.count, 1, "\(behaviour): the abandoned copy is removed, the running one kept: \(store)")
             XCTAssertEqual(try message(h, "version"), "version=1.0.0 pid=\(pid)", behaviour)
             let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
             XCTAssertEqual(ping.status, 0, "\(behaviour): " + ping.output + ping.error)
@@ -196,6 +198,35 @@ final class HandoverTests: XCTestCase {
             "io.culvert.Manager.Disconnect", ["profile": .string("lab")], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
     }
 
+    func testDisconnectDuringAHandoverAbandonsItAndRemovesEverything() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        let before = try h.networkStateA()
+        try h.connect("lab")
+        let result = LockedBox<VarlinkError?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            result.value = TunnelLab.remoteError {
+                let installer = try h.daemon.connect()
+                defer { installer.close() }
+                return try h.installTestProvider(
+                    version: "2.0.0", capabilities: [.handover], behaviour: "import-hangs", connection: installer)
+            }
+            done.signal()
+        }
+        // try?: polled until it answers.
+        XCTAssertTrue(waitUntil(seconds: 5) { (try? h.sessionLog("lab"))?.contains { $0.contains("handover prepared") } == true })
+        let down = try h.disconnect("lab")
+        XCTAssertEqual(down["session"]?["state"]?.stringValue, "disconnected")
+        try h.assertNetworkState(equals: before, "the new version's copy of the TUN went before the Disconnect reply")
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(result.value?.name, "io.culvert.Manager.UpgradeFailed", String(describing: result.value))
+        XCTAssertEqual(result.value?.parameters["reason"]?.stringValue, "session_changed")
+        let list = try h.control.call("io.culvert.Manager.ListExtensions", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
+        guard case .array(let installed)? = list["extensions"] else { return XCTFail("ListExtensions without extensions") }
+        XCTAssertEqual(installed.first?["version"]?.stringValue, "1.0.0")
+    }
+
     // MARK: helpers
 
     private func message(_ h: TunnelLab, _ text: String) throws -> String {
@@ -241,5 +272,16 @@ final class HandoverTests: XCTestCase {
         guard let line = output.split(separator: "\n").first(where: { $0.contains("packets transmitted") }) else { return (0, 0) }
         let numbers = line.split(separator: " ").compactMap { Int($0) }
         return (numbers.first ?? 0, numbers.dropFirst().first ?? 0)
+    }
+}
+
+/// A value shared with a background thread (the test waits on a semaphore before reading it).
+final class LockedBox<Value>: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
