@@ -107,7 +107,8 @@ extension CulvertClient {
     /// One call on a fresh connection, on its own thread, bounded by `callDeadline`.
     func extensionCall(_ member: String, _ parameters: JSONValue) async -> Result<JSONValue, ExtensionCallFailure> {
         let path = socketPath
-        let deadline = ContinuousClock.now + callDeadline
+        // A live upgrade answers once every connected session runs the new version: as long as a Connect.
+        let deadline = ContinuousClock.now + (member == "InstallExtension" ? max(callDeadline, Self.sessionWaitDeadline) : callDeadline)
         // The body reports every failure inside its value, so BlockingCall's own failure is never used.
         let outcome = await BlockingCall.run(name: "culvert-\(member)") {
             gate -> Result<Result<JSONValue, ExtensionCallFailure>, CulvertClientError> in

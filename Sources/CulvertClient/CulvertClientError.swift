@@ -61,6 +61,10 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     /// culvertd did not re-exec: `reason` is busy (sessions are starting or stopping, or clients
     /// wait on them; try again) or binary_unusable (not an executable file by absolute path).
     case reexecFailed(reason: String, description: String)
+    /// A live upgrade was abandoned: `installed` still runs (the session of `profile`) and stays
+    /// installed. `reason` as in the upgrade_failed event; `log` holds the new version's last lines.
+    case upgradeFailed(
+        identifier: String, installed: String, offered: String, profile: String?, reason: String, description: String, log: [String])
     /// Any other error reply, as the daemon sent it.
     case remote(VarlinkError)
 
@@ -101,6 +105,9 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .reexecFailed(let reason, let description):
             return "re-exec refused: "
                 + (description.hasPrefix(reason + ":") ? description : "\(reason.replacingUnderscores): \(description)")
+        case .upgradeFailed(let identifier, let installed, let offered, let profile, let reason, let description, _):
+            let session = profile.map { " (session \($0))" } ?? ""
+            return "upgrade of \(identifier) to \(offered) failed\(session): \(reason): \(description); \(installed) keeps running"
         case .remote(let error): return "culvertd replied \(error)"
         }
     }
@@ -191,6 +198,11 @@ extension CulvertClientError {
             self = .fullTunnelInUse(profile: p["profile"]?.stringValue ?? "")
         case "io.culvert.Manager.ReexecFailed":
             self = .reexecFailed(reason: p["reason"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "")
+        case "io.culvert.Manager.UpgradeFailed":
+            self = .upgradeFailed(
+                identifier: p["identifier"]?.stringValue ?? "", installed: p["installed"]?.stringValue ?? "",
+                offered: p["offered"]?.stringValue ?? "", profile: p["profile"]?.stringValue, reason: p["reason"]?.stringValue ?? "",
+                description: p["description"]?.stringValue ?? "", log: p["log"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         default:
             self = .remote(error)
         }

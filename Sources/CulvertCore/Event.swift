@@ -32,6 +32,16 @@ public struct EventKind: RawRepresentable, Codable, Sendable, Hashable, CustomSt
     public static let sessionNetworkChanged = EventKind(rawValue: "session_network_changed")
     /// Fresh link counters of a session, sent periodically while anyone watches.
     public static let sessionStats = EventKind(rawValue: "session_stats")
+    /// A live upgrade began handing a connected session over to the new version (make-before-break):
+    /// `session`, `extension` (the new version), `previousVersion` (the running one).
+    public static let handoverStarted = EventKind(rawValue: "handover_started")
+    /// The new version took the session over; the old one was stopped (superseded). `reason`:
+    /// handover, or restart for a provider without handover (stop → start, `reasserting` meanwhile).
+    public static let handoverCompleted = EventKind(rawValue: "handover_completed")
+    /// A live upgrade was abandoned: the old version still runs and stays installed. `reason` says
+    /// why (spawn_failed, new_provider_exited, prepare_failed, import_failed, health_timeout,
+    /// session_changed), `error` describes it, `log` holds the new version's last output lines.
+    public static let upgradeFailed = EventKind(rawValue: "upgrade_failed")
     /// Not a stored event: the full state at position `seq`, sent when replay is impossible.
     public static let snapshot = EventKind(rawValue: "snapshot")
 }
@@ -63,11 +73,14 @@ public struct EventBody: Sendable, Equatable {
     public var removals: [Removal]?
     public var session: SessionInfo?
     public var previousState: SessionState?
+    /// A provider's last output lines (upgrade_failed).
+    public var log: [String]?
 
     public init(
         kind: EventKind, actor: Actor? = nil, profile: Profile? = nil, name: String? = nil, created: Bool? = nil,
         daemon: DaemonInfo? = nil, reason: String? = nil, extensionInfo: ExtensionInfo? = nil, previousVersion: String? = nil,
-        error: String? = nil, removals: [Removal]? = nil, session: SessionInfo? = nil, previousState: SessionState? = nil
+        error: String? = nil, removals: [Removal]? = nil, session: SessionInfo? = nil, previousState: SessionState? = nil,
+        log: [String]? = nil
     ) {
         self.kind = kind
         self.actor = actor
@@ -82,6 +95,7 @@ public struct EventBody: Sendable, Equatable {
         self.removals = removals
         self.session = session
         self.previousState = previousState
+        self.log = log
     }
 }
 
@@ -107,6 +121,7 @@ public struct Event: Codable, Sendable, Equatable {
     public var removals: [Removal]?
     public var session: SessionInfo?
     public var previousState: SessionState?
+    public var log: [String]?
     /// Present on `snapshot` events only.
     public var status: ManagerStatus?
 
@@ -127,12 +142,13 @@ public struct Event: Codable, Sendable, Equatable {
         self.removals = body.removals
         self.session = body.session
         self.previousState = body.previousState
+        self.log = body.log
         self.status = status
     }
 
     enum CodingKeys: String, CodingKey {
         case seq, epoch, time, kind, actor, profile, name, created, daemon, reason, status, previousVersion, error, removals, session,
-            previousState
+            previousState, log
         case extensionInfo = "extension"
     }
 }

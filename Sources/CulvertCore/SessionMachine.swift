@@ -7,6 +7,8 @@
 //        │   └── restartDue ◄───┤ (alwaysOn: backoff)     │ exit (failure)
 //        │                       ▼                         ▼
 //        └──── exit ◄──── disconnecting ◄── disconnect / cancel (from any active state)
+//
+//   A live upgrade without handover: connected ─upgradeRestarting─► reasserting ─upgradeRestarted─► connected
 
 /// Timing policy of a session's supervisor. All values are configurable daemon flags.
 public struct SessionTiming: Sendable, Hashable {
@@ -89,6 +91,10 @@ public struct SessionMachine: Sendable, Hashable {
         case stablePeriodElapsed
         /// A culvertd started after a crash took back this session's running provider.
         case readopted
+        /// A live upgrade restarts the provider (no handover): reasserting until `upgradeRestarted`.
+        case upgradeRestarting
+        /// The new version of the provider runs the tunnel.
+        case upgradeRestarted
     }
 
     public enum Action: Sendable, Hashable {
@@ -194,6 +200,10 @@ public struct SessionMachine: Sendable, Hashable {
             return move(to: .reasserting, "provider_reasserting")
         case (.reasserting, .reasserting(false)):
             return move(to: .connected, "provider_reasserted")
+        case (.connected, .upgradeRestarting):
+            return move(to: .reasserting, "extension_upgrade")
+        case (.reasserting, .upgradeRestarted):
+            return move(to: .connected, "extension_upgraded")
         case (.connecting, .cancelled(let failure)), (.connected, .cancelled(let failure)), (.reasserting, .cancelled(let failure)):
             return beginStop(.providerCancelled, reason: failure.reason.rawValue, failure: failure)
         case (.connecting, .disconnect(let why)), (.connected, .disconnect(let why)), (.reasserting, .disconnect(let why)):

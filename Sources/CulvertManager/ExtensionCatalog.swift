@@ -29,6 +29,13 @@ enum InstallOutcome: String {
     case installed, replaced, unchanged
 }
 
+/// An install whose verified copy is in the store but not yet in the registry.
+struct PreparedInstall {
+    var outcome: InstallOutcome
+    var info: ExtensionInfo
+    var previous: ExtensionInfo?
+}
+
 struct ExtensionCatalog {
     let root: String
     private(set) var registry = ExtensionRegistry()
@@ -54,6 +61,17 @@ struct ExtensionCatalog {
     mutating func install(
         path: String, allowDowngrade: Bool, configDirectory: String, time: String
     ) throws(ExtensionError) -> (InstallOutcome, ExtensionInfo, previous: ExtensionInfo?) {
+        let prepared = try prepareInstall(path: path, allowDowngrade: allowDowngrade, configDirectory: configDirectory, time: time)
+        if prepared.outcome != .unchanged { try commitInstall(prepared) }
+        return (prepared.outcome, prepared.info, prepared.previous)
+    }
+
+    /// Everything of an install but registering it: the verified copy is in the store, the
+    /// registry unchanged. A live upgrade registers it (`commitInstall`) only once every session
+    /// runs the new version, or drops it (`abandonInstall`) and the old version stays.
+    mutating func prepareInstall(
+        path: String, allowDowngrade: Bool, configDirectory: String, time: String
+    ) throws(ExtensionError) -> PreparedInstall {
         guard path.hasPrefix("/") else { throw .invalidPath(path: path, reason: "not_absolute") }
         guard FileSystem.exists(path) else { throw .invalidPath(path: path, reason: "missing") }
         guard FileSystem.isDirectory(path) else { throw .invalidPath(path: path, reason: "not_a_directory") }
@@ -78,7 +96,7 @@ struct ExtensionCatalog {
         switch InstallDecision.decide(installed: previous?.release, offered: offered.release, allowDowngrade: allowDowngrade) {
         case .unchanged:
             // unchanged implies an installed entry: decide() only says so when one exists.
-            return (.unchanged, previous!, previous)
+            return PreparedInstall(outcome: .unchanged, info: previous!, previous: previous)
         case .downgradeRefused(let installed, let offeredVersion):
             throw .downgradeRefused(identifier: offered.identifier, installed: "\(installed)", offered: "\(offeredVersion)")
         case .publisherChangeRefused(let installed, let offeredPublisher):
@@ -103,14 +121,24 @@ struct ExtensionCatalog {
             build: Int64(copy.manifest.build), publisher: copy.publisher.wireName, signed: copy.isSigned, state: state, reason: reason,
             capabilities: copy.manifest.capabilities.map(\.rawValue).sorted(), source: path, storePath: copy.path,
             contentDigest: copy.contentDigest, installedAt: time)
+        return PreparedInstall(outcome: previous == nil ? .installed : .replaced, info: info, previous: previous)
+    }
+
+    /// Registers a prepared install (atomic replace) and removes the copy it replaced.
+    mutating func commitInstall(_ prepared: PreparedInstall) throws(ExtensionError) {
         var next = registry
-        next.extensions[info.identifier] = info
+        next.extensions[prepared.info.identifier] = prepared.info
         try commit(next)
-        if let previous, !registry.referencedDigests.contains(previous.contentDigest) {
+        if let previous = prepared.previous, !registry.referencedDigests.contains(previous.contentDigest) {
             // The replaced copy is unreferenced now; if removing it fails, gc will.
             try? FileSystem.removeTree(storeDirectory + "/" + previous.contentDigest)
         }
-        return (previous == nil ? .installed : .replaced, info, previous)
+    }
+
+    /// Drops a prepared install: the registry stays as it is; the new copy goes unless referenced.
+    func abandonInstall(_ prepared: PreparedInstall) {
+        guard !registry.referencedDigests.contains(prepared.info.contentDigest) else { return }
+        try? FileSystem.removeTree(storeDirectory + "/" + prepared.info.contentDigest)  // gc removes it if this fails
     }
 
     /// Copies into staging, verifies the copy, and moves it into the store. Returns the copy as verified in place.

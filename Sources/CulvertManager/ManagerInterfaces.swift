@@ -195,7 +195,10 @@ type Event (
   # daemon_started, profile_saved, profile_removed, extension_installed, extension_replaced,
   # extension_approved, extension_uninstalled, extension_install_failed, garbage_collected,
   # session_state, session_stats, session_network_changed, daemon_going_away, daemon_back,
-  # or snapshot.
+  # handover_started, handover_completed, upgrade_failed, or snapshot. A live extension upgrade of
+  # a connected session (make-before-break) is handover_started, then handover_completed (reason
+  # handover, or restart for a provider without the handover capability, whose session is
+  # reasserting meanwhile) or upgrade_failed (the old version keeps running and stays installed).
   kind: string,
   # Who caused the change (profile_saved, profile_removed, session_state when a client did).
   actor: ?Actor,
@@ -207,24 +210,29 @@ type Event (
   created: ?bool,
   # The daemon that started (daemon_started), or the new image after a re-exec (daemon_back).
   daemon: ?DaemonInfo,
-  # The extension concerned (extension_* events).
+  # The extension concerned (extension_* events); the new version (handover_*, upgrade_failed).
   extension: ?Extension,
-  # The version an extension_replaced event replaced, or the daemon's version before a re-exec
-  # (daemon_back).
+  # The version an extension_replaced event replaced; the running version (handover_*,
+  # upgrade_failed); the daemon's version before a re-exec (daemon_back).
   previousVersion: ?string,
   # What went wrong (extension_install_failed): an error name and its description; what changed
-  # (session_network_changed).
+  # (session_network_changed); why the new version was abandoned (upgrade_failed).
   error: ?string,
   # What garbage_collected removed.
   removals: ?[]Removal,
   # Why a snapshot was sent: no_position, other_epoch, too_old, ahead; why a session changed
   # state (session_state); what someone else changed on a session's interface
-  # (session_network_changed: link_down, link_deleted, mtu_changed, address_removed, address_added).
+  # (session_network_changed: link_down, link_deleted, mtu_changed, address_removed, address_added);
+  # how an upgrade went (handover_completed: handover, restart; upgrade_failed: spawn_failed,
+  # new_provider_exited, prepare_failed, import_failed, health_timeout, session_changed).
   reason: ?string,
-  # The session as it is after the change (session_state), or with fresh counters (session_stats).
+  # The session as it is after the change (session_state, handover_*, upgrade_failed), or with
+  # fresh counters (session_stats).
   session: ?Session,
   # The state the session left (session_state).
   previousState: ?string,
+  # The new version's last output lines (upgrade_failed).
+  log: ?[]string,
   # The full state (snapshot only).
   status: ?Status
 )
@@ -250,6 +258,10 @@ method RemoveProfile(name: string) -> (seq: int)
 # directory through a staging directory, verifies the copy and registers it atomically.
 # `result` is installed, replaced or unchanged (same version and build: nothing happens).
 # An older version is refused unless allowDowngrade. Nothing partial is ever registered.
+# Replacing an extension that connected sessions run is a live upgrade (make-before-break): each
+# session is handed over to the new version (or restarted, without the handover capability) and
+# the new version is registered only once all of them run it; the reply waits for that. If one
+# fails, the old version keeps running and stays registered: UpgradeFailed.
 method InstallExtension(path: string, allowDowngrade: ?bool) -> (result: string, extension: Extension, seq: int)
 
 # Enables an extension that is awaiting approval. Approving an enabled one changes nothing.
@@ -347,6 +359,12 @@ error ProviderMessageFailed (profile: string, reason: string, description: strin
 
 # Sessions of these profiles run the extension; pass force to disconnect them and uninstall.
 error ExtensionInUse (identifier: string, profiles: []string)
+
+# A live upgrade was abandoned (see the upgrade_failed event): the installed version still runs
+# the session of `profile` and stays registered. `reason` as in upgrade_failed; `log` holds the
+# new version's last output lines. An upgrade already running for the extension: reason
+# upgrade_in_progress.
+error UpgradeFailed (identifier: string, installed: string, offered: string, profile: ?string, reason: string, description: string, log: []string)
 
 # Another connected session already routes everything; only one full tunnel at a time.
 error FullTunnelInUse (profile: string)

@@ -12,14 +12,17 @@ extension ManagerService {
         switch call.message.member {
         case "InstallExtension":
             let path = parameters["path"]?.stringValue ?? ""
-            do throws(ExtensionError) {
-                let (outcome, info, event) = try installExtension(
-                    path: path, allowDowngrade: parameters["allowDowngrade"]?.boolValue ?? false, actor: actor(call))
-                replier.reply(
-                    encodedParameters: WireEncoding.encode(
-                        WireEncoding.InstallReply(result: outcome.rawValue, extensionInfo: info, seq: event?.seq ?? events.lastSeq)))
-            } catch {
-                replier.fail(wireError(error))
+            // A live upgrade answers once every session runs the new version (or it was abandoned).
+            installExtension(path: path, allowDowngrade: parameters["allowDowngrade"]?.boolValue ?? false, actor: actor(call)) {
+                [self] result in
+                switch result {
+                case .success(let (outcome, info, event)):
+                    replier.reply(
+                        encodedParameters: WireEncoding.encode(
+                            WireEncoding.InstallReply(result: outcome.rawValue, extensionInfo: info, seq: event?.seq ?? events.lastSeq)))
+                case .failure(let error):
+                    replier.fail(error)
+                }
             }
         case "ApproveExtension":
             let identifier = parameters["identifier"]?.stringValue ?? ""
@@ -79,27 +82,72 @@ extension ManagerService {
         }
     }
 
-    /// Installs and publishes the matching event (none for `unchanged`).
-    func installExtension(path: String, allowDowngrade: Bool, actor: Actor) throws(ExtensionError) -> (
-        InstallOutcome, ExtensionInfo, Event?
+    /// Installs and publishes the matching event (none for `unchanged`). Replacing an extension
+    /// that connected sessions run upgrades them live first (SessionSupervisor+Handover) and
+    /// registers the new version only if all of them took it; `completion` runs then.
+    func installExtension(
+        path: String, allowDowngrade: Bool, actor: Actor,
+        completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), VarlinkError>) -> Void
     ) {
-        let (outcome, info, previous) = try catalog.install(
-            path: path, allowDowngrade: allowDowngrade, configDirectory: configuration.configDirectory, time: WallClock.rfc3339Now())
-        switch outcome {
-        case .unchanged:
-            return (outcome, info, nil)
-        case .installed:
-            logger.info("extension \(info.identifier) \(info.versionDescription) installed from \(path) (\(info.state.rawValue))")
-            return (outcome, info, publish(EventBody(kind: .extensionInstalled, actor: actor, reason: info.reason, extensionInfo: info)))
-        case .replaced:
-            logger.info("extension \(info.identifier) replaced: \(previous?.versionDescription ?? "?") → \(info.versionDescription)")
-            return (
-                outcome, info,
-                publish(
+        let prepared: PreparedInstall
+        do throws(ExtensionError) {
+            prepared = try catalog.prepareInstall(
+                path: path, allowDowngrade: allowDowngrade, configDirectory: configuration.configDirectory, time: WallClock.rfc3339Now())
+        } catch {
+            return completion(.failure(wireError(error)))
+        }
+        let info = prepared.info
+        func register() {
+            do throws(ExtensionError) { try catalog.commitInstall(prepared) } catch { return completion(.failure(wireError(error))) }
+            if let previous = prepared.previous {
+                logger.info("extension \(info.identifier) replaced: \(previous.versionDescription) → \(info.versionDescription)")
+                let event = publish(
                     EventBody(
                         kind: .extensionReplaced, actor: actor, reason: info.reason, extensionInfo: info,
-                        previousVersion: previous?.versionDescription))
-            )
+                        previousVersion: previous.versionDescription))
+                completion(.success((.replaced, info, event)))
+            } else {
+                logger.info("extension \(info.identifier) \(info.versionDescription) installed from \(path) (\(info.state.rawValue))")
+                completion(
+                    .success(
+                        (
+                            .installed, info,
+                            publish(EventBody(kind: .extensionInstalled, actor: actor, reason: info.reason, extensionInfo: info))
+                        ))
+                )
+            }
+        }
+        guard prepared.outcome == .replaced, let previous = prepared.previous, previous.state == .enabled, info.state == .enabled,
+            !supervisor.upgradableSessions(of: info.identifier).isEmpty
+        else {
+            if prepared.outcome == .unchanged { return completion(.success((.unchanged, info, nil))) }
+            return register()
+        }
+        func upgradeFailed(_ failure: UpgradeFailure) -> VarlinkError {
+            VarlinkError(
+                "io.culvert.Manager.UpgradeFailed",
+                [
+                    "identifier": .string(info.identifier), "installed": .string(previous.versionDescription),
+                    "offered": .string(info.versionDescription), "profile": .string(failure.profile), "reason": .string(failure.reason),
+                    "description": .string(failure.description), "log": .array(failure.log.map { .string($0) }),
+                ])
+        }
+        guard !supervisor.upgradesInProgress.contains(info.identifier) else {
+            // Its store copy may be the one the running upgrade installs: left for gc.
+            return completion(
+                .failure(
+                    upgradeFailed(
+                        UpgradeFailure(
+                            profile: "", reason: "upgrade_in_progress", description: "an upgrade of \(info.identifier) is running", log: [])
+                    )))
+        }
+        logger.info("extension \(info.identifier): live upgrade \(previous.versionDescription) → \(info.versionDescription)")
+        supervisor.upgradeSessions(from: previous, to: info) { [self] failure in
+            guard let failure else { return register() }
+            catalog.abandonInstall(prepared)
+            logger.error(
+                "extension \(info.identifier): upgrade to \(info.versionDescription) abandoned; \(previous.versionDescription) stays")
+            completion(.failure(upgradeFailed(failure)))
         }
     }
 
@@ -120,10 +168,8 @@ extension ManagerService {
                 continue
             }
             let actor = Actor(uid: request.requestedBy, pid: 0, command: "spool")
-            do throws(ExtensionError) {
-                _ = try installExtension(path: request.path, allowDowngrade: request.allowDowngrade, actor: actor)
-            } catch {
-                let wire = wireError(error)
+            installExtension(path: request.path, allowDowngrade: request.allowDowngrade, actor: actor) { [self] result in
+                guard case .failure(let wire) = result else { return }
                 logger.error("spooled install of \(request.path) refused: \(wire)")
                 publish(EventBody(kind: .extensionInstallFailed, actor: actor, reason: "spooled_install", error: wire.description))
             }

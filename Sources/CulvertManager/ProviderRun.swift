@@ -27,6 +27,9 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     var record: SessionRecord?
     /// Taken over from a previous culvertd (not our child: no exit status).
     var adopted = false
+    /// While set, the exit source calls this instead of reporting the exit to the session (a live
+    /// upgrade's run that is not, or no longer, the session's).
+    var exitOverride: ((ProviderRun) -> Void)?
 
     init(tun: TunDevice, channel: VarlinkPeer, process: SpawnedProcess, log: ProcessLog) {
         self.tun = tun

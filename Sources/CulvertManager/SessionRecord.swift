@@ -28,8 +28,14 @@ struct SessionRecord: Codable, Equatable {
     var requestedAt: String
     var connectedAt: String?
     var connectedBy: Actor?
+    /// The session's id when it differs from `id` (a provider that took the session over in a live
+    /// upgrade has its own record and rendezvous, but the session keeps its id).
+    var session: String?
     /// The last settings culvertd applied for the provider (SetTunnelNetworkSettings' value, as JSON).
     var settings: String?
+
+    /// The id of the session the provider runs.
+    var sessionID: String { session ?? id }
 
     /// Where records live.
     static func directory(runtimeDirectory: String) -> String { runtimeDirectory + "/sessions" }

@@ -103,7 +103,7 @@ extension SessionSupervisor {
             run.applied = plan.map { AppliedNetworkTransaction(adopting: $0.steps) }
         }
         // try?: an unreadable DNS record means there is no DNS to take over.
-        if let pending = try? DNSConfigurator.pendingRevert(stateDirectory: dns.stateDirectory), pending.session == record.id {
+        if let pending = try? DNSConfigurator.pendingRevert(stateDirectory: dns.stateDirectory), pending.session == record.sessionID {
             run.dns = pending
         }
         let session =
@@ -111,7 +111,7 @@ extension SessionSupervisor {
             ?? TunnelSession(profile: profile, extensionVersion: record.extensionVersion, timing: configuration.timing)
         sessions[record.profile] = session
         session.run = run
-        session.info.id = record.id
+        session.info.id = record.sessionID
         session.info.pid = Int64(record.pid)
         session.info.uid = Int64(record.uid)
         session.info.interface = record.interface

@@ -85,6 +85,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     var quietTransitions = false
     /// App messages waiting for a provider's answer.
     private var pendingMessages = 0
+    /// Extensions being upgraded live (SessionSupervisor+Handover).
+    var upgradesInProgress: Set<String> = []
     private var netlink: NetlinkRouteSocket?
     private var statsTimer: (any DispatchSourceTimer)?
     private var monitor: NetworkEventMonitor?
@@ -278,7 +280,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     // MARK: the machine
 
-    private func feed(_ input: SessionMachine.Input, _ session: TunnelSession) {
+    func feed(_ input: SessionMachine.Input, _ session: TunnelSession) {
         perform(session.machine.handle(input), session)
     }
 
@@ -514,7 +516,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         updateStatsTimer()
     }
 
-    private func serveChannel(of run: ProviderRun, session: TunnelSession) {
+    func serveChannel(of run: ProviderRun, session: TunnelSession) {
         run.channel.onCall = { [weak self, weak session, weak run] call, responder in
             guard let self, let session, let run, session.run === run else {
                 responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
@@ -528,16 +530,17 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     /// A read source on the pidfd: readable once the provider has exited. Not resumed yet.
-    private func watchExit(_ run: ProviderRun, session: TunnelSession) -> any DispatchSourceRead {
+    func watchExit(_ run: ProviderRun, session: TunnelSession) -> any DispatchSourceRead {
         let exitSource = DispatchSource.makeReadSource(fileDescriptor: run.process.processDescriptor.rawValue, queue: queue)
         exitSource.setEventHandler { [weak self, weak session, weak run] in
             guard let self, let session, let run else { return }
+            if let override = run.exitOverride { return override(run) }
             self.providerExited(session, run)
         }
         return exitSource
     }
 
-    private func watchOutput(_ run: ProviderRun) {
+    func watchOutput(_ run: ProviderRun) {
         let outputSource = DispatchSource.makeReadSource(fileDescriptor: run.process.output.rawValue, queue: queue)
         outputSource.setEventHandler { [weak run] in
             guard let run else { return }
@@ -578,12 +581,12 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         }
     }
 
-    private func killRun(_ run: ProviderRun) {
+    func killRun(_ run: ProviderRun) {
         run.killedByDaemon = true
         do { _ = try run.process.kill() } catch { logger.error("killing provider \(run.process.processID): \(error)") }
     }
 
-    private func providerExited(_ session: TunnelSession, _ run: ProviderRun) {
+    func providerExited(_ session: TunnelSession, _ run: ProviderRun) {
         guard run.exit == nil else { return }
         let exit: ProcessExit
         do {
@@ -626,7 +629,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         if session.run === run { tearDown(session) }
     }
 
-    private func tearDown(_ session: TunnelSession) {
+    func tearDown(_ session: TunnelSession) {
         guard let run = session.run else { return }
         session.run = nil
         if run.exit == nil { killRun(run) }
@@ -634,7 +637,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         run.drainOutput()
         session.lastLog = run.log
         run.close()
-        SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: session.info.id)
+        SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: run.record?.id ?? session.info.id)
         session.info.pid = nil
         session.info.interface = nil
         session.info.addresses = []
@@ -673,7 +676,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     // MARK: calls from the provider
 
-    private func handleProviderCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, session: TunnelSession, run: ProviderRun) {
+    func handleProviderCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, session: TunnelSession, run: ProviderRun) {
         let state = session.machine.state
         switch call.message.member {
         case "SetTunnelNetworkSettings":
@@ -700,7 +703,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         }
     }
 
-    private func protect(_ descriptors: [Descriptor], session: TunnelSession, responder: VarlinkPeerResponder) {
+    func protect(_ descriptors: [Descriptor], session: TunnelSession, responder: VarlinkPeerResponder) {
         defer { descriptors.forEach { $0.close() } }
         func refuse(_ reason: String, _ description: String) {
             responder.fail(
@@ -724,7 +727,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         responder.reply([:])
     }
 
-    private func applySettings(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
+    func applySettings(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
         let socket: NetlinkRouteSocket
         do { socket = try routeSocket() } catch {
             responder.fail(

@@ -16,7 +16,9 @@ public enum PacketTunnelMain {
     static let tunDescriptor: Int32 = 3
     static let channelDescriptor: Int32 = 4
     /// Methods the provider serves on the channel.
-    static let servedMethods: Set<String> = ["StartTunnel", "StopTunnel", "HandleAppMessage", "Reattach"]
+    static let servedMethods: Set<String> = [
+        "StartTunnel", "StopTunnel", "HandleAppMessage", "Reattach", "PrepareHandover", "ResumeAfterFailedHandover", "ImportHandover",
+    ]
     /// Exit status when not started by culvertd (EX_USAGE).
     static let usageExitStatus: Int32 = 64
     /// How long a provider whose culvertd died keeps its tunnel up waiting to be re-adopted, unless
@@ -200,6 +202,8 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
                     VarlinkError(
                         "io.culvert.Provider.TunnelFailed", ["reason": .string("reattach_failed"), "description": .string("\(error)")]))
             }
+        case "PrepareHandover", "ResumeAfterFailedHandover", "ImportHandover":
+            handleHandover(call, responder)
         case "HandleAppMessage":
             let message = Data(base64Encoded: call.parameters["data"]?.stringValue ?? "").map { [UInt8]($0) } ?? []
             Task {
@@ -235,6 +239,81 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
         }
         orphanDeadline = deadline
         queue.asyncAfter(deadline: .now() + .milliseconds(Int(orphanTimeout.components.seconds * 1000)), execute: deadline)
+    }
+
+    /// The handover calls (HandoverCapable); a provider without it answers HandoverFailed(unsupported).
+    private func handleHandover(_ call: VarlinkPeerCall, _ responder: VarlinkPeerResponder) {
+        let queue = self.queue
+        let flow = tunnel.packetFlow
+        let failure = Self.handoverFailure
+        guard let capable = provider as? any HandoverCapable else {
+            call.descriptors.forEach { $0.close() }
+            responder.fail(failure("unsupported", HandoverError.unsupported))
+            return
+        }
+        switch call.message.member {
+        case "PrepareHandover":
+            Task {
+                do {
+                    let state = try await capable.prepareHandover()
+                    flow.setPaused(true)
+                    // The channel closes what it sends: copies go, the provider keeps its sockets to resume.
+                    var duplicated: [Descriptor] = []
+                    do {
+                        for socket in state.sockets { duplicated.append(try socket.descriptor.duplicate()) }
+                    } catch {
+                        duplicated.forEach { $0.close() }
+                        flow.setPaused(false)
+                        await capable.resumeAfterFailedHandover()
+                        queue.async { responder.fail(failure("duplicate_failed", error)) }
+                        return
+                    }
+                    let encoded = Data(state.data).base64EncodedString()
+                    let copies = duplicated
+                    queue.async { responder.reply(["state": .string(encoded)], passing: copies) }
+                } catch {
+                    queue.async { responder.fail(failure("prepare_failed", error)) }
+                }
+            }
+        case "ResumeAfterFailedHandover":
+            flow.setPaused(false)
+            Task {
+                await capable.resumeAfterFailedHandover()
+                queue.async { responder.reply([:]) }
+            }
+        default:  // ImportHandover
+            let p = call.parameters
+            var sockets: [DatagramSocket] = []
+            for (index, descriptor) in call.descriptors.enumerated() {
+                // try?: an unidentifiable descriptor is refused as not a socket, like a non-IP one.
+                guard let socket = try? DatagramSocket.adopting(descriptor) else {
+                    call.descriptors.forEach { $0.close() }
+                    responder.fail(failure("not_a_socket", HandoverError.notASocket(index: index)))
+                    return
+                }
+                sockets.append(socket)
+            }
+            let context = TunnelSessionContext(
+                profile: p["session"]?["profile"]?.stringValue ?? "", session: p["session"]?["session"]?.stringValue ?? "",
+                interface: p["session"]?["interface"]?.stringValue ?? "")
+            let options = Self.stringMap(p["options"])
+            let data = Data(base64Encoded: p["state"]?.stringValue ?? "").map { [UInt8]($0) } ?? []
+            tunnel.begin(context: context, secrets: Self.stringMap(p["secrets"]))
+            started = true
+            let state = HandoverState(data: data, sockets: sockets)
+            Task {
+                do {
+                    try await capable.importHandover(state, options: options)
+                    queue.async { responder.reply([:]) }
+                } catch {
+                    queue.async { responder.fail(failure("import_failed", error)) }
+                }
+            }
+        }
+    }
+
+    @Sendable static func handoverFailure(_ reason: String, _ error: any Error) -> VarlinkError {
+        VarlinkError("io.culvert.Provider.HandoverFailed", ["reason": .string(reason), "description": .string("\(error)")])
     }
 
     static func stringMap(_ value: JSONValue?) -> [String: String] {

@@ -106,6 +106,13 @@ public struct DatagramSocket: Sendable, Hashable {
         try descriptor.ipSocketFamily()
     }
 
+    /// Takes `descriptor` (for example a socket an older provider version handed over) as a UDP
+    /// socket; nil unless it is an AF_INET or AF_INET6 socket. The corresponding C function is `getsockopt`.
+    public static func adopting(_ descriptor: Descriptor) throws(SystemError) -> DatagramSocket? {
+        guard let family = try descriptor.ipSocketFamily() else { return nil }
+        return DatagramSocket(descriptor: descriptor, family: family)
+    }
+
     /// Closes the socket.
     public func close() { descriptor.close() }
 

@@ -6,12 +6,13 @@ import Foundation
 
 public enum BundleFixture {
     /// Writes `<directory>/<identifier>.culvertext` with a manifest and a small executable, and
-    /// signs it with `key` (unsigned when nil). Returns the bundle's path.
+    /// signs it with `key` (unsigned when nil). `extraFiles` (path in the bundle → text) are added
+    /// before signing. Returns the bundle's path.
     @discardableResult
     public static func make(
         in directory: String, identifier: String = "io.culvert.test", version: String = "1.0.0", build: Int = 1,
         capabilities: [BundleCapability] = [], key: SigningKey?, payload: String = "#!/bin/sh\nexit 0\n",
-        executableFile: String? = nil
+        executableFile: String? = nil, extraFiles: [String: String] = [:]
     ) throws -> String {
         let bundle = directory + "/" + identifier + BundleFormat.directorySuffix
         try? FileManager.default.removeItem(atPath: bundle)  // absent is the usual case
@@ -30,6 +31,9 @@ public enum BundleFixture {
         }
         try FileSystem.setMode(bundle + "/bin/provider", 0o755)
         try Data("provider documentation\n".utf8).write(to: URL(fileURLWithPath: bundle + "/README"))
+        for (relative, text) in extraFiles.sorted(by: { $0.key < $1.key }) {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: bundle + "/" + relative))
+        }
         if let key { _ = try BundleSigner.sign(directory: bundle, key: key) }
         return bundle
     }

@@ -40,6 +40,8 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     public let daemon: DaemonProcess
     /// The lab's own connection to culvertd (root, so every method is allowed).
     public let control: VarlinkClientConnection
+    /// The publisher key the installed test provider is signed with (trusted by culvertd).
+    public let signingKey: SigningKey
     public private(set) var peer: Process?
     private let lock = NSLock()
     private var tornDown = false
@@ -62,7 +64,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
             root: directory.path, arguments: Self.daemonArguments + ["--resolv-conf", directory.path + "/resolv.conf"] + daemonArguments,
             namespace: namespaces.a)
         do {
-            control = try Self.startDaemon(daemon, in: directory.path)
+            (control, signingKey) = try Self.startDaemon(daemon, in: directory.path)
         } catch {
             Self.release(peer: nil, daemon: daemon, namespaces: namespaces, directory: directory)
             throw error
@@ -100,7 +102,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     }
 
     /// Trust, policy, a signed bundle of the test provider; culvertd started and the bundle installed.
-    private static func startDaemon(_ daemon: DaemonProcess, in root: String) throws -> VarlinkClientConnection {
+    private static func startDaemon(_ daemon: DaemonProcess, in root: String) throws -> (VarlinkClientConnection, SigningKey) {
         // The provider runs as nobody and must reach its store copy below this directory.
         try FileSystem.setMode(root, 0o755)
         try Data("nameserver 192.0.2.53\nsearch example.invalid\noptions edns0\n".utf8).write(
@@ -115,7 +117,28 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
         try daemon.start()
         let control = try daemon.connect()
         _ = try control.call("io.culvert.Manager.InstallExtension", ["path": .string(bundle)], timeoutMilliseconds: callMilliseconds)
-        return control
+        return (control, key)
+    }
+
+    /// Builds another signed version of the test provider (in its own source directory) and
+    /// installs it. `behaviour` goes into the bundle's bin/behaviour.txt (see TestProvider).
+    /// Returns InstallExtension's reply; a live upgrade's failure is thrown as the remote error.
+    /// `connection` (default: the lab's own) lets another thread install while the lab's is busy.
+    @discardableResult
+    public func installTestProvider(
+        version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil, allowDowngrade: Bool = false,
+        connection: VarlinkClientConnection? = nil
+    ) throws -> JSONValue {
+        let sources = directory.path + "/src-\(version)-\(build)-\(behaviour ?? "normal")"
+        try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
+        try FileSystem.setMode(sources, 0o755)
+        let bundle = try BundleFixture.make(
+            in: sources, identifier: Self.extensionIdentifier, version: version, build: build, capabilities: capabilities,
+            key: signingKey, executableFile: Products.path(of: "culvert-test-provider"),
+            extraFiles: behaviour.map { ["bin/behaviour.txt": $0 + "\n"] } ?? [:])
+        return try (connection ?? control).call(
+            "io.culvert.Manager.InstallExtension", ["path": .string(bundle), "allowDowngrade": .bool(allowDowngrade)],
+            timeoutMilliseconds: Self.sessionCallMilliseconds)
     }
 
     /// Starts `culvert-test-provider peer` in B (TUN 10.77.0.2/24, 10.99.0.1 on its loopback) and

@@ -16,7 +16,8 @@ public enum VarlinkBundledInterfaces {
 # org.varlink.service.MethodNotImplemented. Descriptors travel as SCM_RIGHTS ancillary data on the
 # bytes of the message they belong to.
 #
-# Served by the provider (culvertd calls them): StartTunnel, StopTunnel, HandleAppMessage, Reattach.
+# Served by the provider (culvertd calls them): StartTunnel, StopTunnel, HandleAppMessage, Reattach,
+# and for a live extension upgrade PrepareHandover, ResumeAfterFailedHandover, ImportHandover.
 # Served by culvertd (the provider calls them): SetTunnelNetworkSettings, Protect, SetReasserting,
 # CancelTunnel.
 interface io.culvert.Provider
@@ -85,6 +86,25 @@ method HandleAppMessage(data: string) -> (data: ?string)
 # carries the session the provider runs and, attached, a descriptor for its TUN (fd 3).
 method Reattach() -> (session: SessionContext)
 
+# Live extension upgrade, make-before-break (provider). culvertd calls it on the running (old)
+# version after it has started the new version on the same TUN. The provider stops reading the
+# TUN and its sockets (the new version will) but releases nothing, and replies with its state:
+# `state` is an opaque base64 blob for the new version, and the descriptors it wants to move
+# (its UDP sockets) are attached as copies. Then culvertd either stops it with
+# StopTunnel(superseded) once the new version took over, or calls ResumeAfterFailedHandover.
+# A provider that cannot hand over answers HandoverFailed.
+method PrepareHandover() -> (state: string)
+
+# The new version did not take over (provider): carry on as before PrepareHandover.
+method ResumeAfterFailedHandover() -> ()
+
+# Takes over a running tunnel instead of StartTunnel (provider, the new version). `state` is what
+# the old version's PrepareHandover returned, its descriptors are attached in the same order; the
+# TUN (fd 3) is the very interface the old version used, its network settings stay applied. The
+# reply says the new version is healthy and carries the traffic; it must come within culvertd's
+# start deadline. HandoverFailed (or any error) makes culvertd kill it and keep the old version.
+method ImportHandover(session: SessionContext, options: [string]string, secrets: [string]string, state: string) -> ()
+
 # Applies network settings (culvertd). Null removes the settings applied before. All or nothing:
 # on any error nothing of the new settings is left and the previous ones are still in place.
 method SetTunnelNetworkSettings(settings: ?NetworkSettings) -> ()
@@ -113,6 +133,10 @@ error ProtectFailed (reason: string, description: string)
 
 # The provider could not start the tunnel (provider).
 error TunnelFailed (reason: string, description: string)
+
+# PrepareHandover or ImportHandover failed (provider); `reason` is unsupported for a provider
+# that does not implement handover.
+error HandoverFailed (reason: string, description: string)
 
 # The call is not possible in the session's current state, for example SetTunnelNetworkSettings
 # after StopTunnel.

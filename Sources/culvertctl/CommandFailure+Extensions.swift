@@ -33,6 +33,12 @@ extension CommandFailure {
             self.init(
                 status: .failure, code: "extension_in_use", message: error.description,
                 hint: "disconnect those sessions, or uninstall with --force: culvertctl extension uninstall \(identifier) --force")
+        case .upgradeFailed(let identifier, _, _, let profile, _, _, let log):
+            self.init(
+                status: .failure, code: "upgrade_failed",
+                message: ([error.description] + log.suffix(5).map { "  | " + $0 }).joined(separator: "\n"),
+                hint: "the installed version still runs and stays installed; `culvertctl session log \(profile ?? "PROFILE")` and "
+                    + "`culvertctl extension show \(identifier)` for more")
         case .extensionNotUsable(let identifier, let state):
             self.init(
                 status: .inputRefused, code: "extension_not_usable", message: error.description,

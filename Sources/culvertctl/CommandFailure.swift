@@ -76,7 +76,7 @@ struct CommandFailure: Error {
         case .cancelled:
             self.init(status: .failure, code: "cancelled", message: "cancelled")
         case .extensionNotFound, .downgradeRefused, .publisherMismatch, .publisherNotAllowed, .bundleRejected, .invalidPath,
-            .policyInvalid, .extensionNotUsable, .extensionInUse, .spoolFailed:
+            .policyInvalid, .extensionNotUsable, .extensionInUse, .spoolFailed, .upgradeFailed:
             self.init(extensionError: error)
         case .connectFailed, .sessionNotFound, .providerUnavailable, .providerMessageFailed, .fullTunnelInUse:
             self.init(sessionError: error)

@@ -27,6 +27,17 @@ final class SessionClientTests: XCTestCase {
                 .providerMessageFailed(profile: "office", reason: "provider_error", description: "nope")
             ),
             (VarlinkError("io.culvert.Manager.FullTunnelInUse", ["profile": "home"]), .fullTunnelInUse(profile: "home")),
+            (
+                VarlinkError(
+                    "io.culvert.Manager.UpgradeFailed",
+                    [
+                        "identifier": "io.example", "installed": "1.0.0 (1)", "offered": "2.0.0 (1)", "profile": "home",
+                        "reason": "import_failed", "description": "bad state", "log": ["line"],
+                    ]),
+                .upgradeFailed(
+                    identifier: "io.example", installed: "1.0.0 (1)", offered: "2.0.0 (1)", profile: "home", reason: "import_failed",
+                    description: "bad state", log: ["line"])
+            ),
             (VarlinkError("io.culvert.Manager.ProfileNotFound", ["name": "nope"]), .profileNotFound(name: "nope")),
             (
                 VarlinkError("io.culvert.Manager.ReexecFailed", ["reason": "busy", "description": "sessions are starting"]),

@@ -36,6 +36,18 @@ final class SessionMachineTests: XCTestCase {
         XCTAssertFalse(machine.wanted)
     }
 
+    func testUpgradeRestartReassertsThenConnects() {
+        var machine = SessionMachine(alwaysOn: false, timing: timing)
+        _ = machine.handle(.connect)
+        _ = machine.handle(.started)
+        let restarting = machine.handle(.upgradeRestarting)
+        XCTAssertEqual(transitions(restarting), ["connected→reasserting:extension_upgrade"])
+        XCTAssertEqual(restarting.count, 1, "no stop, no teardown: the supervisor swaps the provider")
+        XCTAssertEqual(transitions(machine.handle(.upgradeRestarted)), ["reasserting→connected:extension_upgraded"])
+        XCTAssertEqual(machine.handle(.upgradeRestarted), [], "late duplicate")
+        XCTAssertTrue(machine.wanted)
+    }
+
     func testReasserting() {
         var machine = SessionMachine(alwaysOn: false, timing: timing)
         _ = machine.handle(.connect)

@@ -141,8 +141,8 @@ final class VarlinkPeerTests: XCTestCase {
         XCTAssertEqual(
             Set(provider.methodNames),
             [
-                "StartTunnel", "StopTunnel", "HandleAppMessage", "Reattach", "SetTunnelNetworkSettings", "Protect", "SetReasserting",
-                "CancelTunnel",
+                "StartTunnel", "StopTunnel", "HandleAppMessage", "Reattach", "PrepareHandover", "ResumeAfterFailedHandover",
+                "ImportHandover", "SetTunnelNetworkSettings", "Protect", "SetReasserting", "CancelTunnel",
             ])
     }
 

@@ -4,6 +4,7 @@
 
 import CulvertProvider
 import CulvertSystem
+import Dispatch
 import Foundation
 
 /// Something that yields and takes IP packets: the SDK's PacketFlow, or a TUN the peer opened.
@@ -35,15 +36,25 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     private var toPeer = 0
     private var fromPeer = 0
     private var stopped = false
+    /// Left by each relay thread as it ends.
+    private let finished = DispatchGroup()
 
     init(packets: some PacketPort, socket: DatagramSocket) throws {
         wake = try WakeEvent()
         try packets.descriptor.setNonblocking(true)
         try socket.setNonblocking(true)
-        let outbound = Thread { [self] in pump(from: packets, to: socket) }
-        let inbound = Thread { [self] in pump(from: socket, to: packets) }
+        let outbound = Thread { [self] in
+            pump(from: packets, to: socket)
+            finished.leave()
+        }
+        let inbound = Thread { [self] in
+            pump(from: socket, to: packets)
+            finished.leave()
+        }
         outbound.name = "relay-out"
         inbound.name = "relay-in"
+        finished.enter()
+        finished.enter()
         outbound.start()
         inbound.start()
     }
@@ -53,6 +64,12 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     func stop() {
         lock.withLock { stopped = true }
         try? wake.signal()  // try?: an eventfd write only fails if the counter would overflow; the flag suffices
+    }
+
+    /// Stops and waits (bounded) until neither thread touches the TUN or the socket any more.
+    func stopAndWait() {
+        stop()
+        _ = finished.wait(timeout: .now() + .seconds(3))
     }
 
     private var isStopped: Bool { lock.withLock { stopped } }

@@ -11,6 +11,11 @@
 //   protect    "no" to skip protecting the UDP socket (to show the loop protect prevents)
 //   behaviour  normal | crash-on-start | exit-on-start | hang-on-start | fail-on-start |
 //              exit-after-start | try-netlink
+// Handover (HandoverCapable): the relay stops and its UDP socket moves to the new version. A file
+// `behaviour.txt` next to the executable (in the bundle, so per version, not per profile) selects
+// how a new version misbehaves during an upgrade: crash-at-start (aborts before serving its
+// channel), import-fails (ImportHandover throws), import-hangs (ImportHandover never returns).
+// The app message "version" answers with the bundle's manifest version.
 // It prints its inherited descriptors and every step to stdout, which culvertd keeps as the session log.
 
 import CulvertProvider
@@ -22,15 +27,70 @@ import Foundation
     import Glibc
 #endif
 
-final class TestProvider: PacketTunnelProvider, @unchecked Sendable {  // relay is set once in startTunnel, then only read
+final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and socket change only in calls, which run one at a time
     let tunnel: Tunnel
     private var relay: PacketRelay?
+    private var socket: DatagramSocket?
+    /// From behaviour.txt in the bundle (see above); empty when there is none.
+    let bundleBehaviour: String
 
     init(tunnel: Tunnel) {
         self.tunnel = tunnel
+        bundleBehaviour = Self.bundleFile("bin/behaviour.txt").trimmingCharacters(in: .whitespacesAndNewlines)
         say(
             "started as uid \(getuid()) pid \(getpid()); open descriptors: \(DescriptorTable.openDescriptors().map(String.init).joined(separator: " "))"
         )
+        if bundleBehaviour == "crash-at-start" {
+            say("behaviour.txt: crash-at-start; about to crash")
+            abort()
+        }
+    }
+
+    /// A file of the bundle this executable runs from (its store copy), or "".
+    static func bundleFile(_ relative: String) -> String {
+        // try?: no such file means no such setting.
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return "" }
+        let bundle = URL(fileURLWithPath: executable).deletingLastPathComponent().deletingLastPathComponent()
+        return (try? String(contentsOf: bundle.appendingPathComponent(relative), encoding: .utf8)) ?? ""  // try?: as above
+    }
+
+    // MARK: handover
+
+    func prepareHandover() async throws -> HandoverState {
+        guard let socket, let relay else { throw TestProviderError.requested("no tunnel to hand over") }
+        relay.stopAndWait()
+        self.relay = nil
+        say("handover prepared: relay stopped, moving the UDP socket")
+        return HandoverState(data: Array("test-provider-state-1".utf8), sockets: [socket])
+    }
+
+    func resumeAfterFailedHandover() async {
+        guard let socket else { return }
+        do {
+            relay = try PacketRelay(packets: tunnel.packetFlow, socket: socket)
+            say("handover failed elsewhere: relaying again")
+        } catch {
+            say("cannot resume relaying: \(error)")
+        }
+    }
+
+    func importHandover(_ state: HandoverState, options: [String: String]) async throws {
+        say(
+            "importHandover state=\(String(decoding: state.data, as: UTF8.self)) sockets=\(state.sockets.count) behaviour.txt=\(bundleBehaviour)"
+        )
+        switch bundleBehaviour {
+        case "import-fails":
+            throw TestProviderError.requested("import-fails was asked for")
+        case "import-hangs":
+            say("never finishing importHandover")
+            while true { sleep(3600) }
+        default:
+            break
+        }
+        guard let socket = state.sockets.first else { throw TestProviderError.requested("no socket was handed over") }
+        self.socket = socket
+        relay = try PacketRelay(packets: tunnel.packetFlow, socket: socket)
+        say("took over; relaying \(tunnel.session?.interface ?? "?")")
     }
 
     func startTunnel(options: [String: String]) async throws {
@@ -83,6 +143,7 @@ final class TestProvider: PacketTunnelProvider, @unchecked Sendable {  // relay 
             throw error
         }
         say("settings applied; relaying \(tunnel.session?.interface ?? "?") <-> \(peer)")
+        self.socket = socket
         relay = try PacketRelay(packets: tunnel.packetFlow, socket: socket)
         if behaviour == "exit-after-start" {
             DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) {
@@ -110,6 +171,11 @@ final class TestProvider: PacketTunnelProvider, @unchecked Sendable {  // relay 
         if text == "cancel" {
             Task { await tunnel.cancelTunnel(error: "the test asked the provider to give up") }
             return Array("cancelling".utf8)
+        }
+        if text == "version" {
+            let manifest = Self.bundleFile("manifest.json")
+            let object = try? JSONSerialization.jsonObject(with: Data(manifest.utf8)) as? [String: Any]  // try?: "?" below
+            return Array("version=\(object?["version"] as? String ?? "?") pid=\(getpid())".utf8)
         }
         if text == "stats" {
             let counts = relay?.counts ?? (0, 0)
