@@ -64,7 +64,8 @@ struct CulvertTUI: ParsableCommand {
         var drawn: (lines: [ScreenLine], width: Int, height: Int)?
         while !state.quitting {
             let elapsed = origin.duration(to: clock.now)
-            var messages: [TUIMessage] = [.tick(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)]
+            let monotonic = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            var messages: [TUIMessage] = [.tick(monotonic: monotonic, wall: Date().timeIntervalSince1970)]
             messages += inbox.drain()
             for message in messages {
                 for effect in state.reduce(message) { perform(effect, client: client, inbox: inbox) }
