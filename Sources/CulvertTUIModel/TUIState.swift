@@ -60,6 +60,9 @@ package enum TUIMessage: Sendable {
     case key(TUIKey)
     /// The result of an effect: a line for the status bar; `denied` names the refused action.
     case actionFinished(text: String, denied: String?)
+    /// A connect or disconnect answered: `text` for the status bar, `session` as the answer had it.
+    /// The text goes once the profile's session leaves that state (it would be out of date).
+    case sessionActionFinished(text: String, session: SessionInfo)
     /// The answer to `.fetchLog`.
     case logLoaded(profile: String, log: SessionLog)
     /// `.fetchLog` failed; `text` says why.
@@ -97,6 +100,14 @@ package struct PendingAction: Equatable, Sendable {
     var text: String
     /// `TUIState.now` when it started.
     var since: Double
+}
+
+/// A connect or disconnect result on the message line ("lab is connected on cvt0"), true while
+/// the profile's session stays in `state`.
+package struct SessionResult: Equatable, Sendable {
+    var text: String
+    var profile: String
+    var state: SessionState
 }
 
 package struct TUIState: Equatable, Sendable {
@@ -144,6 +155,8 @@ package struct TUIState: Equatable, Sendable {
     var wallClock = 0.0
     /// Rates of each profile's session, from its session_stats counters.
     var traffic: [String: SessionTraffic] = [:]
+    /// Set while the message is a session action's result.
+    var sessionResult: SessionResult?
     /// The action waiting for its answer, with when it started (monotonic): the message line counts the seconds.
     var pending: PendingAction?
     /// The stream said the next snapshot resyncs after a daemon restart.
@@ -189,6 +202,11 @@ package struct TUIState: Equatable, Sendable {
             self.message = text
             pending = nil
             if let denied { readOnlyReason = "culvertd denied \(denied)" }
+            return []
+        case .sessionActionFinished(let text, let session):
+            self.message = text
+            pending = nil
+            sessionResult = SessionResult(text: text, profile: session.profile, state: session.state)
             return []
         case .logLoaded(let profile, let log):
             guard sessionLog?.profile == profile else { return [] }  // an answer for an overlay since closed
@@ -295,6 +313,11 @@ package struct TUIState: Equatable, Sendable {
             if let info = event.extensionInfo { extensions.removeAll { $0.identifier == info.identifier } }
         case .sessionState, .sessionStats:
             if let session = event.session {
+                if let shown = sessionResult, shown.profile == session.profile, shown.state != session.state {
+                    // "lab is connected" is no longer true: the Sessions pane says what is.
+                    if message == shown.text { message = "" }
+                    sessionResult = nil
+                }
                 upsert(session)
                 // A state change repeats the counters of the last session_stats: no new measurement.
                 record(session, at: event.time, measured: event.kind == .sessionStats)

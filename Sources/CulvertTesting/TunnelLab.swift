@@ -40,6 +40,8 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     public let daemon: DaemonProcess
     /// The lab's own connection to culvertd (root, so every method is allowed).
     public let control: VarlinkClientConnection
+    /// The trusted publisher key the test provider's bundle is signed with (for newer versions: `providerBundle`).
+    public let signingKey: SigningKey
     public private(set) var peer: Process?
     private let lock = NSLock()
     private var tornDown = false
@@ -62,7 +64,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
             root: directory.path, arguments: Self.daemonArguments + ["--resolv-conf", directory.path + "/resolv.conf"] + daemonArguments,
             namespace: namespaces.a)
         do {
-            control = try Self.startDaemon(daemon, in: directory.path)
+            (control, signingKey) = try Self.startDaemon(daemon, in: directory.path)
         } catch {
             Self.release(peer: nil, daemon: daemon, namespaces: namespaces, directory: directory)
             throw error
@@ -100,7 +102,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     }
 
     /// Trust, policy, a signed bundle of the test provider; culvertd started and the bundle installed.
-    private static func startDaemon(_ daemon: DaemonProcess, in root: String) throws -> VarlinkClientConnection {
+    private static func startDaemon(_ daemon: DaemonProcess, in root: String) throws -> (VarlinkClientConnection, SigningKey) {
         // The provider runs as nobody and must reach its store copy below this directory.
         try FileSystem.setMode(root, 0o755)
         try Data("nameserver 192.0.2.53\nsearch example.invalid\noptions edns0\n".utf8).write(
@@ -115,7 +117,17 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
         try daemon.start()
         let control = try daemon.connect()
         _ = try control.call("io.culvert.Manager.InstallExtension", ["path": .string(bundle)], timeoutMilliseconds: callMilliseconds)
-        return control
+        return (control, key)
+    }
+
+    /// A bundle of the test provider at `version` (`build`), signed with the lab's key: installing it
+    /// replaces the installed one (an upgrade when the version is higher). Returns its path.
+    public func providerBundle(version: String, build: Int = 1) throws -> String {
+        let sources = directory.path + "/src-" + version
+        try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
+        return try BundleFixture.make(
+            in: sources, identifier: Self.extensionIdentifier, version: version, build: build, key: signingKey,
+            executableFile: Products.path(of: "culvert-test-provider"))
     }
 
     /// Starts `culvert-test-provider peer` in B (TUN 10.77.0.2/24, 10.99.0.1 on its loopback) and

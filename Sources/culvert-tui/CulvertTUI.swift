@@ -46,7 +46,7 @@ struct CulvertTUI: ParsableCommand {
         defer { signalSources.forEach { $0.cancel() } }
 
         let uid = geteuid()
-        let readOnly = uid == 0 ? nil : "not root (uid \(uid)); culvertd allows changes to root only"
+        let readOnly = uid == 0 ? nil : "not root (uid \(uid)): changes need root"
         let stream = client.watch()
         let watcher = Task.detached {
             for await update in stream { inbox.post(.watch(update)) }
@@ -107,7 +107,7 @@ struct CulvertTUI: ParsableCommand {
                     let change = try await client.connect(profile: profile)
                     let session = change.session
                     let place = session.interface.map { " on \($0)" } ?? ""
-                    inbox.post(.actionFinished(text: "\(profile) is \(session.state.rawValue)\(place)", denied: nil))
+                    inbox.post(.sessionActionFinished(text: "\(profile) is \(session.state.rawValue)\(place)", session: session))
                 } catch {
                     let hint = if case .connectFailed = error { " (l shows the log)" } else { "" }
                     inbox.post(Self.failure("connect \(profile)", error, hint: hint))
@@ -117,7 +117,7 @@ struct CulvertTUI: ParsableCommand {
             Task.detached {
                 do throws(CulvertClientError) {
                     let change = try await client.disconnect(profile: profile)
-                    inbox.post(.actionFinished(text: "\(profile) is \(change.session.state.rawValue)", denied: nil))
+                    inbox.post(.sessionActionFinished(text: "\(profile) is \(change.session.state.rawValue)", session: change.session))
                 } catch {
                     inbox.post(Self.failure("disconnect \(profile)", error))
                 }

@@ -140,4 +140,17 @@ final class TUIStateTrafficTests: XCTestCase {
         XCTAssertNil(state.pending)
         XCTAssertTrue(layout.lines(for: state)[22].text.hasPrefix("connect lab failed: connect failed: start_timeout"))
     }
+
+    func testASessionResultGoesWhenTheSessionChangesElsewhere() {
+        var state = TUIState().reduced([S.snapshot(profiles: ["lab"], sessions: []), .key(.character("c"))])
+        let up = S.session("lab", .connected, reason: "provider_started")
+        state = state.reduced([
+            S.stateChange(2, up, from: .connecting), .sessionActionFinished(text: "lab is connected on tun7", session: up),
+        ])
+        XCTAssertEqual(state.message, "lab is connected on tun7")
+        state = state.reduced([S.event(3, EventBody(kind: .sessionStats, session: up))])
+        XCTAssertEqual(state.message, "lab is connected on tun7", "still true")
+        state = state.reduced([S.stateChange(4, S.session("lab", .disconnecting), from: .connected)])
+        XCTAssertEqual(state.message, "", "disconnected from another shell: no longer true")
+    }
 }
