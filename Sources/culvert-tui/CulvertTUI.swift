@@ -142,11 +142,15 @@ struct CulvertTUI: ParsableCommand {
         }
     }
 
+    /// "connect lab failed (l shows the log): start_timeout: …": the hint before the details, which
+    /// an 80-column line may cut; the error's own "connect failed: " is not said twice.
     private static func failure(_ what: String, _ error: CulvertClientError, hint: String = "") -> TUIMessage {
         if case .permissionDenied(let action) = error {
             return .actionFinished(text: "\(what) failed: \(error)", denied: action)
         }
-        return .actionFinished(text: "\(what) failed: \(error)\(hint)", denied: nil)
+        var detail = "\(error)"
+        if case .connectFailed = error, detail.hasPrefix("connect failed: ") { detail.removeFirst("connect failed: ".count) }
+        return .actionFinished(text: "\(what) failed\(hint): \(detail)", denied: nil)
     }
 }
 

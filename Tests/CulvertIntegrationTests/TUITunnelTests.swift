@@ -160,8 +160,23 @@ final class TUITunnelTests: XCTestCase {
         }
         try assertScreenMatchesDaemon(h, pane)
 
-        // Re-exec: the channel stays open; going away, back, live, nothing stale.
-        _ = try ctl(h, ["daemon", "reexec"])
+        // Re-exec: the channel stays open; going away, back, live, nothing stale. The screen is
+        // watched while culvertctl waits for the new image.
+        let reexec = Process()
+        reexec.executableURL = URL(fileURLWithPath: Products.path(of: "culvertctl"))
+        reexec.arguments = ["--socket", h.daemon.socketPath, "daemon", "reexec"]
+        reexec.standardOutput = FileHandle.nullDevice
+        try reexec.run()
+        var transient: [String] = []
+        let reexecDeadline = Date().addingTimeInterval(TmuxPane.waitSeconds)
+        while reexec.isRunning, Date() < reexecDeadline {
+            transient.append(TUITests.statusLine(try pane.capture()))
+        }
+        reexec.waitUntilExit()
+        XCTAssertEqual(reexec.terminationStatus, 0)
+        // The going-away line lasts about as long as one capture, so it is seen only sometimes (the
+        // unit tests pin its text); what must never show is a reconnect: a re-exec keeps the channel.
+        XCTAssertFalse(transient.contains { $0.hasPrefix("reconnecting") || $0.hasPrefix("resynced") }, "\(transient)")
         var screen = try pane.waitFor("back after the re-exec") { screen in
             screen.contains { $0.hasPrefix("culvertd re-executed: ") } && TUITests.statusLine(screen).hasPrefix("live · seq")
         }
@@ -180,5 +195,23 @@ final class TUITunnelTests: XCTestCase {
         screen = try pane.waitFor("live again") { TUITests.statusLine($0).hasPrefix("live · seq") }
         XCTAssertTrue(Self.sessionRow("lab", screen)?.contains("● connected (") == true, screen.joined(separator: "\n"))
         try assertScreenMatchesDaemon(h, pane)
+    }
+
+    // A connect that waits shows its seconds, then the typed failure; the row turns to the reason.
+    func testLongConnectShowsProgressThenTheTypedError() throws {
+        let h = try TunnelLab(test: self, startPeer: false)
+        try h.saveProfile("slow", options: ["behaviour": "hang-on-start"])
+        let pane = pane("slow")
+        try pane.start("env LANG=C.UTF-8 \(tui) --socket \(h.daemon.socketPath)")
+        try pane.waitFor("slow listed") { TUITests.profileNames($0) == ["slow"] && TUITests.statusLine($0).hasPrefix("live") }
+        try pane.send("c")
+        // culvertd gives StartTunnel 3 s here (TunnelLab's --start-timeout).
+        try pane.waitFor("seconds counted") { $0.contains { $0.hasPrefix("connecting slow… 1s") || $0.hasPrefix("connecting slow… 2s") } }
+        let screen = try pane.waitFor("the typed failure") { screen in
+            screen.contains { $0.hasPrefix("connect slow failed (l shows the log): start_timeout: ") }
+        }
+        XCTAssertTrue(Self.sessionRow("slow", screen)?.contains("start_timeout") == true, screen.joined(separator: "\n"))
+        try pane.send("l")
+        try pane.waitFor("Log of slow")
     }
 }

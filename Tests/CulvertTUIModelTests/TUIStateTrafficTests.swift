@@ -136,9 +136,9 @@ final class TUIStateTrafficTests: XCTestCase {
         XCTAssertTrue(layout.lines(for: state)[22].text.hasPrefix("connecting lab…  "), layout.lines(for: state)[22].text)
         state = state.reduced([Self.tick(13.4)])
         XCTAssertTrue(layout.lines(for: state)[22].text.hasPrefix("connecting lab… 3s "), layout.lines(for: state)[22].text)
-        state = state.reduced([.actionFinished(text: "connect lab failed: connect failed: start_timeout: …", denied: nil)])
+        state = state.reduced([.actionFinished(text: "connect lab failed (l shows the log): start_timeout: …", denied: nil)])
         XCTAssertNil(state.pending)
-        XCTAssertTrue(layout.lines(for: state)[22].text.hasPrefix("connect lab failed: connect failed: start_timeout"))
+        XCTAssertTrue(layout.lines(for: state)[22].text.hasPrefix("connect lab failed (l shows the log): start_timeout"))
     }
 
     func testASessionResultGoesWhenTheSessionChangesElsewhere() {
