@@ -49,7 +49,10 @@ package struct SessionTraffic: Equatable, Sendable {
         guard rx >= 0, tx >= 0 else { return }
         let gap = time - lastTime
         interval = min(interval, gap)
-        rates.append(Rate(time: time, rx: Double(rx) / gap, tx: Double(tx) / gap))
+        // After a silence the counters changed only within the last interval (else a sample would
+        // have come sooner): spreading the bytes over the whole silence would understate the rate.
+        let span = gap > interval * Self.staleIntervals ? interval : gap
+        rates.append(Rate(time: time, rx: Double(rx) / span, tx: Double(tx) / span))
     }
 
     /// The rate as of `now`: the last one measured, or zero once no change came for a while.

@@ -78,7 +78,8 @@ final class TUIStateTrafficTests: XCTestCase {
         XCTAssertTrue(row.contains("↓0B/s    ↑0B/s"), row)
         // ASCII: the arrows and blocks have fallbacks.
         state = state.reduced([Self.stats(4, at: 7, rx: 100_000, tx: 1500), Self.tick(7)])
-        XCTAssertTrue(Self.row(state, unicode: false).contains("v19K/s   ^80B/s"), Self.row(state, unicode: false))
+        // After 5 s of silence the bytes moved within the last 2 s interval: 94904 B / 2 s, 400 B / 2 s.
+        XCTAssertTrue(Self.row(state, unicode: false).contains("v46K/s   ^200B/s"), Self.row(state, unicode: false))
         XCTAssertTrue(Self.row(state, unicode: false).hasSuffix(" #"), Self.row(state, unicode: false))
     }
 
