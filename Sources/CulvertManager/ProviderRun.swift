@@ -38,6 +38,18 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
         self.log = log
     }
 
+    /// The process's exit once it has ended (call when its pidfd polls readable). A re-adopted
+    /// provider is not our child: its status went to its original parent, so it reads `exited(-1)`.
+    func endedExit() throws(SystemError) -> ProcessExit? {
+        do {
+            return try process.exitIfEnded()
+        } catch  where error.errno == Self.ECHILD && adopted {
+            return .exited(-1)
+        }
+    }
+
+    private static let ECHILD: Int32 = 10
+
     /// Moves pending output into the log; true once the pipe has reached end of file.
     @discardableResult
     func drainOutput() -> Bool {

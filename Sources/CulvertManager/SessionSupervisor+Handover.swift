@@ -180,7 +180,7 @@ extension SessionSupervisor {
     /// Routes the run's exit (once it happened: reaped, output drained) to `handler` instead of the session.
     private func overrideExit(_ run: ProviderRun, _ handler: @escaping (ProviderRun) -> Void) {
         run.exitOverride = { run in
-            guard run.exit == nil, let ended = try? run.process.exitIfEnded() else { return }  // try?: not ended yet
+            guard run.exit == nil, let ended = try? run.endedExit() else { return }  // try?: not ended yet
             run.exit = ended
             run.exitSource?.cancel()
             run.exitSource = nil

@@ -590,10 +590,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         guard run.exit == nil else { return }
         let exit: ProcessExit
         do {
-            guard let ended = try run.process.exitIfEnded() else { return }
+            guard let ended = try run.endedExit() else { return }
             exit = ended
-        } catch  where error.errno == 10 && run.adopted {  // ECHILD: its status went to its parent
-            exit = .exited(-1)
         } catch {
             logger.error("session \(session.profileName): waiting for provider \(run.process.processID): \(error)")
             exit = .signaled(9)

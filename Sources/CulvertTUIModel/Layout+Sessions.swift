@@ -33,15 +33,40 @@ extension Layout {
         return session.reason
     }
 
+    /// The Sessions pane's columns for this width. At 80 columns: profile 8, state (reason) 30,
+    /// uptime 6, interface 6, rx and tx rates 8 each, a 6-column sparkline; wider terminals get
+    /// a longer sparkline, longer names and (from 110) the byte totals.
+    struct SessionColumns {
+        var profile: Int
+        var state: Int
+        var uptime = 6
+        var interface: Int
+        var rate = 8
+        var sparkline: Int
+        var total: Int
+    }
+
+    func sessionColumns() -> SessionColumns {
+        let inner = width - 2
+        let sparkline = inner >= 98 ? 12 : (inner >= 88 ? 10 : 6)
+        let total = width >= 110 ? 11 : 0
+        let profile = min(20, max(8, inner / 9))
+        let interface = width >= 100 ? 8 : 6
+        let separators = total > 0 ? 8 : 6
+        let used = profile + 6 + interface + 2 * 8 + sparkline + 2 * total + separators
+        return SessionColumns(profile: profile, state: max(8, inner - used), interface: interface, sparkline: sparkline, total: total)
+    }
+
+    /// "● connected (provider_started)": the state, and why it is what it is.
+    static func stateText(_ session: SessionInfo) -> String {
+        mark(session.state) + " " + session.state.rawValue + " (" + why(session) + ")"
+    }
+
     func sessionPane(_ state: TUIState, rows: Int) -> [ScreenLine] {
         let sessions = state.visibleSessions
         var lines = [header(.sessions, state, count: count(sessions.count, of: state.sessions.count))]
         let body = rows - 1
-        let profileWidth = min(20, max(8, (width - 2) / 6))
-        let stateWidth = 15  // "◐ disconnecting"
-        let interfaceWidth = 8
-        let trafficWidth = 11
-        let whyWidth = max(4, width - 2 - profileWidth - stateWidth - interfaceWidth - 2 * trafficWidth - 5)
+        let columns = sessionColumns()
         if state.sessions.isEmpty {
             lines.append(
                 ScreenLine(text: fit("  no sessions (c connects the selected profile)", width), style: state.isStale ? .dim : .normal))
@@ -50,13 +75,33 @@ extension Layout {
         }
         for index in window(count: sessions.count, selected: state.selectedSession, rows: body) {
             let session = sessions[index]
-            let text = cells([
-                (session.profile, profileWidth), (Self.mark(session.state) + " " + session.state.rawValue, stateWidth),
-                (session.interface ?? "-", interfaceWidth),
-                ("rx " + SessionDescription.bytes(session.counters.rxBytes), trafficWidth),
-                ("tx " + SessionDescription.bytes(session.counters.txBytes), trafficWidth), (Self.why(session), whyWidth),
-            ])
-            var line = row(text, selected: index == state.selectedSession, focused: state.focus == .sessions, stale: state.isStale)
+            let traffic = state.traffic[session.profile]
+            let rate = traffic?.current(at: state.wallClock)
+            var values: [(String, Int)] = [(session.profile, columns.profile)]
+            if traffic == nil && !session.state.isActive {
+                // No provider, so no uptime, interface or traffic: the state and its reason get their room.
+                let room = columns.state + columns.uptime + columns.interface + 2 * columns.rate + columns.sparkline + 5
+                values.append((Self.stateText(session), room))
+            } else {
+                values += [
+                    (Self.stateText(session), columns.state),
+                    (state.uptime(of: session).map(SessionTraffic.uptime) ?? "-", columns.uptime),
+                    (session.interface ?? "-", columns.interface),
+                    ("↓" + (rate.map { SessionTraffic.rate($0.rx) } ?? "-"), columns.rate),
+                    ("↑" + (rate.map { SessionTraffic.rate($0.tx) } ?? "-"), columns.rate),
+                    (
+                        traffic.map {
+                            SessionTraffic.sparkline($0.buckets(columns: columns.sparkline, at: state.wallClock), unicode: unicode)
+                        } ?? "",
+                        columns.sparkline
+                    ),
+                ]
+            }
+            if columns.total > 0 {
+                values.append(("rx " + SessionDescription.bytes(session.counters.rxBytes), columns.total))
+                values.append(("tx " + SessionDescription.bytes(session.counters.txBytes), columns.total))
+            }
+            var line = row(cells(values), selected: index == state.selectedSession, focused: state.focus == .sessions, stale: state.isStale)
             if line.style == .normal { line.style = Self.style(session) }
             lines.append(line)
         }

@@ -53,6 +53,8 @@ package struct Layout {
             case "…": out += "..."
             case "·", "│": out += "-"
             case "→": out += "->"
+            case "↓": out += "v"
+            case "↑": out += "^"
             case "●": out += "*"
             case "◐": out += "~"
             case "○": out += "o"
@@ -219,14 +221,21 @@ package struct Layout {
         "  q              quit",
         "",
         "Sessions: ● connected, ◐ connecting/reasserting/disconnecting,",
-        "○ disconnected, ✖ invalid. The bottom line shows the status channel:",
-        "live · seq N, reconnecting… (data marked [stale]), resynced after crash.",
+        "○ disconnected, ✖ invalid, with the reason; uptime, interface, ↓rx and",
+        "↑tx per second, and the last minute of traffic as a sparkline.",
+        "The bottom line shows the status channel: live · seq N, reconnecting…",
+        "(data marked [stale]), daemon going away (re-exec), resynced after crash.",
     ]
 
     private func messageLine(_ state: TUIState) -> ScreenLine {
         if state.editingFilter {
             let cursor = unicode ? "▏" : "_"
             return ScreenLine(text: fit("filter: \(state.filter)\(cursor)  (Enter keeps, Esc clears)", width), style: .notice)
+        }
+        if let pending = state.pending, state.message.isEmpty || state.message == pending.text + "…" {
+            // Long actions (a connect waits for the tunnel) count their seconds.
+            let seconds = Int(max(0, state.now - pending.since))
+            return ScreenLine(text: fit(pending.text + "…" + (seconds > 0 ? " \(seconds)s" : ""), width), style: .notice)
         }
         if !state.message.isEmpty { return ScreenLine(text: fit(state.message, width), style: .notice) }
         if !state.filter.isEmpty {
@@ -247,7 +256,9 @@ package struct Layout {
     private func statusLine(_ state: TUIState) -> ScreenLine {
         var channel = state.channelText
         if !unicode { channel = Self.ascii(channel) }
-        let keys = state.readOnlyReason == nil ? "c connect  d disconnect  / filter  ? help  q quit" : "read-only  / filter  ? help  q quit"
+        var keys = state.readOnlyReason == nil ? "c connect  d disconnect  / filter  ? help  q quit" : "read-only  / filter  ? help  q quit"
+        // The channel is the point of this line: a long one ("daemon going away (re-exec) · seq N") shortens the keys.
+        if channel.count > width - keys.count - 1 { keys = state.readOnlyReason == nil ? "? help  q quit" : "read-only  ? help  q quit" }
         let room = width - keys.count - 1
         guard room >= 12 else { return ScreenLine(text: fit(channel, width), style: .status) }
         return ScreenLine(text: fit(channel, room) + " " + keys, style: .status)

@@ -53,7 +53,7 @@ extension TUIState {
         if let name = confirmingRemoval {
             confirmingRemoval = nil
             if command == .yes {
-                message = "removing profile \(name)…"
+                begin("removing profile \(name)")
                 return [.removeProfile(name: name)]
             }
             message = "kept profile \(name)"
@@ -172,7 +172,7 @@ extension TUIState {
             return []
         }
         let info = extensions[selectedExtension]
-        message = "approving \(info.identifier)…"
+        begin("approving \(info.identifier)")
         return [.approve(identifier: info.identifier)]
     }
 

@@ -55,7 +55,7 @@ extension TUIState {
             return []
         }
         guard let profile = targetProfile(for: "connect") else { return [] }
-        message = "connecting \(profile)…"
+        begin("connecting \(profile)")
         return [.connect(profile: profile)]
     }
 
@@ -65,7 +65,7 @@ extension TUIState {
             return []
         }
         guard let profile = targetProfile(for: "disconnect") else { return [] }
-        message = "disconnecting \(profile)…"
+        begin("disconnecting \(profile)")
         return [.disconnect(profile: profile)]
     }
 
@@ -87,5 +87,31 @@ extension TUIState {
             return
         }
         open(.context(profile: profile))
+    }
+}
+
+extension TUIState {
+    /// Feeds a session's counters, stamped `time` by the daemon, to its traffic history: a new
+    /// session id starts a new history, a session without a provider has none. Counters not
+    /// `measured` just now (a snapshot's) only start a history, never add a rate.
+    mutating func record(_ session: SessionInfo, at time: String, measured: Bool) {
+        guard session.state == .connected || session.state == .reasserting else {
+            traffic[session.profile] = nil
+            return
+        }
+        var history = traffic[session.profile] ?? SessionTraffic(sessionID: session.id)
+        if history.sessionID != session.id { history = SessionTraffic(sessionID: session.id) }
+        if let seconds = SessionTraffic.seconds(rfc3339: time), measured || !history.hasBaseline {
+            history.record(session.counters, at: seconds)
+        }
+        traffic[session.profile] = history
+    }
+
+    /// Seconds the session has been connected, by the wall clock; nil while not connected.
+    func uptime(of session: SessionInfo) -> Double? {
+        guard session.state == .connected || session.state == .reasserting, let since = session.connectedAt,
+            let start = SessionTraffic.seconds(rfc3339: since)
+        else { return nil }
+        return max(0, wallClock - start)
     }
 }

@@ -27,6 +27,8 @@ package enum ChannelState: Equatable, Sendable {
     case reconnecting(cause: String)
     /// Resynced from a snapshot after the daemon restarted; shown until `until`, then live.
     case resynced(until: Double)
+    /// culvertd announced a re-exec (daemon_going_away); the channel stays open until daemon_back.
+    case goingAway(reason: String)
     /// The stream ended for good.
     case invalidated(cause: String, hint: String)
 }
@@ -58,12 +60,16 @@ package enum TUIMessage: Sendable {
     case key(TUIKey)
     /// The result of an effect: a line for the status bar; `denied` names the refused action.
     case actionFinished(text: String, denied: String?)
+    /// A connect or disconnect answered: `text` for the status bar, `session` as the answer had it.
+    /// The text goes once the profile's session leaves that state (it would be out of date).
+    case sessionActionFinished(text: String, session: SessionInfo)
     /// The answer to `.fetchLog`.
     case logLoaded(profile: String, log: SessionLog)
     /// `.fetchLog` failed; `text` says why.
     case logFailed(profile: String, text: String)
-    /// The clock, in seconds since any fixed origin.
-    case tick(Double)
+    /// The clocks: `monotonic` seconds since any fixed origin, `wall` seconds since 1970 (for
+    /// uptimes and traffic rates, which the daemon stamps in wall time).
+    case tick(monotonic: Double, wall: Double)
     /// SIGINT / SIGTERM.
     case terminate
 }
@@ -86,6 +92,22 @@ package struct SessionLogView: Equatable, Sendable {
     package var loading = true
     /// Why the fetch failed, if it did.
     package var error: String?
+}
+
+/// An action sent to culvertd and not answered yet.
+package struct PendingAction: Equatable, Sendable {
+    /// What is happening, without the ellipsis: "connecting lab".
+    var text: String
+    /// `TUIState.now` when it started.
+    var since: Double
+}
+
+/// A connect or disconnect result on the message line ("lab is connected on cvt0"), true while
+/// the profile's session stays in `state`.
+package struct SessionResult: Equatable, Sendable {
+    var text: String
+    var profile: String
+    var state: SessionState
 }
 
 package struct TUIState: Equatable, Sendable {
@@ -127,7 +149,16 @@ package struct TUIState: Equatable, Sendable {
     /// Rows scrolled down in the overlay.
     var overlayScroll = 0
     var sessionLog: SessionLogView?
+    /// `tick`'s monotonic clock.
     var now = 0.0
+    /// `tick`'s wall clock, seconds since 1970.
+    var wallClock = 0.0
+    /// Rates of each profile's session, from its session_stats counters.
+    var traffic: [String: SessionTraffic] = [:]
+    /// Set while the message is a session action's result.
+    var sessionResult: SessionResult?
+    /// The action waiting for its answer, with when it started (monotonic): the message line counts the seconds.
+    var pending: PendingAction?
     /// The stream said the next snapshot resyncs after a daemon restart.
     var expectingResyncSnapshot = false
     package var quitting = false
@@ -139,7 +170,7 @@ package struct TUIState: Equatable, Sendable {
     /// True while what is on screen may not be the daemon's current state.
     var isStale: Bool {
         switch channel {
-        case .live, .resynced: return false
+        case .live, .resynced, .goingAway: return false
         case .connecting, .reconnecting, .invalidated: return true
         }
     }
@@ -152,6 +183,7 @@ package struct TUIState: Equatable, Sendable {
         case .live: return "live" + position
         case .reconnecting: return "reconnecting…"
         case .resynced: return "resynced after crash" + position
+        case .goingAway(let reason): return "daemon going away (\(reason == "reexec" ? "re-exec" : reason))" + position
         case .invalidated(let cause, _): return "stopped: " + cause
         }
     }
@@ -168,7 +200,13 @@ package struct TUIState: Equatable, Sendable {
             return handle(key)
         case .actionFinished(let text, let denied):
             self.message = text
+            pending = nil
             if let denied { readOnlyReason = "culvertd denied \(denied)" }
+            return []
+        case .sessionActionFinished(let text, let session):
+            self.message = text
+            pending = nil
+            sessionResult = SessionResult(text: text, profile: session.profile, state: session.state)
             return []
         case .logLoaded(let profile, let log):
             guard sessionLog?.profile == profile else { return [] }  // an answer for an overlay since closed
@@ -178,14 +216,21 @@ package struct TUIState: Equatable, Sendable {
             guard sessionLog?.profile == profile else { return [] }
             sessionLog = SessionLogView(profile: profile, loading: false, error: text)
             return []
-        case .tick(let time):
+        case .tick(let time, let wall):
             now = time
+            wallClock = wall
             if case .resynced(let until) = channel, time >= until { channel = .live }
             return []
         case .terminate:
             quitting = true
             return [.quit]
         }
+    }
+
+    /// Starts showing `text` (with the seconds it takes) until the action's `.actionFinished`.
+    mutating func begin(_ text: String) {
+        message = text + "…"
+        pending = PendingAction(text: text, since: now)
     }
 
     /// A pure function form of `reduce`, for tests.
@@ -230,6 +275,8 @@ package struct TUIState: Equatable, Sendable {
                 profiles = status.profiles.sorted { $0.name < $1.name }
                 extensions = status.extensions.sorted { $0.identifier < $1.identifier }
                 sessions = status.sessions.sorted { $0.profile < $1.profile }
+                traffic = traffic.filter { profile, _ in sessions.contains { $0.profile == profile } }
+                for session in sessions { record(session, at: event.time, measured: false) }
             }
             if expectingResyncSnapshot {
                 channel = .resynced(until: now + Self.resyncedDisplaySeconds)
@@ -239,6 +286,15 @@ package struct TUIState: Equatable, Sendable {
             }
         case .daemonStarted:
             if let info = event.daemon { daemon = info }
+        case .daemonGoingAway:
+            channel = .goingAway(reason: event.reason ?? "re-exec")
+        case .daemonBack:
+            if let info = event.daemon {
+                let previous = event.previousVersion ?? daemon?.version ?? "?"
+                daemon = info
+                message = "culvertd re-executed: \(previous) → \(info.version) (pid \(info.pid)), epoch unchanged"
+            }
+            channel = .live
         case .profileSaved:
             if let profile = event.profile {
                 profiles.removeAll { $0.name == profile.name }
@@ -256,13 +312,23 @@ package struct TUIState: Equatable, Sendable {
         case .extensionUninstalled:
             if let info = event.extensionInfo { extensions.removeAll { $0.identifier == info.identifier } }
         case .sessionState, .sessionStats:
-            if let session = event.session { upsert(session) }
+            if let session = event.session {
+                if let shown = sessionResult, shown.profile == session.profile, shown.state != session.state {
+                    // "lab is connected" is no longer true: the Sessions pane says what is.
+                    if message == shown.text { message = "" }
+                    sessionResult = nil
+                }
+                upsert(session)
+                // A state change repeats the counters of the last session_stats: no new measurement.
+                record(session, at: event.time, measured: event.kind == .sessionStats)
+            }
         default:
             break  // kinds this TUI does not know are logged and otherwise ignored
         }
         if event.kind != .snapshot {
             switch channel {
             case .resynced: break  // stays up for its few seconds
+            case .goingAway where event.kind == .daemonGoingAway: break
             default: channel = .live
             }
         }
@@ -295,8 +361,10 @@ package struct TUIState: Equatable, Sendable {
             var counts = "\(status?.profiles.count ?? 0) profiles, \(status?.extensions.count ?? 0) extensions"
             if let sessions = status?.sessions.count, sessions > 0 { counts += ", \(sessions) sessions" }
             parts.append(counts)
-        case .daemonStarted:
+        case .daemonStarted, .daemonBack:
             if let daemon = event.daemon { parts.append("culvertd \(daemon.version) pid \(daemon.pid)") }
+        case .daemonGoingAway:
+            if let reason = event.reason { parts.append(reason) }
         case .extensionInstalled, .extensionReplaced, .extensionApproved, .extensionUninstalled:
             if let info = event.extensionInfo { parts.append("\(info.identifier) \(info.versionDescription) \(info.state.rawValue)") }
         case .extensionInstallFailed:

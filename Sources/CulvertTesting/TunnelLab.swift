@@ -129,16 +129,25 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
         version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil, allowDowngrade: Bool = false,
         connection: VarlinkClientConnection? = nil
     ) throws -> JSONValue {
-        let sources = directory.path + "/src-\(version)-\(build)-\(behaviour ?? "normal")"
-        try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
-        try FileSystem.setMode(sources, 0o755)
-        let bundle = try BundleFixture.make(
-            in: sources, identifier: Self.extensionIdentifier, version: version, build: build, capabilities: capabilities,
-            key: signingKey, executableFile: Products.path(of: "culvert-test-provider"),
-            extraFiles: behaviour.map { ["bin/behaviour.txt": $0 + "\n"] } ?? [:])
+        let bundle = try providerBundle(version: version, build: build, capabilities: capabilities, behaviour: behaviour)
         return try (connection ?? control).call(
             "io.culvert.Manager.InstallExtension", ["path": .string(bundle), "allowDowngrade": .bool(allowDowngrade)],
             timeoutMilliseconds: Self.sessionCallMilliseconds)
+    }
+
+    /// A bundle of the test provider at `version` (`build`), signed with the lab's key: installing it
+    /// replaces the installed one (an upgrade when the version is higher). `behaviour` goes into
+    /// the bundle's bin/behaviour.txt (see TestProvider). Returns its path.
+    public func providerBundle(
+        version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil
+    ) throws -> String {
+        let sources = directory.path + "/src-\(version)-\(build)-\(behaviour ?? "normal")"
+        try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
+        try FileSystem.setMode(sources, 0o755)
+        return try BundleFixture.make(
+            in: sources, identifier: Self.extensionIdentifier, version: version, build: build, capabilities: capabilities,
+            key: signingKey, executableFile: Products.path(of: "culvert-test-provider"),
+            extraFiles: behaviour.map { ["bin/behaviour.txt": $0 + "\n"] } ?? [:])
     }
 
     /// Starts `culvert-test-provider peer` in B (TUN 10.77.0.2/24, 10.99.0.1 on its loopback) and

@@ -46,7 +46,7 @@ struct CulvertTUI: ParsableCommand {
         defer { signalSources.forEach { $0.cancel() } }
 
         let uid = geteuid()
-        let readOnly = uid == 0 ? nil : "not root (uid \(uid)); culvertd allows changes to root only"
+        let readOnly = uid == 0 ? nil : "not root (uid \(uid)): changes need root"
         let stream = client.watch()
         let watcher = Task.detached {
             for await update in stream { inbox.post(.watch(update)) }
@@ -64,7 +64,8 @@ struct CulvertTUI: ParsableCommand {
         var drawn: (lines: [ScreenLine], width: Int, height: Int)?
         while !state.quitting {
             let elapsed = origin.duration(to: clock.now)
-            var messages: [TUIMessage] = [.tick(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)]
+            let monotonic = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            var messages: [TUIMessage] = [.tick(monotonic: monotonic, wall: Date().timeIntervalSince1970)]
             messages += inbox.drain()
             for message in messages {
                 for effect in state.reduce(message) { perform(effect, client: client, inbox: inbox) }
@@ -106,7 +107,7 @@ struct CulvertTUI: ParsableCommand {
                     let change = try await client.connect(profile: profile)
                     let session = change.session
                     let place = session.interface.map { " on \($0)" } ?? ""
-                    inbox.post(.actionFinished(text: "\(profile) is \(session.state.rawValue)\(place)", denied: nil))
+                    inbox.post(.sessionActionFinished(text: "\(profile) is \(session.state.rawValue)\(place)", session: session))
                 } catch {
                     let hint = if case .connectFailed = error { " (l shows the log)" } else { "" }
                     inbox.post(Self.failure("connect \(profile)", error, hint: hint))
@@ -116,7 +117,7 @@ struct CulvertTUI: ParsableCommand {
             Task.detached {
                 do throws(CulvertClientError) {
                     let change = try await client.disconnect(profile: profile)
-                    inbox.post(.actionFinished(text: "\(profile) is \(change.session.state.rawValue)", denied: nil))
+                    inbox.post(.sessionActionFinished(text: "\(profile) is \(change.session.state.rawValue)", session: change.session))
                 } catch {
                     inbox.post(Self.failure("disconnect \(profile)", error))
                 }
@@ -141,11 +142,15 @@ struct CulvertTUI: ParsableCommand {
         }
     }
 
+    /// "connect lab failed (l shows the log): start_timeout: …": the hint before the details, which
+    /// an 80-column line may cut; the error's own "connect failed: " is not said twice.
     private static func failure(_ what: String, _ error: CulvertClientError, hint: String = "") -> TUIMessage {
         if case .permissionDenied(let action) = error {
             return .actionFinished(text: "\(what) failed: \(error)", denied: action)
         }
-        return .actionFinished(text: "\(what) failed: \(error)\(hint)", denied: nil)
+        var detail = "\(error)"
+        if case .connectFailed = error, detail.hasPrefix("connect failed: ") { detail.removeFirst("connect failed: ".count) }
+        return .actionFinished(text: "\(what) failed\(hint): \(detail)", denied: nil)
     }
 }
 

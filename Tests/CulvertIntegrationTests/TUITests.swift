@@ -233,7 +233,9 @@ final class TUITests: XCTestCase {
         screen = try reader.waitFor("remove is disabled: read-only")
         XCTAssertEqual(Self.profileNames(screen), ["shared"])
         try reader.send("c")
-        try reader.waitFor("connect is disabled: read-only")
+        // Why, not just that: the message says who may connect.
+        try reader.waitFor("connect is disabled: read-only (not root (uid ")
+        XCTAssertTrue(try reader.capture().contains { $0.contains("(not root (uid ") && $0.contains("): changes need root)") })
         try reader.send("d")
         try reader.waitFor("disconnect is disabled: read-only")
         try reader.send("Tab")
