@@ -8,7 +8,7 @@ BUILD_DIR ?= .build
 PRODUCTS := $(BUILD_DIR)/debug
 FUZZ_BUILD_DIR ?= .build-fuzz
 
-.PHONY: all deps build test demo generate check-generated format lint fuzz-replay certify fuzz bench clean
+.PHONY: all deps build test demo generate check-generated format lint fuzz-replay certify fuzz bench soak clean
 
 all: build
 
@@ -62,6 +62,13 @@ bench: deps
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-test-provider 2>&1 | scripts/quiet-build
 	$(BUILD_DIR)/release/culvert-bench ipc
 	$(BUILD_DIR)/release/culvert-bench tunnel
+
+# The full upgrade soak (issue 5): 50 live upgrades, 50 re-execs, 20 crashes under traffic (root).
+soak: deps
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-bench 2>&1 | scripts/quiet-build
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertd 2>&1 | scripts/quiet-build
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-test-provider 2>&1 | scripts/quiet-build
+	$(BUILD_DIR)/release/culvert-bench soak
 
 clean:
 	rm -rf .build .build-* 

@@ -3,9 +3,9 @@
 import ArgumentParser
 
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "culvert-bench",
         abstract: "Culvert benchmarks. Results are ratios against baselines measured in the same run.",
-        subcommands: [IPC.self, Tunnel.self, EchoServer.self])
+        subcommands: [IPC.self, Tunnel.self, Soak.self, EchoServer.self])
 }

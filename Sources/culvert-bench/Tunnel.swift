@@ -177,7 +177,7 @@ struct Tunnel: ParsableCommand {
 }
 
 /// The lab, for the signal thread: it waits while the lab is being set up.
-private final class LabBox: @unchecked Sendable {  // every access holds `condition`
+final class LabBox: @unchecked Sendable {  // every access holds `condition`
     /// Longest the signal thread waits for the lab's setup (which has its own deadlines below this).
     static let setupWait: TimeInterval = 60
     private let condition = NSCondition()
