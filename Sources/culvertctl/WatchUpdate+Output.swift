@@ -93,6 +93,12 @@ extension Output {
                 parts.append("rx \(SessionDescription.bytes(counters.rxBytes)) (\(packets(counters.rxPackets)))")
                 parts.append("tx \(SessionDescription.bytes(counters.txBytes)) (\(packets(counters.txPackets)))")
             }
+        case .handoverStarted, .handoverCompleted, .upgradeFailed:
+            if let session = event.session { parts.append(session.profile) }
+            parts.append("\(event.previousVersion ?? "?") → \(event.extensionInfo?.versionDescription ?? "?")")
+            if let reason = event.reason { details.append(reason) }
+            if let text = event.error { details.append(text) }
+            if let pid = event.session?.pid { details.append("pid \(pid)") }
         case .sessionNetworkChanged:
             if let session = event.session { parts.append(session.profile) }
             parts.append(event.reason ?? "changed")
