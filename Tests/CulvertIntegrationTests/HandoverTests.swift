@@ -229,6 +229,58 @@ final class HandoverTests: XCTestCase {
 
     // MARK: helpers
 
+    func testMessagesBeforeDuringAndAfterAnUpgradeAreAllAnswered() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        try h.connect("lab")
+        // Another client sends a message every 10 ms on its own connection while the upgrade runs.
+        final class Ledger: @unchecked Sendable {  // guarded by `lock`
+            let lock = NSLock()
+            var answers: [(Date, String)] = []
+            var failures: [String] = []
+            var stop = false
+        }
+        let ledger = Ledger()
+        let socketPath = h.daemon.socketPath
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            // Its own connection, made on the thread that uses it.
+            guard let sender = try? VarlinkClientConnection(path: socketPath) else {  // try?: recorded as a failure
+                ledger.lock.withLock { ledger.failures.append("cannot connect") }
+                done.signal()
+                return
+            }
+            defer { done.signal() }
+            for _ in 0..<3000 {  // bounded: 30 s at most
+                if ledger.lock.withLock({ ledger.stop }) { return }
+                do {
+                    let reply = try sender.call(
+                        "io.culvert.Manager.SendProviderMessage",
+                        ["profile": .string("lab"), "data": .string(Data("version".utf8).base64EncodedString())],
+                        timeoutMilliseconds: TunnelLab.callMilliseconds)
+                    let text = String(decoding: reply["data"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? Data(), as: UTF8.self)
+                    ledger.lock.withLock { ledger.answers.append((Date(), text)) }
+                } catch {
+                    ledger.lock.withLock { ledger.failures.append("\(error)") }
+                }
+                usleep(10_000)
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        let started = Date()
+        try h.installTestProvider(version: "2.0.0", capabilities: [.handover])
+        let finished = Date()
+        Thread.sleep(forTimeInterval: 0.3)
+        ledger.lock.withLock { ledger.stop = true }
+        XCTAssertEqual(done.wait(timeout: .now() + 15), .success)
+        let (answers, failures) = ledger.lock.withLock { (ledger.answers, ledger.failures) }
+        XCTAssertEqual(failures, [], "every message is answered: none lost, none refused")
+        XCTAssertTrue(answers.contains { $0.0 < started && $0.1.hasPrefix("version=1.0.0") }, "answered by v1 before")
+        XCTAssertTrue(answers.contains { $0.0 > finished && $0.1.hasPrefix("version=2.0.0") }, "answered by v2 after")
+        XCTAssertTrue(answers.contains { $0.0 >= started && $0.0 <= finished }, "answered during the upgrade")
+        XCTAssertTrue(answers.allSatisfy { $0.1.hasPrefix("version=1.0.0") || $0.1.hasPrefix("version=2.0.0") }, "\(answers.map(\.1))")
+    }
+
     private func message(_ h: TunnelLab, _ text: String) throws -> String {
         let reply = try h.control.call(
             "io.culvert.Manager.SendProviderMessage",
