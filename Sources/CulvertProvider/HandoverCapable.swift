@@ -31,9 +31,10 @@ public struct HandoverState: Sendable {
 /// Calls arrive one at a time like every other provider call; `importHandover` replaces
 /// `startTunnel` in the new version (the session, options and secrets are set as for StartTunnel).
 public protocol HandoverCapable: PacketTunnelProvider {
-    /// In the old version: stop reading the TUN and the sockets (the new version will read them),
-    /// release nothing, and return the state to move. After it returns, `PacketFlow` reads return
-    /// no packets until `resumeAfterFailedHandover`. Throwing aborts the upgrade; the tunnel goes on.
+    /// In the old version: stop reading the TUN and the sockets (the new version will read them) —
+    /// unless `pausesDuringHandover` is false —, release nothing, and return the state to move.
+    /// When it pauses, `PacketFlow` reads return no packets until `resumeAfterFailedHandover`.
+    /// Throwing aborts the upgrade; the tunnel goes on.
     func prepareHandover() async throws -> HandoverState
     /// In the old version: the new one did not take over. Carry on exactly as before.
     func resumeAfterFailedHandover() async
@@ -41,6 +42,16 @@ public protocol HandoverCapable: PacketTunnelProvider {
     /// culvertd's start deadline). The network settings are still applied; calling
     /// `setTunnelNetworkSettings` again is allowed. Throwing makes culvertd keep the old version.
     func importHandover(_ state: HandoverState, options: [String: String]) async throws
+    /// Whether the old version stops moving packets while the new one takes over (the default).
+    /// A provider whose two versions may safely forward at the same time for a moment (no per-packet
+    /// counters or nonces in common) returns false and keeps forwarding from `prepareHandover` until
+    /// StopTunnel(superseded): the tunnel then passes traffic throughout, even while a new version
+    /// that will fail is being tried.
+    var pausesDuringHandover: Bool { get }
+}
+
+extension HandoverCapable {
+    public var pausesDuringHandover: Bool { true }
 }
 
 /// Why a handover step failed (the `HandoverFailed` error on the channel).

@@ -256,7 +256,7 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
             Task {
                 do {
                     let state = try await capable.prepareHandover()
-                    flow.setPaused(true)
+                    if capable.pausesDuringHandover { flow.setPaused(true) }
                     // The channel closes what it sends: copies go, the provider keeps its sockets to resume.
                     var duplicated: [Descriptor] = []
                     do {

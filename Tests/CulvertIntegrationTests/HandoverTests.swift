@@ -78,6 +78,11 @@ final class HandoverTests: XCTestCase {
         let cases = [
             ("crash-at-start", "new_provider_exited"), ("import-fails", "import_failed"), ("import-hangs", "health_timeout"),
         ]
+        // 50 pings a second across all three attempts: the tunnel must pass traffic throughout.
+        let pingLog = h.directory.path + "/rollback-ping.log"
+        let ping = try h.namespaces.spawn(
+            in: h.namespaces.a, ["ping", "-n", "-c", "600", "-i", "0.02", "-W", "1", TunnelLab.behindPeer], output: pingLog)
+        defer { if ping.isRunning { ping.terminate() } }
         for (behaviour, reason) in cases {
             let position = try h.control.call("io.culvert.Manager.Ping", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
             let started = Date()
@@ -113,6 +118,11 @@ final class HandoverTests: XCTestCase {
             let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
             XCTAssertEqual(ping.status, 0, "\(behaviour): " + ping.output + ping.error)
         }
+        try waitForExit(ping, seconds: 30)
+        let pingOutput = (try? String(contentsOfFile: pingLog, encoding: .utf8)) ?? ""  // absent: reported below
+        let (sent, received) = Self.pingCounts(pingOutput)
+        XCTAssertEqual(sent, 600, pingOutput)
+        XCTAssertEqual(sent - received, 0, "pings lost while broken versions were tried:\n\(pingOutput.suffix(600))")
         // A good version still goes through afterwards.
         XCTAssertEqual(try h.installTestProvider(version: "2.0.1", capabilities: [.handover])["result"]?.stringValue, "replaced")
         XCTAssertEqual(try h.session("lab")?["extensionVersion"]?.stringValue, "2.0.1")
