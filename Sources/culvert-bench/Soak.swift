@@ -30,6 +30,9 @@ struct Soak: AsyncParsableCommand {
     @Option(help: "Milliseconds to wait after each operation.")
     var settle = 400
 
+    @Flag(inversion: .prefixedNo, help: "Run an iperf3 TCP stream through the tunnel during the soak.")
+    var iperf = true
+
     @Option(help: "Seed of the operation order.")
     var seed: UInt64 = 1
 
@@ -40,8 +43,9 @@ struct Soak: AsyncParsableCommand {
     var referenceWatcher = "Tests/Fixtures/reference-watcher/watch.py"
 
     func validate() throws {
-        guard (0...1000).contains(upgrades), (0...1000).contains(reexecs), (0...1000).contains(crashes), upgrades + reexecs + crashes > 0
-        else { throw ValidationError("upgrades, reexecs and crashes: 0–1000 each, not all 0") }
+        // All 0 is the control run: the same traffic for a few seconds with nothing happening.
+        guard (0...1000).contains(upgrades), (0...1000).contains(reexecs), (0...1000).contains(crashes)
+        else { throw ValidationError("upgrades, reexecs and crashes: 0–1000 each") }
         guard pingInterval >= 0.0002, pingInterval <= 1 else { throw ValidationError("--ping-interval 0.0002–1") }
         guard (0...64).contains(watchers), (0...10_000).contains(settle) else { throw ValidationError("watchers 0–64, settle 0–10000") }
         guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.fileExists(atPath: referenceWatcher) else {
@@ -67,7 +71,7 @@ struct Soak: AsyncParsableCommand {
         let plan = SoakPlan(
             upgrades: upgrades, reexecs: reexecs, crashes: crashes, pingInterval: pingInterval, watchers: watchers,
             settle: .milliseconds(settle), seed: seed,
-            referenceWatcher: (python.hasPrefix("/") ? python : cwd + "/" + python, cwd + "/" + referenceWatcher), iperf: true)
+            referenceWatcher: (python.hasPrefix("/") ? python : cwd + "/" + python, cwd + "/" + referenceWatcher), iperf: iperf)
         let baselineDescriptors = lab.daemonDescriptorCount
         let report = try await SoakRunner.run(plan, lab: lab, profile: "soak")
         _ = try lab.daemon.connect().call("io.culvert.Manager.Disconnect", ["profile": .string("soak")], timeoutMilliseconds: 20_000)
