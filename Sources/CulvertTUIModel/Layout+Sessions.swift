@@ -35,16 +35,21 @@ extension Layout {
 
     /// The Sessions pane's columns for this width. At 80 columns: profile 8, state (reason) 30,
     /// uptime 6, interface 6, rx and tx rates 8 each, a 6-column sparkline; wider terminals get
-    /// a longer sparkline, longer names and (from 110) the byte totals.
+    /// a longer sparkline, longer names, (from 110) the byte totals and, where the state and its
+    /// reason keep `stateRoom`, the first tunnel address. At 80 the addresses are in `i`.
     struct SessionColumns {
         var profile: Int
         var state: Int
         var uptime = 6
         var interface: Int
+        var address = 0
         var rate = 8
         var sparkline: Int
         var total: Int
     }
+
+    /// Room the state and its reason keep before anything optional is shown ("● connected (provider_started)").
+    static let stateRoom = 30
 
     func sessionColumns() -> SessionColumns {
         let inner = width - 2
@@ -52,9 +57,16 @@ extension Layout {
         let total = width >= 110 ? 11 : 0
         let profile = min(20, max(8, inner / 9))
         let interface = width >= 100 ? 8 : 6
-        let separators = total > 0 ? 8 : 6
-        let used = profile + 6 + interface + 2 * 8 + sparkline + 2 * total + separators
-        return SessionColumns(profile: profile, state: max(8, inner - used), interface: interface, sparkline: sparkline, total: total)
+        var separators = total > 0 ? 8 : 6
+        var used = profile + 6 + interface + 2 * 8 + sparkline + 2 * total + separators
+        // The address only where the state and its reason keep their room.
+        let address = inner - used - 19 >= Self.stateRoom ? 18 : 0
+        if address > 0 {
+            separators += 1
+            used += address + 1
+        }
+        return SessionColumns(
+            profile: profile, state: max(8, inner - used), interface: interface, address: address, sparkline: sparkline, total: total)
     }
 
     /// "● connected (provider_started)": the state, and why it is what it is.
@@ -80,13 +92,21 @@ extension Layout {
             var values: [(String, Int)] = [(session.profile, columns.profile)]
             if traffic == nil && !session.state.isActive {
                 // No provider, so no uptime, interface or traffic: the state and its reason get their room.
-                let room = columns.state + columns.uptime + columns.interface + 2 * columns.rate + columns.sparkline + 5
+                let room =
+                    columns.state + columns.uptime + columns.interface + 2 * columns.rate + columns.sparkline + 5
+                    + (columns.address > 0 ? columns.address + 1 : 0)
                 values.append((Self.stateText(session), room))
             } else {
                 values += [
                     (Self.stateText(session), columns.state),
                     (state.uptime(of: session).map(SessionTraffic.uptime) ?? "-", columns.uptime),
                     (session.interface ?? "-", columns.interface),
+                ]
+                if columns.address > 0 {
+                    let first = session.addresses.first ?? "-"
+                    values.append((session.addresses.count > 1 ? first + " +\(session.addresses.count - 1)" : first, columns.address))
+                }
+                values += [
                     ("↓" + (rate.map { SessionTraffic.rate($0.rx) } ?? "-"), columns.rate),
                     ("↑" + (rate.map { SessionTraffic.rate($0.tx) } ?? "-"), columns.rate),
                     (

@@ -113,6 +113,17 @@ final class TUIStateTrafficTests: XCTestCase {
         }
     }
 
+    func testWiderTerminalsShowTheTunnelAddress() {
+        var state = TUIState().reduced([S.snapshot(profiles: ["lab"], sessions: []), Self.tick(0)])
+        state = state.reduced([Self.stats(2, at: 0, rx: 0, tx: 0), Self.tick(1)])
+        let narrow = Self.row(state, width: 80)
+        XCTAssertFalse(narrow.contains("10.9.0.2/24"), "80 columns keep the state and reason whole: \(narrow)")
+        let wide = Self.row(state, width: 140)
+        XCTAssertEqual(wide.count, 140, wide)
+        XCTAssertTrue(wide.contains(" 10.9.0.2/24 "), wide)
+        XCTAssertTrue(wide.contains("● connected (user_request) "), wide)
+    }
+
     func testReexecShowsGoingAwayThenLiveWithTheNewImage() {
         var state = TUIState().reduced([S.snapshot(profiles: ["lab"], sessions: [])])
         state = state.reduced([S.event(2, EventBody(kind: .daemonGoingAway, reason: "reexec"))])
