@@ -58,6 +58,29 @@ final class HandoverAttempt: @unchecked Sendable {  // confined to the manager q
 }
 
 extension SessionSupervisor {
+    /// The TUN's transmit queue during a live upgrade: packets the kernel holds while the old
+    /// version has paused and the new one has not started reading (at 5,000 packets/s, 2 s).
+    static let upgradeTransmitQueueLength: UInt32 = 10_000
+
+    /// Raises the session TUN's transmit queue for the switch; returns how to put it back.
+    private func deepenTransmitQueue(_ session: TunnelSession) -> () -> Void {
+        guard let run = session.run, let socket = try? routeSocket(),  // try?: without netlink the upgrade still runs
+            let previous = try? socket.transmitQueueLength(interfaceIndex: run.tun.interfaceIndex),  // try?: likewise
+            previous < Self.upgradeTransmitQueueLength
+        else { return {} }
+        let index = run.tun.interfaceIndex
+        do { try socket.setTransmitQueueLength(Self.upgradeTransmitQueueLength, interfaceIndex: index) } catch {
+            logger.warning("session \(session.profileName): cannot raise txqueuelen for the upgrade: \(error)")
+            return {}
+        }
+        return { [weak self] in
+            do { try socket.setTransmitQueueLength(previous, interfaceIndex: index) } catch {
+                // The TUN may be gone (the session ended meanwhile): nothing to restore then.
+                self?.logger.debug("session \(session.profileName): restoring txqueuelen \(previous): \(error)")
+            }
+        }
+    }
+
     /// Profiles whose session runs `identifier` with a provider up (what a live upgrade moves).
     func upgradableSessions(of identifier: String) -> [TunnelSession] {
         sessions.keys.sorted().compactMap { sessions[$0] }.filter {
@@ -80,7 +103,9 @@ extension SessionSupervisor {
                 return
             }
             let session = pending.removeFirst()
+            let restoreQueue = deepenTransmitQueue(session)
             let done: (UpgradeFailure?) -> Void = { [weak self] failure in
+                restoreQueue()
                 if let failure {
                     self?.upgradesInProgress.remove(to.identifier)
                     completion(failure)
@@ -89,6 +114,7 @@ extension SessionSupervisor {
                 }
             }
             guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else {
+                restoreQueue()
                 next()  // it ended meanwhile: nothing to move
                 return
             }
