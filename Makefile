@@ -60,8 +60,11 @@ bench: deps
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-bench 2>&1 | scripts/quiet-build
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertd 2>&1 | scripts/quiet-build
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-test-provider 2>&1 | scripts/quiet-build
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-tui 2>&1 | scripts/quiet-build
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertctl 2>&1 | scripts/quiet-build
 	$(BUILD_DIR)/release/culvert-bench ipc
 	$(BUILD_DIR)/release/culvert-bench tunnel
+	python3 Benchmarks/tui-latency.py $(BUILD_DIR)/release 100
 
 # The full upgrade soak (issue 5): 50 live upgrades, 50 re-execs, 20 crashes under traffic (root).
 soak: deps
