@@ -125,11 +125,15 @@ struct ExtensionCatalog {
     }
 
     /// Registers a prepared install (atomic replace) and removes the copy it replaced.
-    mutating func commitInstall(_ prepared: PreparedInstall) throws(ExtensionError) {
+    /// A copy a running provider (`running`: executables) still runs from is kept for gc to remove later.
+    mutating func commitInstall(_ prepared: PreparedInstall, running: [String] = []) throws(ExtensionError) {
         var next = registry
         next.extensions[prepared.info.identifier] = prepared.info
         try commit(next)
-        if let previous = prepared.previous, !registry.referencedDigests.contains(previous.contentDigest) {
+        let previousCopy = prepared.previous.map { storeDirectory + "/" + $0.contentDigest + "/" }
+        if let previous = prepared.previous, !registry.referencedDigests.contains(previous.contentDigest),
+            !running.contains(where: { previousCopy.map($0.hasPrefix) ?? false })
+        {
             // The replaced copy is unreferenced now; if removing it fails, gc will.
             try? FileSystem.removeTree(storeDirectory + "/" + previous.contentDigest)
         }
@@ -220,7 +224,9 @@ struct ExtensionCatalog {
 
     // MARK: garbage
 
-    mutating func collectGarbage(dryRun: Bool) throws(ExtensionError) -> [Removal] {
+    /// - Parameter running: executables of running providers; their store copies are kept even
+    ///   when no registration references them any more (a provider runs only from its copy).
+    mutating func collectGarbage(dryRun: Bool, running: [String] = []) throws(ExtensionError) -> [Removal] {
         var removals: [Removal] = []
         var next = registry
         for info in registry.sorted where !FileSystem.exists(info.source) {
@@ -228,7 +234,10 @@ struct ExtensionCatalog {
                 Removal(kind: .orphanedRegistration, identifier: info.identifier, path: info.source, reason: "source bundle is gone"))
             next.extensions[info.identifier] = nil
         }
-        let referenced = next.referencedDigests
+        let prefix = storeDirectory + "/"
+        let inUse = Set(
+            running.filter { $0.hasPrefix(prefix) }.compactMap { $0.dropFirst(prefix.count).split(separator: "/").first.map(String.init) })
+        let referenced = next.referencedDigests.union(inUse)
         do {
             for entry in try FileSystem.listDirectory(storeDirectory) where !referenced.contains(entry) {
                 removals.append(

@@ -67,7 +67,7 @@ extension ManagerService {
         case "CollectGarbage":
             let dryRun = parameters["dryRun"]?.boolValue ?? false
             do throws(ExtensionError) {
-                let removals = try catalog.collectGarbage(dryRun: dryRun)
+                let removals = try catalog.collectGarbage(dryRun: dryRun, running: supervisor.runningExecutables)
                 var seq = events.lastSeq
                 if !dryRun && !removals.isEmpty {
                     seq = publish(EventBody(kind: .garbageCollected, actor: actor(call), removals: removals)).seq
@@ -98,7 +98,9 @@ extension ManagerService {
         }
         let info = prepared.info
         func register() {
-            do throws(ExtensionError) { try catalog.commitInstall(prepared) } catch { return completion(.failure(wireError(error))) }
+            do throws(ExtensionError) { try catalog.commitInstall(prepared, running: supervisor.runningExecutables) } catch {
+                return completion(.failure(wireError(error)))
+            }
             if let previous = prepared.previous {
                 logger.info("extension \(info.identifier) replaced: \(previous.versionDescription) → \(info.versionDescription)")
                 let event = publish(

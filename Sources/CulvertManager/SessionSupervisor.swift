@@ -158,6 +158,9 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     func sessionLog(profileName: String) -> [String]? { sessions[profileName]?.logLines }
 
+    /// The executables (store copies) of every running provider.
+    var runningExecutables: [String] { sessions.values.compactMap { $0.run?.record?.executable } }
+
     /// Profiles whose session runs a provider of `identifier` (or is waiting to restart one).
     func activeProfiles(usingExtension identifier: String) -> [String] {
         sessions.values.filter {

@@ -432,6 +432,26 @@ final class TunnelTests: XCTestCase {
         XCTAssertEqual(reasons, ["mtu_changed", "address_removed", "link_down"])
     }
 
+    func testGarbageCollectionKeepsTheCopyARunningProviderRunsFrom() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("kept")
+        let pid = try XCTUnwrap(try h.connect("kept")["session"]?["pid"]?.intValue)
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+        // The package that installed the bundle goes away: gc drops the registration…
+        let list = try h.control.call("io.culvert.Manager.ListExtensions", [:], timeoutMilliseconds: replyTimeoutMilliseconds)
+        guard case .array(let installed)? = list["extensions"], let source = installed.first?["source"]?.stringValue else {
+            return XCTFail(list.jsonString)
+        }
+        try FileManager.default.removeItem(atPath: source)
+        let gc = try h.control.call("io.culvert.Manager.CollectGarbage", [:], timeoutMilliseconds: replyTimeoutMilliseconds)
+        guard case .array(let removals)? = gc["removals"] else { return XCTFail("no removals: \(gc.jsonString)") }
+        XCTAssertTrue(removals.contains { $0["kind"]?.stringValue == "orphaned_registration" }, gc.jsonString)
+        // …but not the store copy the running provider was started from.
+        XCTAssertFalse(removals.contains { $0["kind"]?.stringValue == "store_copy" }, gc.jsonString)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: executable), executable)
+        XCTAssertEqual(try h.session("kept")?["state"]?.stringValue, "connected")
+    }
+
     static func date(_ text: String?) -> Date? {
         guard let text else { return nil }
         let formatter = ISO8601DateFormatter()
