@@ -89,13 +89,15 @@ extension SessionSupervisor {
         }
     }
 
-    /// Upgrades every connected session of `from.identifier` to `to`, one after the other; stops at
-    /// the first failure (the sessions not yet upgraded keep the old version). `completion` gets nil
-    /// when all of them run the new version.
+    /// Upgrades every connected session of `from.identifier` to `to`, one after the other. At the
+    /// first failure the sessions already moved are moved back to `from` (whose copy is still in
+    /// the store: the registry is only committed after all succeeded), so every session runs the
+    /// version the registry names. `completion` gets nil when all of them run the new version.
     func upgradeSessions(from: ExtensionInfo, to: ExtensionInfo, completion: @escaping (UpgradeFailure?) -> Void) {
         let handover = to.capabilities.contains(BundleCapability.handover.rawValue)
         upgradesInProgress.insert(to.identifier)
         var pending = upgradableSessions(of: from.identifier)
+        var moved: [TunnelSession] = []
         func next() {
             guard !pending.isEmpty else {
                 upgradesInProgress.remove(to.identifier)
@@ -106,10 +108,14 @@ extension SessionSupervisor {
             let restoreQueue = deepenTransmitQueue(session)
             let done: (UpgradeFailure?) -> Void = { [weak self] failure in
                 restoreQueue()
+                guard let self else { return }
                 if let failure {
-                    self?.upgradesInProgress.remove(to.identifier)
-                    completion(failure)
+                    self.moveBack(moved, from: to, to: from) {
+                        self.upgradesInProgress.remove(to.identifier)
+                        completion(failure)
+                    }
                 } else {
+                    moved.append(session)
                     next()
                 }
             }
@@ -125,6 +131,35 @@ extension SessionSupervisor {
             }
         }
         next()
+    }
+
+    /// After a failed upgrade, returns the sessions that had already moved to the version the
+    /// registry keeps; one that cannot go back stays on the new version and is logged.
+    private func moveBack(_ sessions: [TunnelSession], from: ExtensionInfo, to: ExtensionInfo, then: @escaping () -> Void) {
+        var pending = sessions
+        let handover = to.capabilities.contains(BundleCapability.handover.rawValue)
+        func step() {
+            guard !pending.isEmpty else { return then() }
+            let session = pending.removeFirst()
+            guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else { return step() }
+            logger.notice("session \(session.profileName): moving back to \(to.versionDescription) after the failed upgrade")
+            let restoreQueue = deepenTransmitQueue(session)
+            let finish: (UpgradeFailure?) -> Void = { [weak self] failure in
+                restoreQueue()
+                if let failure {
+                    self?.logger.error(
+                        "session \(session.profileName): could not move back to \(to.versionDescription) (\(failure.reason)): it keeps \(from.versionDescription)"
+                    )
+                }
+                step()
+            }
+            if handover {
+                beginHandover(session, from: from, to: to, completion: finish)
+            } else {
+                restartForUpgrade(session, from: from, to: to, completion: finish)
+            }
+        }
+        step()
     }
 
     // MARK: spawning a successor on the same TUN

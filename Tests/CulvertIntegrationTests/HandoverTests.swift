@@ -314,6 +314,32 @@ final class HandoverTests: XCTestCase {
         XCTAssertTrue(answers.allSatisfy { $0.1.hasPrefix("version=1.0.0") || $0.1.hasPrefix("version=2.0.0") }, "\(answers.map(\.1))")
     }
 
+    func testAFailedUpgradeMovesBackTheSessionsThatAlreadyMoved() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("a", options: ["routes": "10.99.0.0/24"])
+        try h.saveProfile("b", options: ["listen": "0.0.0.0:7002", "address": "10.78.0.1/24", "failImport": "yes"])
+        let pidA = try XCTUnwrap(try h.connect("a")["session"]?["pid"]?.intValue)
+        let pidB = try XCTUnwrap(try h.connect("b")["session"]?["pid"]?.intValue)
+        // a moves to 2.0.0 first, then b's import fails: a must come back to 1.0.0.
+        let error = TunnelLab.remoteError {
+            try h.installTestProvider(version: "2.0.0", capabilities: [.handover], behaviour: "import-fails-if-asked")
+        }
+        XCTAssertEqual(error?.name, "io.culvert.Manager.UpgradeFailed", "\(String(describing: error))")
+        XCTAssertEqual(error?.parameters["profile"]?.stringValue, "b")
+        for (profile, pid) in [("a", pidA), ("b", pidB)] {
+            let session = try XCTUnwrap(try h.session(profile), profile)
+            XCTAssertEqual(session["state"]?.stringValue, "connected", profile)
+            XCTAssertEqual(session["extensionVersion"]?.stringValue, "1.0.0", "\(profile) runs what the registry names")
+            if profile == "b" { XCTAssertEqual(session["pid"]?.intValue, pid, "b never left its provider") }
+        }
+        XCTAssertNotEqual(try h.session("a")?["pid"]?.intValue, pidA, "a went to 2.0.0 and back: a third provider")
+        let list = try h.control.call("io.culvert.Manager.ListExtensions", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
+        guard case .array(let installed)? = list["extensions"] else { return XCTFail(list.jsonString) }
+        XCTAssertEqual(installed.first?["version"]?.stringValue, "1.0.0")
+        let ping = try h.inA(["ping", "-c", "2", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error)
+    }
+
     /// `txqlen` of `interface` in namespace A, as `ip -j link` reports it.
     static func transmitQueueLength(_ h: TunnelLab, _ interface: String) throws -> Int {
         let text = try h.namespaces.ip(in: h.namespaces.a, ["-j", "link", "show", "dev", interface])

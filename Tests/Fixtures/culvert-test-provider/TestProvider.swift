@@ -14,7 +14,8 @@
 // Handover (HandoverCapable): the relay stops and its UDP socket moves to the new version. A file
 // `behaviour.txt` next to the executable (in the bundle, so per version, not per profile) selects
 // how a new version misbehaves during an upgrade: crash-at-start (aborts before serving its
-// channel), import-fails (ImportHandover throws), import-hangs (ImportHandover never returns).
+// channel), import-fails (ImportHandover throws), import-fails-if-asked (throws for profiles with
+// option failImport=yes), import-hangs (ImportHandover never returns).
 // The app message "version" answers with the bundle's manifest version.
 // It prints its inherited descriptors and every step to stdout, which culvertd keeps as the session log.
 
@@ -86,6 +87,8 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
         switch bundleBehaviour {
         case "import-fails":
             throw TestProviderError.requested("import-fails was asked for")
+        case "import-fails-if-asked" where options["failImport"] == "yes":
+            throw TestProviderError.requested("this profile asks imports to fail (failImport=yes)")
         case "import-hangs":
             say("never finishing importHandover")
             while true { sleep(3600) }
