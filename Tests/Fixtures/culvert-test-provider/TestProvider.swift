@@ -57,21 +57,16 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
 
     // MARK: handover
 
-    /// Plaintext, no per-packet state: both versions may forward at once, so the old one keeps
-    /// relaying until it is told to stop — the tunnel passes traffic throughout a handover.
-    var pausesDuringHandover: Bool { false }
-
     func prepareHandover() async throws -> HandoverState {
-        guard let socket, relay != nil else { throw TestProviderError.requested("no tunnel to hand over") }
-        say("handover prepared: still relaying, sharing the UDP socket")
+        guard let socket, let relay else { throw TestProviderError.requested("no tunnel to hand over") }
+        relay.stopAndWait()
+        self.relay = nil
+        say("handover prepared: relay stopped, moving the UDP socket")
         return HandoverState(data: Array("test-provider-state-1".utf8), sockets: [socket])
     }
 
     func resumeAfterFailedHandover() async {
-        guard let socket, relay == nil else {
-            say("handover failed elsewhere: still relaying")
-            return
-        }
+        guard let socket else { return }
         do {
             relay = try PacketRelay(packets: tunnel.packetFlow, socket: socket)
             say("handover failed elsewhere: relaying again")
@@ -163,7 +158,9 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
 
     func stopTunnel(reason: TunnelStopReason) async {
         say("stopTunnel reason=\(reason.rawValue)")
-        relay?.stop()
+        // Finish the batches in hand before the process exits: after a handover the successor
+        // shares the socket and the TUN, and a packet read here but not forwarded would be lost.
+        relay?.stopAndWait()
     }
 
     func handleAppMessage(_ message: [UInt8]) async -> [UInt8]? {
