@@ -58,29 +58,6 @@ final class HandoverAttempt: @unchecked Sendable {  // confined to the manager q
 }
 
 extension SessionSupervisor {
-    /// The TUN's transmit queue during a live upgrade: packets the kernel holds while the old
-    /// version has paused and the new one has not started reading (at 5,000 packets/s, 2 s).
-    static let upgradeTransmitQueueLength: UInt32 = 10_000
-
-    /// Raises the session TUN's transmit queue for the switch; returns how to put it back.
-    private func deepenTransmitQueue(_ session: TunnelSession) -> () -> Void {
-        guard let run = session.run, let socket = try? routeSocket(),  // try?: without netlink the upgrade still runs
-            let previous = try? socket.transmitQueueLength(interfaceIndex: run.tun.interfaceIndex),  // try?: likewise
-            previous < Self.upgradeTransmitQueueLength
-        else { return {} }
-        let index = run.tun.interfaceIndex
-        do { try socket.setTransmitQueueLength(Self.upgradeTransmitQueueLength, interfaceIndex: index) } catch {
-            logger.warning("session \(session.profileName): cannot raise txqueuelen for the upgrade: \(error)")
-            return {}
-        }
-        return { [weak self] in
-            do { try socket.setTransmitQueueLength(previous, interfaceIndex: index) } catch {
-                // The TUN may be gone (the session ended meanwhile): nothing to restore then.
-                self?.logger.debug("session \(session.profileName): restoring txqueuelen \(previous): \(error)")
-            }
-        }
-    }
-
     /// Profiles whose session runs `identifier` with a provider up (what a live upgrade moves).
     func upgradableSessions(of identifier: String) -> [TunnelSession] {
         sessions.keys.sorted().compactMap { sessions[$0] }.filter {
@@ -105,9 +82,7 @@ extension SessionSupervisor {
                 return
             }
             let session = pending.removeFirst()
-            let restoreQueue = deepenTransmitQueue(session)
             let done: (UpgradeFailure?) -> Void = { [weak self] failure in
-                restoreQueue()
                 guard let self else { return }
                 if let failure {
                     self.moveBack(moved, from: to, to: from) {
@@ -120,7 +95,6 @@ extension SessionSupervisor {
                 }
             }
             guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else {
-                restoreQueue()
                 next()  // it ended meanwhile: nothing to move
                 return
             }
@@ -143,9 +117,7 @@ extension SessionSupervisor {
             let session = pending.removeFirst()
             guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else { return step() }
             logger.notice("session \(session.profileName): moving back to \(to.versionDescription) after the failed upgrade")
-            let restoreQueue = deepenTransmitQueue(session)
             let finish: (UpgradeFailure?) -> Void = { [weak self] failure in
-                restoreQueue()
                 if let failure {
                     self?.logger.error(
                         "session \(session.profileName): could not move back to \(to.versionDescription) (\(failure.reason)): it keeps \(from.versionDescription)"

@@ -65,18 +65,6 @@ extension NetlinkRouteSocket {
         }
     }
 
-    /// The transmit queue length (txqueuelen) of link `interfaceIndex`. The corresponding C function
-    /// is `rtnl_link_get_txqlen`.
-    public func transmitQueueLength(interfaceIndex: Int32) throws(NetlinkError) -> UInt32 {
-        try withLink(interfaceIndex) { link in rtnl_link_get_txqlen(link) }
-    }
-
-    /// Sets the transmit queue length of link `interfaceIndex` (for a TUN: packets the kernel holds
-    /// while nobody reads). The corresponding C function is `rtnl_link_change`.
-    public func setTransmitQueueLength(_ length: UInt32, interfaceIndex: Int32) throws(NetlinkError) {
-        try changeLink(interfaceIndex, operation: "set txqueuelen \(length)") { rtnl_link_set_txqlen($0, length) }
-    }
-
     /// The rx/tx byte and packet counters of link `interfaceIndex`. The corresponding C function is `rtnl_link_get_stat`.
     public func linkCounters(interfaceIndex: Int32) throws(NetlinkError) -> LinkCounters {
         try withLink(interfaceIndex) { link in
