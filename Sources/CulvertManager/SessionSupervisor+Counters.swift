@@ -1,0 +1,45 @@
+// SessionSupervisor+Counters: link counters of running sessions, refreshed on a timer into status
+// and, while anyone watches, session_stats events.
+
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+import Logging
+
+extension SessionSupervisor {
+
+    func updateStatsTimer() {
+        let anyUp = sessions.values.contains { $0.run != nil }
+        if anyUp, statsTimer == nil {
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            let interval = configuration.statsInterval.dispatchInterval
+            timer.schedule(deadline: .now() + interval, repeating: interval)
+            timer.setEventHandler { [weak self] in self?.refreshCounters() }
+            statsTimer = timer
+            timer.resume()
+        } else if !anyUp, let timer = statsTimer {
+            timer.cancel()
+            statsTimer = nil
+        }
+    }
+
+    func refreshCounters() {
+        guard let socket = try? routeSocket() else { return }  // try?: counters are best effort; logged at apply time
+        var changed = false
+        for name in sessions.keys.sorted() {
+            guard let session = sessions[name], let run = session.run,
+                session.machine.state == .connected || session.machine.state == .reasserting,
+                let counters = try? socket.linkCounters(interfaceIndex: run.tun.interfaceIndex)  // try?: the link may be going away
+            else { continue }
+            let fresh = SessionCounters(
+                rxBytes: Int64(clamping: counters.receivedBytes), rxPackets: Int64(clamping: counters.receivedPackets),
+                txBytes: Int64(clamping: counters.transmittedBytes), txPackets: Int64(clamping: counters.transmittedPackets))
+            guard fresh != session.info.counters else { continue }
+            session.info.counters = fresh
+            changed = true
+            if hasWatchers() { _ = publish(EventBody(kind: .sessionStats, session: session.info)) }
+        }
+        if changed { statusChanged() }
+    }
+}

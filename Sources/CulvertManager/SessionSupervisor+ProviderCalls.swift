@@ -1,0 +1,205 @@
+// SessionSupervisor+ProviderCalls: what a provider asks of culvertd over its channel —
+// SetTunnelNetworkSettings (one transaction plus DNS, replaced as a whole), Protect (SO_MARK),
+// SetReasserting, CancelTunnel — and taking those settings away again, including what a previous
+// culvertd left behind.
+
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+import Logging
+
+extension SessionSupervisor {
+
+    func handleProviderCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, session: TunnelSession, run: ProviderRun) {
+        let state = session.machine.state
+        switch call.message.member {
+        case "SetTunnelNetworkSettings":
+            guard state == .connecting || state == .connected || state == .reasserting else {
+                responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string(state.rawValue)]))
+                return
+            }
+            applySettings(call.parameters["settings"], session: session, run: run, responder: responder)
+        case "Protect":
+            protect(call.descriptors, session: session, responder: responder)
+        case "SetReasserting":
+            responder.reply([:])
+            feed(.reasserting(call.parameters["reasserting"]?.boolValue ?? false), session)
+        case "CancelTunnel":
+            responder.reply([:])
+            run.drainOutput()
+            let text = call.parameters["error"]?.stringValue ?? "the provider cancelled the tunnel"
+            feed(
+                .cancelled(
+                    SessionFailure(reason: .providerCancelled, description: text, log: run.log.lastLines(Self.failureLogLines))),
+                session)
+        default:
+            responder.fail(.methodNotImplemented(call.message.method))
+        }
+    }
+
+    func protect(_ descriptors: [Descriptor], session: TunnelSession, responder: VarlinkPeerResponder) {
+        defer { descriptors.forEach { $0.close() } }
+        func refuse(_ reason: String, _ description: String) {
+            responder.fail(
+                VarlinkError("io.culvert.Provider.ProtectFailed", ["reason": .string(reason), "description": .string(description)]))
+        }
+        guard descriptors.count == 1, let socket = descriptors.first else {
+            refuse("wrong_descriptor_count", "Protect takes exactly one descriptor, got \(descriptors.count)")
+            return
+        }
+        do {
+            guard try socket.ipSocketFamily() != nil else {
+                refuse("not_an_ip_socket", "only AF_INET and AF_INET6 sockets can be protected")
+                return
+            }
+            try socket.setFirewallMark(CulvertNetlink.fullTunnelTable)
+        } catch {
+            refuse("mark_failed", error.description)
+            return
+        }
+        logger.debug("session \(session.profileName): protected a provider socket")
+        responder.reply([:])
+    }
+
+    func applySettings(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
+        let socket: NetlinkRouteSocket
+        do { socket = try routeSocket() } catch {
+            responder.fail(
+                VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string("netlink"), "description": .string(error.description)]))
+            return
+        }
+        var plan: TunnelSettingsPlan?
+        if let settings, settings != .null {
+            let othersFull = sessions.values.contains { $0 !== session && $0.run?.plan?.fullTunnel == true }
+            do {
+                plan = try TunnelSettingsPlan(
+                    settings: settings, interfaceIndex: run.tun.interfaceIndex, fullTunnelAvailable: !othersFull)
+            } catch {
+                logger.warning("session \(session.profileName): refused settings: \(error)")
+                responder.fail(error.varlinkError)
+                return
+            }
+        }
+        // Replace: take the old settings away, apply the new ones; if that fails, put the old back.
+        let previous = run.plan
+        revertDNS(run, session: session)
+        if let applied = run.applied {
+            let failures = applied.revert(on: socket)
+            if !failures.isEmpty { logger.error("session \(session.profileName): reverting settings: \(failures)") }
+            run.applied = nil
+            run.plan = nil
+        }
+        if let plan {
+            do {
+                run.applied = try NetworkTransaction(steps: plan.steps).apply(
+                    on: socket, injectingFailureAt: configuration.injectSettingsFailureAtStep)
+                run.plan = plan
+            } catch {
+                logger.error("session \(session.profileName): applying settings: \(error)")
+                if let previous {
+                    // try?: restoring is best effort; a failure is logged just below.
+                    run.applied = try? NetworkTransaction(steps: previous.steps).apply(on: socket)
+                    run.plan = run.applied == nil ? nil : previous
+                    if run.applied == nil { logger.error("session \(session.profileName): previous settings could not be restored") }
+                }
+                let step: String
+                if case .stepFailed(_, let failed, _, _) = error { step = failed.description } else { step = "validate" }
+                absorbOwnChanges(on: run.tun.interfaceIndex)
+                responder.fail(
+                    VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string(step), "description": .string(error.description)]))
+                return
+            }
+            if let settings = plan.dns {
+                do {
+                    run.dns = try dns.apply(settings, interfaceName: run.tun.name, session: session.info.id, fullTunnel: plan.fullTunnel)
+                } catch {
+                    logger.error("session \(session.profileName): applying DNS: \(error)")
+                    if let applied = run.applied { _ = applied.revert(on: socket) }
+                    run.applied = nil
+                    run.plan = nil
+                    responder.fail(
+                        VarlinkError(
+                            "io.culvert.Provider.SettingsFailed", ["step": .string("dns"), "description": .string(error.description)]))
+                    return
+                }
+            }
+        }
+        let shown = run.plan
+        session.info.mtu = shown?.mtu.map(Int64.init)
+        session.info.tunnelRemoteAddress = shown?.tunnelRemoteAddress
+        session.info.addresses = shown?.addresses.map(\.description) ?? []
+        session.info.routes = shown?.routeDescriptions ?? []
+        session.info.fullTunnel = shown?.fullTunnel ?? false
+        session.info.dnsServers = run.dns?.settings.servers.map(\.description) ?? []
+        session.info.dnsBackend = run.dns.map { if case .resolved = $0.backend { "resolved" } else { "file" } }
+        absorbOwnChanges(on: run.tun.interfaceIndex)
+        run.record?.settings = run.plan == nil ? nil : settings.map { String(decoding: $0.serialized(), as: UTF8.self) }
+        saveRecord(run)
+        statusChanged()
+        responder.reply([:])
+    }
+
+    func revertDNS(_ run: ProviderRun, session: TunnelSession) {
+        guard let applied = run.dns else { return }
+        run.dns = nil
+        do {
+            let outcome = try dns.revert(applied)
+            logger.info("session \(session.profileName): DNS reverted (\(outcome))")
+        } catch {
+            logger.error("session \(session.profileName): reverting DNS: \(error)")
+        }
+    }
+
+    /// Removes what a previous culvertd left behind: Culvert-tagged routes and rules (their TUN
+    /// interfaces died with the providers) and a resolv.conf it had rewritten.
+    func removeLeftovers() {
+        let adopted = sessions.values.compactMap(\.run)
+        if !adopted.contains(where: { $0.dns != nil }) {
+            do {
+                if let recovered = try DNSConfigurator.recoverLeftovers(stateDirectory: dns.stateDirectory) {
+                    logger.notice("reverted DNS left by session \(recovered.session): \(recovered.outcome)")
+                }
+            } catch {
+                logger.error("reverting leftover DNS: \(error)")
+            }
+        }
+        // What re-adopted sessions applied stays; everything else tagged as ours is a leftover.
+        var keptRoutes = Set<NetworkRoute>()
+        var keptRules = Set<PolicyRule>()
+        for run in adopted {
+            for step in run.plan?.steps ?? [] {
+                if case .addRoute(let route) = step { keptRoutes.insert(route) }
+                if case .addRule(let rule) = step { keptRules.insert(rule) }
+            }
+        }
+        do {
+            let socket = try routeSocket()
+            for route in try socket.routes()
+            where !keptRoutes.contains(where: { $0.destination == route.destination && $0.table == route.table && $0.kind == route.kind }) {
+                do { try socket.removeRoute(route) } catch { logger.warning("leftover route \(route): \(error)") }
+                logger.notice("removed leftover route \(route)")
+            }
+            for rule in try socket.rules()
+            where !keptRules.contains(where: { $0.priority == rule.priority && $0.family == rule.family && $0.table == rule.table }) {
+                do { try socket.removeRule(rule) } catch { logger.warning("leftover rule \(rule): \(error)") }
+                logger.notice("removed leftover rule \(rule)")
+            }
+        } catch {
+            logger.error("listing leftover routes and rules: \(error)")
+        }
+    }
+
+    func revertSettings(_ run: ProviderRun, session: TunnelSession) {
+        revertDNS(run, session: session)
+        guard let applied = run.applied else { return }
+        run.applied = nil
+        run.plan = nil
+        do {
+            let failures = applied.revert(on: try routeSocket())
+            if !failures.isEmpty { logger.error("session \(session.profileName): settings left behind: \(failures)") }
+        } catch {
+            logger.error("session \(session.profileName): reverting settings: \(error)")
+        }
+    }
+}
