@@ -141,72 +141,25 @@ extension SessionSupervisor {
     private func spawnSuccessor(
         _ session: TunnelSession, info: ExtensionInfo, tun: TunDevice, onExit: @escaping (ProviderRun) -> Void
     ) -> Result<ProviderRun, UpgradeFailure> {
-        func failure(_ text: String) -> Result<ProviderRun, UpgradeFailure> {
-            logger.error("session \(session.profileName): upgrade to \(info.versionDescription): \(text)")
-            return .failure(UpgradeFailure(profile: session.profileName, reason: "spawn_failed", description: text, log: []))
+        guard let (profile, _, secrets) = resolveLaunch?(session.profileName) else {
+            return .failure(
+                UpgradeFailure(
+                    profile: session.profileName, reason: "session_changed", description: "the profile is no longer usable", log: []))
         }
-        let executable: String
-        let credentials: ProviderCredentials
+        let run: ProviderRun
         do {
-            let manifest = try BundleManifest.parse(try FileSystem.readFile(info.storePath + "/manifest.json"))
-            executable = info.storePath + "/" + manifest.executable
-            credentials = try ProviderCredentials.lookUp(userNamed: configuration.providerUser)
+            run = try launcher.launch(
+                LaunchTarget(profile: profile, extensionInfo: info, secrets: secrets), tun: .duplicate(tun), sessionID: session.info.id,
+                requestedAt: session.info.requestedAt, connectedBy: session.info.connectedBy, base: session.run?.record)
         } catch {
-            return failure("reading the installed manifest of \(info.identifier): \(error)")
+            logger.error("session \(session.profileName): upgrade to \(info.versionDescription): \(error)")
+            return .failure(UpgradeFailure(profile: session.profileName, reason: "spawn_failed", description: error.description, log: []))
         }
-        let copy: Descriptor
-        do { copy = try tun.descriptor.duplicate() } catch { return failure("duplicating the TUN descriptor: \(error)") }
-        let ours: Descriptor
-        let theirs: Descriptor
-        do { (ours, theirs) = try DescriptorPassing.socketPair() } catch {
-            copy.close()
-            return failure("creating the provider channel: \(error)")
-        }
-        let recordID = WallClock.randomIdentifier()
-        let runtime = configuration.runtimeDirectory
-        var environment = Self.providerEnvironment
-        do {
-            let directory = SessionRecord.rendezvousDirectory(runtimeDirectory: runtime, id: recordID)
-            try FileSystem.createDirectory(SessionRecord.directory(runtimeDirectory: runtime), mode: 0o755)
-            try FileSystem.createDirectory(directory, mode: 0o700)
-            try FileSystem.setOwner(directory, userID: credentials.userID, groupID: credentials.groupID)
-            environment["CULVERT_RENDEZVOUS"] = SessionRecord.rendezvousPath(runtimeDirectory: runtime, id: recordID)
-            environment["CULVERT_ORPHAN_TIMEOUT"] = "\(configuration.orphanTimeout.components.seconds)"
-        } catch {
-            logger.warning("session \(session.profileName): no rendezvous directory (\(error)); it will not survive a culvertd crash")
-        }
-        let process: SpawnedProcess
-        do {
-            process = try ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: environment).spawn(
-                tun: copy, channel: theirs)
-        } catch {
-            SessionRecord.remove(runtimeDirectory: runtime, id: recordID)
-            theirs.close()
-            ours.close()
-            copy.close()
-            return failure(error.description)
-        }
-        theirs.close()
-        let channel = VarlinkPeer(descriptor: ours, interface: providerInterface, serves: Self.servedMethods, queue: queue)
-        let run = ProviderRun(
-            tun: TunDevice(descriptor: copy, name: tun.name, interfaceIndex: tun.interfaceIndex), channel: channel, process: process,
-            log: ProcessLog())
-        var record = session.run?.record
-        record?.id = recordID
-        record?.session = session.info.id
-        record?.extensionVersion = info.version
-        record?.pid = process.processID
-        record?.startTime = SpawnedProcess.startTime(of: process.processID) ?? 0
-        record?.executable = executable
-        run.record = record
         overrideExit(run, onExit)
         let exitSource = watchExit(run, session: session)
         run.exitSource = exitSource
         watchOutput(run)
         exitSource.resume()
-        logger.info(
-            "session \(session.profileName): \(info.identifier) \(info.versionDescription) pid \(process.processID) started on \(tun.name) for the upgrade"
-        )
         return .success(run)
     }
 

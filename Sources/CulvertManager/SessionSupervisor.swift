@@ -60,18 +60,14 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     static let failureLogLines = 20
     /// How long a provider may take to answer an app message.
     static let messageTimeout: Duration = .seconds(10)
-    /// Environment every provider gets. Swift's crash backtracer would otherwise fill the kept
-    /// output with registers and frames of every thread, pushing out the provider's own last lines.
-    static let providerEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
     /// Version of the channel protocol sent in SessionContext.
     static let channelProtocol: Int64 = 1
-    /// Methods culvertd serves on a provider channel.
-    static let servedMethods: Set<String> = ["SetTunnelNetworkSettings", "Protect", "SetReasserting", "CancelTunnel"]
 
     let configuration: SupervisorConfiguration
     let queue: DispatchQueue
     let logger: Logger
     let providerInterface: VarlinkInterface
+    let launcher: ProviderLauncher
     /// Records an event (assigned by ManagerService).
     var publish: (EventBody) -> Event = { _ in fatalError("SessionSupervisor.publish not wired") }
     /// The current seq (for replies).
@@ -103,6 +99,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         )
         // The bundled definition is ours and known-good; failing to parse it is a build defect.
         providerInterface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
+        launcher = ProviderLauncher(configuration: configuration, providerInterface: providerInterface, queue: queue, logger: logger)
     }
 
     var sortedSessions: [SessionInfo] { sessions.keys.sorted().compactMap { sessions[$0]?.info } }
@@ -380,83 +377,33 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     private func launch(_ session: TunnelSession) {
-        guard let resolve = resolveLaunch, let target = resolve(session.profileName) else {
+        guard let resolve = resolveLaunch, let (profile, extensionInfo, secrets) = resolve(session.profileName) else {
             launchFailed(session, .extensionNotUsable, "the profile or its extension is no longer usable")
             return
         }
-        let (profile, extensionInfo, secrets) = target
-        let executable: String
-        do {
-            let manifest = try BundleManifest.parse(try FileSystem.readFile(extensionInfo.storePath + "/manifest.json"))
-            executable = extensionInfo.storePath + "/" + manifest.executable
-        } catch {
-            launchFailed(session, .spawnFailed, "reading the installed manifest of \(extensionInfo.identifier): \(error)")
-            return
-        }
-        let credentials: ProviderCredentials
-        do { credentials = try ProviderCredentials.lookUp(userNamed: configuration.providerUser) } catch {
-            launchFailed(session, .spawnFailed, error.description)
-            return
-        }
-        let tun: TunDevice
-        do { tun = try TunDevice.create(name: configuration.interfaceNamePattern) } catch {
-            launchFailed(session, .spawnFailed, "creating the TUN interface: \(error)")
-            return
-        }
-        let ours: Descriptor
-        let theirs: Descriptor
-        do { (ours, theirs) = try DescriptorPassing.socketPair() } catch {
-            tun.descriptor.close()
-            launchFailed(session, .spawnFailed, "creating the provider channel: \(error)")
-            return
-        }
+        let target = LaunchTarget(profile: profile, extensionInfo: extensionInfo, secrets: secrets)
         let sessionID = WallClock.randomIdentifier()
-        let runtime = configuration.runtimeDirectory
-        let rendezvousDirectory = SessionRecord.rendezvousDirectory(runtimeDirectory: runtime, id: sessionID)
-        var environment = Self.providerEnvironment
+        let run: ProviderRun
         do {
-            try FileSystem.createDirectory(SessionRecord.directory(runtimeDirectory: runtime), mode: 0o755)
-            try FileSystem.createDirectory(rendezvousDirectory, mode: 0o700)
-            try FileSystem.setOwner(rendezvousDirectory, userID: credentials.userID, groupID: credentials.groupID)
-            environment["CULVERT_RENDEZVOUS"] = SessionRecord.rendezvousPath(runtimeDirectory: runtime, id: sessionID)
-            environment["CULVERT_ORPHAN_TIMEOUT"] = "\(configuration.orphanTimeout.components.seconds)"
+            run = try launcher.launch(
+                target, tun: .create, sessionID: sessionID, requestedAt: session.info.requestedAt, connectedBy: session.pendingActor)
         } catch {
-            // Without a rendezvous the tunnel still works; it just cannot survive a culvertd crash.
-            logger.warning("session \(session.profileName): no rendezvous directory (\(error)); it will not survive a culvertd crash")
-        }
-        let process: SpawnedProcess
-        do {
-            process = try ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: environment).spawn(
-                tun: tun.descriptor, channel: theirs)
-        } catch {
-            SessionRecord.remove(runtimeDirectory: runtime, id: sessionID)
-            theirs.close()
-            ours.close()
-            tun.descriptor.close()
             launchFailed(session, .spawnFailed, error.description)
             return
         }
-        theirs.close()
-        let channel = VarlinkPeer(descriptor: ours, interface: providerInterface, serves: Self.servedMethods, queue: queue)
+        let channel = run.channel
+        let tun = run.tun
         startMonitor()
-        let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
         session.run = run
         session.info.id = sessionID
-        run.record = SessionRecord(
-            profile: profile.name, id: sessionID, extensionIdentifier: extensionInfo.identifier, extensionVersion: extensionInfo.version,
-            pid: process.processID, startTime: SpawnedProcess.startTime(of: process.processID) ?? 0, uid: credentials.userID,
-            executable: executable, interface: tun.name, interfaceIndex: tun.interfaceIndex, requestedAt: session.info.requestedAt,
-            connectedBy: session.pendingActor)
         saveRecord(run)
-        session.info.pid = Int64(process.processID)
-        session.info.uid = Int64(credentials.userID)
+        session.info.pid = Int64(run.process.processID)
+        session.info.uid = run.record.map { Int64($0.uid) }
         session.info.interface = tun.name
         session.info.extensionVersion = extensionInfo.version
         session.info.connectedBy = session.pendingActor
         session.info.connectedAt = nil
         session.info.counters = SessionCounters()
-        logger.info(
-            "session \(session.profileName): provider \(executable) pid \(process.processID) uid \(credentials.userID) on \(tun.name)")
 
         serveChannel(of: run, session: session)
         let exitSource = watchExit(run, session: session)

@@ -1,0 +1,142 @@
+// ProviderLauncher: the one way a provider process comes to exist (contract 8). Connect, an
+// alwaysOn restart and both kinds of live upgrade all call `launch`: it reads the verified store
+// copy's manifest, creates (or duplicates) the TUN, makes the channel socketpair and the
+// rendezvous directory a crashed culvertd's successor will find, spawns the provider unprivileged
+// and returns a `ProviderRun` holding all of it. Nothing is watched yet: the caller decides which
+// role the run plays before its exit and output sources start.
+
+import CulvertBundle
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+import Logging
+
+/// What a provider run is started for: the profile, its enabled extension and the profile's secrets.
+/// Resolved once, by whoever asks for the run (Connect carries it; a restart looks it up afresh).
+struct LaunchTarget: Sendable {
+    var profile: Profile
+    var extensionInfo: ExtensionInfo
+    var secrets: [String: String]
+}
+
+/// Why a provider could not be started; nothing it had made is left behind.
+struct LaunchFailure: Error, CustomStringConvertible {
+    enum Step: Sendable { case manifest, credentials, tun, channel, spawn }
+    var step: Step
+    var description: String
+}
+
+struct ProviderLauncher: Sendable {
+    /// Environment every provider gets. Swift's crash backtracer would otherwise fill the kept
+    /// output with registers and frames of every thread, pushing out the provider's own last lines.
+    static let providerEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
+    /// Methods culvertd serves on a provider channel.
+    static let servedMethods: Set<String> = ["SetTunnelNetworkSettings", "Protect", "SetReasserting", "CancelTunnel"]
+
+    /// Where the TUN of a new run comes from.
+    enum TunSource {
+        /// A new interface named by the configured pattern (Connect, restarts).
+        case create
+        /// A duplicate descriptor of the session's interface (live upgrades: same link, same settings).
+        case duplicate(TunDevice)
+    }
+
+    let configuration: SupervisorConfiguration
+    let providerInterface: VarlinkInterface
+    let queue: DispatchQueue
+    let logger: Logger
+
+    /// Starts `target`'s provider for session `sessionID`. A run started for Connect or a restart
+    /// has the session's id as its rendezvous id; an upgrade's successor (`.duplicate` TUN) gets its
+    /// own, and `base` (the session's current record) supplies what the session keeps.
+    func launch(
+        _ target: LaunchTarget, tun source: TunSource, sessionID: String, requestedAt: String, connectedBy: Actor?,
+        base: SessionRecord? = nil
+    ) throws(LaunchFailure) -> ProviderRun {
+        let successor: Bool
+        if case .duplicate = source { successor = true } else { successor = false }
+        let info = target.extensionInfo
+        let executable: String
+        do {
+            let manifest = try BundleManifest.parse(try FileSystem.readFile(info.storePath + "/manifest.json"))
+            executable = info.storePath + "/" + manifest.executable
+        } catch {
+            throw LaunchFailure(step: .manifest, description: "reading the installed manifest of \(info.identifier): \(error)")
+        }
+        let credentials: ProviderCredentials
+        do { credentials = try ProviderCredentials.lookUp(userNamed: configuration.providerUser) } catch {
+            throw LaunchFailure(step: .credentials, description: error.description)
+        }
+        let tun: TunDevice
+        switch source {
+        case .create:
+            do { tun = try TunDevice.create(name: configuration.interfaceNamePattern) } catch {
+                throw LaunchFailure(step: .tun, description: "creating the TUN interface: \(error)")
+            }
+        case .duplicate(let shared):
+            do { tun = TunDevice(descriptor: try shared.descriptor.duplicate(), name: shared.name, interfaceIndex: shared.interfaceIndex) } catch {
+                throw LaunchFailure(step: .tun, description: "duplicating the TUN descriptor: \(error)")
+            }
+        }
+        let ours: Descriptor
+        let theirs: Descriptor
+        do { (ours, theirs) = try DescriptorPassing.socketPair() } catch {
+            tun.descriptor.close()
+            throw LaunchFailure(step: .channel, description: "creating the provider channel: \(error)")
+        }
+        // Two runs of one session live side by side during an upgrade: each needs its own rendezvous.
+        let recordID = successor ? WallClock.randomIdentifier() : sessionID
+        let environment = rendezvousEnvironment(id: recordID, credentials: credentials, profile: target.profile.name)
+        let process: SpawnedProcess
+        do {
+            process = try ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: environment).spawn(
+                tun: tun.descriptor, channel: theirs)
+        } catch {
+            SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: recordID)
+            theirs.close()
+            ours.close()
+            tun.descriptor.close()
+            throw LaunchFailure(step: .spawn, description: error.description)
+        }
+        theirs.close()
+        let channel = VarlinkPeer(descriptor: ours, interface: providerInterface, serves: Self.servedMethods, queue: queue)
+        let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
+        var record =
+            base
+            ?? SessionRecord(
+                profile: target.profile.name, id: recordID, extensionIdentifier: info.identifier, extensionVersion: info.version,
+                pid: 0, startTime: 0, uid: 0, executable: "", interface: tun.name, interfaceIndex: tun.interfaceIndex,
+                requestedAt: requestedAt, connectedBy: connectedBy)
+        record.id = recordID
+        record.session = recordID == sessionID ? nil : sessionID
+        record.extensionVersion = info.version
+        record.pid = process.processID
+        record.startTime = SpawnedProcess.startTime(of: process.processID) ?? 0
+        record.uid = credentials.userID
+        record.executable = executable
+        run.record = record
+        logger.info(
+            "session \(target.profile.name): \(info.identifier) \(info.versionDescription) pid \(process.processID) uid \(credentials.userID) on \(tun.name)"
+        )
+        return run
+    }
+
+    /// The rendezvous directory (owned by the provider's user, 0700) and the environment naming it.
+    private func rendezvousEnvironment(id: String, credentials: ProviderCredentials, profile: String) -> [String: String] {
+        var environment = Self.providerEnvironment
+        let runtime = configuration.runtimeDirectory
+        let directory = SessionRecord.rendezvousDirectory(runtimeDirectory: runtime, id: id)
+        do {
+            try FileSystem.createDirectory(SessionRecord.directory(runtimeDirectory: runtime), mode: 0o755)
+            try FileSystem.createDirectory(directory, mode: 0o700)
+            try FileSystem.setOwner(directory, userID: credentials.userID, groupID: credentials.groupID)
+            environment["CULVERT_RENDEZVOUS"] = SessionRecord.rendezvousPath(runtimeDirectory: runtime, id: id)
+            environment["CULVERT_ORPHAN_TIMEOUT"] = "\(configuration.orphanTimeout.components.seconds)"
+        } catch {
+            // Without a rendezvous the tunnel still works; it just cannot survive a culvertd crash.
+            logger.warning("session \(profile): no rendezvous directory (\(error)); it will not survive a culvertd crash")
+        }
+        return environment
+    }
+}
