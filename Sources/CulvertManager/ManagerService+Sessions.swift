@@ -6,30 +6,29 @@ import CulvertSystem
 import CulvertVarlink
 import Foundation
 
-extension ManagerService {
-    /// Wires the supervisor to the event stream and the stores. Called once from init.
-    func attachSupervisor() {
-        supervisor.publish = { [unowned self] body in publish(body) }
-        supervisor.currentSeq = { [unowned self] in events.lastSeq }
-        supervisor.hasWatchers = { [unowned self] in subscribers.count > 0 }
-        supervisor.statusChanged = { [unowned self] in invalidateStatus() }
-        supervisor.profileExists = { [unowned self] name in store.profiles[name] != nil }
-        supervisor.resolveLaunch = { [unowned self] name in
-            guard let stored = store.profiles[name],
-                let info = catalog.registry.extensions[stored.profile.extensionIdentifier], info.state == .enabled
-            else { return nil }
-            return (stored.profile, info, stored.secrets)
-        }
-    }
+/// How the supervisor finds what a session runs when nobody hands it over (an alwaysOn restart,
+/// a live upgrade's successor, re-adoption): the profile, its enabled extension and its secrets.
+protocol LaunchTargetDirectory: AnyObject {
+    /// Nil when the profile is gone or its extension is not installed and enabled.
+    func launchTarget(profileName: String) -> LaunchTarget?
+}
 
+extension ManagerService: LaunchTargetDirectory {
+    func launchTarget(profileName: String) -> LaunchTarget? {
+        guard let stored = store.profiles[profileName],
+            let info = catalog.registry.extensions[stored.profile.extensionIdentifier], info.state == .enabled
+        else { return nil }
+        return LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets)
+    }
+}
+
+extension ManagerService {
     /// alwaysOn profiles come up when the daemon starts.
     func startAlwaysOnSessions() {
-        let profiles = store.sortedProfiles.compactMap { profile -> (Profile, ExtensionInfo)? in
-            guard profile.alwaysOn, let info = catalog.registry.extensions[profile.extensionIdentifier], info.state == .enabled
-            else { return nil }
-            return (profile, info)
+        for profile in store.sortedProfiles where profile.alwaysOn {
+            guard let target = launchTarget(profileName: profile.name) else { continue }
+            supervisor.connect(target, actor: nil, wait: false, replier: nil)
         }
-        supervisor.startAlwaysOn(profiles)
     }
 
     func handleSessionCall(_ call: VarlinkCall, replier: VarlinkReplier) {
@@ -53,8 +52,8 @@ extension ManagerService {
                 return
             }
             supervisor.connect(
-                profile: stored.profile, extensionInfo: info, actor: actor(call), wait: call.parameters["wait"]?.boolValue ?? true,
-                replier: replier)
+                LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets), actor: actor(call),
+                wait: call.parameters["wait"]?.boolValue ?? true, replier: replier)
         case "Disconnect":
             let wait = call.parameters["wait"]?.boolValue ?? true
             if !supervisor.disconnect(profileName: name, reason: .userRequest, wait: wait, replier: replier) {

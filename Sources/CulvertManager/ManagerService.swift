@@ -16,14 +16,15 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     let logger: Logger
     let policy: AccessPolicy
     let daemon: DaemonInfo
-    var events: EventLog
+    /// The sequenced event stream, shared with the supervisor (which publishes session events itself).
+    let stream: EventStream
     var store: ProfileStore
     var catalog: ExtensionCatalog
-    var subscribers = Subscribers()
-    let supervisor: SessionSupervisor
-    /// GetStatus's reply parameters, encoded once per state change: status only changes through
-    /// `publish`, and polling controllers should cost a copy, not a JSON encoding.
-    private var encodedStatus: [UInt8]?
+    /// Runs the sessions. Made once the stores are loaded: it looks launch targets up through `self`.
+    private(set) lazy var supervisor = SessionSupervisor(
+        configuration: supervisorConfiguration, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger,
+        events: stream, targets: self)
+    private let supervisorConfiguration: SupervisorConfiguration
 
     public var interfaceDescription: String { ManagerInterfaces.ioCulvertManager }
 
@@ -44,7 +45,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         self.logger = logger
         var sessions = configuration.supervisor
         sessions.runtimeDirectory = configuration.runtimeDirectory
-        supervisor = SessionSupervisor(configuration: sessions, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger)
+        supervisorConfiguration = sessions
         let readerGID = Identity.groupID(named: configuration.readerGroup)
         if readerGID == nil {
             logger.notice("reader group \"\(configuration.readerGroup)\" does not exist: only root may connect")
@@ -57,10 +58,12 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             version: configuration.version, pid: Int64(Identity.processID), epoch: epoch,
             startedAt: restoring?.startedAt ?? WallClock.rfc3339Now())
         if let restoring {
-            events = EventLog(
-                restoring: restoring.events, epoch: epoch, capacity: max(configuration.eventCapacity, 1), lastSeq: restoring.lastSeq)
+            stream = EventStream(
+                log: EventLog(
+                    restoring: restoring.events, epoch: epoch, capacity: max(configuration.eventCapacity, 1), lastSeq: restoring.lastSeq),
+                queue: queue)
         } else {
-            events = EventLog(epoch: epoch, capacity: configuration.eventCapacity)
+            stream = EventStream(log: EventLog(epoch: epoch, capacity: configuration.eventCapacity), queue: queue)
         }
         self.restoring = restoring
         // Providers (an unprivileged user) must reach their store copy under the state directory;
@@ -82,15 +85,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         for problem in store.problems {
             logger.error("\(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
         }
-        if restoring == nil { _ = events.append(EventBody(kind: .daemonStarted, daemon: daemon), time: WallClock.rfc3339Now()) }
-        attachSupervisor()
+        if restoring == nil { stream.record(EventBody(kind: .daemonStarted, daemon: daemon)) }
         supervisor.quietTransitions = restoring != nil
-        supervisor.readoptProviders { [store, catalog] name in
-            guard let stored = store.profiles[name],
-                let info = catalog.registry.extensions[stored.profile.extensionIdentifier], info.state == .enabled
-            else { return nil }
-            return (stored.profile, info)
-        }
+        supervisor.readoptProviders()
         supervisor.removeLeftovers()
         if let restoring { supervisor.restoreCarried(sessions: restoring.sessions, logs: restoring.sessionLogs) }
         supervisor.quietTransitions = false
@@ -98,8 +95,12 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         startAlwaysOnSessions()
     }
 
-    /// Drops the cached GetStatus encoding (state changed without an event, e.g. settings or counters).
-    func invalidateStatus() { encodedStatus = nil }
+    /// The event ring (read-only here: events are added through `publish`).
+    var events: EventLog { stream.log }
+    var subscribers: Subscribers {
+        get { stream.subscribers }
+        set { stream.subscribers = newValue }
+    }
 
     /// Attaches to the server's connection lifecycle (subscriber cleanup, slow-subscriber error).
     public func attach(to server: VarlinkServer) throws(VarlinkIDLError) {
@@ -142,8 +143,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         case "Ping":
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
         case "GetStatus":
-            if encodedStatus == nil { encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
-            replier.reply(encodedParameters: encodedStatus ?? [])
+            if stream.encodedStatus == nil { stream.encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
+            replier.reply(encodedParameters: stream.encodedStatus ?? [])
         case "Watch":
             watch(call, replier: replier)
         case "SaveProfile":
@@ -254,13 +255,5 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
 
     /// Records an event and queues it to every subscriber, in the same step.
     @discardableResult
-    func publish(_ body: EventBody) -> Event {
-        let event = events.append(body, time: WallClock.rfc3339Now())
-        encodedStatus = nil
-        let frame = WireEncoding.eventFrame(event)
-        for (id, replier) in subscribers.repliers where !replier.sendContinuation(frame: frame) {
-            subscribers.remove(id)  // gone or dropped as too slow
-        }
-        return event
-    }
+    func publish(_ body: EventBody) -> Event { stream.publish(body) }
 }

@@ -38,8 +38,8 @@ extension SessionSupervisor {
             guard fresh != session.info.counters else { continue }
             session.info.counters = fresh
             changed = true
-            if hasWatchers() { _ = publish(EventBody(kind: .sessionStats, session: session.info)) }
+            if events.hasWatchers { events.publish(EventBody(kind: .sessionStats, session: session.info)) }
         }
-        if changed { statusChanged() }
+        if changed { events.statusChanged() }
     }
 }

@@ -141,7 +141,7 @@ extension SessionSupervisor {
     private func spawnSuccessor(
         _ session: TunnelSession, info: ExtensionInfo, tun: TunDevice, onExit: @escaping (ProviderRun) -> Void
     ) -> Result<ProviderRun, UpgradeFailure> {
-        guard let (profile, _, secrets) = resolveLaunch?(session.profileName) else {
+        guard let current = targets.launchTarget(profileName: session.profileName) else {
             return .failure(
                 UpgradeFailure(
                     profile: session.profileName, reason: "session_changed", description: "the profile is no longer usable", log: []))
@@ -149,7 +149,7 @@ extension SessionSupervisor {
         let run: ProviderRun
         do {
             run = try launcher.launch(
-                LaunchTarget(profile: profile, extensionInfo: info, secrets: secrets), tun: .duplicate(tun), sessionID: session.info.id,
+                LaunchTarget(profile: current.profile, extensionInfo: info, secrets: current.secrets), tun: .duplicate(tun), sessionID: session.info.id,
                 requestedAt: session.info.requestedAt, connectedBy: session.info.connectedBy, base: session.run?.record)
         } catch {
             logger.error("session \(session.profileName): upgrade to \(info.versionDescription): \(error)")
@@ -178,13 +178,14 @@ extension SessionSupervisor {
 
     /// The parameters of StartTunnel (and, with `state`, ImportHandover) for the session.
     private func startParameters(_ session: TunnelSession, interface: String, state: String? = nil) -> JSONValue? {
-        guard let (profile, _, secrets) = resolveLaunch?(session.profileName) else { return nil }
+        guard let target = targets.launchTarget(profileName: session.profileName) else { return nil }
         var members: [String: JSONValue] = [
             "session": [
-                "profile": .string(profile.name), "session": .string(session.info.id), "interface": .string(interface),
+                "profile": .string(target.profile.name), "session": .string(session.info.id), "interface": .string(interface),
                 "protocol": .int(Self.channelProtocol),
             ],
-            "options": .object(profile.options.mapValues { .string($0) }), "secrets": .object(secrets.mapValues { .string($0) }),
+            "options": .object(target.profile.options.mapValues { .string($0) }),
+            "secrets": .object(target.secrets.mapValues { .string($0) }),
         ]
         if let state { members["state"] = .string(state) }
         return .object(members)
@@ -235,7 +236,7 @@ extension SessionSupervisor {
         session.info.pid = Int64(newRun.process.processID)
         session.info.extensionVersion = version
         saveRecord(newRun)
-        statusChanged()
+        events.statusChanged()
     }
 
     /// Kills a successor that did not take over, reaps it and closes what it holds.
@@ -262,7 +263,7 @@ extension SessionSupervisor {
         _ session: TunnelSession, from: ExtensionInfo, to: ExtensionInfo, completion: @escaping (UpgradeFailure?) -> Void
     ) {
         guard let oldRun = session.run else { return completion(nil) }
-        _ = publish(
+        events.publish(
             EventBody(
                 kind: .handoverStarted, reason: "handover", extensionInfo: to, previousVersion: from.versionDescription,
                 session: session.info))
@@ -373,7 +374,7 @@ extension SessionSupervisor {
         logger.notice(
             "session \(session.profileName): handed over \(attempt.from.versionDescription) → \(attempt.to.versionDescription), pid \(attempt.newRun.process.processID)"
         )
-        _ = publish(
+        events.publish(
             EventBody(
                 kind: .handoverCompleted, reason: "handover", extensionInfo: attempt.to, previousVersion: attempt.from.versionDescription,
                 session: session.info))
@@ -407,7 +408,7 @@ extension SessionSupervisor {
     }
 
     private func publishUpgradeFailed(_ session: TunnelSession, from: ExtensionInfo, to: ExtensionInfo, _ failure: UpgradeFailure) {
-        _ = publish(
+        events.publish(
             EventBody(
                 kind: .upgradeFailed, reason: failure.reason, extensionInfo: to, previousVersion: from.versionDescription,
                 error: failure.description, session: session.info, log: failure.log))
@@ -426,7 +427,7 @@ extension SessionSupervisor {
         _ session: TunnelSession, from: ExtensionInfo, to: ExtensionInfo, completion: @escaping (UpgradeFailure?) -> Void
     ) {
         guard let oldRun = session.run else { return completion(nil) }
-        _ = publish(
+        events.publish(
             EventBody(
                 kind: .handoverStarted, reason: "restart", extensionInfo: to, previousVersion: from.versionDescription,
                 session: session.info
@@ -555,7 +556,7 @@ extension SessionSupervisor {
             oldRun.close()
             self.feed(.upgradeRestarted, session)
             if !rollingBack {
-                _ = self.publish(
+                self.events.publish(
                     EventBody(
                         kind: .handoverCompleted, reason: "restart", extensionInfo: to, previousVersion: from.versionDescription,
                         session: session.info))

@@ -79,6 +79,6 @@ extension SessionSupervisor {
         }
         guard let finding else { return }
         logger.warning("session \(session.profileName): \(finding.text) by someone other than culvertd")
-        _ = publish(EventBody(kind: .sessionNetworkChanged, reason: finding.reason, error: finding.text, session: session.info))
+        events.publish(EventBody(kind: .sessionNetworkChanged, reason: finding.reason, error: finding.text, session: session.info))
     }
 }

@@ -136,7 +136,7 @@ extension SessionSupervisor {
         absorbOwnChanges(on: run.tun.interfaceIndex)
         run.record?.settings = run.plan == nil ? nil : settings.map { String(decoding: $0.serialized(), as: UTF8.self) }
         saveRecord(run)
-        statusChanged()
+        events.statusChanged()
         responder.reply([:])
     }
 

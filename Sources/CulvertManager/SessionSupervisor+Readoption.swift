@@ -24,8 +24,7 @@ extension SessionSupervisor {
 
     /// Takes back every provider a previous culvertd left, before leftovers are removed. Blocks
     /// the calling (manager) queue for at most `reattachTimeout` per provider.
-    /// - Parameter lookUp: the profile and its enabled extension, by profile name.
-    func readoptProviders(lookUp: (String) -> (Profile, ExtensionInfo)?) {
+    func readoptProviders() {
         let (records, discarded) = SessionRecord.loadAll(runtimeDirectory: configuration.runtimeDirectory)
         for path in discarded {
             logger.warning("discarding unreadable session record \(path)")
@@ -35,7 +34,9 @@ extension SessionSupervisor {
             let clock = ContinuousClock()
             let started = clock.now
             do {
-                guard let (profile, _) = lookUp(record.profile), profile.extensionIdentifier == record.extensionIdentifier else {
+                guard let profile = targets.launchTarget(profileName: record.profile)?.profile,
+                    profile.extensionIdentifier == record.extensionIdentifier
+                else {
                     throw ReadoptionRefusal("profile \(record.profile) or its extension is gone")
                 }
                 try readopt(record, profile: profile)

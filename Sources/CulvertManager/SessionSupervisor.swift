@@ -68,14 +68,10 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     let logger: Logger
     let providerInterface: VarlinkInterface
     let launcher: ProviderLauncher
-    /// Records an event (assigned by ManagerService).
-    var publish: (EventBody) -> Event = { _ in fatalError("SessionSupervisor.publish not wired") }
-    /// The current seq (for replies).
-    var currentSeq: () -> Int64 = { 0 }
-    /// Whether anyone is watching (session_stats are only sent then).
-    var hasWatchers: () -> Bool = { false }
-    /// Status changed without an event (counters): drop cached encodings.
-    var statusChanged: () -> Void = {}
+    /// Where session events go (the same stream ManagerService publishes to).
+    let events: EventStream
+    /// Profiles and extensions, for launches nobody hands a target to (restarts, upgrades, re-adoption).
+    unowned let targets: any LaunchTargetDirectory
     var sessions: [String: TunnelSession] = [:]
     /// While a re-exec restores sessions, their re-adoption is not news: no events.
     var quietTransitions = false
@@ -90,8 +86,13 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     var monitorSource: (any DispatchSourceRead)?
     let dns: DNSConfigurator
 
-    init(configuration: SupervisorConfiguration, stateDirectory: String, queue: DispatchQueue, logger: Logger) {
+    init(
+        configuration: SupervisorConfiguration, stateDirectory: String, queue: DispatchQueue, logger: Logger, events: EventStream,
+        targets: any LaunchTargetDirectory
+    ) {
         self.configuration = configuration
+        self.events = events
+        self.targets = targets
         self.queue = queue
         self.logger = logger
         dns = DNSConfigurator(
@@ -113,14 +114,17 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     // MARK: requests from clients
 
-    func connect(profile: Profile, extensionInfo: ExtensionInfo, actor: Actor?, wait: Bool, replier: VarlinkReplier?) {
+    func connect(_ target: LaunchTarget, actor: Actor?, wait: Bool, replier: VarlinkReplier?) {
+        let profile = target.profile
         let session =
             sessions[profile.name]
-            ?? TunnelSession(profile: profile, extensionVersion: extensionInfo.version, timing: configuration.timing)
+            ?? TunnelSession(profile: profile, extensionVersion: target.extensionInfo.version, timing: configuration.timing)
         sessions[profile.name] = session
         session.machine.alwaysOn = profile.alwaysOn
+        session.profileRemoved = false
         if !session.machine.state.isActive {
             session.pendingActor = actor
+            session.pendingTarget = target
             session.info.requestedAt = WallClock.rfc3339Now()
         }
         if let replier, wait {
@@ -146,6 +150,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// The profile is gone: stop its session and mark it invalid.
     func profileRemoved(_ name: String) {
         guard let session = sessions[name] else { return }
+        session.profileRemoved = true
         if session.machine.state.isActive {
             feed(.disconnect(.profileRemoved), session)
         } else {
@@ -237,20 +242,12 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
                 for line in logs[info.profile] ?? [] { log.append(Array((line + "\n").utf8)) }
                 log.append(run.log.lines.flatMap { Array(($0 + "\n").utf8) })
                 run.log = log
-            } else if !info.state.isActive, sessions[info.profile] == nil, let lookUp = resolveLaunch,
-                let (profile, _, _) = lookUp(info.profile)
-            {
-                let session = TunnelSession(profile: profile, extensionVersion: info.extensionVersion, timing: configuration.timing)
+            } else if !info.state.isActive, sessions[info.profile] == nil, let target = targets.launchTarget(profileName: info.profile) {
+                let session = TunnelSession(
+                    profile: target.profile, extensionVersion: info.extensionVersion, timing: configuration.timing)
                 session.info = info
                 sessions[info.profile] = session
             }
-        }
-    }
-
-    /// Starts alwaysOn profiles (at daemon start).
-    func startAlwaysOn(_ profiles: [(Profile, ExtensionInfo)]) {
-        for (profile, info) in profiles where profile.alwaysOn {
-            connect(profile: profile, extensionInfo: info, actor: nil, wait: false, replier: nil)
         }
     }
 
@@ -346,16 +343,13 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         if quietTransitions { return }
         var body = EventBody(kind: .sessionState, reason: reason, session: session.info, previousState: from)
         if to == .connecting, let actor = session.pendingActor { body.actor = actor }
-        let event = publish(body)
+        let event = events.publish(body)
         logger.info("session \(session.profileName): \(from.rawValue) → \(to.rawValue) (\(reason)) seq \(event.seq)")
         if to == .disconnected || to == .invalid { updateStatsTimer() }
-        if to == .disconnected, let exists = profileExists, !exists(session.profileName) {
+        if to == .disconnected, session.profileRemoved {
             perform(session.machine.invalidate(reason: "profile_removed"), session)
         }
     }
-
-    /// Whether a profile still exists (assigned by ManagerService).
-    var profileExists: ((String) -> Bool)?
 
     /// A failure decided without the provider's output (a timeout, a stop) gets its last lines.
     private func withLog(_ failure: SessionFailure, _ session: TunnelSession) -> SessionFailure {
@@ -366,7 +360,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     private func replySession(_ session: TunnelSession, _ replier: VarlinkReplier) {
-        replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.SessionReply(session: session.info, seq: currentSeq())))
+        replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.SessionReply(session: session.info, seq: events.lastSeq)))
     }
 
     // MARK: launch
@@ -377,11 +371,14 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     private func launch(_ session: TunnelSession) {
-        guard let resolve = resolveLaunch, let (profile, extensionInfo, secrets) = resolve(session.profileName) else {
+        // Connect hands its target over; a restart looks the profile up afresh (it may have changed).
+        let handed = session.pendingTarget
+        session.pendingTarget = nil
+        guard let target = handed ?? targets.launchTarget(profileName: session.profileName) else {
             launchFailed(session, .extensionNotUsable, "the profile or its extension is no longer usable")
             return
         }
-        let target = LaunchTarget(profile: profile, extensionInfo: extensionInfo, secrets: secrets)
+        let (profile, extensionInfo, secrets) = (target.profile, target.extensionInfo, target.secrets)
         let sessionID = WallClock.randomIdentifier()
         let run: ProviderRun
         do {
@@ -510,9 +507,6 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         }
     }
 
-    /// Finds the profile, its enabled extension and its secrets (assigned by ManagerService).
-    var resolveLaunch: ((String) -> (Profile, ExtensionInfo, [String: String])?)?
-
     // MARK: stop and exit
 
     private func stop(_ session: TunnelSession, reason: StopReason) {
@@ -610,7 +604,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         session.info.nextRestartAt = WallClock.rfc3339(after: delay)
         session.info.restarts = Int64(attempt)
         logger.notice("session \(session.profileName): restart \(attempt) in \(delay)")
-        _ = publish(EventBody(kind: .sessionState, reason: "restart_scheduled", session: session.info, previousState: session.info.state))
+        events.publish(EventBody(kind: .sessionState, reason: "restart_scheduled", session: session.info, previousState: session.info.state))
         queue.asyncAfter(deadline: .now() + delay.dispatchInterval, execute: item)
     }
 

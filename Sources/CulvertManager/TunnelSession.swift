@@ -19,6 +19,10 @@ final class TunnelSession: @unchecked Sendable {  // confined to the manager que
     var stableTimer: DispatchWorkItem?
     /// Who asked for the current connect, until the session next starts.
     var pendingActor: Actor?
+    /// What the current Connect resolved, until its launch takes it (a restart looks it up anew).
+    var pendingTarget: LaunchTarget?
+    /// The profile was removed: once stopped, the session is invalid.
+    var profileRemoved = false
 
     init(profile: Profile, extensionVersion: String, timing: SessionTiming) {
         profileName = profile.name
