@@ -1,4 +1,4 @@
-// NetworkTransaction: a tunnel's network settings applied all or nothing (DESIGN.md contract 8).
+// NetworkTransaction: a tunnel's network settings applied all or nothing (docs/DESIGN.md contract 8).
 //
 //     validate ──ok──► step 0 ► step 1 ► … ► step n-1 ──► AppliedNetworkTransaction (holds the undo steps)
 //        │                        │ fails

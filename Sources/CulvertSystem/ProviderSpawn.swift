@@ -1,5 +1,5 @@
 // ProviderSpawn: starts a provider executable as an unprivileged user holding only its TUN (fd 3) and
-// its channel (fd 4), as DESIGN contract 8 requires. The fork/exec is `culvert_spawn_provider` in
+// its channel (fd 4), as docs/DESIGN.md contract 8 requires. The fork/exec is `culvert_spawn_provider` in
 // the C shim (swift-subprocess cannot hand a child extra descriptors); this file validates the
 // request, owns the C strings and turns the shim's (step, errno) into a typed `SpawnError`.
 

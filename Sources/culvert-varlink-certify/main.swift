@@ -1,5 +1,5 @@
 // culvert-varlink-certify: runs the varlink certification (org.varlink.certification) in either
-// direction — our server for other clients, our client against other servers (DESIGN.md, contract 1).
+// direction — our server for other clients, our client against other servers (docs/DESIGN.md, contract 1).
 
 import ArgumentParser
 import CulvertSystem
