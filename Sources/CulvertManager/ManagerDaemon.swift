@@ -106,7 +106,7 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
         try? SystemdNotify.send("STOPPING=1", environment: environment)  // as above
         queue.sync { server.stop() }
         // Tunnels go down with a stopping daemon, and every setting they made is taken back.
-        service.supervisor.stopAll(timeout: configuration.sessionTiming.stopTimeout + .seconds(1))
+        await service.supervisor.stopAll(timeout: configuration.sessionTiming.stopTimeout + .seconds(1))
         if ownsPath { try? FileSystem.removeFile(configuration.socketPath) }  // leaving a dead socket file is harmless
         listener.close()
         if let fatal {

@@ -17,7 +17,6 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     /// What SetTunnelNetworkSettings applied, to revert on teardown.
     var applied: AppliedNetworkTransaction?
     var plan: TunnelSettingsPlan?
-    var dns: AppliedDNS?
     var startDeadline: DispatchWorkItem?
     var stopDeadline: DispatchWorkItem?
     /// Set when culvertd sent SIGKILL, so the signal is not reported as a crash.
@@ -65,7 +64,8 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     }
 
     /// Releases every descriptor. The network settings must have been reverted first.
-    func close() {
+    /// `keepingProcess`: the process handle stays open for whoever still reaps it.
+    func close(keepingProcess: Bool = false) {
         cancelTimers()
         exitSource?.cancel()
         outputSource?.cancel()
@@ -73,6 +73,6 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
         outputSource = nil
         channel.close()
         tun.descriptor.close()
-        process.close()
+        if !keepingProcess { process.close() }
     }
 }

@@ -223,12 +223,10 @@ extension SessionSupervisor {
     private func switchRun(_ session: TunnelSession, from oldRun: ProviderRun, to newRun: ProviderRun, version: String) {
         newRun.applied = oldRun.applied
         newRun.plan = oldRun.plan
-        newRun.dns = oldRun.dns
         newRun.record?.settings = oldRun.record?.settings
         newRun.record?.connectedAt = oldRun.record?.connectedAt
         oldRun.applied = nil
         oldRun.plan = nil
-        oldRun.dns = nil
         if let id = oldRun.record?.id { SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: id) }
         session.run = newRun
         serveChannel(of: newRun, session: session)

@@ -62,6 +62,9 @@ extension SessionSupervisor {
         responder.reply([:])
     }
 
+    /// SetTunnelNetworkSettings: the new settings replace the old as a whole. Validation and the
+    /// netlink transaction run here; DNS runs on `SessionDNS`'s queue (resolvectl may take
+    /// seconds), and each step continues only if the run is still the session's.
     func applySettings(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
         let socket: NetlinkRouteSocket
         do { socket = try routeSocket() } catch {
@@ -69,7 +72,7 @@ extension SessionSupervisor {
                 VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string("netlink"), "description": .string(error.description)]))
             return
         }
-        var plan: TunnelSettingsPlan?
+        let plan: TunnelSettingsPlan?
         if let settings, settings != .null {
             let othersFull = sessions.values.contains { $0 !== session && $0.run?.plan?.fullTunnel == true }
             do {
@@ -80,59 +83,83 @@ extension SessionSupervisor {
                 responder.fail(error.varlinkError)
                 return
             }
+        } else {
+            plan = nil
         }
         // Replace: take the old settings away, apply the new ones; if that fails, put the old back.
+        dns.revert(session: session.info.id) { [self] outcome in
+            if case .failure(let error) = outcome { logger.error("session \(session.profileName): reverting DNS: \(error)") }
+            guard session.run === run else { return notReady(responder, session) }
+            showDNS(nil, session)
+            guard replaceNetwork(with: plan, run: run, session: session, socket: socket, responder: responder) else { return }
+            guard let plan, let wanted = plan.dns else {
+                return settingsApplied(settings, session: session, run: run, responder: responder)
+            }
+            dns.replace(session: session.info.id, with: wanted, interfaceName: run.tun.name, fullTunnel: plan.fullTunnel) {
+                [self] result, _ in
+                switch result {
+                case .success(let applied):
+                    guard session.run === run else { return notReady(responder, session) }  // its teardown reverts the DNS
+                    showDNS(applied, session)
+                    settingsApplied(settings, session: session, run: run, responder: responder)
+                case .failure(let error):
+                    logger.error("session \(session.profileName): applying DNS: \(error)")
+                    if session.run === run, let applied = run.applied {
+                        _ = applied.revert(on: socket)
+                        run.applied = nil
+                        run.plan = nil
+                        absorbOwnChanges(on: run.tun.interfaceIndex)
+                    }
+                    responder.fail(
+                        VarlinkError(
+                            "io.culvert.Provider.SettingsFailed", ["step": .string("dns"), "description": .string(error.description)]))
+                }
+            }
+        }
+    }
+
+    /// The netlink half of a settings change; false (and the responder answered) if it failed.
+    private func replaceNetwork(
+        with plan: TunnelSettingsPlan?, run: ProviderRun, session: TunnelSession, socket: NetlinkRouteSocket,
+        responder: VarlinkPeerResponder
+    ) -> Bool {
         let previous = run.plan
-        revertDNS(run, session: session)
         if let applied = run.applied {
             let failures = applied.revert(on: socket)
             if !failures.isEmpty { logger.error("session \(session.profileName): reverting settings: \(failures)") }
             run.applied = nil
             run.plan = nil
         }
-        if let plan {
-            do {
-                run.applied = try NetworkTransaction(steps: plan.steps).apply(
-                    on: socket, injectingFailureAt: configuration.injectSettingsFailureAtStep)
-                run.plan = plan
-            } catch {
-                logger.error("session \(session.profileName): applying settings: \(error)")
-                if let previous {
-                    // try?: restoring is best effort; a failure is logged just below.
-                    run.applied = try? NetworkTransaction(steps: previous.steps).apply(on: socket)
-                    run.plan = run.applied == nil ? nil : previous
-                    if run.applied == nil { logger.error("session \(session.profileName): previous settings could not be restored") }
-                }
-                let step: String
-                if case .stepFailed(_, let failed, _, _) = error { step = failed.description } else { step = "validate" }
-                absorbOwnChanges(on: run.tun.interfaceIndex)
-                responder.fail(
-                    VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string(step), "description": .string(error.description)]))
-                return
+        guard let plan else { return true }
+        do {
+            run.applied = try NetworkTransaction(steps: plan.steps).apply(
+                on: socket, injectingFailureAt: configuration.injectSettingsFailureAtStep)
+            run.plan = plan
+            return true
+        } catch {
+            logger.error("session \(session.profileName): applying settings: \(error)")
+            if let previous {
+                // try?: restoring is best effort; a failure is logged just below.
+                run.applied = try? NetworkTransaction(steps: previous.steps).apply(on: socket)
+                run.plan = run.applied == nil ? nil : previous
+                if run.applied == nil { logger.error("session \(session.profileName): previous settings could not be restored") }
             }
-            if let settings = plan.dns {
-                do {
-                    run.dns = try dns.apply(settings, interfaceName: run.tun.name, session: session.info.id, fullTunnel: plan.fullTunnel)
-                } catch {
-                    logger.error("session \(session.profileName): applying DNS: \(error)")
-                    if let applied = run.applied { _ = applied.revert(on: socket) }
-                    run.applied = nil
-                    run.plan = nil
-                    responder.fail(
-                        VarlinkError(
-                            "io.culvert.Provider.SettingsFailed", ["step": .string("dns"), "description": .string(error.description)]))
-                    return
-                }
-            }
+            let step: String
+            if case .stepFailed(_, let failed, _, _) = error { step = failed.description } else { step = "validate" }
+            absorbOwnChanges(on: run.tun.interfaceIndex)
+            responder.fail(
+                VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string(step), "description": .string(error.description)]))
+            return false
         }
+    }
+
+    private func settingsApplied(_ settings: JSONValue?, session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
         let shown = run.plan
         session.info.mtu = shown?.mtu.map(Int64.init)
         session.info.tunnelRemoteAddress = shown?.tunnelRemoteAddress
         session.info.addresses = shown?.addresses.map(\.description) ?? []
         session.info.routes = shown?.routeDescriptions ?? []
         session.info.fullTunnel = shown?.fullTunnel ?? false
-        session.info.dnsServers = run.dns?.settings.servers.map(\.description) ?? []
-        session.info.dnsBackend = run.dns.map { if case .resolved = $0.backend { "resolved" } else { "file" } }
         absorbOwnChanges(on: run.tun.interfaceIndex)
         run.record?.settings = run.plan == nil ? nil : settings.map { String(decoding: $0.serialized(), as: UTF8.self) }
         saveRecord(run)
@@ -140,22 +167,21 @@ extension SessionSupervisor {
         responder.reply([:])
     }
 
-    func revertDNS(_ run: ProviderRun, session: TunnelSession) {
-        guard let applied = run.dns else { return }
-        run.dns = nil
-        do {
-            let outcome = try dns.revert(applied)
-            logger.info("session \(session.profileName): DNS reverted (\(outcome))")
-        } catch {
-            logger.error("session \(session.profileName): reverting DNS: \(error)")
-        }
+    private func notReady(_ responder: VarlinkPeerResponder, _ session: TunnelSession) {
+        responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string(session.machine.state.rawValue)]))
+    }
+
+    /// What the session reports of its DNS.
+    func showDNS(_ applied: AppliedDNS?, _ session: TunnelSession) {
+        session.info.dnsServers = applied?.settings.servers.map(\.description) ?? []
+        session.info.dnsBackend = applied.map { if case .resolved = $0.backend { "resolved" } else { "file" } }
     }
 
     /// Removes what a previous culvertd left behind: Culvert-tagged routes and rules (their TUN
     /// interfaces died with the providers) and a resolv.conf it had rewritten.
     func removeLeftovers() {
         let adopted = sessions.values.compactMap(\.run)
-        if !adopted.contains(where: { $0.dns != nil }) {
+        if !dns.hasAnyApplied {
             do {
                 if let recovered = try DNSConfigurator.recoverLeftovers(stateDirectory: dns.stateDirectory) {
                     logger.notice("reverted DNS left by session \(recovered.session): \(recovered.outcome)")
@@ -190,8 +216,8 @@ extension SessionSupervisor {
         }
     }
 
-    func revertSettings(_ run: ProviderRun, session: TunnelSession) {
-        revertDNS(run, session: session)
+    /// Takes the run's routes, rules and addresses away (the DNS goes through `SessionDNS`).
+    func revertNetwork(_ run: ProviderRun, session: TunnelSession) {
         guard let applied = run.applied else { return }
         run.applied = nil
         run.plan = nil

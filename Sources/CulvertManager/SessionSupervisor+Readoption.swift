@@ -104,8 +104,8 @@ extension SessionSupervisor {
             run.applied = plan.map { AppliedNetworkTransaction(adopting: $0.steps) }
         }
         // try?: an unreadable DNS record means there is no DNS to take over.
-        if let pending = try? DNSConfigurator.pendingRevert(stateDirectory: dns.stateDirectory), pending.session == record.sessionID {
-            run.dns = pending
+        let adoptedDNS = (try? DNSConfigurator.pendingRevert(stateDirectory: dns.stateDirectory)).flatMap {
+            $0.session == record.sessionID ? $0 : nil
         }
         let session =
             sessions[record.profile]
@@ -123,10 +123,10 @@ extension SessionSupervisor {
         session.info.mtu = run.plan?.mtu.map(Int64.init)
         session.info.tunnelRemoteAddress = run.plan?.tunnelRemoteAddress
         session.info.addresses = run.plan?.addresses.map(\.description) ?? []
+        if let adoptedDNS { dns.adopt(adoptedDNS, session: record.sessionID) }
+        showDNS(adoptedDNS, session)
         session.info.routes = run.plan?.routeDescriptions ?? []
         session.info.fullTunnel = run.plan?.fullTunnel ?? false
-        session.info.dnsServers = run.dns?.settings.servers.map(\.description) ?? []
-        session.info.dnsBackend = run.dns.map { if case .resolved = $0.backend { "resolved" } else { "file" } }
         adoptRun(run, session: session)
     }
 

@@ -84,7 +84,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// Link and address events (SessionSupervisor+NetworkEvents), opened with the first session.
     var monitor: NetworkEventMonitor?
     var monitorSource: (any DispatchSourceRead)?
-    let dns: DNSConfigurator
+    /// Tunnel DNS, applied and reverted off the manager queue.
+    let dns: SessionDNS
 
     init(
         configuration: SupervisorConfiguration, stateDirectory: String, queue: DispatchQueue, logger: Logger, events: EventStream,
@@ -95,9 +96,11 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         self.targets = targets
         self.queue = queue
         self.logger = logger
-        dns = DNSConfigurator(
-            backend: configuration.dnsBackend.backend(resolvConfPath: configuration.resolvConfPath), stateDirectory: stateDirectory + "/dns"
-        )
+        dns = SessionDNS(
+            configurator: DNSConfigurator(
+                backend: configuration.dnsBackend.backend(resolvConfPath: configuration.resolvConfPath),
+                stateDirectory: stateDirectory + "/dns"),
+            managerQueue: queue)
         // The bundled definition is ours and known-good; failing to parse it is a build defect.
         providerInterface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
         launcher = ProviderLauncher(configuration: configuration, providerInterface: providerInterface, queue: queue, logger: logger)
@@ -216,8 +219,9 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// Nothing in flight that a re-exec would cut short: no session starting or stopping, nobody
     /// waiting on one, no app message awaiting its answer.
     var isQuiescent: Bool {
-        pendingMessages == 0
+        pendingMessages == 0 && dns.inFlight == 0
             && sessions.values.allSatisfy {
+                $0.suspendedActions == nil &&
                 $0.machine.state != .connecting && $0.machine.state != .disconnecting && $0.connectWaiters.isEmpty
                     && $0.disconnectWaiters.isEmpty
             }
@@ -252,37 +256,43 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     /// Graceful daemon stop: every provider is asked to stop, killed after the grace period, and
-    /// every network setting is reverted. Blocks the calling thread (not the queue) until done.
-    func stopAll(timeout: Duration) {
-        let done = DispatchSemaphore(value: 0)
-        queue.async { [self] in
+    /// every network setting (DNS included) is reverted. Called off the manager queue.
+    func stopAll(timeout: Duration) async {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        queue.sync {
             for session in sessions.values where session.machine.state.isActive {
                 feed(.disconnect(.daemonStopping), session)
             }
-            done.signal()
         }
-        done.wait()
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
-            let active = queue.sync { sessions.values.contains { $0.run != nil } }
-            if !active { return }
-            Thread.sleep(forTimeInterval: 0.02)
+        while clock.now < deadline, queue.sync(execute: { sessions.values.contains { $0.run != nil } }) {
+            try? await Task.sleep(for: .milliseconds(20))  // try?: a cancelled sleep just polls sooner
         }
         queue.sync {
             for session in sessions.values { if let run = session.run { killRun(run) } }
         }
-        Thread.sleep(forTimeInterval: 0.1)
+        try? await Task.sleep(for: .milliseconds(100))  // try?: as above
+        dns.drain()
     }
 
     // MARK: the machine
 
+    /// Feeds an input to the session's machine and performs what it returns. While the session's
+    /// actions are suspended (a teardown waiting for its DNS revert), inputs wait their turn, so
+    /// transitions are reported in the order the machine made them.
     func feed(_ input: SessionMachine.Input, _ session: TunnelSession) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        if session.suspendedActions != nil {
+            session.deferredInputs.append(input)
+            return
+        }
         perform(session.machine.handle(input), session)
     }
 
     func perform(_ actions: [SessionMachine.Action], _ session: TunnelSession) {
-        for action in actions {
+        var remaining = actions[...]
+        while let action = remaining.popFirst() {
             switch action {
             case .launch:
                 launch(session)
@@ -291,7 +301,15 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             case .kill:
                 if let run = session.run { killRun(run) }
             case .tearDown:
-                tearDown(session)
+                guard let dnsPending = tearDown(session) else { continue }
+                // The rest waits until the DNS is back as it was: a Disconnect's reply must not race it.
+                session.suspendedActions = Array(remaining)
+                dns.revert(session: dnsPending) { [self] outcome in
+                    if case .failure(let error) = outcome { logger.error("session \(session.profileName): reverting DNS: \(error)") }
+                    if case .success(let done?) = outcome { logger.info("session \(session.profileName): DNS reverted (\(done))") }
+                    resume(session)
+                }
+                return
             case .scheduleRestart(let delay, let attempt):
                 scheduleRestart(session, after: delay, attempt: attempt)
             case .cancelRestart:
@@ -571,25 +589,47 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         if session.run === run { tearDown(session) }
     }
 
-    func tearDown(_ session: TunnelSession) {
-        guard let run = session.run else { return }
+    /// Takes the run away: network settings, TUN, channel, record. Returns the session id whose
+    /// DNS still has to be reverted (asynchronously), or nil if the session had none.
+    @discardableResult
+    func tearDown(_ session: TunnelSession) -> String? {
+        guard let run = session.run else { return nil }
         session.run = nil
         if run.exit == nil { killRun(run) }
-        revertSettings(run, session: session)
+        revertNetwork(run, session: session)
         run.drainOutput()
         session.lastLog = run.log
-        run.close()
         SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: run.record?.id ?? session.info.id)
+        let hadDNS = session.info.dnsBackend != nil
         session.info.pid = nil
         session.info.interface = nil
         session.info.addresses = []
         session.info.routes = []
         session.info.fullTunnel = false
-        session.info.dnsServers = []
-        session.info.dnsBackend = nil
-        if run.exit == nil {
-            // Reap it so no zombie is left: SIGKILL was sent above.
-            _ = try? run.process.waitForExit(timeout: .seconds(1))  // try?: nothing more to do if it cannot be reaped
+        showDNS(nil, session)
+        reap(run)
+        return hadDNS ? session.info.id : nil
+    }
+
+    /// Closes what the run holds; one culvertd killed is reaped off the manager queue.
+    func reap(_ run: ProviderRun) {
+        guard run.exit == nil else { return run.close() }
+        let process = run.process
+        run.close(keepingProcess: true)
+        // SIGKILL was sent: reap it so no zombie is left, without waiting on the manager queue.
+        DispatchQueue.global().async {
+            _ = try? process.waitForExit(timeout: .seconds(1))  // try?: nothing more to do if it cannot be reaped
+            process.close()
+        }
+    }
+
+    /// Continues a session's suspended actions, then the inputs that arrived meanwhile.
+    private func resume(_ session: TunnelSession) {
+        guard let actions = session.suspendedActions else { return }
+        session.suspendedActions = nil
+        perform(actions, session)
+        while session.suspendedActions == nil, !session.deferredInputs.isEmpty {
+            perform(session.machine.handle(session.deferredInputs.removeFirst()), session)
         }
     }
 

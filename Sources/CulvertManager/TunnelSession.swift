@@ -23,6 +23,10 @@ final class TunnelSession: @unchecked Sendable {  // confined to the manager que
     var pendingTarget: LaunchTarget?
     /// The profile was removed: once stopped, the session is invalid.
     var profileRemoved = false
+    /// Actions waiting for an asynchronous step (the DNS revert of a teardown); nil when none.
+    var suspendedActions: [SessionMachine.Action]?
+    /// Inputs that arrived while actions were suspended, in order.
+    var deferredInputs: [SessionMachine.Input] = []
 
     init(profile: Profile, extensionVersion: String, timing: SessionTiming) {
         profileName = profile.name
