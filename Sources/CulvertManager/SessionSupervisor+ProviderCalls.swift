@@ -31,7 +31,7 @@ extension SessionSupervisor {
             let text = call.parameters["error"]?.stringValue ?? "the provider cancelled the tunnel"
             feed(
                 .cancelled(
-                    SessionFailure(reason: .providerCancelled, description: text, log: run.log.lastLines(Self.failureLogLines))),
+                    SessionFailure(reason: .providerCancelled, description: text, log: run.log.lastLines(ProviderRun.failureLogLines))),
                 session)
         default:
             responder.fail(.methodNotImplemented(call.message.method))

@@ -12,54 +12,7 @@ import Dispatch
 import Foundation
 import Logging
 
-/// How sessions are run; culvertd flags.
-struct SupervisorConfiguration: Sendable {
-    /// The user providers run as (`culvert-ext` when packaged).
-    var providerUser = "culvert-ext"
-    var timing = SessionTiming()
-    /// How often link counters are read while sessions are up.
-    var statsInterval: Duration = .seconds(2)
-    /// Test hook: fail this step of every settings transaction (rolls back). Nil in production.
-    var injectSettingsFailureAtStep: Int?
-    /// TUN interface name pattern; the kernel replaces %d.
-    var interfaceNamePattern = "cvt%d"
-    /// The resolv.conf culvertd manages when systemd-resolved does not run.
-    var resolvConfPath = "/etc/resolv.conf"
-    var dnsBackend = DNSBackendChoice.auto
-    /// Where session records and rendezvous sockets live (the daemon's runtime directory).
-    var runtimeDirectory = "/run/culvert"
-    /// How long a provider whose culvertd died keeps its tunnel, waiting to be re-adopted.
-    var orphanTimeout: Duration = .seconds(600)
-}
-
-/// How tunnel DNS is applied (`--dns`).
-public enum DNSBackendChoice: String, Sendable, CaseIterable {
-    /// systemd-resolved when it runs and culvertd shares its network namespace, else the file.
-    case auto
-    case resolved
-    case file
-
-    func backend(resolvConfPath: String) -> DNSBackend {
-        switch self {
-        case .file: return .file(path: resolvConfPath)
-        case .resolved:
-            let detected = DNSBackend.detect(resolvConfPath: resolvConfPath)
-            if case .resolved = detected { return detected }
-            return .resolved(resolvectl: DNSBackend.resolvectlLocations.first ?? "/usr/bin/resolvectl")
-        case .auto:
-            // resolved manages the links of its own namespace: a culvertd in another one (a
-            // container, a test namespace) must not hand it interfaces it cannot see.
-            guard NetworkNamespace.isSameAsInit == true else { return .file(path: resolvConfPath) }
-            return DNSBackend.detect(resolvConfPath: resolvConfPath)
-        }
-    }
-}
-
 final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
-    /// Output lines a failure report carries.
-    static let failureLogLines = 20
-    /// How long a provider may take to answer an app message.
-    static let messageTimeout: Duration = .seconds(10)
     /// Version of the channel protocol sent in SessionContext.
     static let channelProtocol: Int64 = 1
 
@@ -76,9 +29,11 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// While a re-exec restores sessions, their re-adoption is not news: no events.
     var quietTransitions = false
     /// App messages waiting for a provider's answer.
-    private var pendingMessages = 0
+    let messages: ProviderMessages
     /// Extensions being upgraded live (SessionSupervisor+Handover).
     var upgradesInProgress: Set<String> = []
+    /// Runs replaced by a newer version that have not exited yet (nothing else holds them).
+    var superseded: [ObjectIdentifier: ProviderRun] = [:]
     var netlink: NetlinkRouteSocket?
     var statsTimer: (any DispatchSourceTimer)?
     /// Link and address events (SessionSupervisor+NetworkEvents), opened with the first session.
@@ -103,6 +58,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             managerQueue: queue)
         // The bundled definition is ours and known-good; failing to parse it is a build defect.
         providerInterface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
+        messages = ProviderMessages(queue: queue)
         launcher = ProviderLauncher(configuration: configuration, providerInterface: providerInterface, queue: queue, logger: logger)
     }
 
@@ -185,41 +141,13 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
                     "io.culvert.Manager.ProviderUnavailable", ["profile": .string(profileName), "state": .string(state.rawValue)]))
             return
         }
-        func failed(_ reason: String, _ description: String) -> VarlinkError {
-            VarlinkError(
-                "io.culvert.Manager.ProviderMessageFailed",
-                ["profile": .string(profileName), "reason": .string(reason), "description": .string(description)])
-        }
-        var answered = false
-        pendingMessages += 1
-        let timeout = DispatchWorkItem { [self] in
-            guard !answered else { return }
-            answered = true
-            pendingMessages -= 1
-            replier.fail(failed("timeout", "the provider did not answer within \(Self.messageTimeout)"))
-        }
-        queue.asyncAfter(deadline: .now() + Self.messageTimeout.dispatchInterval, execute: timeout)
-        run.channel.call("io.culvert.Provider.HandleAppMessage", parameters: ["data": .string(data)]) { result in
-            guard !answered else { return }
-            answered = true
-            self.pendingMessages -= 1
-            timeout.cancel()
-            switch result {
-            case .success(let reply):
-                replier.reply(["data": reply.parameters["data"] ?? .null])
-            case .failure(let error):
-                switch error {
-                case .remote(let remote): replier.fail(failed("provider_error", remote.description))
-                case .closed: replier.fail(failed("provider_gone", "the provider closed its channel before answering"))
-                }
-            }
-        }
+        messages.send(data, to: run, profile: profileName, replier: replier)
     }
 
     /// Nothing in flight that a re-exec would cut short: no session starting or stopping, nobody
     /// waiting on one, no app message awaiting its answer.
     var isQuiescent: Bool {
-        pendingMessages == 0 && dns.inFlight == 0
+        messages.pending == 0 && dns.inFlight == 0
             && sessions.values.allSatisfy {
                 $0.suspendedActions == nil &&
                 $0.machine.state != .connecting && $0.machine.state != .disconnecting && $0.connectWaiters.isEmpty
@@ -373,7 +301,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     private func withLog(_ failure: SessionFailure, _ session: TunnelSession) -> SessionFailure {
         guard failure.log.isEmpty, let log = session.run?.log ?? session.lastLog else { return failure }
         var enriched = failure
-        enriched.log = log.lastLines(Self.failureLogLines)
+        enriched.log = log.lastLines(ProviderRun.failureLogLines)
         return enriched
     }
 
@@ -420,20 +348,12 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         session.info.connectedAt = nil
         session.info.counters = SessionCounters()
 
-        serveChannel(of: run, session: session)
-        let exitSource = watchExit(run, session: session)
-        run.exitSource = exitSource
-        watchOutput(run)
-        channel.start()
-        exitSource.resume()
-
-        let deadline = DispatchWorkItem { [weak self, weak session, weak run] in
+        startWatching(run, session: session)
+        run.startDeadline = schedule(after: configuration.timing.startTimeout) { [weak self, weak session, weak run] in
             guard let self, let session, let run, session.run === run else { return }
             self.logger.warning("session \(session.profileName): StartTunnel did not finish in time; killing the provider")
             self.feed(.startTimedOut, session)
         }
-        run.startDeadline = deadline
-        queue.asyncAfter(deadline: .now() + configuration.timing.startTimeout.dispatchInterval, execute: deadline)
         let context: JSONValue = [
             "profile": .string(profile.name), "session": .string(session.info.id), "interface": .string(tun.name),
             "protocol": .int(Self.channelProtocol),
@@ -459,7 +379,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
                     .startFailed(
                         SessionFailure(
                             reason: .startFailed, description: "StartTunnel failed: \(description)",
-                            log: run.log.lastLines(Self.failureLogLines))), session)
+                            log: run.log.lastLines(ProviderRun.failureLogLines))), session)
             case .failure(.closed):
                 break  // the exit (pidfd) reports what happened
             }
@@ -470,52 +390,82 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// state (reason readopted), counters and the link monitor.
     func adoptRun(_ run: ProviderRun, session: TunnelSession) {
         startMonitor()
-        serveChannel(of: run, session: session)
-        let exitSource = watchExit(run, session: session)
-        run.exitSource = exitSource
-        watchOutput(run)
-        run.channel.start()
-        exitSource.resume()
+        startWatching(run, session: session)
         perform(session.machine.handle(.readopted), session)
         saveRecord(run)
         updateStatsTimer()
     }
 
-    func serveChannel(of run: ProviderRun, session: TunnelSession) {
+    // MARK: one route for every run's exit and calls
+
+    /// Starts the run's exit and output sources and serves its channel; both route by the run's role.
+    func startWatching(_ run: ProviderRun, session: TunnelSession) {
+        run.watch(on: queue) { [weak self, weak session] run in
+            guard let self, let session else { return }
+            self.runExited(run, session: session)
+        }
         run.channel.onCall = { [weak self, weak session, weak run] call, responder in
-            guard let self, let session, let run, session.run === run else {
-                responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
-                return
+            guard let self, let session, let run else {
+                return responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
             }
-            self.handleProviderCall(call, responder: responder, session: session, run: run)
+            self.providerCall(call, responder: responder, run: run, session: session)
         }
         run.channel.onClose = { [weak self] reason in
             self?.logger.debug("session \(session.profileName): provider channel closed (\(reason))")
         }
+        run.channel.start()
     }
 
-    /// A read source on the pidfd: readable once the provider has exited. Not resumed yet.
-    func watchExit(_ run: ProviderRun, session: TunnelSession) -> any DispatchSourceRead {
-        let exitSource = DispatchSource.makeReadSource(fileDescriptor: run.process.processDescriptor.rawValue, queue: queue)
-        exitSource.setEventHandler { [weak self, weak session, weak run] in
-            guard let self, let session, let run else { return }
-            if let override = run.exitOverride { return override(run) }
-            self.providerExited(session, run)
+    /// A run's pidfd polled readable. An upgrade that watches the run decides first; otherwise the
+    /// session's run ending is the session's provider exiting, and a superseded one is released.
+    func runExited(_ run: ProviderRun, session: TunnelSession) {
+        let ended: ProcessExit?
+        do { ended = try run.collectExit() } catch {
+            logger.error("session \(session.profileName): waiting for provider \(run.process.processID): \(error)")
+            ended = run.exit == nil ? .signaled(9) : nil
+            run.exit = run.exit ?? ended
         }
-        return exitSource
+        guard let exit = ended else { return }  // not ended yet, or already handled
+        if let upgrade = session.upgrade, upgrade.oldRun === run, upgrade.machine.watchesOldExit { return upgrade.oldRunExited() }
+        if let upgrade = session.upgrade, upgrade.newRun === run, upgrade.machine.watchesNewRun { return upgrade.newRunExited(exit) }
+        switch run.role {
+        case .session where session.run === run:
+            sessionRunExited(session, run)
+        case .session, .successor, .superseded:
+            logger.info("session \(session.profileName): provider \(run.process.processID) (\(run.role)) \(exit)")
+            superseded[ObjectIdentifier(run)] = nil
+            if session.run !== run { run.close() }
+        }
     }
 
-    func watchOutput(_ run: ProviderRun) {
-        let outputSource = DispatchSource.makeReadSource(fileDescriptor: run.process.output.rawValue, queue: queue)
-        outputSource.setEventHandler { [weak run] in
-            guard let run else { return }
-            if run.drainOutput() {
-                run.outputSource?.cancel()
-                run.outputSource = nil
-            }
+    /// The session's own provider ended (its exit collected): the machine decides what follows.
+    func sessionRunExited(_ session: TunnelSession, _ run: ProviderRun) {
+        guard let exit = run.exit else { return }
+        logger.notice("session \(session.profileName): provider \(run.process.processID) \(exit)")
+        feed(.providerExited(run.failure(for: exit)), session)
+        // A machine that ignored the exit (it should not) must still not leak the run.
+        if session.run === run { tearDown(session) }
+    }
+
+    /// A call from a provider, routed by its run's role.
+    func providerCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, run: ProviderRun, session: TunnelSession) {
+        switch run.role {
+        case .session where session.run === run:
+            handleProviderCall(call, responder: responder, session: session, run: run)
+        case .successor where session.upgrade?.newRun === run:
+            session.upgrade?.successorCall(call, responder: responder)
+        case .superseded:
+            responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("superseded")]))
+        case .session, .successor:
+            responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
         }
-        run.outputSource = outputSource
-        outputSource.resume()
+    }
+
+    /// Runs `body` on the manager queue after `delay`; cancel the returned item to call it off.
+    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> DispatchWorkItem {
+        let item = DispatchWorkItem(block: body)
+        queue.asyncAfter(deadline: .now() + delay.dispatchInterval, execute: item)
+        return item
     }
 
     func saveRecord(_ run: ProviderRun) {
@@ -546,47 +496,6 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     func killRun(_ run: ProviderRun) {
         run.killedByDaemon = true
         do { _ = try run.process.kill() } catch { logger.error("killing provider \(run.process.processID): \(error)") }
-    }
-
-    func providerExited(_ session: TunnelSession, _ run: ProviderRun) {
-        guard run.exit == nil else { return }
-        let exit: ProcessExit
-        do {
-            guard let ended = try run.endedExit() else { return }
-            exit = ended
-        } catch {
-            logger.error("session \(session.profileName): waiting for provider \(run.process.processID): \(error)")
-            exit = .signaled(9)
-        }
-        run.exit = exit
-        run.exitSource?.cancel()
-        run.exitSource = nil
-        // Whatever it wrote before dying belongs in the report; bounded by the pipe's capacity.
-        for _ in 0..<16 where !run.drainOutput() {}
-        run.log.finish()
-        let log = run.log.lastLines(Self.failureLogLines)
-        let failure: SessionFailure
-        switch exit {
-        case .exited(let code) where code < 0:
-            failure = SessionFailure(
-                reason: .providerExited,
-                description: "the re-adopted provider exited while the tunnel should run (its status went to its original parent)",
-                log: log)
-        case .exited(let code):
-            failure = SessionFailure(
-                reason: .providerExited, description: "the provider exited with status \(code) while the tunnel should run",
-                exitStatus: Int64(code), log: log)
-        case .signaled(let signal):
-            let name = Self.signalName(signal)
-            failure = SessionFailure(
-                reason: run.killedByDaemon ? .providerExited : .providerCrashed,
-                description: run.killedByDaemon ? "the provider was killed by culvertd" : "the provider was killed by \(name)",
-                signal: name, log: log)
-        }
-        logger.notice("session \(session.profileName): provider \(run.process.processID) \(exit)")
-        feed(.providerExited(failure), session)
-        // A machine that ignored the exit (it should not) must still not leak the run.
-        if session.run === run { tearDown(session) }
     }
 
     /// Takes the run away: network settings, TUN, channel, record. Returns the session id whose
@@ -648,20 +557,6 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         queue.asyncAfter(deadline: .now() + delay.dispatchInterval, execute: item)
     }
 
-    static func signalName(_ number: Int32) -> String {
-        let names: [Int32: String] = [
-            1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
-            9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
-        ]
-        return names[number] ?? "signal \(number)"
-    }
 
-}
 
-extension Duration {
-    /// For Dispatch deadlines.
-    var dispatchInterval: DispatchTimeInterval {
-        let (seconds, attoseconds) = components
-        return .nanoseconds(Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
-    }
 }

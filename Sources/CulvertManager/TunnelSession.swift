@@ -25,6 +25,8 @@ final class TunnelSession: @unchecked Sendable {  // confined to the manager que
     var profileRemoved = false
     /// Actions waiting for an asynchronous step (the DNS revert of a teardown); nil when none.
     var suspendedActions: [SessionMachine.Action]?
+    /// The live upgrade in progress, if any: it decides about its runs' exits and calls.
+    var upgrade: UpgradeDriver?
     /// Inputs that arrived while actions were suspended, in order.
     var deferredInputs: [SessionMachine.Input] = []
 

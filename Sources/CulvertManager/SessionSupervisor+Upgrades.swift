@@ -1,0 +1,153 @@
+// SessionSupervisor+Upgrades: live extension upgrade of connected sessions (contract 9) — which
+// sessions move and in what order, and what moving a session's run from one provider process to
+// another means. Each session's upgrade is an `UpgradeDriver` performing its `UpgradeMachine`:
+//
+//   handover (bundle capability `handover`, make-before-break; the session stays connected):
+//     new version spawned on a dup of the session's TUN, own channel
+//     old ◄─ PrepareHandover ── state + sockets ─► new ◄─ ImportHandover ── reply (healthy)
+//     switch: the session's run is the new one (settings move with it), old ◄─ StopTunnel(superseded)
+//     any failure: new killed, old ◄─ ResumeAfterFailedHandover (if it paused)
+//   stop → start (otherwise; the session is reasserting meanwhile, never disconnected):
+//     old ◄─ StopTunnel(superseded) … exits ─► new spawned on the kept TUN ◄─ StartTunnel ── reply
+//     failure: the old version is started again the same way; if that fails too the session fails.
+//
+// The TUN never closes: culvertd keeps a descriptor of it from the first run to the last, and the
+// network settings stay applied (they move from the old run to the new one).
+
+import CulvertBundle
+import CulvertCore
+import CulvertSystem
+import CulvertVarlink
+import Dispatch
+
+extension SessionSupervisor {
+    /// Profiles whose session runs `identifier` with a provider up (what a live upgrade moves).
+    func upgradableSessions(of identifier: String) -> [TunnelSession] {
+        sessions.keys.sorted().compactMap { sessions[$0] }.filter {
+            $0.info.extensionIdentifier == identifier && $0.run != nil
+                && ($0.machine.state == .connected || $0.machine.state == .reasserting)
+        }
+    }
+
+    /// Upgrades every connected session of `from.identifier` to `to`, one after the other. At the
+    /// first failure the sessions already moved are moved back to `from` (whose copy is still in
+    /// the store: the registry is only committed after all succeeded), so every session runs the
+    /// version the registry names. `completion` gets nil when all of them run the new version.
+    func upgradeSessions(from: ExtensionInfo, to: ExtensionInfo, completion: @escaping (UpgradeFailure?) -> Void) {
+        upgradesInProgress.insert(to.identifier)
+        var pending = upgradableSessions(of: from.identifier)
+        var moved: [TunnelSession] = []
+        func next() {
+            guard !pending.isEmpty else {
+                upgradesInProgress.remove(to.identifier)
+                completion(nil)
+                return
+            }
+            let session = pending.removeFirst()
+            let done: (UpgradeFailure?) -> Void = { [weak self] failure in
+                guard let self else { return }
+                if let failure {
+                    self.moveBack(moved, from: to, to: from) {
+                        self.upgradesInProgress.remove(to.identifier)
+                        completion(failure)
+                    }
+                } else {
+                    moved.append(session)
+                    next()
+                }
+            }
+            guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else {
+                next()  // it ended meanwhile: nothing to move
+                return
+            }
+            UpgradeDriver(session: session, from: from, to: to, supervisor: self, completion: done).start()
+        }
+        next()
+    }
+
+    /// After a failed upgrade, returns the sessions that had already moved to the version the
+    /// registry keeps; one that cannot go back stays on the new version and is logged.
+    private func moveBack(_ sessions: [TunnelSession], from: ExtensionInfo, to: ExtensionInfo, then: @escaping () -> Void) {
+        var pending = sessions
+        func step() {
+            guard !pending.isEmpty else { return then() }
+            let session = pending.removeFirst()
+            guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else { return step() }
+            logger.notice("session \(session.profileName): moving back to \(to.versionDescription) after the failed upgrade")
+            let finish: (UpgradeFailure?) -> Void = { [weak self] failure in
+                if let failure {
+                    self?.logger.error(
+                        "session \(session.profileName): could not move back to \(to.versionDescription) (\(failure.reason)): it keeps \(from.versionDescription)"
+                    )
+                }
+                step()
+            }
+            UpgradeDriver(session: session, from: from, to: to, supervisor: self, completion: finish).start()
+        }
+        step()
+    }
+
+    // MARK: moving a session's run
+
+    /// The parameters of StartTunnel (and, with `state`, ImportHandover) for the session.
+    func startParameters(_ session: TunnelSession, interface: String, state: String? = nil) -> JSONValue? {
+        guard let target = targets.launchTarget(profileName: session.profileName) else { return nil }
+        var members: [String: JSONValue] = [
+            "session": [
+                "profile": .string(target.profile.name), "session": .string(session.info.id), "interface": .string(interface),
+                "protocol": .int(Self.channelProtocol),
+            ],
+            "options": .object(target.profile.options.mapValues { .string($0) }),
+            "secrets": .object(target.secrets.mapValues { .string($0) }),
+        ]
+        if let state { members["state"] = .string(state) }
+        return .object(members)
+    }
+
+    /// Makes `newRun` the session's run: settings and the record move over from `oldRun`.
+    func switchRun(_ session: TunnelSession, from oldRun: ProviderRun, to newRun: ProviderRun, version: String) {
+        newRun.applied = oldRun.applied
+        newRun.plan = oldRun.plan
+        newRun.record?.settings = oldRun.record?.settings
+        newRun.record?.connectedAt = oldRun.record?.connectedAt
+        oldRun.applied = nil
+        oldRun.plan = nil
+        if let id = oldRun.record?.id { SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: id) }
+        newRun.role = .session
+        session.run = newRun
+        session.info.pid = Int64(newRun.process.processID)
+        session.info.extensionVersion = version
+        saveRecord(newRun)
+        events.statusChanged()
+    }
+
+    /// Ends a run the session no longer uses: StopTunnel(superseded), killed after the stop grace
+    /// period; `superseded` holds it until it exits (runExited then closes it).
+    func retire(_ run: ProviderRun, session: TunnelSession) {
+        run.cancelTimers()
+        run.role = .superseded
+        guard run.exit == nil else { return run.close() }
+        superseded[ObjectIdentifier(run)] = run
+        run.stopDeadline = schedule(after: configuration.timing.stopTimeout) { [weak self, weak run] in
+            guard let self, let run, run.exit == nil else { return }
+            self.logger.warning("session \(session.profileName): superseded provider \(run.process.processID) did not exit; killing it")
+            self.killRun(run)
+        }
+        run.channel.call("io.culvert.Provider.StopTunnel", parameters: ["reason": .string(StopReason.superseded.rawValue)]) { _ in }
+    }
+
+    /// Kills a successor that did not take over and closes what it holds (it is reaped off the
+    /// queue); returns its last output lines.
+    func discard(_ run: ProviderRun) -> [String] {
+        run.cancelTimers()
+        run.exitSource?.cancel()
+        run.exitSource = nil
+        if run.exit == nil { killRun(run) }
+        for _ in 0..<16 where !run.drainOutput() {}
+        run.log.finish()
+        let log = run.log.lastLines(ProviderRun.failureLogLines)
+        if let id = run.record?.id { SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: id) }
+        reap(run)
+        return log
+    }
+}
