@@ -39,6 +39,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger, restoring: ReexecState?) throws(SystemError) {
+        dispatchPrecondition(condition: .onQueue(queue))
         self.configuration = configuration
         self.queue = queue
         self.logger = logger
@@ -99,10 +100,14 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     /// Drops the cached GetStatus encoding (state changed without an event, e.g. settings or counters).
-    func invalidateStatus() { encodedStatus = nil }
+    func invalidateStatus() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        encodedStatus = nil
+    }
 
     /// Attaches to the server's connection lifecycle (subscriber cleanup, slow-subscriber error).
     public func attach(to server: VarlinkServer) throws(VarlinkIDLError) {
+        dispatchPrecondition(condition: .onQueue(queue))
         let limit = server.limits.maximumQueuedOutput
         server.overflowError = { queued in
             VarlinkError(
@@ -117,6 +122,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     public var status: ManagerStatus {
+        dispatchPrecondition(condition: .onQueue(queue))
         // An unreadable policy reads as "not developer mode" here; installs report it as PolicyInvalid.
         let policy = try? ExtensionPolicy.load(configDirectory: configuration.configDirectory)
         return ManagerStatus(
@@ -127,6 +133,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     // MARK: VarlinkHandler
 
     public func authorize(_ call: VarlinkCall) -> VarlinkError? {
+        dispatchPrecondition(condition: .onQueue(queue))
         let peer = call.peer
         let caller = Caller(uid: peer.uid, gid: peer.gid, groups: peer.groups)
         guard policy.allows(caller, method: call.message.member) else {
@@ -138,6 +145,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     public func handle(_ call: VarlinkCall, replier: VarlinkReplier) {
+        dispatchPrecondition(condition: .onQueue(queue))
         switch call.message.member {
         case "Ping":
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
@@ -255,6 +263,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     /// Records an event and queues it to every subscriber, in the same step.
     @discardableResult
     func publish(_ body: EventBody) -> Event {
+        dispatchPrecondition(condition: .onQueue(queue))
         let event = events.append(body, time: WallClock.rfc3339Now())
         encodedStatus = nil
         let frame = WireEncoding.eventFrame(event)
