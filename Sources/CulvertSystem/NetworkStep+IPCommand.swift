@@ -48,13 +48,16 @@ extension NetworkStep {
         }
     }
 
-    /// "[throw] DEST [dev NAME] [table T] [metric M] proto P": the main table and metric 0 are
-    /// what `ip route` assumes when they are left out, so they are left out.
+    /// "[throw] DEST [dev NAME] [table T] [metric M] [scope link] proto P": the main table and
+    /// metric 0 are what `ip route` assumes when they are left out, so they are left out. libnl
+    /// gives every route without a gateway scope link; `ip` does so too, except for a throw route
+    /// (scope global), so there the scope is spelled out.
     private static func arguments(of route: NetworkRoute, device: (Int32) -> String) -> String {
         var words = route.kind == .throw ? ["throw", "\(route.destination)"] : ["\(route.destination)"]
         if route.kind != .throw || route.interfaceIndex != 0 { words.append(device(route.interfaceIndex)) }
         if route.table != CulvertNetlink.mainTable { words += ["table", tableName(route.table)] }
         if route.metric != 0 { words += ["metric", "\(route.metric)"] }
+        if route.kind == .throw { words += ["scope", "link"] }
         words += ["proto", "\(route.protocolID)"]
         return words.joined(separator: " ")
     }

@@ -146,11 +146,11 @@ final class TunnelSettingsPlanTests: XCTestCase {
             ip -4 route add 0.0.0.0/0 dev cvt0 table 40003 proto 156
             ip -4 rule add table main suppress_prefixlength 0 priority 32700 proto 156
             ip -4 rule add not fwmark 0x9c43 table 40003 priority 32701 proto 156
-            ip -4 route add throw 192.168.0.0/16 table 40003 proto 156
-            ip -4 route add throw 203.0.113.7/32 table 40003 proto 156
+            ip -4 route add throw 192.168.0.0/16 table 40003 scope link proto 156
+            ip -4 route add throw 203.0.113.7/32 table 40003 scope link proto 156
             # undo
-            ip -4 route del throw 203.0.113.7/32 table 40003 proto 156
-            ip -4 route del throw 192.168.0.0/16 table 40003 proto 156
+            ip -4 route del throw 203.0.113.7/32 table 40003 scope link proto 156
+            ip -4 route del throw 192.168.0.0/16 table 40003 scope link proto 156
             ip -4 rule del not fwmark 0x9c43 table 40003 priority 32701 proto 156
             ip -4 rule del table main suppress_prefixlength 0 priority 32700 proto 156
             ip -4 route del 0.0.0.0/0 dev cvt0 table 40003 proto 156

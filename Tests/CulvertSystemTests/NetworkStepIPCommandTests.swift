@@ -30,7 +30,11 @@ final class NetworkStepIPCommandTests: XCTestCase {
                     .addRoute(
                         NetworkRoute(
                             destination: try IPPrefix("192.168.0.0/16"), interfaceIndex: 0, table: CulvertNetlink.fullTunnelTable,
-                            kind: .throw))
+                            kind: .throw)),
+                    .addRoute(
+                        NetworkRoute(
+                            destination: try IPPrefix("fd00:dead::/32"), interfaceIndex: 0, table: CulvertNetlink.fullTunnelTable,
+                            kind: .throw)),
                 ]
             let before = try namespace.snapshot()
 
@@ -40,7 +44,8 @@ final class NetworkStepIPCommandTests: XCTestCase {
             XCTAssertEqual(
                 applied.undoSteps.map { $0.ipCommand(interfaceName: name) }.joined(separator: "\n"),
                 """
-                ip -4 route del throw 192.168.0.0/16 table 40003 proto 156
+                ip -6 route del throw fd00:dead::/32 table 40003 scope link proto 156
+                ip -4 route del throw 192.168.0.0/16 table 40003 scope link proto 156
                 ip -6 rule del not fwmark 0x9c43 table 40003 priority 32701 proto 156
                 ip -6 rule del table main suppress_prefixlength 0 priority 32700 proto 156
                 ip -6 route del ::/0 dev culvc0 table 40003 proto 156
