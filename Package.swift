@@ -37,14 +37,14 @@ let package = Package(
         // Pure model: wire types, state machines, errors. Imports no Glibc.
         .target(name: "CulvertCore", swiftSettings: strict),
         // The one place that makes syscalls.
-        .target(name: "CulvertSystem", dependencies: ["CCulvert", "CNetlink", "CMnl", "CulvertCore"], swiftSettings: strict),
+        .target(name: "CulvertSystem", dependencies: ["CCulvert", "CNetlink", "CMnl"], swiftSettings: strict),
         .target(
-            name: "CulvertVarlink", dependencies: ["CulvertSystem", "CulvertCore"],
+            name: "CulvertVarlink", dependencies: ["CulvertSystem"],
             exclude: ["Interfaces"], swiftSettings: strict),
         // Extension bundles: manifest, canonical signing payload, Ed25519 signatures, verified copies.
         .target(
             name: "CulvertBundle",
-            dependencies: ["CulvertCore", "CulvertSystem", "CulvertVarlink", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CulvertSystem", "CulvertVarlink", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(
             name: "CulvertManager",
@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "culvertd",
             dependencies: [
-                "CulvertManager", "CulvertSystem", "CulvertVarlink",
+                "CulvertManager", "CulvertCore", "CulvertVarlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "culvert-bench",
             dependencies: [
-                "CulvertClient", "CulvertVarlink", "CulvertSystem", "CulvertTesting",
+                "CulvertVarlink", "CulvertSystem", "CulvertTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CCulvert"], swiftSettings: strict),
@@ -105,6 +105,8 @@ let package = Package(
         .testTarget(name: "CulvertClientTests", dependencies: ["CulvertClient", "CulvertCore", "CulvertVarlink"], swiftSettings: strict),
         .testTarget(
             name: "CulvertTUIModelTests", dependencies: ["CulvertTUIModel", "CulvertClient", "CulvertCore"], swiftSettings: strict),
+        .testTarget(
+            name: "CulvertManagerTests", dependencies: ["CulvertManager", "CulvertSystem", "CulvertVarlink"], swiftSettings: strict),
         .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem"], swiftSettings: strict),
         .testTarget(name: "CulvertBundleTests", dependencies: ["CulvertBundle", "CulvertSystem"], swiftSettings: strict),
         .testTarget(

@@ -36,6 +36,7 @@ struct PreparedInstall {
     var previous: ExtensionInfo?
 }
 
+/// Confined to the manager queue by its owner: a value ManagerService holds, which checks the queue at its entries.
 struct ExtensionCatalog {
     let root: String
     private(set) var registry = ExtensionRegistry()

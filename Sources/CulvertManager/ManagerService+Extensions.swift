@@ -8,6 +8,7 @@ import Foundation
 
 extension ManagerService {
     func handleExtensionCall(_ call: VarlinkCall, replier: VarlinkReplier) {
+        dispatchPrecondition(condition: .onQueue(queue))
         let parameters = call.parameters
         switch call.message.member {
         case "InstallExtension":
@@ -89,6 +90,7 @@ extension ManagerService {
         path: String, allowDowngrade: Bool, actor: Actor,
         completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), VarlinkError>) -> Void
     ) {
+        dispatchPrecondition(condition: .onQueue(queue))
         let prepared: PreparedInstall
         do throws(ExtensionError) {
             prepared = try catalog.prepareInstall(
@@ -156,6 +158,7 @@ extension ManagerService {
     /// Applies install requests spooled while culvertd was down, oldest first; each is removed
     /// once applied or refused (a refusal is an `extension_install_failed` event).
     func applySpool() {
+        dispatchPrecondition(condition: .onQueue(queue))
         let directory = configuration.stateDirectory + "/" + SpoolRequest.directoryName
         guard let entries = try? FileSystem.listDirectory(directory) else { return }  // no spool directory: nothing spooled
         for entry in entries where entry.hasSuffix(".json") {

@@ -16,6 +16,7 @@ extension ManagerService {
     static let reexecFailedExitStatus: Int32 = 75
 
     func reexec(_ call: VarlinkCall, replier: VarlinkReplier) {
+        dispatchPrecondition(condition: .onQueue(queue))
         func refuse(_ reason: String, _ description: String) {
             replier.fail(
                 VarlinkError("io.culvert.Manager.ReexecFailed", ["reason": .string(reason), "description": .string(description)]))
@@ -42,6 +43,7 @@ extension ManagerService {
     }
 
     private func performReexec(binary: String) {
+        dispatchPrecondition(condition: .onQueue(queue))
         guard let server, let listener = server.listenerDescriptor else { return }
         let clock = ContinuousClock()
         let connections = server.handOverConnections(deadline: clock.now.advanced(by: Self.reexecFlushDeadline))
@@ -73,6 +75,7 @@ extension ManagerService {
 
     /// Takes back the connections a re-exec carried, then announces the new image.
     func adoptCarriedConnections() {
+        dispatchPrecondition(condition: .onQueue(queue))
         guard let restoring, let server else { return }
         self.restoring = nil
         for handover in restoring.connections {

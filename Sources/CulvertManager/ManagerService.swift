@@ -40,6 +40,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger, restoring: ReexecState?) throws(SystemError) {
+        dispatchPrecondition(condition: .onQueue(queue))
         self.configuration = configuration
         self.queue = queue
         self.logger = logger
@@ -104,6 +105,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
 
     /// Attaches to the server's connection lifecycle (subscriber cleanup, slow-subscriber error).
     public func attach(to server: VarlinkServer) throws(VarlinkIDLError) {
+        dispatchPrecondition(condition: .onQueue(queue))
         let limit = server.limits.maximumQueuedOutput
         server.overflowError = { queued in
             VarlinkError(
@@ -118,6 +120,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     public var status: ManagerStatus {
+        dispatchPrecondition(condition: .onQueue(queue))
         // An unreadable policy reads as "not developer mode" here; installs report it as PolicyInvalid.
         let policy = try? ExtensionPolicy.load(configDirectory: configuration.configDirectory)
         return ManagerStatus(
@@ -128,6 +131,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     // MARK: VarlinkHandler
 
     public func authorize(_ call: VarlinkCall) -> VarlinkError? {
+        dispatchPrecondition(condition: .onQueue(queue))
         let peer = call.peer
         let caller = Caller(uid: peer.uid, gid: peer.gid, groups: peer.groups)
         guard policy.allows(caller, method: call.message.member) else {
@@ -139,6 +143,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     }
 
     public func handle(_ call: VarlinkCall, replier: VarlinkReplier) {
+        dispatchPrecondition(condition: .onQueue(queue))
         switch call.message.member {
         case "Ping":
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])

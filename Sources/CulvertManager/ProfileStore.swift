@@ -24,6 +24,7 @@ enum ProfileStoreError: Error {
     case storage(SystemError)
 }
 
+/// Confined to the manager queue by its owner: a value ManagerService holds, which checks the queue at its entries.
 struct ProfileStore {
     static let fileSuffix = ".json"
     static let directoryMode: UInt32 = 0o700

@@ -3,7 +3,8 @@
 import CulvertCore
 import CulvertVarlink
 
-/// Open Watch calls by connection. Confined to the manager queue.
+/// Open Watch calls by connection.
+/// Confined to the manager queue by its owner: a value ManagerService holds, which checks the queue at its entries.
 struct Subscribers {
     private var byConnection: [UInt64: VarlinkReplier] = [:]
 
