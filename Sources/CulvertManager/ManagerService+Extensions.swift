@@ -84,7 +84,7 @@ extension ManagerService {
     }
 
     /// Installs and publishes the matching event (none for `unchanged`). Replacing an extension
-    /// that connected sessions run upgrades them live first (SessionSupervisor+Handover) and
+    /// that connected sessions run upgrades them live first (SessionSupervisor+Upgrades) and
     /// registers the new version only if all of them took it; `completion` runs then.
     func installExtension(
         path: String, allowDowngrade: Bool, actor: Actor,
