@@ -155,8 +155,37 @@ public struct SessionMachine: Sendable, Hashable {
         hasher.combine(restarts)
     }
 
-    /// Feeds one input; returns the actions to perform, in order.
+    /// Why an input changed nothing (`step`'s answer; `handle` returns no actions for it).
+    public enum IgnoredInput: Sendable, Hashable {
+        /// An event of a run that has ended: a reply, exit or provider call after the session stopped.
+        case noRun
+        /// A start outcome (reply, launch failure, deadline) after the start was over.
+        case notStarting
+        /// A provider request or upgrade step that needs a connected session, while connecting.
+        case notConnected
+        /// The session already is what the input asks for (reasserting twice, readopted while a provider runs).
+        case alreadyThere
+        /// A stop is running: its end (the provider's exit) decides what happens next.
+        case stopping
+        /// A timer that no longer applies (no restart pending, nothing stopping or starting, not connected).
+        case staleTimer
+    }
+
+    /// What an input did: actions (possibly none, when only the machine's fields changed), or why it was ignored.
+    public enum Outcome: Sendable, Hashable {
+        case actions([Action])
+        case ignored(IgnoredInput)
+    }
+
+    /// Feeds one input; returns the actions to perform, in order (none for an ignored input).
     public mutating func handle(_ input: Input) -> [Action] {
+        guard case .actions(let actions) = step(input) else { return [] }
+        return actions
+    }
+
+    /// Feeds one input. Every state × input pair is listed: late and duplicate inputs (a reply after
+    /// a timeout, a timer after a stop) change nothing and say why.
+    public mutating func step(_ input: Input) -> Outcome {
         switch (state, input) {
         case (.disconnected, .connect), (.invalid, .connect):
             wanted = true
@@ -166,68 +195,103 @@ public struct SessionMachine: Sendable, Hashable {
                 actions.append(.cancelRestart)
             }
             lastFailure = nil
-            return actions + move(to: .connecting, "user_request") + [.launch]
+            return .actions(actions + move(to: .connecting, "user_request") + [.launch])
         case (.disconnected, .readopted), (.invalid, .readopted):
             wanted = true
-            return move(to: .connected, "readopted") + [.armStableTimer]
+            return .actions(move(to: .connected, "readopted") + [.armStableTimer])
         case (.disconnected, .restartDue):
-            guard wanted, restartPending else { return [] }
+            guard wanted, restartPending else { return .ignored(.staleTimer) }
             restartPending = false
-            return move(to: .connecting, "restart") + [.launch]
+            return .actions(move(to: .connecting, "restart") + [.launch])
         case (.disconnected, .disconnect(let why)):
             wanted = false
-            guard restartPending else { return [.finishDisconnectWaiters] }
+            guard restartPending else { return .actions([.finishDisconnectWaiters]) }
             restartPending = false
-            return [.cancelRestart] + move(to: .disconnected, why.rawValue) + [.finishDisconnectWaiters]
-        case (.connecting, .connect), (.connected, .connect), (.reasserting, .connect):
+            return .actions([.cancelRestart] + move(to: .disconnected, why.rawValue) + [.finishDisconnectWaiters])
+        case (.connecting, .connect):
             wanted = true
-            return state == .connecting ? [] : [.finishConnectWaiters(nil)]
+            return .actions([])
+        case (.connected, .connect), (.reasserting, .connect):
+            wanted = true
+            return .actions([.finishConnectWaiters(nil)])
         case (.disconnecting, .connect):
             // The stop runs to completion first; the provider is then started afresh.
             wanted = true
-            return []
+            return .actions([])
         case (.connecting, .launchFailed(let failure)):
-            return finishRun(failure: failure, reason: failure.reason.rawValue, connectFailure: failure)
+            return .actions(finishRun(failure: failure, reason: failure.reason.rawValue, connectFailure: failure))
         case (.connecting, .started):
-            return move(to: .connected, "provider_started") + [.finishConnectWaiters(nil), .armStableTimer]
+            return .actions(move(to: .connected, "provider_started") + [.finishConnectWaiters(nil), .armStableTimer])
         case (.connecting, .startFailed(let failure)):
-            return beginStop(.providerFailed, reason: failure.reason.rawValue, failure: failure)
+            return .actions(beginStop(.providerFailed, reason: failure.reason.rawValue, failure: failure))
         case (.connecting, .startTimedOut):
             let failure = SessionFailure(reason: .startTimeout, description: "StartTunnel did not finish within \(timing.startTimeout)")
             stopping = Stopping(reason: failure.reason.rawValue, failure: failure, connectFailure: failure)
-            return move(to: .disconnecting, failure.reason.rawValue) + [.kill]
+            return .actions(move(to: .disconnecting, failure.reason.rawValue) + [.kill])
         case (.connected, .reasserting(true)):
-            return move(to: .reasserting, "provider_reasserting")
+            return .actions(move(to: .reasserting, "provider_reasserting"))
         case (.reasserting, .reasserting(false)):
-            return move(to: .connected, "provider_reasserted")
+            return .actions(move(to: .connected, "provider_reasserted"))
         case (.connected, .upgradeRestarting):
-            return move(to: .reasserting, "extension_upgrade")
+            return .actions(move(to: .reasserting, "extension_upgrade"))
         case (.reasserting, .upgradeRestarted):
-            return move(to: .connected, "extension_upgraded")
+            return .actions(move(to: .connected, "extension_upgraded"))
         case (.connecting, .cancelled(let failure)), (.connected, .cancelled(let failure)), (.reasserting, .cancelled(let failure)):
-            return beginStop(.providerCancelled, reason: failure.reason.rawValue, failure: failure)
+            return .actions(beginStop(.providerCancelled, reason: failure.reason.rawValue, failure: failure))
         case (.connecting, .disconnect(let why)), (.connected, .disconnect(let why)), (.reasserting, .disconnect(let why)):
             wanted = false
-            return beginStop(why, reason: why.rawValue, failure: nil)
+            return .actions(beginStop(why, reason: why.rawValue, failure: nil))
         case (.disconnecting, .disconnect):
             wanted = false
-            return []
+            return .actions([])
         case (.connecting, .providerExited(let failure)), (.connected, .providerExited(let failure)),
             (.reasserting, .providerExited(let failure)):
-            return finishRun(failure: failure, reason: failure.reason.rawValue, connectFailure: failure)
+            return .actions(finishRun(failure: failure, reason: failure.reason.rawValue, connectFailure: failure))
         case (.disconnecting, .providerExited(let failure)):
             let pending = stopping
             stopping = nil
-            return finishRun(
-                failure: pending?.failure, reason: pending?.reason ?? failure.reason.rawValue, connectFailure: pending?.connectFailure)
+            return .actions(
+                finishRun(
+                    failure: pending?.failure, reason: pending?.reason ?? failure.reason.rawValue, connectFailure: pending?.connectFailure))
         case (.disconnecting, .stopTimedOut):
-            return [.kill]
-        case (_, .stablePeriodElapsed):
-            if state == .connected || state == .reasserting { restarts = 0 }
-            return []
-        default:
-            // Late or duplicate inputs (a reply after a timeout, a timer after a stop) change nothing.
-            return []
+            return .actions([.kill])
+        case (.connected, .stablePeriodElapsed), (.reasserting, .stablePeriodElapsed):
+            restarts = 0
+            return .actions([])
+
+        // Nothing runs: whatever a past run still sends is late. A Disconnect of an invalid session has nobody to answer.
+        case (.disconnected, .launchFailed), (.disconnected, .started), (.disconnected, .startFailed), (.disconnected, .reasserting),
+            (.disconnected, .cancelled), (.disconnected, .providerExited), (.disconnected, .upgradeRestarting),
+            (.disconnected, .upgradeRestarted), (.invalid, .disconnect), (.invalid, .launchFailed), (.invalid, .started),
+            (.invalid, .startFailed), (.invalid, .reasserting), (.invalid, .cancelled), (.invalid, .providerExited),
+            (.invalid, .upgradeRestarting), (.invalid, .upgradeRestarted):
+            return .ignored(.noRun)
+        case (.disconnected, .startTimedOut), (.disconnected, .stopTimedOut), (.disconnected, .stablePeriodElapsed),
+            (.invalid, .startTimedOut), (.invalid, .stopTimedOut), (.invalid, .restartDue), (.invalid, .stablePeriodElapsed):
+            return .ignored(.staleTimer)
+        // Starting: the provider's own reasserting and an upgrade wait for it to be connected.
+        case (.connecting, .reasserting), (.connecting, .upgradeRestarting), (.connecting, .upgradeRestarted):
+            return .ignored(.notConnected)
+        case (.connecting, .readopted), (.connected, .readopted), (.reasserting, .readopted):
+            return .ignored(.alreadyThere)
+        case (.connecting, .stopTimedOut), (.connecting, .restartDue), (.connecting, .stablePeriodElapsed):
+            return .ignored(.staleTimer)
+        // Running: the start is over.
+        case (.connected, .launchFailed), (.connected, .started), (.connected, .startFailed), (.connected, .startTimedOut),
+            (.reasserting, .launchFailed), (.reasserting, .started), (.reasserting, .startFailed), (.reasserting, .startTimedOut):
+            return .ignored(.notStarting)
+        case (.connected, .reasserting(false)), (.connected, .upgradeRestarted), (.reasserting, .reasserting(true)),
+            (.reasserting, .upgradeRestarting):
+            return .ignored(.alreadyThere)
+        case (.connected, .stopTimedOut), (.connected, .restartDue), (.reasserting, .stopTimedOut), (.reasserting, .restartDue):
+            return .ignored(.staleTimer)
+        // Stopping: the exit ends the stop; nothing else changes its course.
+        case (.disconnecting, .launchFailed), (.disconnecting, .started), (.disconnecting, .startFailed),
+            (.disconnecting, .startTimedOut), (.disconnecting, .reasserting), (.disconnecting, .cancelled),
+            (.disconnecting, .readopted), (.disconnecting, .upgradeRestarting), (.disconnecting, .upgradeRestarted):
+            return .ignored(.stopping)
+        case (.disconnecting, .restartDue), (.disconnecting, .stablePeriodElapsed):
+            return .ignored(.staleTimer)
         }
     }
 
