@@ -75,7 +75,9 @@ struct ProviderLauncher: Sendable {
                 throw LaunchFailure(step: .tun, description: "creating the TUN interface: \(error)")
             }
         case .duplicate(let shared):
-            do { tun = TunDevice(descriptor: try shared.descriptor.duplicate(), name: shared.name, interfaceIndex: shared.interfaceIndex) } catch {
+            do {
+                tun = TunDevice(descriptor: try shared.descriptor.duplicate(), name: shared.name, interfaceIndex: shared.interfaceIndex)
+            } catch {
                 throw LaunchFailure(step: .tun, description: "duplicating the TUN descriptor: \(error)")
             }
         }

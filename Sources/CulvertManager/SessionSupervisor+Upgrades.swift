@@ -29,62 +29,44 @@ extension SessionSupervisor {
         }
     }
 
-    /// Upgrades every connected session of `from.identifier` to `to`, one after the other. At the
-    /// first failure the sessions already moved are moved back to `from` (whose copy is still in
-    /// the store: the registry is only committed after all succeeded), so every session runs the
-    /// version the registry names. `completion` gets nil when all of them run the new version.
+    /// Upgrades every connected session of `from.identifier` to `to`, one after the other, as an
+    /// `UpgradeBatch` decides: at the first failure the sessions already moved are moved back to
+    /// `from` (whose copy is still in the store: the registry is only committed after all
+    /// succeeded), so every session runs the version the registry names. `completion` gets nil when
+    /// all of them run the new version, else the first failure.
     func upgradeSessions(from: ExtensionInfo, to: ExtensionInfo, completion: @escaping (UpgradeFailure?) -> Void) {
         upgradesInProgress.insert(to.identifier)
-        var pending = upgradableSessions(of: from.identifier)
-        var moved: [TunnelSession] = []
-        func next() {
-            guard !pending.isEmpty else {
+        var batch = UpgradeBatch(profiles: upgradableSessions(of: from.identifier).map(\.profileName))
+        var firstFailure: UpgradeFailure?
+        func perform(_ step: UpgradeBatch.Step) {
+            let profile: String
+            let back: Bool
+            switch step {
+            case .done:
                 upgradesInProgress.remove(to.identifier)
-                completion(nil)
-                return
+                return completion(firstFailure)
+            case .upgrade(let name): (profile, back) = (name, false)
+            case .moveBack(let name): (profile, back) = (name, true)
             }
-            let session = pending.removeFirst()
-            let done: (UpgradeFailure?) -> Void = { [weak self] failure in
+            guard let session = sessions[profile], session.run != nil,
+                session.machine.state == .connected || session.machine.state == .reasserting
+            else { return perform(batch.skipped()) }  // it ended meanwhile: nothing to move
+            if back { logger.notice("session \(profile): moving back to \(from.versionDescription) after the failed upgrade") }
+            let driver = UpgradeDriver(session: session, from: back ? to : from, to: back ? from : to, supervisor: self) {
+                [weak self] failure in
                 guard let self else { return }
-                if let failure {
-                    self.moveBack(moved, from: to, to: from) {
-                        self.upgradesInProgress.remove(to.identifier)
-                        completion(failure)
-                    }
-                } else {
-                    moved.append(session)
-                    next()
-                }
-            }
-            guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else {
-                next()  // it ended meanwhile: nothing to move
-                return
-            }
-            UpgradeDriver(session: session, from: from, to: to, supervisor: self, completion: done).start()
-        }
-        next()
-    }
-
-    /// After a failed upgrade, returns the sessions that had already moved to the version the
-    /// registry keeps; one that cannot go back stays on the new version and is logged.
-    private func moveBack(_ sessions: [TunnelSession], from: ExtensionInfo, to: ExtensionInfo, then: @escaping () -> Void) {
-        var pending = sessions
-        func step() {
-            guard !pending.isEmpty else { return then() }
-            let session = pending.removeFirst()
-            guard session.run != nil, session.machine.state == .connected || session.machine.state == .reasserting else { return step() }
-            logger.notice("session \(session.profileName): moving back to \(to.versionDescription) after the failed upgrade")
-            let finish: (UpgradeFailure?) -> Void = { [weak self] failure in
-                if let failure {
-                    self?.logger.error(
-                        "session \(session.profileName): could not move back to \(to.versionDescription) (\(failure.reason)): it keeps \(from.versionDescription)"
+                if back, let failure {
+                    self.logger.error(
+                        "session \(profile): could not move back to \(from.versionDescription) (\(failure.reason)): it keeps \(to.versionDescription)"
                     )
+                } else if firstFailure == nil {
+                    firstFailure = failure
                 }
-                step()
+                perform(batch.finished(failed: failure != nil))
             }
-            UpgradeDriver(session: session, from: from, to: to, supervisor: self, completion: finish).start()
+            driver.start()
         }
-        step()
+        perform(batch.start())
     }
 
     // MARK: moving a session's run

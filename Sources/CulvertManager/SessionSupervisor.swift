@@ -152,8 +152,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     var isQuiescent: Bool {
         messages.pending == 0 && dns.inFlight == 0
             && sessions.values.allSatisfy {
-                $0.suspendedActions == nil &&
-                $0.machine.state != .connecting && $0.machine.state != .disconnecting && $0.connectWaiters.isEmpty
+                $0.suspendedActions == nil && $0.machine.state != .connecting && $0.machine.state != .disconnecting
+                    && $0.connectWaiters.isEmpty
                     && $0.disconnectWaiters.isEmpty
             }
     }
@@ -333,10 +333,9 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         session.info.nextRestartAt = WallClock.rfc3339(after: delay)
         session.info.restarts = Int64(attempt)
         logger.notice("session \(session.profileName): restart \(attempt) in \(delay)")
-        events.publish(EventBody(kind: .sessionState, reason: "restart_scheduled", session: session.info, previousState: session.info.state))
+        events.publish(
+            EventBody(kind: .sessionState, reason: "restart_scheduled", session: session.info, previousState: session.info.state))
         queue.asyncAfter(deadline: .now() + delay.dispatchInterval, execute: item)
     }
-
-
 
 }

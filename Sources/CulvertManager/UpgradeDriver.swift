@@ -139,7 +139,8 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
             case .stopOld:
                 oldRun.role = .superseded
                 oldRun.channel.call(
-                    "io.culvert.Provider.StopTunnel", parameters: ["reason": .string(StopReason.superseded.rawValue)]) { _ in }
+                    "io.culvert.Provider.StopTunnel", parameters: ["reason": .string(StopReason.superseded.rawValue)]
+                ) { _ in }
             case .armStopGrace(let after):
                 stopGrace = supervisor.schedule(after: after) { [weak self] in self?.feed(.stopGraceElapsed) }
             case .cancelStopGrace:
@@ -179,7 +180,8 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
             case .publishFailed(let failure):
                 let report = upgradeFailure(failure)
                 logger.error(
-                    "session \(session.profileName): upgrade to \(to.versionDescription) abandoned (\(report.reason)): \(report.description)")
+                    "session \(session.profileName): upgrade to \(to.versionDescription) abandoned (\(report.reason)): \(report.description)"
+                )
                 supervisor.events.publish(
                     EventBody(
                         kind: .upgradeFailed, reason: report.reason, extensionInfo: to, previousVersion: from.versionDescription,
