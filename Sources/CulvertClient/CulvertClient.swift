@@ -108,7 +108,9 @@ public struct CulvertClient: Sendable {
     // MARK: plumbing
 
     /// One call on a fresh connection, on its own thread, bounded by `deadline` (default `callDeadline`).
-    func call(_ method: ManagerMethod, _ parameters: JSONValue = [:], deadline: Duration? = nil) async throws(CulvertClientError) -> JSONValue {
+    func call(_ method: ManagerMethod, _ parameters: JSONValue = [:], deadline: Duration? = nil) async throws(CulvertClientError)
+        -> JSONValue
+    {
         let path = socketPath
         let deadline = ContinuousClock.now + (deadline ?? callDeadline)
         return try await BlockingCall.run(name: "culvert-\(method.member)") { gate in

@@ -160,7 +160,8 @@ extension CulvertClientError {
         case .publisherMismatch(let identifier, let installed, let offered):
             self = .publisherMismatch(identifier: identifier, installed: installed, offered: offered)
         case .publisherNotAllowed(let identifier, let publisher): self = .publisherNotAllowed(identifier: identifier, publisher: publisher)
-        case .bundleRejected(let reason, let path, let description): self = .bundleRejected(reason: reason, path: path, description: description)
+        case .bundleRejected(let reason, let path, let description):
+            self = .bundleRejected(reason: reason, path: path, description: description)
         case .invalidPath(let path, let reason): self = .invalidPath(path: path, reason: reason)
         case .policyInvalid(let path, let description): self = .policyInvalid(path: path, description: description)
         case .extensionInUse(let identifier, let profiles): self = .extensionInUse(identifier: identifier, profiles: profiles)

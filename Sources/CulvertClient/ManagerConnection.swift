@@ -79,7 +79,8 @@ final class ManagerConnection {
     }
 
     /// Calls a method that has exactly one reply; an error reply is thrown as `.varlink(.remote)`.
-    func call(_ method: ManagerMethod, _ parameters: JSONValue = [:], until deadline: ContinuousClock.Instant) throws(Failure) -> JSONValue {
+    func call(_ method: ManagerMethod, _ parameters: JSONValue = [:], until deadline: ContinuousClock.Instant) throws(Failure) -> JSONValue
+    {
         try send(method, parameters)
         let reply = try receive(until: deadline)
         if let error = reply.error { throw .varlink(.remote(VarlinkError(error, reply.parameters))) }

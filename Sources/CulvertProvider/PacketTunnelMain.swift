@@ -18,8 +18,11 @@ public enum PacketTunnelMain {
     static let channelDescriptor: Int32 = 4
     /// Methods the provider serves on the channel.
     static let servedMethods = Set(
-        [ProviderMethod.startTunnel, .stopTunnel, .handleAppMessage, .reattach, .prepareHandover, .resumeAfterFailedHandover, .importHandover]
-            .map(\.member))
+        [
+            ProviderMethod.startTunnel, .stopTunnel, .handleAppMessage, .reattach, .prepareHandover, .resumeAfterFailedHandover,
+            .importHandover,
+        ]
+        .map(\.member))
     /// Exit status when not started by culvertd (EX_USAGE).
     static let usageExitStatus: Int32 = 64
     /// How long a provider whose culvertd died keeps its tunnel up waiting to be re-adopted, unless

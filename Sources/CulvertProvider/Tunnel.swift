@@ -83,7 +83,8 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
         _ = try? await request(.cancelTunnel, CancelTunnelParameters(error: error).jsonValue)  // try?: the session ends either way
     }
 
-    private func request(_ method: ProviderMethod, _ parameters: JSONValue, passing descriptors: [Descriptor] = []) async throws(TunnelError)
+    private func request(_ method: ProviderMethod, _ parameters: JSONValue, passing descriptors: [Descriptor] = [])
+        async throws(TunnelError)
         -> JSONValue
     {
         let result: Result<JSONValue, TunnelError> = await withCheckedContinuation { continuation in

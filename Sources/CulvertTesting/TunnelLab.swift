@@ -195,7 +195,8 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     @discardableResult
     public func connect(_ name: String, wait: Bool = true) throws -> JSONValue {
         try control.call(
-            ManagerMethod.connect.rawValue, ["profile": .string(name), "wait": .bool(wait)], timeoutMilliseconds: Self.sessionCallMilliseconds
+            ManagerMethod.connect.rawValue, ["profile": .string(name), "wait": .bool(wait)],
+            timeoutMilliseconds: Self.sessionCallMilliseconds
         )
     }
 

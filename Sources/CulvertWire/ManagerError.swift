@@ -87,7 +87,8 @@ public enum ManagerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .downgradeRefused(let identifier, let installed, let offered),
             .publisherMismatch(let identifier, let installed, let offered):
             return ["identifier": .string(identifier), "installed": .string(installed), "offered": .string(offered)]
-        case .publisherNotAllowed(let identifier, let publisher): return ["identifier": .string(identifier), "publisher": .string(publisher)]
+        case .publisherNotAllowed(let identifier, let publisher):
+            return ["identifier": .string(identifier), "publisher": .string(publisher)]
         case .bundleRejected(let reason, let path, let description):
             return .members(["reason": .string(reason), "path": path.map { .string($0) }, "description": .string(description)])
         case .invalidPath(let path, let reason): return ["path": .string(path), "reason": .string(reason)]

@@ -50,7 +50,8 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
         do {
             switch ProviderErrorName(rawValue: reply.name) {
             case .invalidSettings?:
-                self = .invalidSettings(field: try p.string("field"), reason: try p.string("reason"), description: try p.string("description"))
+                self = .invalidSettings(
+                    field: try p.string("field"), reason: try p.string("reason"), description: try p.string("description"))
             case .settingsFailed?: self = .settingsFailed(step: try p.string("step"), description: try p.string("description"))
             case .protectFailed?: self = .protectFailed(reason: try p.string("reason"), description: try p.string("description"))
             case .tunnelFailed?: self = .tunnelFailed(reason: try p.string("reason"), description: try p.string("description"))

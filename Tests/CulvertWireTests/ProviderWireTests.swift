@@ -6,7 +6,8 @@ import XCTest
 final class ProviderWireTests: XCTestCase {
     let interface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)  // the bundled text is known-good
 
-    func assertRoundTrip<T: WireValue & Equatable>(_ value: T, _ wire: JSONValue, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertRoundTrip<T: WireValue & Equatable>(_ value: T, _ wire: JSONValue, file: StaticString = #filePath, line: UInt = #line) throws
+    {
         XCTAssertEqual(value.jsonValue, wire, file: file, line: line)
         XCTAssertEqual(try T(json: wire), value, file: file, line: line)
     }
@@ -60,11 +61,14 @@ final class ProviderWireTests: XCTestCase {
         try assertRoundTrip(HandleAppMessageReply(data: nil), ["data": nil])
         try assertRoundTrip(PrepareHandoverReply(state: "AAEC"), ["state": "AAEC"])
         let context = SessionContext(profile: "lab", session: "s", interface: "cvt1")
-        try assertRoundTrip(ReattachReply(session: context), ["session": ["profile": "lab", "session": "s", "interface": "cvt1", "protocol": 1]])
+        try assertRoundTrip(
+            ReattachReply(session: context), ["session": ["profile": "lab", "session": "s", "interface": "cvt1", "protocol": 1]])
         XCTAssertNoThrow(try interface.validate(reply: ReattachReply(session: context).jsonValue, of: ProviderMethod.reattach.member))
         for (value, method) in [
-            (StopTunnelParameters(reason: "x").jsonValue, ProviderMethod.stopTunnel), (SetReassertingParameters(reasserting: false).jsonValue, .setReasserting),
-            (CancelTunnelParameters(error: nil).jsonValue, .cancelTunnel), (HandleAppMessageParameters(data: "").jsonValue, .handleAppMessage),
+            (StopTunnelParameters(reason: "x").jsonValue, ProviderMethod.stopTunnel),
+            (SetReassertingParameters(reasserting: false).jsonValue, .setReasserting),
+            (CancelTunnelParameters(error: nil).jsonValue, .cancelTunnel),
+            (HandleAppMessageParameters(data: "").jsonValue, .handleAppMessage),
         ] {
             XCTAssertNoThrow(try interface.validate(parameters: value, of: method.member), "\(method)")
         }
@@ -85,7 +89,8 @@ final class ProviderWireTests: XCTestCase {
         XCTAssertEqual(Set(samples.map(\.name)), Set(ProviderErrorName.allCases.map(\.rawValue)))
         for sample in samples {
             let wire = sample.varlinkError
-            XCTAssertNoThrow(try interface.validate(errorParameters: wire.parameters, of: String(wire.name.split(separator: ".").last!)))
+            let member = try XCTUnwrap(ProviderErrorName(rawValue: wire.name)).member
+            XCTAssertNoThrow(try interface.validate(errorParameters: wire.parameters, of: member))
             XCTAssertEqual(ProviderError(wire), sample)
         }
         XCTAssertEqual(

@@ -8,16 +8,23 @@ final class WireNamesTests: XCTestCase {
     func interface(_ text: String) throws -> VarlinkInterface { try VarlinkInterface(parsing: text) }
 
     func check<Method: RawRepresentable & CaseIterable, Failure: RawRepresentable & CaseIterable>(
-        _ text: String, methods: Method.Type, errors: Failure.Type, interfaceName: String, file: StaticString = #filePath, line: UInt = #line
+        _ text: String, methods: Method.Type, errors: Failure.Type, interfaceName: String, file: StaticString = #filePath,
+        line: UInt = #line
     ) throws where Method.RawValue == String, Failure.RawValue == String {
         let parsed = try interface(text)
         XCTAssertEqual(parsed.name, interfaceName, file: file, line: line)
         XCTAssertEqual(
-            Method.allCases.map(\.rawValue), parsed.methodNames.map { "\(parsed.name).\($0)" }, "every method, in order", file: file, line: line)
+            Method.allCases.map(\.rawValue), parsed.methodNames.map { "\(parsed.name).\($0)" }, "every method, in order", file: file,
+            line: line)
         XCTAssertEqual(
-            Failure.allCases.map(\.rawValue), parsed.errorNames.map { "\(parsed.name).\($0)" }, "every error, in order", file: file, line: line)
-        for method in Method.allCases { XCTAssertEqual(Method(rawValue: method.rawValue)?.rawValue, method.rawValue, file: file, line: line) }
-        for error in Failure.allCases { XCTAssertEqual(Failure(rawValue: error.rawValue)?.rawValue, error.rawValue, file: file, line: line) }
+            Failure.allCases.map(\.rawValue), parsed.errorNames.map { "\(parsed.name).\($0)" }, "every error, in order", file: file,
+            line: line)
+        for method in Method.allCases {
+            XCTAssertEqual(Method(rawValue: method.rawValue)?.rawValue, method.rawValue, file: file, line: line)
+        }
+        for error in Failure.allCases {
+            XCTAssertEqual(Failure(rawValue: error.rawValue)?.rawValue, error.rawValue, file: file, line: line)
+        }
     }
 
     func testProviderNames() throws {
