@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "culvertctl",
             dependencies: [
-                "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem",
+                "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem", "CulvertVarlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         // culvert-tui's screen as a value: the reducer and the layout, without a terminal, so they can be unit-tested.
