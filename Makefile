@@ -36,9 +36,15 @@ demo: build
 generate:
 	scripts/embed-varlink Sources/CulvertVarlink VarlinkBundledInterfaces
 	scripts/embed-varlink Sources/CulvertManager ManagerInterfaces
+	scripts/varlink-names Sources/CulvertVarlink/VarlinkNames.swift Sources/CulvertVarlink/Interfaces/org.varlink.*.varlink
+	scripts/varlink-names Sources/CulvertWire/WireNames.swift \
+	  Sources/CulvertVarlink/Interfaces/io.culvert.Provider.varlink Sources/CulvertManager/Interfaces/io.culvert.Manager.varlink
+
+GENERATED = Sources/CulvertVarlink/VarlinkBundledInterfaces.swift Sources/CulvertManager/ManagerInterfaces.swift \
+  Sources/CulvertVarlink/VarlinkNames.swift Sources/CulvertWire/WireNames.swift
 
 check-generated: generate
-	@git diff --quiet -- Sources/CulvertVarlink/VarlinkBundledInterfaces.swift Sources/CulvertManager/ManagerInterfaces.swift \
+	@git ls-files --error-unmatch -- $(GENERATED) >/dev/null && git diff --quiet -- $(GENERATED) \
 	  || { echo "generated interface files were stale; run 'make generate' and commit"; git --no-pager diff --stat; exit 1; }
 
 format:

@@ -41,6 +41,8 @@ let package = Package(
         .target(
             name: "CulvertVarlink", dependencies: ["CulvertSystem"],
             exclude: ["Interfaces"], swiftSettings: strict),
+        // Culvert's own interfaces typed: generated names, ManagerError, io.culvert.Provider's parameters.
+        .target(name: "CulvertWire", dependencies: ["CulvertVarlink"], swiftSettings: strict),
         // Extension bundles: manifest, canonical signing payload, Ed25519 signatures, verified copies.
         .target(
             name: "CulvertBundle",
@@ -49,20 +51,21 @@ let package = Package(
         .target(
             name: "CulvertManager",
             dependencies: [
-                "CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertBundle",
+                "CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertWire", "CulvertBundle",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Interfaces"], swiftSettings: strict),
-        .target(name: "CulvertProvider", dependencies: ["CulvertSystem", "CulvertVarlink"], swiftSettings: strict),
+        .target(name: "CulvertProvider", dependencies: ["CulvertSystem", "CulvertVarlink", "CulvertWire"], swiftSettings: strict),
         .executableTarget(
             name: "culvert-test-provider", dependencies: ["CulvertProvider", "CulvertSystem"], path: "Tests/Fixtures/culvert-test-provider",
             swiftSettings: strict),
         .target(
-            name: "CulvertClient", dependencies: ["CulvertCore", "CulvertVarlink", "CulvertSystem"],
+            name: "CulvertClient", dependencies: ["CulvertCore", "CulvertVarlink", "CulvertWire", "CulvertSystem"],
             swiftSettings: strict),
         .target(
-            name: "CulvertTesting", dependencies: ["CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertClient", "CulvertBundle"],
+            name: "CulvertTesting",
+            dependencies: ["CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertWire", "CulvertClient", "CulvertBundle"],
             swiftSettings: strict),
 
         .executableTarget(
@@ -76,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "culvertctl",
             dependencies: [
-                "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem",
+                "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem", "CulvertVarlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         // culvert-tui's screen as a value: the reducer and the layout, without a terminal, so they can be unit-tested.
@@ -96,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "culvert-bench",
             dependencies: [
-                "CulvertVarlink", "CulvertSystem", "CulvertTesting",
+                "CulvertVarlink", "CulvertWire", "CulvertSystem", "CulvertTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CCulvert"], swiftSettings: strict),
@@ -112,6 +115,8 @@ let package = Package(
         .testTarget(
             name: "CulvertVarlinkTests", dependencies: ["CulvertVarlink", "CulvertSystem"],
             swiftSettings: strict),
+        .testTarget(
+            name: "CulvertWireTests", dependencies: ["CulvertWire", "CulvertVarlink", "CulvertManager"], swiftSettings: strict),
         .testTarget(
             name: "CulvertIntegrationTests",
             dependencies: ["CulvertClient", "CulvertTesting", "CulvertVarlink", "CulvertSystem", "CulvertCore", "CulvertBundle"],

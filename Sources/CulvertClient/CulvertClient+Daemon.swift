@@ -1,6 +1,7 @@
 // CulvertClient+Daemon: calls about culvertd itself rather than its profiles or extensions.
 
 import CulvertVarlink
+import CulvertWire
 
 extension CulvertClient {
     /// Asks culvertd to replace its program in place (needs root): with `binary` (an absolute
@@ -14,6 +15,6 @@ extension CulvertClient {
     public func reexec(binary: String? = nil) async throws(CulvertClientError) {
         var parameters: [String: JSONValue] = [:]
         if let binary { parameters["binary"] = .string(binary) }
-        _ = try await call("Reexec", .object(parameters))
+        _ = try await call(.reexec, .object(parameters))
     }
 }

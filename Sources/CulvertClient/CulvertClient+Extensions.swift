@@ -3,6 +3,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 
 extension CulvertClient {
     /// Installs the bundle directory at `path` (absolute): culvertd verifies it, copies it into
@@ -15,7 +16,7 @@ extension CulvertClient {
     ///   `.publisherNotAllowed`, `.invalidPath`, `.policyInvalid`, `.permissionDenied` (not root).
     public func installExtension(path: String, allowDowngrade: Bool = false) async throws(CulvertClientError) -> InstallResult {
         let parameters = Self.installParameters(path: path, allowDowngrade: allowDowngrade)
-        let reply = try await extensionCall("InstallExtension", parameters).unwrapped()
+        let reply = try await extensionCall(.installExtension, parameters).unwrapped()
         return try WireDecoding.decode(InstallResult.self, from: reply, what: "InstallExtension reply")
     }
 
@@ -35,7 +36,7 @@ extension CulvertClient {
         path: String, allowDowngrade: Bool = false, stateDirectory: String
     ) async throws(CulvertClientError) -> InstallRequestOutcome {
         let parameters = Self.installParameters(path: path, allowDowngrade: allowDowngrade)
-        switch await extensionCall("InstallExtension", parameters) {
+        switch await extensionCall(.installExtension, parameters) {
         case .success(let reply):
             return .applied(try WireDecoding.decode(InstallResult.self, from: reply, what: "InstallExtension reply"))
         case .failure(let failure) where !failure.daemonAbsent:
@@ -46,7 +47,7 @@ extension CulvertClient {
         let request = ExtensionSpool.request(path: path, allowDowngrade: allowDowngrade)
         let file = try ExtensionSpool.enqueue(stateDirectory: stateDirectory, request: request)
         let spooled = InstallRequestOutcome.spooled(SpooledInstall(file: file, request: request))
-        guard case .success = await extensionCall("Ping", [:]) else { return spooled }
+        guard case .success = await extensionCall(.ping, [:]) else { return spooled }
         guard try ExtensionSpool.withdraw(file) else { return spooled }
         return .applied(try await installExtension(path: path, allowDowngrade: allowDowngrade))
     }
@@ -54,7 +55,7 @@ extension CulvertClient {
     /// Enables an extension that is awaiting approval (needs root). Approving an enabled one
     /// changes nothing (`changed` is false). Throws `.extensionNotFound` if none is installed.
     public func approveExtension(_ identifier: String) async throws(CulvertClientError) -> ApprovalResult {
-        let reply = try await extensionCall("ApproveExtension", ["identifier": .string(identifier)]).unwrapped()
+        let reply = try await extensionCall(.approveExtension, ["identifier": .string(identifier)]).unwrapped()
         return try WireDecoding.decode(ApprovalResult.self, from: reply, what: "ApproveExtension reply")
     }
 
@@ -63,14 +64,14 @@ extension CulvertClient {
     /// which disconnects them first. Throws `.extensionNotFound` if none is installed.
     @discardableResult
     public func uninstallExtension(_ identifier: String, force: Bool = false) async throws(CulvertClientError) -> Int64 {
-        let reply = try await extensionCall("UninstallExtension", ["identifier": .string(identifier), "force": .bool(force)]).unwrapped()
+        let reply = try await extensionCall(.uninstallExtension, ["identifier": .string(identifier), "force": .bool(force)]).unwrapped()
         guard let seq = reply["seq"]?.intValue else { throw .protocolViolation("UninstallExtension reply without seq") }
         return seq
     }
 
     /// Every installed extension, sorted by identifier.
     public func extensions() async throws(CulvertClientError) -> [ExtensionInfo] {
-        let reply = try await extensionCall("ListExtensions", [:]).unwrapped()
+        let reply = try await extensionCall(.listExtensions, [:]).unwrapped()
         return try WireDecoding.decode([ExtensionInfo].self, from: reply["extensions"], what: "extension list")
     }
 
@@ -86,7 +87,7 @@ extension CulvertClient {
     /// registrations whose source bundle has vanished (needs root). With `dryRun`, reports what
     /// it would remove and removes nothing.
     public func collectGarbage(dryRun: Bool = false) async throws(CulvertClientError) -> GarbageCollection {
-        let reply = try await extensionCall("CollectGarbage", ["dryRun": .bool(dryRun)]).unwrapped()
+        let reply = try await extensionCall(.collectGarbage, ["dryRun": .bool(dryRun)]).unwrapped()
         return try WireDecoding.decode(GarbageCollection.self, from: reply, what: "CollectGarbage reply")
     }
 
@@ -105,14 +106,14 @@ extension CulvertClient {
     }
 
     /// One call on a fresh connection, on its own thread, bounded by `callDeadline`.
-    func extensionCall(_ member: String, _ parameters: JSONValue) async -> Result<JSONValue, ExtensionCallFailure> {
+    func extensionCall(_ method: ManagerMethod, _ parameters: JSONValue) async -> Result<JSONValue, ExtensionCallFailure> {
         let path = socketPath
         // A live upgrade answers once every connected session runs the new version: as long as a Connect.
-        let deadline = ContinuousClock.now + (member == "InstallExtension" ? max(callDeadline, Self.sessionWaitDeadline) : callDeadline)
+        let deadline = ContinuousClock.now + (method == .installExtension ? max(callDeadline, Self.sessionWaitDeadline) : callDeadline)
         // The body reports every failure inside its value, so BlockingCall's own failure is never used.
-        let outcome = await BlockingCall.run(name: "culvert-\(member)") {
+        let outcome = await BlockingCall.run(name: "culvert-\(method.member)") {
             gate -> Result<Result<JSONValue, ExtensionCallFailure>, CulvertClientError> in
-            .success(Self.call(member, parameters, path: path, gate: gate, until: deadline))
+            .success(Self.call(method, parameters, path: path, gate: gate, until: deadline))
         }
         switch outcome {
         case .success(let result): return result
@@ -121,7 +122,7 @@ extension CulvertClient {
     }
 
     private static func call(
-        _ member: String, _ parameters: JSONValue, path: String, gate: ConnectionGate, until deadline: ContinuousClock.Instant
+        _ method: ManagerMethod, _ parameters: JSONValue, path: String, gate: ConnectionGate, until deadline: ContinuousClock.Instant
     ) -> Result<JSONValue, ExtensionCallFailure> {
         let connection: ManagerConnection
         do throws(ManagerConnection.Failure) {
@@ -131,13 +132,13 @@ extension CulvertClient {
             if case .varlink(.system(let system)) = error {
                 absent = system.errno == Syscall.ENOENT || system.errno == Syscall.ECONNREFUSED
             }
-            return .failure(ExtensionCallFailure(error: CulvertClientError(error, path: path, member: member), daemonAbsent: absent))
+            return .failure(ExtensionCallFailure(error: CulvertClientError(error, path: path, member: method.member), daemonAbsent: absent))
         }
         defer { connection.close() }
         do throws(ManagerConnection.Failure) {
-            return .success(try connection.call(member, parameters, until: deadline))
+            return .success(try connection.call(method, parameters, until: deadline))
         } catch {
-            return .failure(ExtensionCallFailure(error: CulvertClientError(error, path: path, member: member), daemonAbsent: false))
+            return .failure(ExtensionCallFailure(error: CulvertClientError(error, path: path, member: method.member), daemonAbsent: false))
         }
     }
 }

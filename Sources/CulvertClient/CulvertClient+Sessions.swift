@@ -2,6 +2,7 @@
 
 import CulvertCore
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 extension CulvertClient {
@@ -21,7 +22,7 @@ extension CulvertClient {
     ///   `.extensionNotUsable`, `.fullTunnelInUse`, `.permissionDenied`.
     public func connect(profile: String, wait: Bool = true) async throws(CulvertClientError) -> SessionChange {
         let reply = try await call(
-            "Connect", ["profile": .string(profile), "wait": .bool(wait)], deadline: wait ? waitingDeadline : nil)
+            .connect, ["profile": .string(profile), "wait": .bool(wait)], deadline: wait ? waitingDeadline : nil)
         return try WireDecoding.decode(SessionChange.self, from: reply, what: "Connect reply")
     }
 
@@ -33,7 +34,7 @@ extension CulvertClient {
     ///   `.permissionDenied`.
     public func disconnect(profile: String, wait: Bool = true) async throws(CulvertClientError) -> SessionChange {
         let reply = try await call(
-            "Disconnect", ["profile": .string(profile), "wait": .bool(wait)], deadline: wait ? waitingDeadline : nil)
+            .disconnect, ["profile": .string(profile), "wait": .bool(wait)], deadline: wait ? waitingDeadline : nil)
         return try WireDecoding.decode(SessionChange.self, from: reply, what: "Disconnect reply")
     }
 
@@ -43,7 +44,7 @@ extension CulvertClient {
     /// - Throws: `.providerUnavailable` (no provider runs, or it is not connected),
     ///   `.providerMessageFailed`, `.profileNotFound`, `.sessionNotFound`, `.permissionDenied`.
     public func sendProviderMessage(profile: String, data: [UInt8]) async throws(CulvertClientError) -> [UInt8]? {
-        let reply = try await call("SendProviderMessage", ["profile": .string(profile), "data": .string(Data(data).base64EncodedString())])
+        let reply = try await call(.sendProviderMessage, ["profile": .string(profile), "data": .string(Data(data).base64EncodedString())])
         guard let answer = reply["data"], answer != .null else { return nil }
         guard let text = answer.stringValue, let decoded = Data(base64Encoded: text) else {
             throw .protocolViolation("SendProviderMessage reply data is not base64")
@@ -58,7 +59,7 @@ extension CulvertClient {
     public func sessionLog(profile: String, limit: Int? = nil) async throws(CulvertClientError) -> SessionLog {
         var parameters: [String: JSONValue] = ["profile": .string(profile)]
         if let limit { parameters["limit"] = .int(Int64(limit)) }
-        let reply = try await call("GetSessionLog", .object(parameters))
+        let reply = try await call(.getSessionLog, .object(parameters))
         return try WireDecoding.decode(SessionLog.self, from: reply, what: "GetSessionLog reply")
     }
 

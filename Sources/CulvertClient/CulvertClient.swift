@@ -2,6 +2,7 @@
 
 import CulvertCore
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 /// A client of `culvertd`, configured with the path of its control socket.
@@ -41,13 +42,13 @@ public struct CulvertClient: Sendable {
 
     /// Checks that the daemon is alive and serving. Cheap enough to poll.
     public func ping() async throws(CulvertClientError) -> PingReply {
-        let reply = try await call("Ping")
+        let reply = try await call(.ping)
         return try WireDecoding.decode(PingReply.self, from: reply, what: "Ping reply")
     }
 
     /// The daemon's whole state at one instant.
     public func status() async throws(CulvertClientError) -> ManagerStatus {
-        let reply = try await call("GetStatus")
+        let reply = try await call(.getStatus)
         return try WireDecoding.decode(ManagerStatus.self, from: reply["status"], what: "status")
     }
 
@@ -77,7 +78,7 @@ public struct CulvertClient: Sendable {
             "options": .object(options.mapValues { .string($0) }), "alwaysOn": .bool(alwaysOn),
         ]
         if let secrets { input["secrets"] = .object(secrets.mapValues { .string($0) }) }
-        let reply = try await call("SaveProfile", ["profile": .object(input)])
+        let reply = try await call(.saveProfile, ["profile": .object(input)])
         return try WireDecoding.decode(SavedProfile.self, from: reply, what: "SaveProfile reply")
     }
 
@@ -85,7 +86,7 @@ public struct CulvertClient: Sendable {
     /// the `profile_removed` event. Throws `.profileNotFound` if there is no such profile.
     @discardableResult
     public func removeProfile(named name: String) async throws(CulvertClientError) -> Int64 {
-        let reply = try await call("RemoveProfile", ["name": .string(name)])
+        let reply = try await call(.removeProfile, ["name": .string(name)])
         guard let seq = reply["seq"]?.intValue else { throw .protocolViolation("RemoveProfile reply without seq") }
         return seq
     }
@@ -107,16 +108,18 @@ public struct CulvertClient: Sendable {
     // MARK: plumbing
 
     /// One call on a fresh connection, on its own thread, bounded by `deadline` (default `callDeadline`).
-    func call(_ member: String, _ parameters: JSONValue = [:], deadline: Duration? = nil) async throws(CulvertClientError) -> JSONValue {
+    func call(_ method: ManagerMethod, _ parameters: JSONValue = [:], deadline: Duration? = nil) async throws(CulvertClientError)
+        -> JSONValue
+    {
         let path = socketPath
         let deadline = ContinuousClock.now + (deadline ?? callDeadline)
-        return try await BlockingCall.run(name: "culvert-\(member)") { gate in
+        return try await BlockingCall.run(name: "culvert-\(method.member)") { gate in
             do throws(ManagerConnection.Failure) {
                 let connection = try ManagerConnection.open(path: path, gate: gate)
                 defer { connection.close() }
-                return .success(try connection.call(member, parameters, until: deadline))
+                return .success(try connection.call(method, parameters, until: deadline))
             } catch {
-                return .failure(CulvertClientError(error, path: path, member: member))
+                return .failure(CulvertClientError(error, path: path, member: method.member))
             }
         }.get()
     }

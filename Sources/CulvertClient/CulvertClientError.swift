@@ -2,11 +2,12 @@
 
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 
 /// The typed failure of every `CulvertClient` call.
 ///
-/// The daemon's named errors (`io.culvert.Manager.<Error>`) map to their own cases; anything the
-/// client does not know by name arrives as `remote`, so nothing is lost.
+/// The daemon's named errors (`ManagerError`, decoded from the reply) map to their own cases;
+/// anything the client does not know by name arrives as `remote`, so nothing is lost.
 public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No connection could be made or it broke before the reply (`reason` says how). If the break
     /// came after a change was sent, the change may or may not have been made.
@@ -141,69 +142,42 @@ extension CulvertClientError {
         }
     }
 
-    /// Maps an error reply to the matching typed case, or `.remote` when it has no case of its own.
+    /// Maps an error reply to the matching typed case (decoded as `ManagerError`), or `.remote`
+    /// when it has no case of its own — an error a newer daemon added among them.
     init(remote error: VarlinkError, method: String) {
-        let p = error.parameters
-        switch error.name {
-        case "io.culvert.Manager.PermissionDenied":
-            self = .permissionDenied(action: p["action"]?.stringValue ?? method)
-        case "org.varlink.service.PermissionDenied":
+        if error.name == VarlinkServiceErrorName.permissionDenied.rawValue {
             self = .permissionDenied(action: method)
-        case "io.culvert.Manager.ProfileNotFound":
-            self = .profileNotFound(name: p["name"]?.stringValue ?? "")
-        case "io.culvert.Manager.InvalidProfile":
-            self = .invalidProfile(field: p["field"]?.stringValue ?? "", reason: p["reason"]?.stringValue ?? "")
-        case "io.culvert.Manager.StorageFailed":
-            self = .storageFailed(
-                path: p["path"]?.stringValue ?? "", errno: p["errno"]?.intValue ?? 0,
-                description: p["description"]?.stringValue ?? "")
-        case "io.culvert.Manager.ExtensionNotFound":
-            self = .extensionNotFound(identifier: p["identifier"]?.stringValue ?? "")
-        case "io.culvert.Manager.DowngradeRefused":
-            self = .downgradeRefused(
-                identifier: p["identifier"]?.stringValue ?? "", installed: p["installed"]?.stringValue ?? "",
-                offered: p["offered"]?.stringValue ?? "")
-        case "io.culvert.Manager.PublisherMismatch":
-            self = .publisherMismatch(
-                identifier: p["identifier"]?.stringValue ?? "", installed: p["installed"]?.stringValue ?? "",
-                offered: p["offered"]?.stringValue ?? "")
-        case "io.culvert.Manager.PublisherNotAllowed":
-            self = .publisherNotAllowed(identifier: p["identifier"]?.stringValue ?? "", publisher: p["publisher"]?.stringValue ?? "")
-        case "io.culvert.Manager.BundleRejected":
-            self = .bundleRejected(
-                reason: p["reason"]?.stringValue ?? "", path: p["path"]?.stringValue, description: p["description"]?.stringValue ?? "")
-        case "io.culvert.Manager.InvalidPath":
-            self = .invalidPath(path: p["path"]?.stringValue ?? "", reason: p["reason"]?.stringValue ?? "")
-        case "io.culvert.Manager.PolicyInvalid":
-            self = .policyInvalid(path: p["path"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "")
-        case "io.culvert.Manager.ExtensionInUse":
-            let profiles: [String]
-            if case .array(let items)? = p["profiles"] { profiles = items.compactMap(\.stringValue) } else { profiles = [] }
-            self = .extensionInUse(identifier: p["identifier"]?.stringValue ?? "", profiles: profiles)
-        case "io.culvert.Manager.ExtensionNotUsable":
-            self = .extensionNotUsable(identifier: p["identifier"]?.stringValue ?? "", state: p["state"]?.stringValue ?? "")
-        case "io.culvert.Manager.ConnectFailed":
-            self = .connectFailed(
-                reason: p["reason"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "",
-                log: p["log"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        case "io.culvert.Manager.SessionNotFound":
-            self = .sessionNotFound(profile: p["profile"]?.stringValue ?? "")
-        case "io.culvert.Manager.ProviderUnavailable":
-            self = .providerUnavailable(profile: p["profile"]?.stringValue ?? "", state: p["state"]?.stringValue ?? "")
-        case "io.culvert.Manager.ProviderMessageFailed":
-            self = .providerMessageFailed(
-                profile: p["profile"]?.stringValue ?? "", reason: p["reason"]?.stringValue ?? "",
-                description: p["description"]?.stringValue ?? "")
-        case "io.culvert.Manager.FullTunnelInUse":
-            self = .fullTunnelInUse(profile: p["profile"]?.stringValue ?? "")
-        case "io.culvert.Manager.ReexecFailed":
-            self = .reexecFailed(reason: p["reason"]?.stringValue ?? "", description: p["description"]?.stringValue ?? "")
-        case "io.culvert.Manager.UpgradeFailed":
+            return
+        }
+        switch ManagerError(error) {
+        case .permissionDenied(let action, _): self = .permissionDenied(action: action)
+        case .profileNotFound(let name): self = .profileNotFound(name: name)
+        case .invalidProfile(let field, let reason): self = .invalidProfile(field: field, reason: reason)
+        case .storageFailed(let path, let errno, let description): self = .storageFailed(path: path, errno: errno, description: description)
+        case .extensionNotFound(let identifier): self = .extensionNotFound(identifier: identifier)
+        case .downgradeRefused(let identifier, let installed, let offered):
+            self = .downgradeRefused(identifier: identifier, installed: installed, offered: offered)
+        case .publisherMismatch(let identifier, let installed, let offered):
+            self = .publisherMismatch(identifier: identifier, installed: installed, offered: offered)
+        case .publisherNotAllowed(let identifier, let publisher): self = .publisherNotAllowed(identifier: identifier, publisher: publisher)
+        case .bundleRejected(let reason, let path, let description):
+            self = .bundleRejected(reason: reason, path: path, description: description)
+        case .invalidPath(let path, let reason): self = .invalidPath(path: path, reason: reason)
+        case .policyInvalid(let path, let description): self = .policyInvalid(path: path, description: description)
+        case .extensionInUse(let identifier, let profiles): self = .extensionInUse(identifier: identifier, profiles: profiles)
+        case .extensionNotUsable(let identifier, let state): self = .extensionNotUsable(identifier: identifier, state: state)
+        case .connectFailed(let reason, let description, let log): self = .connectFailed(reason: reason, description: description, log: log)
+        case .sessionNotFound(let profile): self = .sessionNotFound(profile: profile)
+        case .providerUnavailable(let profile, let state): self = .providerUnavailable(profile: profile, state: state)
+        case .providerMessageFailed(let profile, let reason, let description):
+            self = .providerMessageFailed(profile: profile, reason: reason, description: description)
+        case .fullTunnelInUse(let profile): self = .fullTunnelInUse(profile: profile)
+        case .reexecFailed(let reason, let description): self = .reexecFailed(reason: reason, description: description)
+        case .upgradeFailed(let identifier, let installed, let offered, let profile, let reason, let description, let log):
             self = .upgradeFailed(
-                identifier: p["identifier"]?.stringValue ?? "", installed: p["installed"]?.stringValue ?? "",
-                offered: p["offered"]?.stringValue ?? "", profile: p["profile"]?.stringValue, reason: p["reason"]?.stringValue ?? "",
-                description: p["description"]?.stringValue ?? "", log: p["log"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        default:
+                identifier: identifier, installed: installed, offered: offered, profile: profile, reason: reason, description: description,
+                log: log)
+        case .subscriberTooSlow, .other:
             self = .remote(error)
         }
     }

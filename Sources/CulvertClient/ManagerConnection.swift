@@ -1,6 +1,7 @@
 // ManagerConnection: one blocking varlink connection to culvertd, owned by one I/O thread.
 
 import CulvertVarlink
+import CulvertWire
 
 /// A connection to `io.culvert.Manager` with deadlines and cancellation.
 ///
@@ -8,8 +9,6 @@ import CulvertVarlink
 /// other threads interrupt it through its `ConnectionGate`. Once the gate is cancelled every
 /// failure is reported as `.cancelled`, whatever the socket said.
 final class ManagerConnection {
-    static let interface = "io.culvert.Manager"
-
     /// How an operation on the connection failed. Kept raw so each caller (one-shot calls, the
     /// watch) can classify it in its own terms.
     enum Failure: Error {
@@ -54,10 +53,10 @@ final class ManagerConnection {
         connection.close()
     }
 
-    /// Sends a call to `io.culvert.Manager.<member>`.
-    func send(_ member: String, _ parameters: JSONValue = [:], more: Bool = false) throws(Failure) {
+    /// Sends a call to `method`.
+    func send(_ method: ManagerMethod, _ parameters: JSONValue = [:], more: Bool = false) throws(Failure) {
         do {
-            try connection.send(VarlinkCallMessage(method: "\(Self.interface).\(member)", parameters: parameters, more: more))
+            try connection.send(VarlinkCallMessage(method: method.rawValue, parameters: parameters, more: more))
         } catch {
             throw mapped(error)
         }
@@ -80,11 +79,12 @@ final class ManagerConnection {
     }
 
     /// Calls a method that has exactly one reply; an error reply is thrown as `.varlink(.remote)`.
-    func call(_ member: String, _ parameters: JSONValue = [:], until deadline: ContinuousClock.Instant) throws(Failure) -> JSONValue {
-        try send(member, parameters)
+    func call(_ method: ManagerMethod, _ parameters: JSONValue = [:], until deadline: ContinuousClock.Instant) throws(Failure) -> JSONValue
+    {
+        try send(method, parameters)
         let reply = try receive(until: deadline)
         if let error = reply.error { throw .varlink(.remote(VarlinkError(error, reply.parameters))) }
-        guard !reply.continues else { throw .violation("\(member) replied with \"continues\" to a call without \"more\"") }
+        guard !reply.continues else { throw .violation("\(method.member) replied with \"continues\" to a call without \"more\"") }
         return reply.parameters
     }
 

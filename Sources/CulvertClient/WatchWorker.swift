@@ -3,6 +3,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 
 /// Runs one watch on its own thread until the stream is invalidated or its consumer goes away.
 ///
@@ -82,7 +83,7 @@ final class WatchWorker: @unchecked Sendable {  // after init, every mutable mem
         let connection = try step { () throws(ManagerConnection.Failure) in try ManagerConnection.open(path: path, gate: gate) }
         defer { connection.close() }
         let handshakeDeadline = ContinuousClock.now + callDeadline
-        let pingReply = try step { () throws(ManagerConnection.Failure) in try connection.call("Ping", until: handshakeDeadline) }
+        let pingReply = try step { () throws(ManagerConnection.Failure) in try connection.call(.ping, until: handshakeDeadline) }
         let ping = try decode(PingReply.self, from: pingReply, what: "Ping reply")
 
         let before = position
@@ -90,7 +91,7 @@ final class WatchWorker: @unchecked Sendable {  // after init, every mutable mem
         if let epoch = before.epoch, let seq = before.seq {
             parameters = ["since": .int(seq), "epoch": .string(epoch)]
         }
-        try step { () throws(ManagerConnection.Failure) in try connection.send("Watch", .object(parameters), more: true) }
+        try step { () throws(ManagerConnection.Failure) in try connection.send(.watch, .object(parameters), more: true) }
 
         var firstReply = true
         // Nothing was missed: the daemon replays nothing and the first reply may be a live event
@@ -104,7 +105,7 @@ final class WatchWorker: @unchecked Sendable {  // after init, every mutable mem
         while true {
             let deadline = firstReply && !subscribedEarly ? handshakeDeadline : nil
             let reply = try step { () throws(ManagerConnection.Failure) in try connection.receive(until: deadline) }
-            if let name = reply.error { throw classify(remote: VarlinkError(name, reply.parameters), member: "Watch") }
+            if let name = reply.error { throw classify(remote: VarlinkError(name, reply.parameters), member: ManagerMethod.watch.member) }
             guard reply.continues else { throw .transient(.protocolViolation("Watch ended with a final reply")) }
             let event = try decode(Event.self, from: reply.parameters["event"], what: "event")
 
@@ -169,25 +170,25 @@ final class WatchWorker: @unchecked Sendable {  // after init, every mutable mem
         case .varlink(.invalidReply(let why)):
             return .transient(.protocolViolation("invalid reply: \(why)"))
         case .varlink(.remote(let error)):
-            return classify(remote: error, member: "Ping")
+            return classify(remote: error, member: ManagerMethod.ping.member)
         }
     }
 
     private func classify(remote error: VarlinkError, member: String) -> SessionEnd {
-        switch error.name {
-        case "io.culvert.Manager.PermissionDenied":
-            return .permanent(.permissionDenied(action: error.parameters["action"]?.stringValue ?? member))
-        case "org.varlink.service.PermissionDenied":
-            return .permanent(.permissionDenied(action: member))
-        case "org.varlink.service.InterfaceNotFound", "org.varlink.service.MethodNotFound",
-            "org.varlink.service.MethodNotImplemented", "org.varlink.service.InvalidParameter",
-            "org.varlink.service.ExpectedMore":
-            return .permanent(.interfaceNotImplemented(path: path, error: error))
-        case "io.culvert.Manager.SubscriberTooSlow":
-            return .transient(
-                .droppedAsTooSlow(
-                    queuedBytes: error.parameters["queuedBytes"]?.intValue ?? 0, limit: error.parameters["limit"]?.intValue ?? 0))
+        switch ManagerError(error) {
+        case .permissionDenied(let action, _):
+            return .permanent(.permissionDenied(action: action))
+        case .subscriberTooSlow(let queuedBytes, let limit):
+            return .transient(.droppedAsTooSlow(queuedBytes: queuedBytes, limit: limit))
         default:
+            break
+        }
+        switch VarlinkServiceErrorName(rawValue: error.name) {
+        case .permissionDenied?:
+            return .permanent(.permissionDenied(action: member))
+        case .interfaceNotFound?, .methodNotFound?, .methodNotImplemented?, .invalidParameter?, .expectedMore?:
+            return .permanent(.interfaceNotImplemented(path: path, error: error))
+        case nil:
             return .transient(.remote(error))
         }
     }

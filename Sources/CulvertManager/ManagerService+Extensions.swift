@@ -4,14 +4,15 @@ import CulvertBundle
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 extension ManagerService {
     func handleExtensionCall(_ call: VarlinkCall, replier: VarlinkReplier) {
         dispatchPrecondition(condition: .onQueue(queue))
         let parameters = call.parameters
-        switch call.message.member {
-        case "InstallExtension":
+        switch ManagerMethod(rawValue: call.message.method) {
+        case .installExtension?:
             let path = parameters["path"]?.stringValue ?? ""
             // A live upgrade answers once every session runs the new version (or it was abandoned).
             installExtension(path: path, allowDowngrade: parameters["allowDowngrade"]?.boolValue ?? false, actor: actor(call)) {
@@ -25,7 +26,7 @@ extension ManagerService {
                     replier.fail(error)
                 }
             }
-        case "ApproveExtension":
+        case .approveExtension?:
             let identifier = parameters["identifier"]?.stringValue ?? ""
             do throws(ExtensionError) {
                 let (info, changed) = try catalog.approve(identifier)
@@ -39,15 +40,12 @@ extension ManagerService {
             } catch {
                 replier.fail(wireError(error))
             }
-        case "UninstallExtension":
+        case .uninstallExtension?:
             let identifier = parameters["identifier"]?.stringValue ?? ""
             let users = supervisor.activeProfiles(usingExtension: identifier)
             if !users.isEmpty {
                 guard parameters["force"]?.boolValue == true else {
-                    replier.fail(
-                        VarlinkError(
-                            "io.culvert.Manager.ExtensionInUse",
-                            ["identifier": .string(identifier), "profiles": .array(users.map { .string($0) })]))
+                    replier.fail(ManagerError.extensionInUse(identifier: identifier, profiles: users))
                     return
                 }
                 // The providers keep their executable mapped; their sessions stop with a typed reason.
@@ -63,9 +61,9 @@ extension ManagerService {
             } catch {
                 replier.fail(wireError(error))
             }
-        case "ListExtensions":
+        case .listExtensions?:
             replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ExtensionList(extensions: catalog.registry.sorted)))
-        case "CollectGarbage":
+        case .collectGarbage?:
             let dryRun = parameters["dryRun"]?.boolValue ?? false
             do throws(ExtensionError) {
                 let removals = try catalog.collectGarbage(dryRun: dryRun, running: supervisor.runningExecutables)
@@ -88,7 +86,7 @@ extension ManagerService {
     /// registers the new version only if all of them took it; `completion` runs then.
     func installExtension(
         path: String, allowDowngrade: Bool, actor: Actor,
-        completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), VarlinkError>) -> Void
+        completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), ManagerError>) -> Void
     ) {
         dispatchPrecondition(condition: .onQueue(queue))
         let prepared: PreparedInstall
@@ -127,14 +125,10 @@ extension ManagerService {
             if prepared.outcome == .unchanged { return completion(.success((.unchanged, info, nil))) }
             return register()
         }
-        func upgradeFailed(_ failure: UpgradeFailure) -> VarlinkError {
-            VarlinkError(
-                "io.culvert.Manager.UpgradeFailed",
-                [
-                    "identifier": .string(info.identifier), "installed": .string(previous.versionDescription),
-                    "offered": .string(info.versionDescription), "profile": .string(failure.profile), "reason": .string(failure.reason),
-                    "description": .string(failure.description), "log": .array(failure.log.map { .string($0) }),
-                ])
+        func upgradeFailed(_ failure: UpgradeFailure) -> ManagerError {
+            .upgradeFailed(
+                identifier: info.identifier, installed: previous.versionDescription, offered: info.versionDescription,
+                profile: failure.profile, reason: failure.reason, description: failure.description, log: failure.log)
         }
         guard !supervisor.upgradesInProgress.contains(info.identifier) else {
             // Its store copy may be the one the running upgrade installs: left for gc.
@@ -187,29 +181,22 @@ extension ManagerService {
         }
     }
 
-    func wireError(_ error: ExtensionError) -> VarlinkError {
+    func wireError(_ error: ExtensionError) -> ManagerError {
         switch error {
         case .invalidPath(let path, let reason):
-            return VarlinkError("io.culvert.Manager.InvalidPath", ["path": .string(path), "reason": .string(reason)])
+            return .invalidPath(path: path, reason: reason)
         case .rejected(let bundleError):
-            var parameters: [String: JSONValue] = ["reason": .string(bundleError.code), "description": .string(bundleError.description)]
-            if let path = bundleError.offendingPath { parameters["path"] = .string(path) }
-            return VarlinkError("io.culvert.Manager.BundleRejected", .object(parameters))
+            return .bundleRejected(reason: bundleError.code, path: bundleError.offendingPath, description: bundleError.description)
         case .policyInvalid(let path, let description):
-            return VarlinkError("io.culvert.Manager.PolicyInvalid", ["path": .string(path), "description": .string(description)])
+            return .policyInvalid(path: path, description: description)
         case .publisherNotAllowed(let identifier, let publisher):
-            return VarlinkError(
-                "io.culvert.Manager.PublisherNotAllowed", ["identifier": .string(identifier), "publisher": .string(publisher)])
+            return .publisherNotAllowed(identifier: identifier, publisher: publisher)
         case .downgradeRefused(let identifier, let installed, let offered):
-            return VarlinkError(
-                "io.culvert.Manager.DowngradeRefused",
-                ["identifier": .string(identifier), "installed": .string(installed), "offered": .string(offered)])
+            return .downgradeRefused(identifier: identifier, installed: installed, offered: offered)
         case .publisherMismatch(let identifier, let installed, let offered):
-            return VarlinkError(
-                "io.culvert.Manager.PublisherMismatch",
-                ["identifier": .string(identifier), "installed": .string(installed), "offered": .string(offered)])
+            return .publisherMismatch(identifier: identifier, installed: installed, offered: offered)
         case .notFound(let identifier):
-            return VarlinkError("io.culvert.Manager.ExtensionNotFound", ["identifier": .string(identifier)])
+            return .extensionNotFound(identifier: identifier)
         case .storage(let systemError):
             return storageFailed(systemError)
         }

@@ -6,6 +6,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 extension ManagerService {
@@ -18,8 +19,7 @@ extension ManagerService {
     func reexec(_ call: VarlinkCall, replier: VarlinkReplier) {
         dispatchPrecondition(condition: .onQueue(queue))
         func refuse(_ reason: String, _ description: String) {
-            replier.fail(
-                VarlinkError("io.culvert.Manager.ReexecFailed", ["reason": .string(reason), "description": .string(description)]))
+            replier.fail(ManagerError.reexecFailed(reason: reason, description: description))
         }
         let binary = call.parameters["binary"]?.stringValue ?? SpawnedProcess.executablePath(of: Identity.processID) ?? ""
         // try?: an unreadable binary is as unusable as a missing one.

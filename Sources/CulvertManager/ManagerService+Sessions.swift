@@ -4,6 +4,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 /// How the supervisor finds what a session runs when nobody hands it over (an alwaysOn restart,
@@ -36,19 +37,16 @@ extension ManagerService {
         switch call.message.member {
         case "Connect":
             guard let stored = store.profiles[name] else {
-                replier.fail(VarlinkError("io.culvert.Manager.ProfileNotFound", ["name": .string(name)]))
+                replier.fail(ManagerError.profileNotFound(name: name))
                 return
             }
             let identifier = stored.profile.extensionIdentifier
             guard let info = catalog.registry.extensions[identifier] else {
-                replier.fail(VarlinkError("io.culvert.Manager.ExtensionNotFound", ["identifier": .string(identifier)]))
+                replier.fail(ManagerError.extensionNotFound(identifier: identifier))
                 return
             }
             guard info.state == .enabled else {
-                replier.fail(
-                    VarlinkError(
-                        "io.culvert.Manager.ExtensionNotUsable", ["identifier": .string(identifier), "state": .string(info.state.rawValue)])
-                )
+                replier.fail(ManagerError.extensionNotUsable(identifier: identifier, state: info.state.rawValue))
                 return
             }
             supervisor.connect(
@@ -57,7 +55,7 @@ extension ManagerService {
         case "Disconnect":
             let wait = call.parameters["wait"]?.boolValue ?? true
             if !supervisor.disconnect(profileName: name, reason: .userRequest, wait: wait, replier: replier) {
-                replier.fail(VarlinkError("io.culvert.Manager.SessionNotFound", ["profile": .string(name)]))
+                replier.fail(ManagerError.sessionNotFound(profile: name))
             }
         case "SendProviderMessage":
             let data = call.parameters["data"]?.stringValue ?? ""
@@ -68,7 +66,7 @@ extension ManagerService {
             supervisor.sendMessage(profileName: name, data: data, replier: replier)
         case "GetSessionLog":
             guard let lines = supervisor.sessionLog(profileName: name) else {
-                replier.fail(VarlinkError("io.culvert.Manager.SessionNotFound", ["profile": .string(name)]))
+                replier.fail(ManagerError.sessionNotFound(profile: name))
                 return
             }
             let limit = call.parameters["limit"]?.intValue.map { Int(clamping: max(0, $0)) } ?? lines.count

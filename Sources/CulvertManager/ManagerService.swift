@@ -3,13 +3,14 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 import Logging
 
 /// The daemon's state and its varlink interface. Confined to the server queue: every call,
 /// event and disk write happens there, in one order, which is what makes seq numbers exact.
 public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // confined to `queue`
-    public static let interfaceName = "io.culvert.Manager"
+    public static let interfaceName = ManagerMethod.interface
 
     let configuration: ManagerConfiguration
     let queue: DispatchQueue
@@ -108,8 +109,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         dispatchPrecondition(condition: .onQueue(queue))
         let limit = server.limits.maximumQueuedOutput
         server.overflowError = { queued in
-            VarlinkError(
-                "io.culvert.Manager.SubscriberTooSlow", ["queuedBytes": .int(Int64(queued)), "limit": .int(Int64(limit))])
+            ManagerError.subscriberTooSlow(queuedBytes: Int64(queued), limit: Int64(limit)).varlinkError
         }
         server.onConnectionClosed = { [weak self] id in self?.subscribers.remove(id) }
         server.onOverflow = { [weak self] id, peer in
@@ -136,33 +136,32 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         let caller = Caller(uid: peer.uid, gid: peer.gid, groups: peer.groups)
         guard policy.allows(caller, method: call.message.member) else {
             logger.info("denied \(call.message.member) to \(peer)")
-            return VarlinkError(
-                "io.culvert.Manager.PermissionDenied", ["action": .string(call.message.member), "uid": .int(Int64(peer.uid))])
+            return ManagerError.permissionDenied(action: call.message.member, uid: Int64(peer.uid)).varlinkError
         }
         return nil
     }
 
     public func handle(_ call: VarlinkCall, replier: VarlinkReplier) {
         dispatchPrecondition(condition: .onQueue(queue))
-        switch call.message.member {
-        case "Ping":
+        switch ManagerMethod(rawValue: call.message.method) {
+        case .ping?:
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
-        case "GetStatus":
+        case .getStatus?:
             if stream.encodedStatus == nil { stream.encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
             replier.reply(encodedParameters: stream.encodedStatus ?? [])
-        case "Watch":
+        case .watch?:
             watch(call, replier: replier)
-        case "SaveProfile":
+        case .saveProfile?:
             saveProfile(call, replier: replier)
-        case "RemoveProfile":
+        case .removeProfile?:
             removeProfile(call, replier: replier)
-        case "Reexec":
+        case .reexec?:
             reexec(call, replier: replier)
-        case "Connect", "Disconnect", "SendProviderMessage", "GetSessionLog":
+        case .connect?, .disconnect?, .sendProviderMessage?, .getSessionLog?:
             handleSessionCall(call, replier: replier)
-        case "InstallExtension", "ApproveExtension", "UninstallExtension", "ListExtensions", "CollectGarbage":
+        case .installExtension?, .approveExtension?, .uninstallExtension?, .listExtensions?, .collectGarbage?:
             handleExtensionCall(call, replier: replier)
-        default:
+        case nil:
             replier.fail(.methodNotImplemented(call.message.method))
         }
     }
@@ -205,16 +204,11 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         do throws(ProfileValidationError) {
             try ProfileValidation.validate(profile: profile, secrets: secrets)
         } catch {
-            replier.fail(
-                VarlinkError(
-                    "io.culvert.Manager.InvalidProfile", ["field": .string(error.field), "reason": .string(error.reason.rawValue)]))
+            replier.fail(ManagerError.invalidProfile(field: error.field, reason: error.reason.rawValue))
             return
         }
         if let installed = catalog.registry.extensions[profile.extensionIdentifier], installed.state != .enabled {
-            replier.fail(
-                VarlinkError(
-                    "io.culvert.Manager.ExtensionNotUsable",
-                    ["identifier": .string(installed.identifier), "state": .string(installed.state.rawValue)]))
+            replier.fail(ManagerError.extensionNotUsable(identifier: installed.identifier, state: installed.state.rawValue))
             return
         }
         let saved: Profile
@@ -243,7 +237,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             return
         }
         guard removed else {
-            replier.fail(VarlinkError("io.culvert.Manager.ProfileNotFound", ["name": .string(name)]))
+            replier.fail(ManagerError.profileNotFound(name: name))
             return
         }
         let event = publish(EventBody(kind: .profileRemoved, actor: actor(call), name: name))
@@ -252,10 +246,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         replier.reply(["seq": .int(event.seq)])
     }
 
-    func storageFailed(_ error: SystemError) -> VarlinkError {
-        VarlinkError(
-            "io.culvert.Manager.StorageFailed",
-            ["path": .string(error.path ?? ""), "errno": .int(Int64(error.errno)), "description": .string(error.description)])
+    func storageFailed(_ error: SystemError) -> ManagerError {
+        .storageFailed(path: error.path ?? "", errno: Int64(error.errno), description: error.description)
     }
 
     /// Records an event and queues it to every subscriber, in the same step.

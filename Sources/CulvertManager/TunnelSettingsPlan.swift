@@ -9,8 +9,9 @@
 
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 
-/// Why settings were refused; the wire's `io.culvert.Provider.InvalidSettings`.
+/// Why settings were refused; the wire's `ProviderError.invalidSettings`.
 struct InvalidTunnelSettings: Error, Equatable, CustomStringConvertible {
     enum Reason: String {
         case invalidPrefix = "invalid_prefix"
@@ -23,6 +24,8 @@ struct InvalidTunnelSettings: Error, Equatable, CustomStringConvertible {
         case fullTunnelInUse = "full_tunnel_in_use"
         case requiresFullTunnel = "requires_full_tunnel"
         case invalidDNS = "invalid_dns"
+        /// Not a NetworkSettings value at all; a call validated against the interface never is.
+        case malformed
     }
     var field: String
     var reason: Reason
@@ -30,9 +33,7 @@ struct InvalidTunnelSettings: Error, Equatable, CustomStringConvertible {
     var description: String { "\(field): \(reason.rawValue) (\(detail))" }
 
     var varlinkError: VarlinkError {
-        VarlinkError(
-            "io.culvert.Provider.InvalidSettings",
-            ["field": .string(field), "reason": .string(reason.rawValue), "description": .string(detail)])
+        ProviderError.invalidSettings(field: field, reason: reason.rawValue, description: detail).varlinkError
     }
 }
 
@@ -51,17 +52,22 @@ struct TunnelSettingsPlan: Equatable {
     var dns: TunnelDNSSettings?
 
     /// Checks `settings` (a validated `NetworkSettings` value) for the TUN `interfaceIndex`.
-    /// `fullTunnelAvailable` is false while another session routes everything.
     init(settings: JSONValue, interfaceIndex: Int32, fullTunnelAvailable: Bool) throws(InvalidTunnelSettings) {
-        tunnelRemoteAddress = settings["tunnelRemoteAddress"]?.stringValue
-        if let section = settings["dns"], section != .null {
-            func strings(_ key: String) -> [String] {
-                guard case .array(let items)? = section[key] else { return [] }
-                return items.compactMap(\.stringValue)
-            }
+        let decoded: NetworkSettings
+        do { decoded = try NetworkSettings(json: settings) } catch {
+            throw InvalidTunnelSettings(field: "settings", reason: .malformed, detail: error.description)
+        }
+        try self.init(settings: decoded, interfaceIndex: interfaceIndex, fullTunnelAvailable: fullTunnelAvailable)
+    }
+
+    /// Checks `settings` for the TUN `interfaceIndex`. `fullTunnelAvailable` is false while
+    /// another session routes everything.
+    init(settings: NetworkSettings, interfaceIndex: Int32, fullTunnelAvailable: Bool) throws(InvalidTunnelSettings) {
+        tunnelRemoteAddress = settings.tunnelRemoteAddress
+        if let section = settings.dns {
             do {
                 dns = try TunnelDNSSettings(
-                    serverTexts: strings("servers"), searchDomains: strings("searchDomains"), matchDomains: strings("matchDomains"))
+                    serverTexts: section.servers, searchDomains: section.searchDomains ?? [], matchDomains: section.matchDomains ?? [])
             } catch {
                 let field: String
                 if case .invalidSetting(let which, _, _) = error {
@@ -72,8 +78,8 @@ struct TunnelSettingsPlan: Equatable {
                 throw InvalidTunnelSettings(field: field, reason: .invalidDNS, detail: error.description)
             }
         }
-        let hasIPv6 = settings["ipv6"].map { $0 != .null } ?? false
-        if let value = settings["mtu"]?.intValue {
+        let hasIPv6 = settings.ipv6 != nil
+        if let value = settings.mtu {
             guard (Int64(CulvertNetlink.minimumMTU)...Int64(CulvertNetlink.maximumMTU)).contains(value) else {
                 throw InvalidTunnelSettings(
                     field: "mtu", reason: .mtuOutOfRange,
@@ -89,10 +95,10 @@ struct TunnelSettingsPlan: Equatable {
         var routeSteps: [NetworkStep] = []
         for family in [IPFamily.ipv4, .ipv6] {
             let key = family == .ipv4 ? "ipv4" : "ipv6"
-            guard let section = settings[key], section != .null else { continue }
-            let familyAddresses = try Self.addresses(section["addresses"], field: "\(key).addresses", family: family)
-            let included = try Self.prefixes(section["includedRoutes"], field: "\(key).includedRoutes", family: family)
-            let excluded = try Self.prefixes(section["excludedRoutes"], field: "\(key).excludedRoutes", family: family)
+            guard let section = family == .ipv4 ? settings.ipv4 : settings.ipv6 else { continue }
+            let familyAddresses = try Self.addresses(section.addresses, field: "\(key).addresses", family: family)
+            let included = try Self.prefixes(section.includedRoutes ?? [], field: "\(key).includedRoutes", family: family)
+            let excluded = try Self.prefixes(section.excludedRoutes ?? [], field: "\(key).excludedRoutes", family: family)
             let isFull = included.contains(.defaultRoute(family))
             if isFull && !fullTunnelAvailable {
                 throw InvalidTunnelSettings(
@@ -132,15 +138,14 @@ struct TunnelSettingsPlan: Equatable {
         includedRoutes.map(\.description) + excludedRoutes.map { "!\($0)" }
     }
 
-    private static func list(_ value: JSONValue?, field: String) throws(InvalidTunnelSettings) -> [String] {
-        guard case .array(let items)? = value else { return [] }
+    private static func list(_ items: [String], field: String) throws(InvalidTunnelSettings) -> [String] {
         guard items.count <= maximumEntriesPerList else {
             throw InvalidTunnelSettings(field: field, reason: .tooMany, detail: "at most \(maximumEntriesPerList)")
         }
-        return items.map { $0.stringValue ?? "" }
+        return items
     }
 
-    private static func addresses(_ value: JSONValue?, field: String, family: IPFamily) throws(InvalidTunnelSettings)
+    private static func addresses(_ value: [String], field: String, family: IPFamily) throws(InvalidTunnelSettings)
         -> [InterfaceAddress]
     {
         var parsed: [InterfaceAddress] = []
@@ -161,7 +166,7 @@ struct TunnelSettingsPlan: Equatable {
         return parsed
     }
 
-    private static func prefixes(_ value: JSONValue?, field: String, family: IPFamily) throws(InvalidTunnelSettings) -> [IPPrefix] {
+    private static func prefixes(_ value: [String], field: String, family: IPFamily) throws(InvalidTunnelSettings) -> [IPPrefix] {
         var parsed: [IPPrefix] = []
         for (index, text) in try list(value, field: field).enumerated() {
             let prefix: IPPrefix

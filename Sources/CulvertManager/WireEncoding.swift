@@ -5,15 +5,13 @@
 
 import CulvertCore
 import CulvertVarlink
-import Foundation
+import CulvertWire
 
 enum WireEncoding {
     /// Encodes `value` as JSON bytes. Only used with the domain's own Codable types, whose
     /// encoding cannot fail (strings, integers, bools, arrays, dictionaries).
     static func encode(_ value: some Encodable) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try! encoder.encode(value))  // see above: no failing case exists for these types
+        try! WireCoding.encode(value)  // see above: no failing case exists for these types
     }
 
     struct EventParameters: Encodable {

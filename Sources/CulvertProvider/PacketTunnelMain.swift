@@ -4,6 +4,7 @@
 
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 import Foundation
 
@@ -16,9 +17,12 @@ public enum PacketTunnelMain {
     static let tunDescriptor: Int32 = 3
     static let channelDescriptor: Int32 = 4
     /// Methods the provider serves on the channel.
-    static let servedMethods: Set<String> = [
-        "StartTunnel", "StopTunnel", "HandleAppMessage", "Reattach", "PrepareHandover", "ResumeAfterFailedHandover", "ImportHandover",
-    ]
+    static let servedMethods = Set(
+        [
+            ProviderMethod.startTunnel, .stopTunnel, .handleAppMessage, .reattach, .prepareHandover, .resumeAfterFailedHandover,
+            .importHandover,
+        ]
+        .map(\.member))
     /// Exit status when not started by culvertd (EX_USAGE).
     static let usageExitStatus: Int32 = 64
     /// How long a provider whose culvertd died keeps its tunnel up waiting to be re-adopted, unless
@@ -143,33 +147,30 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
     }
 
     private func handle(_ call: VarlinkPeerCall, _ responder: VarlinkPeerResponder, on channel: VarlinkPeer) {
-        guard channel === tunnel.channel || call.message.member == "Reattach" else {
-            responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("not_reattached")]))
+        let method = ProviderMethod(rawValue: call.message.method)
+        guard channel === tunnel.channel || method == .reattach else {
+            responder.fail(ProviderError.notReady(state: "not_reattached"))
             return
         }
         let provider = self.provider
         let queue = self.queue
-        switch call.message.member {
-        case "StartTunnel":
-            let p = call.parameters
-            let context = TunnelSessionContext(
-                profile: p["session"]?["profile"]?.stringValue ?? "", session: p["session"]?["session"]?.stringValue ?? "",
-                interface: p["session"]?["interface"]?.stringValue ?? "")
-            let options = Self.stringMap(p["options"])
-            tunnel.begin(context: context, secrets: Self.stringMap(p["secrets"]))
+        switch method {
+        case .startTunnel?:
+            guard let parameters = Self.decode(StartTunnelParameters.self, call, responder) else { return }
+            tunnel.begin(context: TunnelSessionContext(parameters.session), secrets: parameters.secrets)
             started = true
             Task {
                 do {
-                    try await provider.startTunnel(options: options)
+                    try await provider.startTunnel(options: parameters.options)
                     queue.async { responder.reply([:]) }
                 } catch {
-                    let failure = VarlinkError(
-                        "io.culvert.Provider.TunnelFailed", ["reason": .string("provider_error"), "description": .string("\(error)")])
+                    let failure = ProviderError.tunnelFailed(reason: "provider_error", description: "\(error)")
                     queue.async { responder.fail(failure) }
                 }
             }
-        case "StopTunnel":
-            let reason = TunnelStopReason(rawValue: call.parameters["reason"]?.stringValue ?? "") ?? .other
+        case .stopTunnel?:
+            guard let parameters = Self.decode(StopTunnelParameters.self, call, responder) else { return }
+            let reason = TunnelStopReason(rawValue: parameters.reason) ?? .other
             Task {
                 await provider.stopTunnel(reason: reason)
                 queue.async {
@@ -178,7 +179,7 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
                     queue.async { exit(0) }
                 }
             }
-        case "Reattach":
+        case .reattach?:
             // The new culvertd's channel replaces the old one (closed if it still looks open), its
             // output pipe becomes stdout and stderr, and it gets the TUN back.
             if channel !== tunnel.channel {
@@ -196,21 +197,21 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
                 }
                 call.descriptors.forEach { $0.close() }
                 let tun = try Descriptor(rawValue: PacketTunnelMain.tunDescriptor).duplicate()
-                responder.reply(["session": tunnel.contextValue], passing: [tun])
+                responder.reply(tunnel.reattachReply.jsonValue, passing: [tun])
             } catch {
-                responder.fail(
-                    VarlinkError(
-                        "io.culvert.Provider.TunnelFailed", ["reason": .string("reattach_failed"), "description": .string("\(error)")]))
+                responder.fail(ProviderError.tunnelFailed(reason: "reattach_failed", description: "\(error)"))
             }
-        case "PrepareHandover", "ResumeAfterFailedHandover", "ImportHandover":
+        case .prepareHandover?, .resumeAfterFailedHandover?, .importHandover?:
             handleHandover(call, responder)
-        case "HandleAppMessage":
-            let message = Data(base64Encoded: call.parameters["data"]?.stringValue ?? "").map { [UInt8]($0) } ?? []
+        case .handleAppMessage?:
+            guard let parameters = Self.decode(HandleAppMessageParameters.self, call, responder) else { return }
+            let message = Data(base64Encoded: parameters.data).map { [UInt8]($0) } ?? []
             Task {
                 let answer = await provider.handleAppMessage(message)
-                queue.async { responder.reply(["data": answer.map { .string(Data($0).base64EncodedString()) } ?? .null]) }
+                let reply = HandleAppMessageReply(data: answer.map { Data($0).base64EncodedString() })
+                queue.async { responder.reply(reply.jsonValue) }
             }
-        default:
+        case .setTunnelNetworkSettings?, .protect?, .setReasserting?, .cancelTunnel?, nil:
             responder.fail(.methodNotImplemented(call.message.method))
         }
     }
@@ -251,8 +252,8 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
             responder.fail(failure("unsupported", HandoverError.unsupported))
             return
         }
-        switch call.message.member {
-        case "PrepareHandover":
+        switch ProviderMethod(rawValue: call.message.method) {
+        case .prepareHandover?:
             Task {
                 do {
                     let state = try await capable.prepareHandover()
@@ -270,19 +271,22 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
                     }
                     let encoded = Data(state.data).base64EncodedString()
                     let copies = duplicated
-                    queue.async { responder.reply(["state": .string(encoded)], passing: copies) }
+                    queue.async { responder.reply(PrepareHandoverReply(state: encoded).jsonValue, passing: copies) }
                 } catch {
                     queue.async { responder.fail(failure("prepare_failed", error)) }
                 }
             }
-        case "ResumeAfterFailedHandover":
+        case .resumeAfterFailedHandover?:
             flow.setPaused(false)
             Task {
                 await capable.resumeAfterFailedHandover()
                 queue.async { responder.reply([:]) }
             }
         default:  // ImportHandover
-            let p = call.parameters
+            guard let parameters = Self.decode(StartTunnelParameters.self, call, responder) else {
+                call.descriptors.forEach { $0.close() }
+                return
+            }
             var sockets: [DatagramSocket] = []
             for (index, descriptor) in call.descriptors.enumerated() {
                 // try?: an unidentifiable descriptor is refused as not a socket, like a non-IP one.
@@ -293,17 +297,13 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
                 }
                 sockets.append(socket)
             }
-            let context = TunnelSessionContext(
-                profile: p["session"]?["profile"]?.stringValue ?? "", session: p["session"]?["session"]?.stringValue ?? "",
-                interface: p["session"]?["interface"]?.stringValue ?? "")
-            let options = Self.stringMap(p["options"])
-            let data = Data(base64Encoded: p["state"]?.stringValue ?? "").map { [UInt8]($0) } ?? []
-            tunnel.begin(context: context, secrets: Self.stringMap(p["secrets"]))
+            let data = Data(base64Encoded: parameters.state ?? "").map { [UInt8]($0) } ?? []
+            tunnel.begin(context: TunnelSessionContext(parameters.session), secrets: parameters.secrets)
             started = true
             let state = HandoverState(data: data, sockets: sockets)
             Task {
                 do {
-                    try await capable.importHandover(state, options: options)
+                    try await capable.importHandover(state, options: parameters.options)
                     queue.async { responder.reply([:]) }
                 } catch {
                     queue.async { responder.fail(failure("import_failed", error)) }
@@ -313,11 +313,17 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
     }
 
     @Sendable static func handoverFailure(_ reason: String, _ error: any Error) -> VarlinkError {
-        VarlinkError("io.culvert.Provider.HandoverFailed", ["reason": .string(reason), "description": .string("\(error)")])
+        ProviderError.handoverFailed(reason: reason, description: "\(error)").varlinkError
     }
 
-    static func stringMap(_ value: JSONValue?) -> [String: String] {
-        guard case .object(let members)? = value else { return [:] }
-        return members.compactMapValues { $0.stringValue }
+    /// The call's parameters as `T`; the peer validated them against the interface, so a failure
+    /// means our types and the interface disagree — answered as an invalid parameter.
+    static func decode<T: WireValue>(_ type: T.Type, _ call: VarlinkPeerCall, _ responder: VarlinkPeerResponder) -> T? {
+        do {
+            return try T(json: call.parameters)
+        } catch {
+            responder.fail(.invalidParameter("\(call.message.member): \(error)"))
+            return nil
+        }
     }
 }

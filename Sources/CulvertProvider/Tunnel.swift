@@ -3,6 +3,7 @@
 
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 
 /// Who the provider runs for, from StartTunnel.
@@ -11,6 +12,12 @@ public struct TunnelSessionContext: Sendable, Hashable {
     public var session: String
     /// The TUN interface's name.
     public var interface: String
+
+    init(_ context: SessionContext) {
+        profile = context.profile
+        session = context.session
+        interface = context.interface
+    }
 }
 
 /// The provider's handle. Thread-safe: its mutable state is confined to the channel's queue.
@@ -35,14 +42,11 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
     /// The session; nil before StartTunnel.
     public var session: TunnelSessionContext? { queue.sync { storedContext } }
 
-    /// The session as the channel describes it (Reattach's reply).
-    var contextValue: JSONValue {
+    /// Reattach's reply: the session as the channel describes it.
+    var reattachReply: ReattachReply {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard let context = storedContext else { return .null }
-        return [
-            "profile": .string(context.profile), "session": .string(context.session), "interface": .string(context.interface),
-            "protocol": .int(1),
-        ]
+        return ReattachReply(
+            session: storedContext.map { SessionContext(profile: $0.profile, session: $0.session, interface: $0.interface) })
     }
 
     func begin(context: TunnelSessionContext, secrets: [String: String]) {
@@ -54,7 +58,7 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
     /// Applies addresses, routes, MTU and DNS as one transaction; nil removes them. On error
     /// nothing of the new settings is applied.
     public func setTunnelNetworkSettings(_ settings: TunnelNetworkSettings?) async throws(TunnelError) {
-        _ = try await request("SetTunnelNetworkSettings", ["settings": settings?.json ?? .null])
+        _ = try await request(.setTunnelNetworkSettings, SetTunnelNetworkSettingsParameters(settings: settings?.wire).jsonValue)
     }
 
     /// Asks culvertd to mark `socket` so the tunnel's routes never capture it (Android's
@@ -66,25 +70,26 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
         do { copy = try socket.descriptor.duplicate() } catch {
             throw .protectFailed(reason: "duplicate_failed", description: error.description)
         }
-        _ = try await request("Protect", [:], passing: [copy])
+        _ = try await request(.protect, [:], passing: [copy])
     }
 
     /// Tells controlling apps the tunnel is recovering (true) or back (false).
     public func setReasserting(_ reasserting: Bool) async throws(TunnelError) {
-        _ = try await request("SetReasserting", ["reasserting": .bool(reasserting)])
+        _ = try await request(.setReasserting, SetReassertingParameters(reasserting: reasserting).jsonValue)
     }
 
     /// Gives up: culvertd ends the session (reason provider_cancelled) and then calls `stopTunnel`.
     public func cancelTunnel(error: String?) async {
-        _ = try? await request("CancelTunnel", ["error": error.map { .string($0) } ?? .null])  // try?: the session ends either way
+        _ = try? await request(.cancelTunnel, CancelTunnelParameters(error: error).jsonValue)  // try?: the session ends either way
     }
 
-    private func request(_ member: String, _ parameters: JSONValue, passing descriptors: [Descriptor] = []) async throws(TunnelError)
+    private func request(_ method: ProviderMethod, _ parameters: JSONValue, passing descriptors: [Descriptor] = [])
+        async throws(TunnelError)
         -> JSONValue
     {
         let result: Result<JSONValue, TunnelError> = await withCheckedContinuation { continuation in
             queue.async { [self] in
-                channel.call("io.culvert.Provider.\(member)", parameters: parameters, passing: descriptors) { result in
+                channel.call(method.rawValue, parameters: parameters, passing: descriptors) { result in
                     switch result {
                     case .success(let reply): continuation.resume(returning: .success(reply.parameters))
                     case .failure(.closed): continuation.resume(returning: .failure(.channelClosed))
@@ -99,15 +104,13 @@ public final class Tunnel: @unchecked Sendable {  // mutable members are only to
 
 extension TunnelError {
     init(_ error: VarlinkError) {
-        let p = error.parameters
-        func text(_ key: String) -> String { p[key]?.stringValue ?? "" }
-        switch error.name {
-        case "io.culvert.Provider.InvalidSettings":
-            self = .invalidSettings(field: text("field"), reason: text("reason"), description: text("description"))
-        case "io.culvert.Provider.SettingsFailed": self = .settingsFailed(step: text("step"), description: text("description"))
-        case "io.culvert.Provider.ProtectFailed": self = .protectFailed(reason: text("reason"), description: text("description"))
-        case "io.culvert.Provider.NotReady": self = .notReady(state: text("state"))
-        default: self = .other(name: error.name, description: error.description)
+        switch ProviderError(error) {
+        case .invalidSettings(let field, let reason, let description):
+            self = .invalidSettings(field: field, reason: reason, description: description)
+        case .settingsFailed(let step, let description): self = .settingsFailed(step: step, description: description)
+        case .protectFailed(let reason, let description): self = .protectFailed(reason: reason, description: description)
+        case .notReady(let state): self = .notReady(state: state)
+        case .tunnelFailed, .handoverFailed, .other: self = .other(name: error.name, description: error.description)
         }
     }
 }

@@ -2,7 +2,7 @@
 // Strings on purpose: culvertd parses and validates every value and answers a typed
 // `TunnelError.invalidSettings` naming the offending field.
 
-import CulvertVarlink
+import CulvertWire
 
 /// Addresses and routes of one IP family.
 public struct IPSettings: Sendable, Hashable {
@@ -19,11 +19,8 @@ public struct IPSettings: Sendable, Hashable {
         self.excludedRoutes = excludedRoutes
     }
 
-    var json: JSONValue {
-        [
-            "addresses": .array(addresses.map { .string($0) }), "includedRoutes": .array(includedRoutes.map { .string($0) }),
-            "excludedRoutes": .array(excludedRoutes.map { .string($0) }),
-        ]
+    var wire: NetworkSettings.IP {
+        NetworkSettings.IP(addresses: addresses, includedRoutes: includedRoutes, excludedRoutes: excludedRoutes)
     }
 }
 
@@ -40,11 +37,8 @@ public struct DNSSettings: Sendable, Hashable {
         self.matchDomains = matchDomains
     }
 
-    var json: JSONValue {
-        [
-            "servers": .array(servers.map { .string($0) }), "searchDomains": .array(searchDomains.map { .string($0) }),
-            "matchDomains": .array(matchDomains.map { .string($0) }),
-        ]
+    var wire: NetworkSettings.DNS {
+        NetworkSettings.DNS(servers: servers, searchDomains: searchDomains, matchDomains: matchDomains)
     }
 }
 
@@ -66,13 +60,9 @@ public struct TunnelNetworkSettings: Sendable, Hashable {
         self.dns = dns
     }
 
-    var json: JSONValue {
-        var members: [String: JSONValue] = [:]
-        if let tunnelRemoteAddress { members["tunnelRemoteAddress"] = .string(tunnelRemoteAddress) }
-        if let mtu { members["mtu"] = .int(Int64(mtu)) }
-        if let ipv4 { members["ipv4"] = ipv4.json }
-        if let ipv6 { members["ipv6"] = ipv6.json }
-        if let dns { members["dns"] = dns.json }
-        return .object(members)
+    /// The settings as io.culvert.Provider's `NetworkSettings`.
+    var wire: NetworkSettings {
+        NetworkSettings(
+            tunnelRemoteAddress: tunnelRemoteAddress, mtu: mtu.map { Int64($0) }, ipv4: ipv4?.wire, ipv6: ipv6?.wire, dns: dns?.wire)
     }
 }

@@ -2,6 +2,7 @@
 
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 public enum DaemonProcessError: Error, CustomStringConvertible {
@@ -74,7 +75,7 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
         while Date() < deadline {
             if !process.isRunning { break }
             if let connection = try? VarlinkClientConnection(path: socketPath),  // not listening yet: retry
-                (try? connection.call("io.culvert.Manager.Ping", timeoutMilliseconds: 2000)) != nil  // likewise
+                (try? connection.call(ManagerMethod.ping.rawValue, timeoutMilliseconds: 2000)) != nil  // likewise
             {
                 return
             }

@@ -9,6 +9,7 @@ import CulvertBundle
 import CulvertClient
 import CulvertCore
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 public struct SoakPlan: Sendable {
@@ -189,7 +190,7 @@ public enum SoakRunner {
                     upgradeToV2.toggle()
                 case "reexec":
                     let control = try lab.daemon.connect()
-                    _ = try control.call("io.culvert.Manager.Reexec", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
+                    _ = try control.call(ManagerMethod.reexec.rawValue, [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
                 default:
                     lab.daemon.crash()
                     let clock = ContinuousClock()
@@ -203,7 +204,7 @@ public enum SoakRunner {
                 report.failedOperations.append("\(operation): \(error)")
             }
             if let pid = try? lab.daemon.connect().call(
-                "io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: TunnelLab.callMilliseconds),  // try?: counted as missing below
+                ManagerMethod.getStatus.rawValue, [:], timeoutMilliseconds: TunnelLab.callMilliseconds),  // try?: counted as missing below
                 case .array(let sessions)? = pid["status"]?["sessions"],
                 let session = sessions.first(where: { $0["profile"]?.stringValue == profile }), let number = session["pid"]?.intValue
             {
@@ -251,7 +252,7 @@ public enum SoakRunner {
                 report.referenceSummary["missing"] = "no summary written"
             }
         }
-        let status = try lab.daemon.connect().call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
+        let status = try lab.daemon.connect().call(ManagerMethod.getStatus.rawValue, [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
         if case .array(let sessions)? = status["status"]?["sessions"],
             let session = sessions.first(where: { $0["profile"]?.stringValue == profile })
         {

@@ -12,6 +12,7 @@
 import CulvertBundle
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 public final class TunnelLab: @unchecked Sendable {  // used from one thread at a time; tearDown is idempotent under `lock`
@@ -116,7 +117,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
             in: sources, identifier: extensionIdentifier, key: key, executableFile: Products.path(of: "culvert-test-provider"))
         try daemon.start()
         let control = try daemon.connect()
-        _ = try control.call("io.culvert.Manager.InstallExtension", ["path": .string(bundle)], timeoutMilliseconds: callMilliseconds)
+        _ = try control.call(ManagerMethod.installExtension.rawValue, ["path": .string(bundle)], timeoutMilliseconds: callMilliseconds)
         return (control, key)
     }
 
@@ -131,7 +132,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     ) throws -> JSONValue {
         let bundle = try providerBundle(version: version, build: build, capabilities: capabilities, behaviour: behaviour)
         return try (connection ?? control).call(
-            "io.culvert.Manager.InstallExtension", ["path": .string(bundle), "allowDowngrade": .bool(allowDowngrade)],
+            ManagerMethod.installExtension.rawValue, ["path": .string(bundle), "allowDowngrade": .bool(allowDowngrade)],
             timeoutMilliseconds: Self.sessionCallMilliseconds)
     }
 
@@ -180,7 +181,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
         ]
         all.merge(options) { $1 }
         _ = try control.call(
-            "io.culvert.Manager.SaveProfile",
+            ManagerMethod.saveProfile.rawValue,
             [
                 "profile": [
                     "name": .string(name), "extension": .string(Self.extensionIdentifier),
@@ -194,18 +195,19 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     @discardableResult
     public func connect(_ name: String, wait: Bool = true) throws -> JSONValue {
         try control.call(
-            "io.culvert.Manager.Connect", ["profile": .string(name), "wait": .bool(wait)], timeoutMilliseconds: Self.sessionCallMilliseconds
+            ManagerMethod.connect.rawValue, ["profile": .string(name), "wait": .bool(wait)],
+            timeoutMilliseconds: Self.sessionCallMilliseconds
         )
     }
 
     @discardableResult
     public func disconnect(_ name: String) throws -> JSONValue {
-        try control.call("io.culvert.Manager.Disconnect", ["profile": .string(name)], timeoutMilliseconds: Self.sessionCallMilliseconds)
+        try control.call(ManagerMethod.disconnect.rawValue, ["profile": .string(name)], timeoutMilliseconds: Self.sessionCallMilliseconds)
     }
 
     /// The session of profile `name` in GetStatus, if any.
     public func session(_ name: String) throws -> JSONValue? {
-        let status = try control.call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: Self.callMilliseconds)
+        let status = try control.call(ManagerMethod.getStatus.rawValue, [:], timeoutMilliseconds: Self.callMilliseconds)
         guard case .array(let sessions)? = status["status"]?["sessions"] else { return nil }
         return sessions.first { $0["profile"]?.stringValue == name }
     }
@@ -222,7 +224,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
 
     public func sessionLog(_ name: String) throws -> [String] {
         let reply = try control.call(
-            "io.culvert.Manager.GetSessionLog", ["profile": .string(name)], timeoutMilliseconds: Self.callMilliseconds)
+            ManagerMethod.getSessionLog.rawValue, ["profile": .string(name)], timeoutMilliseconds: Self.callMilliseconds)
         guard case .array(let lines)? = reply["lines"] else { return [] }
         return lines.compactMap(\.stringValue)
     }

@@ -17,19 +17,19 @@ public struct VarlinkError: Error, Sendable, Equatable, CustomStringConvertible 
 
     // The standard errors of org.varlink.service.
     public static func interfaceNotFound(_ interface: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.InterfaceNotFound", ["interface": .string(interface)])
+        VarlinkError(VarlinkServiceErrorName.interfaceNotFound.rawValue, ["interface": .string(interface)])
     }
     public static func methodNotFound(_ method: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.MethodNotFound", ["method": .string(method)])
+        VarlinkError(VarlinkServiceErrorName.methodNotFound.rawValue, ["method": .string(method)])
     }
     public static func methodNotImplemented(_ method: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.MethodNotImplemented", ["method": .string(method)])
+        VarlinkError(VarlinkServiceErrorName.methodNotImplemented.rawValue, ["method": .string(method)])
     }
     public static func invalidParameter(_ parameter: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.InvalidParameter", ["parameter": .string(parameter)])
+        VarlinkError(VarlinkServiceErrorName.invalidParameter.rawValue, ["parameter": .string(parameter)])
     }
-    public static let permissionDenied = VarlinkError("org.varlink.service.PermissionDenied")
-    public static let expectedMore = VarlinkError("org.varlink.service.ExpectedMore")
+    public static let permissionDenied = VarlinkError(VarlinkServiceErrorName.permissionDenied.rawValue)
+    public static let expectedMore = VarlinkError(VarlinkServiceErrorName.expectedMore.rawValue)
 
     /// Not a varlink standard error: the message itself was unusable (not JSON, not a call,
     /// too large). The connection is closed after it is sent, since framing can't be trusted.

@@ -5,6 +5,7 @@ import ArgumentParser
 import CulvertSystem
 import CulvertTesting
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 struct IPC: ParsableCommand {
@@ -37,7 +38,7 @@ struct IPC: ParsableCommand {
             if echoConnection == nil { usleep(10_000) }
         }
         guard let echoFD = echoConnection else { throw ValidationError("echo server did not start") }
-        let request = VarlinkCallMessage(method: "io.culvert.Manager.GetStatus").encoded()
+        let request = VarlinkCallMessage(method: ManagerMethod.getStatus.rawValue).encoded()
         var buffer: [UInt8] = []
         func echoOnce() throws {
             try echoFD.writeAll(request)
@@ -60,12 +61,12 @@ struct IPC: ParsableCommand {
         defer { daemon.stop() }
         let client = try daemon.connect()
         for i in 0..<5 { _ = try client.saveProfile("profile-\(i)") }
-        for _ in 0..<1000 { _ = try client.call("io.culvert.Manager.GetStatus") }
+        for _ in 0..<1000 { _ = try client.call(ManagerMethod.getStatus.rawValue) }
         var statusSamples: [UInt64] = []
         statusSamples.reserveCapacity(roundTrips)
         for _ in 0..<roundTrips {
             let start = WallClock.monotonicNanoseconds()
-            _ = try client.call("io.culvert.Manager.GetStatus")
+            _ = try client.call(ManagerMethod.getStatus.rawValue)
             statusSamples.append(WallClock.monotonicNanoseconds() - start)
         }
         let echoStats = Percentiles(nanoseconds: echoSamples)
@@ -101,7 +102,7 @@ struct IPC: ParsableCommand {
             Thread {
                 defer { finished.leave() }
                 guard let connection = try? VarlinkClientConnection(path: socket),  // reported as missing samples
-                    (try? connection.send(VarlinkCallMessage(method: "io.culvert.Manager.Watch", more: true))) != nil,  // likewise
+                    (try? connection.send(VarlinkCallMessage(method: ManagerMethod.watch.rawValue, more: true))) != nil,  // likewise
                     (try? connection.receive(timeoutMilliseconds: 10_000)) != nil  // the snapshot
                 else {
                     ready.signal()
@@ -124,7 +125,7 @@ struct IPC: ParsableCommand {
         for i in 0..<events {
             let sentAt = String(WallClock.monotonicNanoseconds())
             _ = try client.call(
-                "io.culvert.Manager.SaveProfile",
+                ManagerMethod.saveProfile.rawValue,
                 ["profile": ["name": .string("bench-\(i % 10)"), "extension": "io.culvert.bench", "options": ["sentAt": .string(sentAt)]]])
             usleep(2_000)  // one event every ~2 ms: latency, not throughput
         }
@@ -155,6 +156,6 @@ final class SampleCollector: @unchecked Sendable {  // every access holds `lock`
 
 extension VarlinkClientConnection {
     fileprivate func saveProfile(_ name: String) throws -> JSONValue {
-        try call("io.culvert.Manager.SaveProfile", ["profile": ["name": .string(name), "extension": "io.culvert.bench"]])
+        try call(ManagerMethod.saveProfile.rawValue, ["profile": ["name": .string(name), "extension": "io.culvert.bench"]])
     }
 }

@@ -7,6 +7,7 @@
 
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 import Foundation
 
@@ -51,13 +52,13 @@ struct ProviderStartProbe {
         let done = DispatchSemaphore(value: 0)
         let outcome = ProbeOutcome()
         let peer = VarlinkPeer(descriptor: ours, interface: interface, serves: [], queue: queue)
-        let parameters: JSONValue = [
-            "session": ["profile": "bench", "session": "bench", "interface": "none", "protocol": 1],
-            "options": ["behaviour": "fail-on-start"], "secrets": [:],
-        ]
+        let parameters = StartTunnelParameters(
+            session: SessionContext(profile: "bench", session: "bench", interface: "none"), options: ["behaviour": "fail-on-start"],
+            secrets: [:]
+        ).jsonValue
         queue.sync {
             peer.start()
-            peer.call("io.culvert.Provider.StartTunnel", parameters: parameters) { result in
+            peer.call(ProviderMethod.startTunnel.rawValue, parameters: parameters) { result in
                 outcome.set(WallClock.monotonicNanoseconds(), result)
                 done.signal()
             }
@@ -66,7 +67,7 @@ struct ProviderStartProbe {
         // Closing the channel makes the provider exit (its runtime ends on channel close).
         queue.sync { peer.close() }
         guard !timedOut, let (end, result) = outcome.value else { throw BenchError.failed("provider start probe: no StartTunnel reply") }
-        guard case .failure(.remote(let error)) = result, error.name == "io.culvert.Provider.TunnelFailed" else {
+        guard case .failure(.remote(let error)) = result, error.name == ProviderErrorName.tunnelFailed.rawValue else {
             throw BenchError.failed("provider start probe: unexpected StartTunnel result \(result)")
         }
         return end - start

@@ -6,6 +6,7 @@
 
 import ArgumentParser
 import CulvertTesting
+import CulvertWire
 import Foundation
 
 struct Soak: AsyncParsableCommand {
@@ -74,7 +75,7 @@ struct Soak: AsyncParsableCommand {
             referenceWatcher: (python.hasPrefix("/") ? python : cwd + "/" + python, cwd + "/" + referenceWatcher), iperf: iperf)
         let baselineDescriptors = lab.daemonDescriptorCount
         let report = try await SoakRunner.run(plan, lab: lab, profile: "soak")
-        _ = try lab.daemon.connect().call("io.culvert.Manager.Disconnect", ["profile": .string("soak")], timeoutMilliseconds: 20_000)
+        _ = try lab.daemon.connect().call(ManagerMethod.disconnect.rawValue, ["profile": .string("soak")], timeoutMilliseconds: 20_000)
         let after = try lab.networkStateA()
         print("culvert-bench soak: \(upgrades) upgrades, \(reexecs) re-execs, \(crashes) crashes, seed \(seed)")
         print(report)

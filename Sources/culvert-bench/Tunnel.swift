@@ -7,6 +7,7 @@ import ArgumentParser
 import CulvertSystem
 import CulvertTesting
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 struct Tunnel: ParsableCommand {
@@ -67,10 +68,10 @@ struct Tunnel: ParsableCommand {
     // MARK: latency
 
     private func measurePing(_ lab: TunnelLab) throws -> [UInt64] {
-        for _ in 0..<min(pings, 200) { _ = try lab.control.call("io.culvert.Manager.Ping") }
+        for _ in 0..<min(pings, 200) { _ = try lab.control.call(ManagerMethod.ping.rawValue) }
         return try (0..<pings).map { _ in
             let start = WallClock.monotonicNanoseconds()
-            _ = try lab.control.call("io.culvert.Manager.Ping")
+            _ = try lab.control.call(ManagerMethod.ping.rawValue)
             return WallClock.monotonicNanoseconds() - start
         }
     }
@@ -101,7 +102,7 @@ struct Tunnel: ParsableCommand {
 
     /// The installed copy culvertd spawns, as `nobody`, outside any namespace (it touches no network).
     private func measureProviderStart(_ lab: TunnelLab) throws -> [UInt64] {
-        let list = try lab.control.call("io.culvert.Manager.ListExtensions")
+        let list = try lab.control.call(ManagerMethod.listExtensions.rawValue)
         guard case .array(let extensions)? = list["extensions"],
             let store = extensions.first(where: { $0["identifier"]?.stringValue == TunnelLab.extensionIdentifier })?["storePath"]?
                 .stringValue

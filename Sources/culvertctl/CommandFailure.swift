@@ -2,6 +2,7 @@
 
 import CulvertClient
 import CulvertCore
+import CulvertVarlink
 
 /// culvertctl's exit statuses (sysexits.h values, so scripts can tell causes apart).
 enum ExitStatus: Int32 {
@@ -93,13 +94,14 @@ struct CommandFailure: Error {
             default:
                 self.init(status: .failure, code: "reexec_failed", message: error.description)
             }
-        case .remote(let remote) where remote.name == "org.varlink.service.MethodNotImplemented":
+        case .remote(let remote) where remote.name == VarlinkServiceErrorName.methodNotImplemented.rawValue:
             self.init(
                 status: .unavailable, code: "not_implemented",
                 message: "culvertd does not implement \(remote.parameters["method"]?.stringValue ?? "this method")",
                 hint: "culvertd is older than culvertctl; update it")
         case .remote(let remote)
-        where remote.name.hasPrefix("org.varlink.service.") && remote.name != "org.varlink.service.PermissionDenied":
+        where remote.name.hasPrefix(VarlinkServiceErrorName.interface + ".")
+            && remote.name != VarlinkServiceErrorName.permissionDenied.rawValue:
             self.init(
                 status: .unavailable, code: "not_culvertd", message: "\(socket) does not serve io.culvert.Manager (\(remote.name))",
                 hint: "check --socket / $CULVERT_SOCKET, and that culvertd is up to date")
