@@ -2,9 +2,10 @@
 
 import CulvertCore
 import CulvertVarlink
+import CulvertWire
 
 public struct ManagerConfiguration: Sendable {
-    public static let socketName = "io.culvert.Manager"
+    public static let socketName = ManagerMethod.interface
 
     public var stateDirectory = "/var/lib/culvert"
     public var runtimeDirectory = "/run/culvert"

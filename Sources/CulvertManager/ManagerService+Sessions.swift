@@ -34,8 +34,8 @@ extension ManagerService {
 
     func handleSessionCall(_ call: VarlinkCall, replier: VarlinkReplier) {
         let name = call.parameters["profile"]?.stringValue ?? ""
-        switch call.message.member {
-        case "Connect":
+        switch ManagerMethod(rawValue: call.message.method) {
+        case .connect?:
             guard let stored = store.profiles[name] else {
                 replier.fail(ManagerError.profileNotFound(name: name))
                 return
@@ -52,19 +52,19 @@ extension ManagerService {
             supervisor.connect(
                 LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets), actor: actor(call),
                 wait: call.parameters["wait"]?.boolValue ?? true, replier: replier)
-        case "Disconnect":
+        case .disconnect?:
             let wait = call.parameters["wait"]?.boolValue ?? true
             if !supervisor.disconnect(profileName: name, reason: .userRequest, wait: wait, replier: replier) {
                 replier.fail(ManagerError.sessionNotFound(profile: name))
             }
-        case "SendProviderMessage":
+        case .sendProviderMessage?:
             let data = call.parameters["data"]?.stringValue ?? ""
             guard Data(base64Encoded: data) != nil else {
                 replier.fail(.invalidParameter("data"))
                 return
             }
             supervisor.sendMessage(profileName: name, data: data, replier: replier)
-        case "GetSessionLog":
+        case .getSessionLog?:
             guard let lines = supervisor.sessionLog(profileName: name) else {
                 replier.fail(ManagerError.sessionNotFound(profile: name))
                 return

@@ -9,6 +9,7 @@ import CulvertBundle
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 import Logging
 
@@ -32,7 +33,8 @@ struct ProviderLauncher: Sendable {
     /// output with registers and frames of every thread, pushing out the provider's own last lines.
     static let providerEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
     /// Methods culvertd serves on a provider channel.
-    static let servedMethods: Set<String> = ["SetTunnelNetworkSettings", "Protect", "SetReasserting", "CancelTunnel"]
+    static let servedMethods = Set(
+        [ProviderMethod.setTunnelNetworkSettings, .protect, .setReasserting, .cancelTunnel].map(\.member))
 
     /// Where the TUN of a new run comes from.
     enum TunSource {

@@ -4,6 +4,7 @@
 
 import CulvertCore
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 
 final class ProviderMessages: @unchecked Sendable {  // confined to `queue`
@@ -20,9 +21,7 @@ final class ProviderMessages: @unchecked Sendable {  // confined to `queue`
     func send(_ data: String, to run: ProviderRun, profile: String, replier: VarlinkReplier) {
         dispatchPrecondition(condition: .onQueue(queue))
         func failed(_ reason: String, _ description: String) -> VarlinkError {
-            VarlinkError(
-                "io.culvert.Manager.ProviderMessageFailed",
-                ["profile": .string(profile), "reason": .string(reason), "description": .string(description)])
+            ManagerError.providerMessageFailed(profile: profile, reason: reason, description: description).varlinkError
         }
         var answered = false
         pending += 1
@@ -33,7 +32,8 @@ final class ProviderMessages: @unchecked Sendable {  // confined to `queue`
             replier.fail(failed("timeout", "the provider did not answer within \(Self.timeout)"))
         }
         queue.asyncAfter(deadline: .now() + Self.timeout.dispatchInterval, execute: timeout)
-        run.channel.call("io.culvert.Provider.HandleAppMessage", parameters: ["data": .string(data)]) { [self] result in
+        run.channel.call(ProviderMethod.handleAppMessage.rawValue, parameters: HandleAppMessageParameters(data: data).jsonValue) {
+            [self] result in
             guard !answered else { return }
             answered = true
             pending -= 1

@@ -6,6 +6,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 import Logging
 
@@ -13,27 +14,30 @@ extension SessionSupervisor {
 
     func handleProviderCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, session: TunnelSession, run: ProviderRun) {
         let state = session.machine.state
-        switch call.message.member {
-        case "SetTunnelNetworkSettings":
+        switch ProviderMethod(rawValue: call.message.method) {
+        case .setTunnelNetworkSettings?:
             guard state == .connecting || state == .connected || state == .reasserting else {
-                responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string(state.rawValue)]))
+                responder.fail(ProviderError.notReady(state: state.rawValue))
                 return
             }
             applySettings(call.parameters["settings"], session: session, run: run, responder: responder)
-        case "Protect":
+        case .protect?:
             protect(call.descriptors, session: session, responder: responder)
-        case "SetReasserting":
+        case .setReasserting?:
             responder.reply([:])
-            feed(.reasserting(call.parameters["reasserting"]?.boolValue ?? false), session)
-        case "CancelTunnel":
+            // The peer validated the call against the interface: `reasserting` is a bool.
+            feed(.reasserting((try? SetReassertingParameters(json: call.parameters))?.reasserting ?? false), session)
+        case .cancelTunnel?:
             responder.reply([:])
             run.drainOutput()
-            let text = call.parameters["error"]?.stringValue ?? "the provider cancelled the tunnel"
+            // try?: validated against the interface already; an absent error gets the default text.
+            let text = (try? CancelTunnelParameters(json: call.parameters))?.error ?? "the provider cancelled the tunnel"
             feed(
                 .cancelled(
                     SessionFailure(reason: .providerCancelled, description: text, log: run.log.lastLines(ProviderRun.failureLogLines))),
                 session)
-        default:
+        case .startTunnel?, .stopTunnel?, .handleAppMessage?, .reattach?, .prepareHandover?, .resumeAfterFailedHandover?,
+            .importHandover?, nil:
             responder.fail(.methodNotImplemented(call.message.method))
         }
     }
@@ -42,7 +46,7 @@ extension SessionSupervisor {
         defer { descriptors.forEach { $0.close() } }
         func refuse(_ reason: String, _ description: String) {
             responder.fail(
-                VarlinkError("io.culvert.Provider.ProtectFailed", ["reason": .string(reason), "description": .string(description)]))
+                ProviderError.protectFailed(reason: reason, description: description))
         }
         guard descriptors.count == 1, let socket = descriptors.first else {
             refuse("wrong_descriptor_count", "Protect takes exactly one descriptor, got \(descriptors.count)")
@@ -69,7 +73,7 @@ extension SessionSupervisor {
         let socket: NetlinkRouteSocket
         do { socket = try routeSocket() } catch {
             responder.fail(
-                VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string("netlink"), "description": .string(error.description)]))
+                ProviderError.settingsFailed(step: "netlink", description: error.description))
             return
         }
         let plan: TunnelSettingsPlan?
@@ -111,8 +115,7 @@ extension SessionSupervisor {
                         absorbOwnChanges(on: run.tun.interfaceIndex)
                     }
                     responder.fail(
-                        VarlinkError(
-                            "io.culvert.Provider.SettingsFailed", ["step": .string("dns"), "description": .string(error.description)]))
+                        ProviderError.settingsFailed(step: "dns", description: error.description))
                 }
             }
         }
@@ -148,7 +151,7 @@ extension SessionSupervisor {
             if case .stepFailed(_, let failed, _, _) = error { step = failed.description } else { step = "validate" }
             absorbOwnChanges(on: run.tun.interfaceIndex)
             responder.fail(
-                VarlinkError("io.culvert.Provider.SettingsFailed", ["step": .string(step), "description": .string(error.description)]))
+                ProviderError.settingsFailed(step: step, description: error.description))
             return false
         }
     }
@@ -168,7 +171,7 @@ extension SessionSupervisor {
     }
 
     private func notReady(_ responder: VarlinkPeerResponder, _ session: TunnelSession) {
-        responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string(session.machine.state.rawValue)]))
+        responder.fail(ProviderError.notReady(state: session.machine.state.rawValue))
     }
 
     /// What the session reports of its DNS.

@@ -8,6 +8,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 extension SessionSupervisor {
@@ -75,7 +76,7 @@ extension SessionSupervisor {
         let output = try Descriptor.pipe()
         var outputHandedOver = false
         defer { if !outputHandedOver { output.read.close() } }
-        let call = VarlinkCallMessage(method: "io.culvert.Provider.Reattach", parameters: [:]).encoded()
+        let call = VarlinkCallMessage(method: ProviderMethod.reattach.rawValue, parameters: [:]).encoded()
         _ = try connection.send(call, passing: [output.write])
         output.write.close()
         let (reply, descriptors) = try receiveReply(on: connection)

@@ -6,6 +6,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 import Foundation
 
@@ -25,7 +26,7 @@ extension SessionSupervisor {
             launchFailed(session, .extensionNotUsable, "the profile or its extension is no longer usable")
             return
         }
-        let (profile, extensionInfo, secrets) = (target.profile, target.extensionInfo, target.secrets)
+        let extensionInfo = target.extensionInfo
         let sessionID = WallClock.randomIdentifier()
         let run: ProviderRun
         do {
@@ -55,15 +56,8 @@ extension SessionSupervisor {
             self.logger.warning("session \(session.profileName): StartTunnel did not finish in time; killing the provider")
             self.feed(.startTimedOut, session)
         }
-        let context: JSONValue = [
-            "profile": .string(profile.name), "session": .string(session.info.id), "interface": .string(tun.name),
-            "protocol": .int(Self.channelProtocol),
-        ]
-        let parameters: JSONValue = [
-            "session": context, "options": .object(profile.options.mapValues { .string($0) }),
-            "secrets": .object(secrets.mapValues { .string($0) }),
-        ]
-        channel.call("io.culvert.Provider.StartTunnel", parameters: parameters) { [weak self, weak session, weak run] result in
+        let parameters = Self.startParameters(target, session: session, interface: tun.name)
+        channel.call(parameters.method.rawValue, parameters: parameters.jsonValue) { [weak self, weak session, weak run] result in
             guard let self, let session, let run, session.run === run else { return }
             run.startDeadline?.cancel()
             run.startDeadline = nil
@@ -107,7 +101,7 @@ extension SessionSupervisor {
         }
         run.channel.onCall = { [weak self, weak session, weak run] call, responder in
             guard let self, let session, let run else {
-                return responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
+                return responder.fail(ProviderError.notReady(state: "disconnected"))
             }
             self.providerCall(call, responder: responder, run: run, session: session)
         }
@@ -156,9 +150,9 @@ extension SessionSupervisor {
         case .successor where session.upgrade?.newRun === run:
             session.upgrade?.successorCall(call, responder: responder)
         case .superseded:
-            responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("superseded")]))
+            responder.fail(ProviderError.notReady(state: "superseded"))
         case .session, .successor:
-            responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string("disconnected")]))
+            responder.fail(ProviderError.notReady(state: "disconnected"))
         }
     }
 
@@ -189,7 +183,7 @@ extension SessionSupervisor {
         }
         run.stopDeadline = grace
         queue.asyncAfter(deadline: .now() + configuration.timing.stopTimeout.dispatchInterval, execute: grace)
-        run.channel.call("io.culvert.Provider.StopTunnel", parameters: ["reason": .string(reason.rawValue)]) { _ in
+        run.channel.call(ProviderMethod.stopTunnel.rawValue, parameters: StopTunnelParameters(reason: reason.rawValue).jsonValue) { _ in
             // The exit is what ends the stop; the reply only says the provider heard it.
         }
     }

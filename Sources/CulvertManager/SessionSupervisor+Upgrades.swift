@@ -18,6 +18,7 @@ import CulvertBundle
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 
 extension SessionSupervisor {
@@ -71,19 +72,21 @@ extension SessionSupervisor {
 
     // MARK: moving a session's run
 
-    /// The parameters of StartTunnel (and, with `state`, ImportHandover) for the session.
-    func startParameters(_ session: TunnelSession, interface: String, state: String? = nil) -> JSONValue? {
-        guard let target = targets.launchTarget(profileName: session.profileName) else { return nil }
-        var members: [String: JSONValue] = [
-            "session": [
-                "profile": .string(target.profile.name), "session": .string(session.info.id), "interface": .string(interface),
-                "protocol": .int(Self.channelProtocol),
-            ],
-            "options": .object(target.profile.options.mapValues { .string($0) }),
-            "secrets": .object(target.secrets.mapValues { .string($0) }),
-        ]
-        if let state { members["state"] = .string(state) }
-        return .object(members)
+    /// StartTunnel's parameters (with `state`, ImportHandover's): built here only, for Connect,
+    /// restarts and both kinds of upgrade.
+    static func startParameters(
+        _ target: LaunchTarget, session: TunnelSession, interface: String, state: String? = nil
+    ) -> StartTunnelParameters {
+        StartTunnelParameters(
+            session: SessionContext(profile: target.profile.name, session: session.info.id, interface: interface),
+            options: target.profile.options, secrets: target.secrets, state: state)
+    }
+
+    /// The same for an upgrade's new version, with the profile as it is now; nil if it is gone.
+    func startParameters(_ session: TunnelSession, interface: String, state: String? = nil) -> StartTunnelParameters? {
+        targets.launchTarget(profileName: session.profileName).map {
+            Self.startParameters($0, session: session, interface: interface, state: state)
+        }
     }
 
     /// Makes `newRun` the session's run: settings and the record move over from `oldRun`.
@@ -115,7 +118,9 @@ extension SessionSupervisor {
             self.logger.warning("session \(session.profileName): superseded provider \(run.process.processID) did not exit; killing it")
             self.killRun(run)
         }
-        run.channel.call("io.culvert.Provider.StopTunnel", parameters: ["reason": .string(StopReason.superseded.rawValue)]) { _ in }
+        run.channel.call(
+            ProviderMethod.stopTunnel.rawValue, parameters: StopTunnelParameters(reason: StopReason.superseded.rawValue).jsonValue
+        ) { _ in }
     }
 
     /// Kills a successor that did not take over and closes what it holds (it is reaped off the

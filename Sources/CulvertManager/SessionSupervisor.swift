@@ -11,14 +11,12 @@ import CulvertBundle
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 import Foundation
 import Logging
 
 final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
-    /// Version of the channel protocol sent in SessionContext.
-    static let channelProtocol: Int64 = 1
-
     let configuration: SupervisorConfiguration
     let queue: DispatchQueue
     let logger: Logger
@@ -134,14 +132,13 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     func sendMessage(profileName: String, data: String, replier: VarlinkReplier) {
         guard let session = sessions[profileName] else {
-            replier.fail(VarlinkError("io.culvert.Manager.SessionNotFound", ["profile": .string(profileName)]))
+            replier.fail(ManagerError.sessionNotFound(profile: profileName))
             return
         }
         let state = session.machine.state
         guard let run = session.run, state == .connected || state == .reasserting else {
             replier.fail(
-                VarlinkError(
-                    "io.culvert.Manager.ProviderUnavailable", ["profile": .string(profileName), "state": .string(state.rawValue)]))
+                ManagerError.providerUnavailable(profile: profileName, state: state.rawValue))
             return
         }
         messages.send(data, to: run, profile: profileName, replier: replier)
@@ -264,12 +261,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
                 for waiter in waiters {
                     if let failure = failure.map({ withLog($0, session) }) {
                         waiter.fail(
-                            VarlinkError(
-                                "io.culvert.Manager.ConnectFailed",
-                                [
-                                    "reason": .string(failure.reason.rawValue), "description": .string(failure.description),
-                                    "log": .array(failure.log.map { .string($0) }),
-                                ]))
+                            ManagerError.connectFailed(reason: failure.reason.rawValue, description: failure.description, log: failure.log))
                     } else {
                         replySession(session, waiter)
                     }

@@ -9,6 +9,7 @@ import CulvertBundle
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Dispatch
 
 /// Why a session's upgrade was abandoned (UpgradeFailed's and upgrade_failed's content).
@@ -85,16 +86,18 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
     func successorCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder) {
         guard machine.watchesNewRun, session.run === oldRun else {
             let state = machine.mode == .handover ? "handover" : "upgrade"
-            responder.fail(VarlinkError("io.culvert.Provider.NotReady", ["state": .string(state)]))
+            responder.fail(ProviderError.notReady(state: state))
             return
         }
-        switch call.message.member {
-        case "SetTunnelNetworkSettings", "Protect":
+        switch ProviderMethod(rawValue: call.message.method) {
+        case .setTunnelNetworkSettings?, .protect?:
             supervisor.handleProviderCall(call, responder: responder, session: session, run: oldRun)
-        case "CancelTunnel":
+        case .cancelTunnel?:
             responder.reply([:])
-            feed(.newCancelled(call.parameters["error"]?.stringValue))
-        default:
+            // try?: validated against the interface already; an absent error is nil either way.
+            feed(.newCancelled((try? CancelTunnelParameters(json: call.parameters))?.error))
+        case .setReasserting?, .startTunnel?, .stopTunnel?, .handleAppMessage?, .reattach?, .prepareHandover?,
+            .resumeAfterFailedHandover?, .importHandover?, nil:
             responder.reply([:])  // SetReasserting while taking over: the session stays as it is
         }
     }
@@ -139,7 +142,7 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
             case .stopOld:
                 oldRun.role = .superseded
                 oldRun.channel.call(
-                    "io.culvert.Provider.StopTunnel", parameters: ["reason": .string(StopReason.superseded.rawValue)]
+                    ProviderMethod.stopTunnel.rawValue, parameters: StopTunnelParameters(reason: StopReason.superseded.rawValue).jsonValue
                 ) { _ in }
             case .armStopGrace(let after):
                 stopGrace = supervisor.schedule(after: after) { [weak self] in self?.feed(.stopGraceElapsed) }
@@ -153,7 +156,7 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
                 newRun = nil
             case .resumeOld:
                 guard session.run === oldRun, oldRun.exit == nil else { continue }
-                oldRun.channel.call("io.culvert.Provider.ResumeAfterFailedHandover") { [session] result in
+                oldRun.channel.call(ProviderMethod.resumeAfterFailedHandover.rawValue) { [session] result in
                     if case .failure(let error) = result {
                         logger.error("session \(session.profileName): the running version did not resume: \(Self.text(of: error))")
                     }
@@ -233,7 +236,7 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
     }
 
     private func callPrepare() {
-        oldRun.channel.call("io.culvert.Provider.PrepareHandover") { [self] result in
+        oldRun.channel.call(ProviderMethod.prepareHandover.rawValue) { [self] result in
             switch result {
             case .success(let reply):
                 prepared = (reply.parameters["state"]?.stringValue ?? "", reply.descriptors)
@@ -255,7 +258,7 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
             return feed(.parametersUnavailable)
         }
         prepared = nil  // the descriptors go with the call
-        run.channel.call("io.culvert.Provider.ImportHandover", parameters: parameters, passing: handover.descriptors) { [self] result in
+        run.channel.call(parameters.method.rawValue, parameters: parameters.jsonValue, passing: handover.descriptors) { [self] result in
             checkSession()
             switch result {
             case .success: feed(.imported)
@@ -267,7 +270,7 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
     private func callStart() {
         guard let run = newRun, let interface = kept?.name, let parameters = supervisor.startParameters(session, interface: interface)
         else { return feed(.parametersUnavailable) }
-        run.channel.call("io.culvert.Provider.StartTunnel", parameters: parameters) { [self] result in
+        run.channel.call(parameters.method.rawValue, parameters: parameters.jsonValue) { [self] result in
             switch result {
             case .success: feed(.started)
             case .failure(let error): feed(.startFailed(Self.callError(error)))
