@@ -54,7 +54,7 @@ public struct VarlinkPeerLimits: Sendable {
 /// Everything happens on `queue`: `start`, `call`, `close` and the responders must be used there,
 /// and `onCall`, `onClose` and reply handlers run there. The peer owns `descriptor` and closes it
 /// when it closes. It keeps itself alive while started.
-public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is confined to `queue`; Dispatch handlers hop onto it
+public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is confined to `queue`; the stream calls back on it
     private struct OutgoingCall {
         var more: Bool
         var reply: (Result<VarlinkPeerReply, VarlinkPeerCallError>) -> Void

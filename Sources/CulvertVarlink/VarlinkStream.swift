@@ -236,11 +236,15 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
 
     /// Stops reading and taking frames, queues `frame` past the bound (it is the last), and closes
     /// with `reason` once everything queued is sent — at once if nothing is. `droppingUnsent` first
-    /// discards the frames not yet begun; the one partly sent stays, so framing holds.
+    /// discards the frames not yet begun; the one partly sent stays, so framing holds. Does nothing
+    /// once the stream is closing or closed; a stream never started just closes.
     func closeAfterSending(_ frame: [UInt8]? = nil, droppingUnsent: Bool = false, because reason: VarlinkCloseReason) {
-        guard state == .open else {
-            close(because: reason)
+        switch state {
+        case .open: break
+        case .idle:
+            close(because: reason)  // nothing was ever sent, so nothing is owed
             return
+        case .closing, .closed: return  // already on its way out, for an earlier reason
         }
         state = .closing
         closingReason = reason
