@@ -73,17 +73,28 @@ extension ManagerService {
         }
     }
 
+    /// Makes `replier` (an open Watch) a subscriber, one a re-exec carries on.
+    func subscribe(_ connectionID: UInt64, _ replier: VarlinkReplier) {
+        subscribers.add(connectionID, replier)
+        replier.onCancel = { [weak self] in self?.subscribers.remove(connectionID) }
+        replier.markCarriable()
+    }
+
+    /// Takes up a Watch the previous image carried (`subscribe` marks nothing else carriable).
+    public func resume(_ call: VarlinkCarriedCall, replier: VarlinkReplier) {
+        guard call.message.member == "Watch" else {
+            replier.fail(.methodNotImplemented(call.message.method))
+            return
+        }
+        subscribe(call.connectionID, replier)
+    }
+
     /// Takes back the connections a re-exec carried, then announces the new image.
     func adoptCarriedConnections() {
         dispatchPrecondition(condition: .onQueue(queue))
         guard let restoring, let server else { return }
         self.restoring = nil
-        for handover in restoring.connections {
-            guard let watch = server.adopt(handover) else { continue }
-            let id = server.lastAdoptedConnectionID
-            subscribers.add(id, watch)
-            watch.onCancel = { [weak self] in self?.subscribers.remove(id) }
-        }
+        for handover in restoring.connections { server.adopt(handover) }
         var body = EventBody(kind: .daemonBack, daemon: daemon, reason: "reexec", previousVersion: restoring.previousVersion)
         body.daemon = daemon
         let event = publish(body)

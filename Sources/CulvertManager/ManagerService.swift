@@ -185,8 +185,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
                 guard replier.sendContinuation(frame: WireEncoding.eventFrame(event)) else { return }
             }
         }
-        subscribers.add(call.connectionID, replier)
-        replier.onCancel = { [weak self] in self?.subscribers.remove(call.connectionID) }
+        subscribe(call.connectionID, replier)
     }
 
     func actor(_ call: VarlinkCall) -> Actor {

@@ -55,10 +55,14 @@ struct ReexecState: Codable {
             let memfd = Descriptor(rawValue: number)
             defer { memfd.close() }
             let bytes = try ProcessImage.readAll(memfd, limit: maximumBytes)
-            let state = try JSONDecoder().decode(ReexecState.self, from: Data(bytes))
+            var state = try JSONDecoder().decode(ReexecState.self, from: Data(bytes))
             guard state.format == currentFormat else { throw ReexecStateProblem("state format \(state.format) is not \(currentFormat)") }
             guard Set(state.connections.map(\.descriptor)) == Set(connections) else {
                 throw ReexecStateProblem("the state's connections do not match the inherited descriptors")
+            }
+            // Images before `carriedMethod` recorded only that a call was carried: always a Watch.
+            for index in state.connections.indices where state.connections[index].carriesCall {
+                if state.connections[index].carriedMethod == nil { state.connections[index].carriedMethod = "io.culvert.Manager.Watch" }
             }
             inheritance.state = state
         } catch {

@@ -19,6 +19,22 @@ public struct VarlinkCall: Sendable {
     public var parameters: JSONValue { message.parameters }
 }
 
+/// A `more` call a previous process image marked carriable and handed over with its connection.
+public struct VarlinkCarriedCall: Sendable {
+    /// The call as it stands: its method, with `more` set. Its parameters are not carried.
+    public let message: VarlinkCallMessage
+    /// The caller's credentials as the previous image verified them.
+    public let peer: PeerCredentials
+    /// The connection's id in this image.
+    public let connectionID: UInt64
+
+    public init(message: VarlinkCallMessage, peer: PeerCredentials, connectionID: UInt64) {
+        self.message = message
+        self.peer = peer
+        self.connectionID = connectionID
+    }
+}
+
 /// An implementation of one varlink interface.
 ///
 /// Every method is called on the server's queue; implementations keep their state confined to it.
@@ -32,10 +48,18 @@ public protocol VarlinkHandler: AnyObject {
     /// Handles a call whose parameters matched the interface. Must eventually reply through
     /// `replier` (a final reply or error), unless the call was `oneway`.
     func handle(_ call: VarlinkCall, replier: VarlinkReplier)
+    /// Takes up a call this handler marked carriable (`VarlinkReplier.markCarriable`) in a
+    /// previous process image, on a connection `VarlinkServer.adopt` took back. `replier` is
+    /// carriable again. The default ends the call with MethodNotImplemented.
+    func resume(_ call: VarlinkCarriedCall, replier: VarlinkReplier)
 }
 
 extension VarlinkHandler {
     public func authorize(_ call: VarlinkCall) -> VarlinkError? { nil }
+
+    public func resume(_ call: VarlinkCarriedCall, replier: VarlinkReplier) {
+        replier.fail(.methodNotImplemented(call.message.method))
+    }
 }
 
 /// What `org.varlink.service.GetInfo` reports.

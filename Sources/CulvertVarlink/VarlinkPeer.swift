@@ -11,7 +11,7 @@
 // Descriptors (SCM_RIGHTS) and which message they belong to:
 //   - Sending: a frame that carries descriptors goes out in one sendmsg whose first byte is the
 //     frame's first byte and whose bytes are that frame's only (a longer frame continues in later
-//     sends, without descriptors). VarlinkPeerOutput queues such a frame as its own entry.
+//     sends, without descriptors). VarlinkStreamOutput queues such a frame as its own entry.
 //   - Receiving: on Linux a unix stream recvmsg stops right after the first skb that carried
 //     descriptors. With the sending rule that skb begins with the frame's first byte and holds
 //     no other message start, so the descriptors one read returns belong to the LAST message
@@ -21,6 +21,9 @@
 //     reply handler. Every other descriptor received (on an error reply, a refused call, a
 //     message that is never complete, anything pending at close) is closed, never leaked.
 //     Descriptors passed to `call` or `reply` are taken by the peer and closed once sent.
+//
+// The socket mechanics (sources, framing, the output queue and its bound, closing once) are a
+// VarlinkStream's; the peer adds the call/reply matching and the queue of received calls.
 
 import CulvertSystem
 import Dispatch
@@ -51,9 +54,7 @@ public struct VarlinkPeerLimits: Sendable {
 /// Everything happens on `queue`: `start`, `call`, `close` and the responders must be used there,
 /// and `onCall`, `onClose` and reply handlers run there. The peer owns `descriptor` and closes it
 /// when it closes. It keeps itself alive while started.
-public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is confined to `queue`; Dispatch handlers hop onto it
-    private enum State { case idle, open, closed }
-
+public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is confined to `queue`; the stream calls back on it
     private struct OutgoingCall {
         var more: Bool
         var reply: (Result<VarlinkPeerReply, VarlinkPeerCallError>) -> Void
@@ -78,16 +79,7 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
     /// Called once when the peer closes, after every pending outgoing call completed with `.closed`.
     public var onClose: ((VarlinkPeerCloseReason) -> Void)?
 
-    private let descriptor: Descriptor
-    private var state = State.idle
-    private var closeReason: VarlinkPeerCloseReason?
-    private var readSource: (any DispatchSourceRead)?
-    private var writeSource: (any DispatchSourceWrite)?
-    private var writeSourceSuspended = true
-    private var pendingCancels = 0
-
-    private var input = VarlinkPeerInput()
-    private var output = VarlinkPeerOutput()
+    private let stream: VarlinkStream
     /// Calls this end made that await their final reply, oldest first.
     private var awaitingReply: [OutgoingCall] = []
     /// Received calls not yet handed to `onCall`, oldest first.
@@ -107,7 +99,9 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
     ) {
         // A served method the interface lacks could never be called: a defect in the caller.
         precondition(serves.isSubset(of: interface.methods.keys), "VarlinkPeer serves methods \(interface.name) does not declare")
-        self.descriptor = descriptor
+        stream = VarlinkStream(
+            descriptor: descriptor, transport: .bytesAndDescriptors(maximumPerRead: limits.maximumDescriptorsPerMessage),
+            maximumMessageSize: limits.maximumMessageSize, maximumQueuedOutput: limits.maximumQueuedOutput, queue: queue)
         self.interface = interface
         self.serves = serves
         self.limits = limits
@@ -115,30 +109,16 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
     }
 
     /// True between `start` and the close.
-    public var isOpen: Bool { state == .open }
+    public var isOpen: Bool { stream.isOpen }
 
     /// Starts reading and sending (calls made before `start` are sent now). Call once.
     public func start() {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard state == .idle else { return }
-        do {
-            try descriptor.setNonblocking(true)
-        } catch {
-            close(because: .system(error))
-            return
-        }
-        state = .open
-        let read = DispatchSource.makeReadSource(fileDescriptor: descriptor.rawValue, queue: queue)
-        read.setEventHandler { [self] in readAvailable() }
-        read.setCancelHandler { [self] in sourceCancelled() }
-        let write = DispatchSource.makeWriteSource(fileDescriptor: descriptor.rawValue, queue: queue)
-        write.setEventHandler { [self] in flush() }
-        write.setCancelHandler { [self] in sourceCancelled() }
-        readSource = read
-        writeSource = write
-        pendingCancels = 2
-        read.resume()
-        if !output.isEmpty { flush() }
+        guard stream.state == .idle else { return }
+        stream.onInput = { [self] in processInput() }
+        stream.onEndOfInput = { [self] in close(because: .peerClosed) }
+        stream.onClose = { [self] reason in closed(because: reason) }
+        stream.start()
     }
 
     /// Calls `method` (fully qualified, e.g. `io.culvert.Provider.StartTunnel`) on the other end,
@@ -152,7 +132,7 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         oneway: Bool = false, reply: @escaping (Result<VarlinkPeerReply, VarlinkPeerCallError>) -> Void = { _ in }
     ) {
         dispatchPrecondition(condition: .onQueue(queue))
-        if let closeReason {
+        if let closeReason = stream.closeReason {
             descriptors.forEach { $0.close() }
             if !oneway {
                 let late = LateReply(reply: reply)
@@ -173,60 +153,22 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
 
     // MARK: input
 
-    private func readAvailable() {
-        guard state == .open else { return }
-        var ended = false
-        var budget = VarlinkLimits.readChunkSize * 4  // per wake-up, so a busy peer cannot starve the queue
-        while budget > 0 {
-            let received: ReceivedMessage
-            do {
-                received = try descriptor.receive(
-                    maximumBytes: VarlinkLimits.readChunkSize, maximumDescriptors: limits.maximumDescriptorsPerMessage)
-            } catch {
-                if error.isWouldBlock { break }
-                if error.errno == Syscall.ECONNRESET {
-                    ended = true
-                    break
-                }
-                close(because: error.errno == Syscall.EMSGSIZE ? .tooManyDescriptors : .system(error))
-                return
-            }
-            if received.bytes.isEmpty {
-                ended = true
-                break
-            }
-            do {
-                try input.append(received)
-            } catch {
-                close(because: .protocolError("descriptors arrived with no message start"))
-                return
-            }
-            budget -= received.bytes.count
-            // A short read drained the socket (or stopped at descriptors; the level-triggered
-            // source fires again for what follows).
-            if received.bytes.count < VarlinkLimits.readChunkSize { break }
-        }
-        processInput()
-        if ended { close(because: .peerClosed) }
-    }
-
     /// Handles every complete message received: replies at once, calls into the queue.
     private func processInput() {
-        while state == .open {
-            let frame: VarlinkPeerFrame?
+        while stream.isOpen {
+            let frame: VarlinkFrame?
             do {
-                frame = try input.nextFrame(maximumSize: limits.maximumMessageSize)
+                frame = try stream.nextFrame()
             } catch {
-                close(because: .tooLarge)
+                close(because: error)
                 return
             }
             guard let frame else { break }
             received(frame)
         }
-        if state == .open { input.compact() }
     }
 
-    private func received(_ frame: VarlinkPeerFrame) {
+    private func received(_ frame: VarlinkFrame) {
         let value: JSONValue
         do {
             value = try JSONValue.parseMessage(frame.bytes, maximumDepth: limits.maximumDepth)
@@ -296,7 +238,7 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         guard !dispatching else { return }
         dispatching = true
         defer { dispatching = false }
-        while state == .open, current == nil, !queuedCalls.isEmpty {
+        while stream.isOpen, current == nil, !queuedCalls.isEmpty {
             let next = queuedCalls.removeFirst()
             queuedCallBytes -= next.size
             queuedCallDescriptors -= next.descriptors.count
@@ -340,57 +282,30 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
 
     /// Queues a frame (taking `descriptors`) and sends what the socket takes.
     func send(_ frame: [UInt8], passing descriptors: [Descriptor]) {
-        guard closeReason == nil else {
-            descriptors.forEach { $0.close() }
-            return
-        }
-        if output.queuedBytes > 0, output.queuedBytes + frame.count > limits.maximumQueuedOutput {
-            descriptors.forEach { $0.close() }
-            close(because: .outputOverflow)
-            return
-        }
-        output.append(frame, passing: descriptors)
-        if state == .open { flush() }
-    }
-
-    private func flush() {
-        guard state == .open else { return }
-        let drained: Bool
-        do {
-            drained = try output.write(to: descriptor)
-        } catch {
-            close(because: error.errno == Syscall.EPIPE || error.errno == Syscall.ECONNRESET ? .peerClosed : .system(error))
-            return
-        }
-        if drained != writeSourceSuspended {
-            writeSourceSuspended = drained
-            if drained { writeSource?.suspend() } else { writeSource?.resume() }
-        }
+        if !stream.send(frame, passing: descriptors) { close(because: .outputOverflow) }
     }
 
     // MARK: teardown
 
-    private func close(because reason: VarlinkPeerCloseReason) {
-        guard closeReason == nil else { return }
-        closeReason = reason
-        let wasStarted = state == .open
-        state = .closed
-        input.discard()
-        output.discard()
+    private func close(because reason: VarlinkCloseReason) {
+        guard stream.closeReason == nil else { return }
+        if stream.state == .idle {
+            // Never started: the stream has no callbacks to report its close through.
+            stream.close(because: reason)
+            closed(because: reason)
+        } else {
+            stream.close(because: reason)
+        }
+    }
+
+    /// The stream closed: nothing queued or pending will be answered now.
+    private func closed(because reason: VarlinkCloseReason) {
         for call in queuedCalls { call.descriptors.forEach { $0.close() } }
         queuedCalls = []
+        queuedCallBytes = 0
+        queuedCallDescriptors = 0
         current?.cancel()
         current = nil
-        if wasStarted {
-            if writeSourceSuspended {
-                writeSourceSuspended = false
-                writeSource?.resume()  // a suspended source must be resumed to be cancelled
-            }
-            readSource?.cancel()
-            writeSource?.cancel()
-        } else {
-            descriptor.close()
-        }
         let waiting = awaitingReply
         awaitingReply = []
         for call in waiting { call.reply(.failure(.closed(reason))) }
@@ -399,15 +314,6 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         onClose = nil
         onCall = nil
         handler?(reason)
-    }
-
-    private func sourceCancelled() {
-        pendingCancels -= 1
-        if pendingCancels == 0 {
-            descriptor.close()
-            readSource = nil
-            writeSource = nil
-        }
     }
 }
 

@@ -1,5 +1,5 @@
 // VarlinkPeerCall: the values that cross a VarlinkPeer's API — calls received, replies received,
-// and why a call or the connection ended.
+// and why a call ended (VarlinkCloseReason.swift says why the connection did).
 
 import CulvertSystem
 
@@ -44,38 +44,6 @@ public enum VarlinkPeerCallError: Error, Sendable, Equatable, CustomStringConver
         switch self {
         case .remote(let error): return error.description
         case .closed(let reason): return "connection closed: \(reason)"
-        }
-    }
-}
-
-/// Why a VarlinkPeer closed.
-public enum VarlinkPeerCloseReason: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The other end closed the socket (end of file, ECONNRESET or EPIPE).
-    case peerClosed
-    /// The other end sent something that breaks the protocol: not JSON, not a message, a reply
-    /// nobody asked for, or descriptors that belong to no message.
-    case protocolError(String)
-    /// A message longer than `maximumMessageSize`, or more queued calls than `maximumQueuedCallBytes`.
-    case tooLarge
-    /// More descriptors on one message than `maximumDescriptorsPerMessage`, or more waiting with queued
-    /// calls than `maximumQueuedDescriptors`.
-    case tooManyDescriptors
-    /// The other end stopped reading and more than `maximumQueuedOutput` bytes waited for it.
-    case outputOverflow
-    /// A system call on the socket failed.
-    case system(SystemError)
-    /// `close()` was called on this end.
-    case closedLocally
-
-    public var description: String {
-        switch self {
-        case .peerClosed: return "the other end closed the connection"
-        case .protocolError(let why): return "protocol error: \(why)"
-        case .tooLarge: return "message too large"
-        case .tooManyDescriptors: return "too many descriptors"
-        case .outputOverflow: return "the other end stopped reading"
-        case .system(let error): return error.description
-        case .closedLocally: return "closed locally"
         }
     }
 }

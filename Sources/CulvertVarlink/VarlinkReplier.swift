@@ -13,6 +13,8 @@ public final class VarlinkReplier: @unchecked Sendable {  // confined to the ser
     let queue: DispatchQueue
     private weak var connection: VarlinkServerConnection?
     private var finished = false
+    /// Set by `markCarriable`.
+    public private(set) var isCarriable = false
     /// Runs once if the connection closes before the final reply.
     public var onCancel: (() -> Void)?
 
@@ -59,6 +61,16 @@ public final class VarlinkReplier: @unchecked Sendable {  // confined to the ser
         finished = true
         connection?.send(frame: VarlinkReplyMessage.frame(error: error))
         connection?.callFinished()
+    }
+
+    /// Declares this open `more` call one that may continue in another process image: while it
+    /// is the connection's only open call, `VarlinkServer.connectionsAreCarriable` counts the
+    /// connection as carriable, `handOverConnections` records the call's method, and the server
+    /// that adopts the connection hands the call to its handler's `resume(_:replier:)`. Without
+    /// `more` a call is never carried.
+    public func markCarriable() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        isCarriable = true
     }
 
     /// Called by the connection when it closes with this call still open.

@@ -77,7 +77,8 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
     /// The listening descriptor (for a re-exec to keep).
     public var listenerDescriptor: Descriptor? { listener }
 
-    /// Whether every connection is idle or only watching: nothing a re-exec would cut short.
+    /// Whether every connection is idle or in a call its handler marked carriable
+    /// (`VarlinkReplier.markCarriable`): nothing a re-exec would cut short.
     public func connectionsAreCarriable(except id: UInt64) -> Bool {
         dispatchPrecondition(condition: .onQueue(queue))
         return connections.allSatisfy { $0.key == id || $0.value.isCarriable }
@@ -97,9 +98,12 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
         return carried
     }
 
-    /// Takes back a connection a previous process image handed over. Returns the replier of its
-    /// open Watch call, if it had one, for the caller to keep feeding events.
-    public func adopt(_ handover: VarlinkConnectionHandover) -> VarlinkReplier? {
+    /// Takes back a connection a previous process image handed over. If it carried an open call,
+    /// the handler of that call's interface takes it up through `resume(_:replier:)`; a carried
+    /// call this server cannot name (a handover from an image that did not record it) closes the
+    /// connection, and its client reconnects. Returns the connection's id in this image.
+    @discardableResult
+    public func adopt(_ handover: VarlinkConnectionHandover) -> UInt64 {
         dispatchPrecondition(condition: .onQueue(queue))
         let peer = PeerCredentials(pid: handover.pid, uid: handover.uid, gid: handover.gid, groups: handover.groups, pidIsPinned: false)
         let id = nextConnectionID
@@ -108,11 +112,19 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
             id: id, descriptor: Descriptor(rawValue: handover.descriptor), peer: peer, server: self, queue: queue)
         connections[id] = connection
         connectionsPerUser[peer.uid, default: 0] += 1
-        return connection.resume(input: handover.input, watching: handover.watching)
+        let replier = connection.resume(input: handover.input, carrying: handover.carriedMethod)
+        if let replier, let method = handover.carriedMethod {
+            let call = VarlinkCarriedCall(message: VarlinkCallMessage(method: method, more: true), peer: peer, connectionID: id)
+            if let handler = interfaces[call.message.interface]?.handler {
+                handler.resume(call, replier: replier)
+            } else {
+                replier.fail(.interfaceNotFound(call.message.interface))
+            }
+        } else if handover.carriesCall {
+            connection.close()
+        }
+        return id
     }
-
-    /// The connection id a replier belongs to (for subscriber bookkeeping after `adopt`).
-    public var lastAdoptedConnectionID: UInt64 { nextConnectionID - 1 }
 
     private func acceptPending() {
         guard let listener else { return }
@@ -236,8 +248,28 @@ public struct VarlinkConnectionHandover: Codable, Sendable {
     public var groups: [UInt32]
     /// Bytes received but not yet processed (pipelined calls).
     public var input: [UInt8]
-    /// The connection has an open Watch call that continues in the next image.
-    public var watching: Bool
+    /// The fully qualified method of the open call that continues in the next image (its handler
+    /// marked it carriable), if any.
+    public var carriedMethod: String?
+    /// Whether a call continues. Written beside `carriedMethod` because images that predate it
+    /// read only this (under its old key) and carried only one kind of call.
+    public var carriesCall: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case descriptor, pid, uid, gid, groups, input, carriedMethod
+        case carriesCall = "watching"
+    }
+
+    init(descriptor: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], input: [UInt8], carriedMethod: String?) {
+        self.descriptor = descriptor
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.input = input
+        self.carriedMethod = carriedMethod
+        self.carriesCall = carriedMethod != nil
+    }
 }
 
 // errno values the accept loop distinguishes, named here to keep Glibc out of this file.

@@ -1,5 +1,6 @@
-// VarlinkPeerInput: what a VarlinkPeer has received — bytes cut into NUL-terminated messages,
-// and each read's descriptors attributed to the message they arrived with.
+// VarlinkStreamInput: what a VarlinkStream has received — bytes cut into NUL-terminated messages,
+// and (when descriptors are passed) each read's descriptors attributed to the message they
+// arrived with.
 //
 // The attribution rule (VarlinkPeer.swift explains why it holds): the descriptors returned by one
 // read belong to the last message that starts within that read's bytes. A read that returns
@@ -8,13 +9,13 @@
 import CulvertSystem
 
 /// One complete message, NUL removed, and the descriptors that came with it (the taker owns them).
-struct VarlinkPeerFrame {
+struct VarlinkFrame {
     var bytes: ArraySlice<UInt8>
     var descriptors: [Descriptor]
 }
 
-/// The receive buffer. A value type: the peer does the reading and feeds each read in.
-struct VarlinkPeerInput {
+/// The receive buffer. A value type: the stream does the reading and feeds each read in.
+struct VarlinkStreamInput {
     enum Failure: Error {
         /// A read carried descriptors but no message starts in its bytes.
         case descriptorsWithoutMessage
@@ -33,6 +34,29 @@ struct VarlinkPeerInput {
     private var atMessageStart = true
     /// Descriptors waiting for their message to complete, by the stream offset where it starts; ascending.
     private var attachments: [(offset: Int, descriptors: [Descriptor])] = []
+
+    /// Bytes received and not yet taken as frames.
+    var bufferedBytes: Int { bytes.count - start }
+
+    /// The bytes not yet taken as frames (what a re-exec carries). Descriptors are not included.
+    var unprocessedBytes: [UInt8] { Array(bytes[start...]) }
+
+    /// Fills an empty buffer with bytes another process image received and did not process;
+    /// they begin with a message.
+    mutating func restore(_ carried: [UInt8]) {
+        // Restoring over received bytes would reorder the stream: a defect in the caller.
+        precondition(bytes.isEmpty && attachments.isEmpty, "restoring into a buffer that has input")
+        bytes = carried
+        atMessageStart = carried.last.map { $0 == 0 } ?? true
+    }
+
+    /// Reads up to `maximum` bytes from `socket` (no descriptors: the kernel discards any sent).
+    /// Returns the count; 0 at end of stream. The corresponding C function is `read`.
+    mutating func read(from socket: Descriptor, maximum: Int) throws(SystemError) -> Int {
+        let count = try socket.read(appendingTo: &bytes, maximum: maximum)
+        if let last = bytes.last, count > 0 { atMessageStart = last == 0 }
+        return count
+    }
 
     /// Adds the result of one read. Throws (after closing the read's descriptors) if the
     /// descriptors cannot be attributed to a message.
@@ -56,14 +80,14 @@ struct VarlinkPeerInput {
     }
 
     /// Takes the next complete message, or returns nil if none is complete yet.
-    mutating func nextFrame(maximumSize: Int) throws(Failure) -> VarlinkPeerFrame? {
+    mutating func nextFrame(maximumSize: Int) throws(Failure) -> VarlinkFrame? {
         guard let nul = bytes[scanned...].firstIndex(of: 0) else {
             scanned = bytes.count
             if bytes.count - start + 1 > maximumSize { throw .tooLarge }
             return nil
         }
         guard nul - start + 1 <= maximumSize else { throw .tooLarge }
-        var frame = VarlinkPeerFrame(bytes: bytes[start..<nul], descriptors: [])
+        var frame = VarlinkFrame(bytes: bytes[start..<nul], descriptors: [])
         if let first = attachments.first, first.offset == base + start {
             frame.descriptors = first.descriptors
             attachments.removeFirst()

@@ -1,4 +1,4 @@
-// VarlinkPeerOutput: what a VarlinkPeer has yet to send — frames, some carrying descriptors.
+// VarlinkStreamOutput: what a VarlinkStream has yet to send — frames, some carrying descriptors.
 //
 // A frame with descriptors is its own entry and goes out in its own sendmsg, starting at its first
 // byte, so the receiver can attribute the descriptors (see VarlinkPeer.swift). Frames without
@@ -8,7 +8,7 @@
 import CulvertSystem
 
 /// The send queue. Owns the descriptors queued with frames and closes each once it is sent.
-struct VarlinkPeerOutput {
+struct VarlinkStreamOutput {
     private struct Entry {
         var bytes: [UInt8]
         /// Sent with the entry's first byte; emptied (and closed) once sent.
@@ -66,6 +66,17 @@ struct VarlinkPeerOutput {
             }
         }
         return true
+    }
+
+    /// Drops every frame not yet begun, closing their descriptors. The frame partly sent (or,
+    /// if the head frame is untouched, that one) stays, so the other end still reads whole frames.
+    mutating func dropUnsentFrames() {
+        guard !entries.isEmpty else { return }
+        for entry in entries.dropFirst() { entry.descriptors.forEach { $0.close() } }
+        entries.removeSubrange(1...)
+        // Entries hold whole frames, each ending in its NUL.
+        if let end = entries[0].bytes[offset...].firstIndex(of: 0) { entries[0].bytes.removeSubrange((end + 1)...) }
+        queuedBytes = entries[0].bytes.count - offset
     }
 
     /// Drops everything unsent, closing the descriptors that were waiting to go.

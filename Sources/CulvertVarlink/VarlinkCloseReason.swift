@@ -1,0 +1,40 @@
+// VarlinkCloseReason: why a varlink connection closed — a VarlinkStream, and with it the
+// VarlinkPeer or server connection built on it.
+
+import CulvertSystem
+
+/// Why a varlink connection closed.
+public enum VarlinkCloseReason: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The other end closed the socket (end of file, ECONNRESET or EPIPE).
+    case peerClosed
+    /// The other end sent something that breaks the protocol: not JSON, not a message, a reply
+    /// nobody asked for, or descriptors that belong to no message.
+    case protocolError(String)
+    /// A message longer than the message size limit, or (VarlinkPeer) more queued calls than
+    /// `maximumQueuedCallBytes`.
+    case tooLarge
+    /// More descriptors on one message than `maximumDescriptorsPerMessage`, or (VarlinkPeer) more
+    /// waiting with queued calls than `maximumQueuedDescriptors`.
+    case tooManyDescriptors
+    /// The other end stopped reading and more than the output bound waited for it.
+    case outputOverflow
+    /// A system call on the socket failed.
+    case system(SystemError)
+    /// This end closed the connection (or let go of it, for a re-exec).
+    case closedLocally
+
+    public var description: String {
+        switch self {
+        case .peerClosed: return "the other end closed the connection"
+        case .protocolError(let why): return "protocol error: \(why)"
+        case .tooLarge: return "message too large"
+        case .tooManyDescriptors: return "too many descriptors"
+        case .outputOverflow: return "the other end stopped reading"
+        case .system(let error): return error.description
+        case .closedLocally: return "closed locally"
+        }
+    }
+}
+
+/// The name VarlinkPeer's API has used since before the server connection shared its core.
+public typealias VarlinkPeerCloseReason = VarlinkCloseReason
