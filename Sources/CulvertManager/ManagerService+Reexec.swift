@@ -82,7 +82,7 @@ extension ManagerService {
 
     /// Takes up a Watch the previous image carried (`subscribe` marks nothing else carriable).
     public func resume(_ call: VarlinkCarriedCall, replier: VarlinkReplier) {
-        guard call.message.member == "Watch" else {
+        guard ManagerMethod(rawValue: call.message.method) == .watch else {
             replier.fail(.methodNotImplemented(call.message.method))
             return
         }

@@ -9,6 +9,7 @@
 import CulvertCore
 import CulvertSystem
 import CulvertVarlink
+import CulvertWire
 import Foundation
 
 struct ReexecState: Codable {
@@ -62,7 +63,7 @@ struct ReexecState: Codable {
             }
             // Images before `carriedMethod` recorded only that a call was carried: always a Watch.
             for index in state.connections.indices where state.connections[index].carriesCall {
-                if state.connections[index].carriedMethod == nil { state.connections[index].carriedMethod = "io.culvert.Manager.Watch" }
+                if state.connections[index].carriedMethod == nil { state.connections[index].carriedMethod = ManagerMethod.watch.rawValue }
             }
             inheritance.state = state
         } catch {
