@@ -56,10 +56,6 @@ final class SessionDNS: @unchecked Sendable {  // `applied` is confined to `queu
     /// A re-adopted session's DNS (from the backup record a crashed culvertd left). At start only.
     func adopt(_ dns: AppliedDNS, session: String) { queue.sync { applied[session] = dns } }
 
-    /// What a session has applied, as last completed. Blocks until earlier operations finish:
-    /// only for start-up and shutdown, never on a client's path.
-    func current(session: String) -> AppliedDNS? { queue.sync { applied[session] } }
-
     /// Whether any session has DNS applied (start-up: decides whether leftovers can be reverted).
     var hasAnyApplied: Bool { queue.sync { !applied.isEmpty } }
 

@@ -26,6 +26,7 @@ extension SessionSupervisor {
     /// Takes back every provider a previous culvertd left, before leftovers are removed. Blocks
     /// the calling (manager) queue for at most `reattachTimeout` per provider.
     func readoptProviders() {
+        dispatchPrecondition(condition: .onQueue(queue))
         let (records, discarded) = SessionRecord.loadAll(runtimeDirectory: configuration.runtimeDirectory)
         for path in discarded {
             logger.warning("discarding unreadable session record \(path)")

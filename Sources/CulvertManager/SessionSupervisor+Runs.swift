@@ -19,6 +19,7 @@ extension SessionSupervisor {
     }
 
     func launch(_ session: TunnelSession) {
+        dispatchPrecondition(condition: .onQueue(queue))
         // Connect hands its target over; a restart looks the profile up afresh (it may have changed).
         let handed = session.pendingTarget
         session.pendingTarget = nil
@@ -114,6 +115,7 @@ extension SessionSupervisor {
     /// A run's pidfd polled readable. An upgrade that watches the run decides first; otherwise the
     /// session's run ending is the session's provider exiting, and a superseded one is released.
     func runExited(_ run: ProviderRun, session: TunnelSession) {
+        dispatchPrecondition(condition: .onQueue(queue))
         let ended: ProcessExit?
         do { ended = try run.collectExit() } catch {
             logger.error("session \(session.profileName): waiting for provider \(run.process.processID): \(error)")
@@ -144,6 +146,7 @@ extension SessionSupervisor {
 
     /// A call from a provider, routed by its run's role.
     func providerCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder, run: ProviderRun, session: TunnelSession) {
+        dispatchPrecondition(condition: .onQueue(queue))
         switch run.role {
         case .session where session.run === run:
             handleProviderCall(call, responder: responder, session: session, run: run)

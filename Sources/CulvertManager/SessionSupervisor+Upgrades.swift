@@ -36,6 +36,7 @@ extension SessionSupervisor {
     /// succeeded), so every session runs the version the registry names. `completion` gets nil when
     /// all of them run the new version, else the first failure.
     func upgradeSessions(from: ExtensionInfo, to: ExtensionInfo, completion: @escaping (UpgradeFailure?) -> Void) {
+        dispatchPrecondition(condition: .onQueue(queue))
         upgradesInProgress.insert(to.identifier)
         var batch = UpgradeBatch(profiles: upgradableSessions(of: from.identifier).map(\.profileName))
         var firstFailure: UpgradeFailure?

@@ -75,6 +75,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     // MARK: requests from clients
 
     func connect(_ target: LaunchTarget, actor: Actor?, wait: Bool, replier: VarlinkReplier?) {
+        dispatchPrecondition(condition: .onQueue(queue))
         let profile = target.profile
         let session =
             sessions[profile.name]
@@ -96,6 +97,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     func disconnect(profileName: String, reason: StopReason, wait: Bool, replier: VarlinkReplier?) -> Bool {
+        dispatchPrecondition(condition: .onQueue(queue))
         guard let session = sessions[profileName] else { return false }
         let waiting = wait && session.machine.state.isActive
         if let replier, waiting {
@@ -109,6 +111,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
 
     /// The profile is gone: stop its session and mark it invalid.
     func profileRemoved(_ name: String) {
+        dispatchPrecondition(condition: .onQueue(queue))
         guard let session = sessions[name] else { return }
         session.profileRemoved = true
         if session.machine.state.isActive {
@@ -131,6 +134,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     func sendMessage(profileName: String, data: String, replier: VarlinkReplier) {
+        dispatchPrecondition(condition: .onQueue(queue))
         guard let session = sessions[profileName] else {
             replier.fail(ManagerError.sessionNotFound(profile: profileName))
             return
@@ -164,6 +168,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     /// counters, last failure) and the providers' output so far. Re-adopted sessions keep what
     /// their run says about the process; sessions without a provider come back as they were.
     func restoreCarried(sessions carried: [SessionInfo], logs: [String: [String]]) {
+        dispatchPrecondition(condition: .onQueue(queue))
         for info in carried {
             if let session = sessions[info.profile], let run = session.run {
                 let live = session.info
@@ -219,6 +224,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     func perform(_ actions: [SessionMachine.Action], _ session: TunnelSession) {
+        dispatchPrecondition(condition: .onQueue(queue))
         var remaining = actions[...]
         while let action = remaining.popFirst() {
             switch action {

@@ -61,6 +61,7 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
     }
 
     func feed(_ input: UpgradeMachine.Input) {
+        dispatchPrecondition(condition: .onQueue(supervisor.queue))
         perform(machine.handle(input))
     }
 

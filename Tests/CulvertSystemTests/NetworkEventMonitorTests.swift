@@ -11,48 +11,12 @@ import XCTest
 #endif
 
 /// How long a namespaced test body may run before the test gives up on it.
-private let namespaceBodyTimeoutSeconds = 60.0
 /// How long to wait for one expected event.
 private let eventTimeout: Duration = .seconds(5)
 /// The most `waitReadable` + `readEvents` rounds spent on one expected event.
 private let maximumReadRounds = 200
 /// The name of the test TUN device (inside the private namespace only).
 private let tunName = "culvmon0"
-
-/// The failure a namespaced body threw, handed from its thread to the test's.
-private final class ThreadOutcome: @unchecked Sendable {  // written by the worker before `done` is signalled, read after
-    var failure: String?
-    let done = DispatchSemaphore(value: 0)
-}
-
-/// Runs `body` on a new thread that first moves into a new network namespace of its own, and
-/// refuses to run it if the thread is still in the host's namespace.
-private func inPrivateNetworkNamespace(
-    file: StaticString = #filePath, line: UInt = #line, _ body: @escaping @Sendable () throws -> Void
-) {
-    let outcome = ThreadOutcome()
-    let thread = Thread {
-        defer { outcome.done.signal() }
-        // unshare(CLONE_NEWNET) affects the calling thread only; this thread is never reused.
-        do { try NetworkNamespace.enterNewNamespaceOnCurrentThread() } catch {
-            outcome.failure = "\(error)"
-            return
-        }
-        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")) ?? "?"  // "?" never matches
-        let host = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getpid())/ns/net")) ?? own  // equal: refuse
-        guard own != host, own != "?" else {
-            outcome.failure = "still in the host's network namespace (\(own))"
-            return
-        }
-        do { try body() } catch { outcome.failure = "\(error)" }
-    }
-    thread.start()
-    guard outcome.done.wait(timeout: .now() + namespaceBodyTimeoutSeconds) == .success else {
-        XCTFail("namespaced test body did not finish", file: file, line: line)
-        return
-    }
-    if let failure = outcome.failure { XCTFail(failure, file: file, line: line) }
-}
 
 /// A monitor and the events it reported that no expectation has consumed yet.
 private final class EventReader {
@@ -103,7 +67,7 @@ private final class EventReader {
 
 final class NetworkEventMonitorTests: XCTestCase {
     func testIdleMonitorReturnsNothingWithoutBlocking() {
-        inPrivateNetworkNamespace {
+        withPrivateNetworkNamespace { _ in
             let monitor = try NetworkEventMonitor()
             let flags = fcntl(monitor.descriptor.rawValue, F_GETFL)
             XCTAssertEqual(flags & O_NONBLOCK, O_NONBLOCK, "non-blocking")
@@ -118,7 +82,7 @@ final class NetworkEventMonitorTests: XCTestCase {
     }
 
     func testLinkUpDownMTUAndDeletionAreReported() {
-        inPrivateNetworkNamespace {
+        withPrivateNetworkNamespace { _ in
             let reader = try EventReader()
             let socket = try NetlinkRouteSocket()
             let tun = try TunDevice.create(name: tunName)
@@ -157,7 +121,7 @@ final class NetworkEventMonitorTests: XCTestCase {
     }
 
     func testAddressesAddedAndRemovedAreReportedWithTheirPrefixLength() {
-        inPrivateNetworkNamespace {
+        withPrivateNetworkNamespace { _ in
             let reader = try EventReader()
             let socket = try NetlinkRouteSocket()
             let tun = try TunDevice.create(name: tunName)
@@ -183,7 +147,7 @@ final class NetworkEventMonitorTests: XCTestCase {
     }
 
     func testDroppedNotificationsAreReportedAsOverrunAndTheMonitorKeepsWorking() {
-        inPrivateNetworkNamespace {
+        withPrivateNetworkNamespace { _ in
             let reader = try EventReader()
             // The smallest receive queue the kernel allows (it raises the value to its minimum), so a
             // burst of changes that is not read overflows it.
