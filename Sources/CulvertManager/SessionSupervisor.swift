@@ -149,11 +149,11 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     }
 
     /// Nothing in flight that a re-exec would cut short: no session starting or stopping, nobody
-    /// waiting on one, no app message awaiting its answer.
+    /// waiting on one, no app message awaiting its answer, no DNS change or live upgrade running.
     var isQuiescent: Bool {
-        messages.pending == 0 && dns.inFlight == 0
+        messages.pending == 0 && dns.inFlight == 0 && upgradesInProgress.isEmpty
             && sessions.values.allSatisfy {
-                $0.suspendedActions == nil && $0.machine.state != .connecting && $0.machine.state != .disconnecting
+                $0.suspendedActions == nil && $0.upgrade == nil && $0.machine.state != .connecting && $0.machine.state != .disconnecting
                     && $0.connectWaiters.isEmpty
                     && $0.disconnectWaiters.isEmpty
             }
