@@ -75,6 +75,9 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
 
     // Copies.
     case stagingDestinationExists(path: String)
+    /// Writing the copy failed (ENOSPC, EIO, EDQUOT…): says nothing about the bundle. The
+    /// error's path is the destination file or directory, absolute.
+    case copyFailed(SystemError)
 
     /// A system call failed for a reason that says nothing about the bundle (EIO, ENOSPC, EACCES…).
     case io(SystemError)
@@ -139,6 +142,7 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .keyFileInsecure: return "key_file_insecure"
         case .keyFileExists: return "key_file_exists"
         case .stagingDestinationExists: return "staging_destination_exists"
+        case .copyFailed: return "copy_failed"
         case .io: return "io_error"
         }
     }
@@ -209,6 +213,7 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(shown(path)) has mode \(String(permissions, radix: 8)); a private key must not be readable by group or others"
         case .keyFileExists(let path): return "\(shown(path)) already exists; refusing to overwrite a key"
         case .stagingDestinationExists(let path): return "\(shown(path)) already exists in the staging directory"
+        case .copyFailed(let error): return "writing the copy failed: \(error.description)"
         case .io(let error): return error.description
         }
     }
