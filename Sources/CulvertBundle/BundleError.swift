@@ -42,6 +42,9 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
     case versionInvalid(text: String)
     case minimumVersionInvalid(text: String)
     case buildOutOfRange(build: Int64)
+    /// A number in the manifest (`key`: build, or a component of version or
+    /// minimumCulvertdVersion) is well formed but outside what the field allows.
+    case numberOutOfRange(key: String, text: String, limit: String)
     case displayNameInvalid(reason: String)
     case capabilityUnknown(name: String)
     case capabilityDuplicate(name: String)
@@ -115,6 +118,7 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionInvalid: return "version_invalid"
         case .minimumVersionInvalid: return "minimum_version_invalid"
         case .buildOutOfRange: return "build_out_of_range"
+        case .numberOutOfRange: return "number_out_of_range"
         case .displayNameInvalid: return "display_name_invalid"
         case .capabilityUnknown: return "capability_unknown"
         case .capabilityDuplicate: return "capability_duplicate"
@@ -184,6 +188,8 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionInvalid(let text): return "version \(shown(text, quoted: true)) is not MAJOR.MINOR.PATCH"
         case .minimumVersionInvalid(let text): return "minimum culvertd version \(shown(text, quoted: true)) is not MAJOR.MINOR.PATCH"
         case .buildOutOfRange(let build): return "build \(build) is outside 0...\(BundleManifest.maximumBuild)"
+        case .numberOutOfRange(let key, let text, let limit):
+            return "manifest \(shown(key, quoted: true)) is \(shown(text)), outside \(shown(limit))"
         case .displayNameInvalid(let reason): return "display name \(shown(reason))"
         case .capabilityUnknown(let name): return "unknown capability \(shown(name, quoted: true))"
         case .capabilityDuplicate(let name): return "capability \(shown(name, quoted: true)) is listed twice"
