@@ -22,9 +22,11 @@ extension BundleManifest {
     /// zeros) but a component above `SemanticVersion.maximumComponent` is out of range, not malformed.
     private static func checkComponents(_ text: String, key: CodingKeys) throws(BundleError) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let shaped = parts.count == 3 && parts.allSatisfy { part in
-            !part.isEmpty && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0")
-        }
+        let shaped =
+            parts.count == 3
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0")
+            }
         guard shaped else { return }
         throw .numberOutOfRange(key: key.rawValue, text: text, limit: "0...\(SemanticVersion.maximumComponent) per component")
     }

@@ -37,7 +37,8 @@ enum ExtensionCompatibility {
             problems.append(
                 Problem(
                     kind: .extensionNotUsable, path: info.storePath,
-                    description: "\(info.identifier) \(info.versionDescription) needs culvertd \(required) or newer; this is \(running.map { "\($0)" } ?? "?"); its sessions are refused until culvertd is upgraded",
+                    description:
+                        "\(info.identifier) \(info.versionDescription) needs culvertd \(required) or newer; this is \(running.map { "\($0)" } ?? "?"); its sessions are refused until culvertd is upgraded",
                     movedTo: nil))
         }
         return (unusable, problems)

@@ -209,7 +209,8 @@ extension ManagerService {
     private func setAsideSpoolRequest(_ path: String, reason: String) {
         do {
             startProblems.append(
-                try StateQuarantine.setAside(path, stateDirectory: configuration.stateDirectory, kind: .corruptSpoolRequest, reason: reason))
+                try StateQuarantine.setAside(path, stateDirectory: configuration.stateDirectory, kind: .corruptSpoolRequest, reason: reason)
+            )
         } catch {
             logger.error("cannot move \(path) aside (\(error)); removing it")
             try? FileSystem.removeFile(path)  // as before this was moved aside: the request is void either way

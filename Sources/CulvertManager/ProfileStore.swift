@@ -69,7 +69,8 @@ struct ProfileStore {
                 }
                 profiles[name] = stored
             } catch {
-                problems.append(try StateQuarantine.setAside(path, stateDirectory: stateDirectory, kind: .corruptProfile, reason: "\(error)"))
+                problems.append(
+                    try StateQuarantine.setAside(path, stateDirectory: stateDirectory, kind: .corruptProfile, reason: "\(error)"))
             }
         }
     }

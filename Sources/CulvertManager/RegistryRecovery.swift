@@ -56,7 +56,8 @@ struct RegistryRecovery {
         problems.append(
             Problem(
                 kind: .registryRebuilt, path: registryPath,
-                description: "\(why); rebuilt from the store: \(registered.isEmpty ? "nothing registered" : registered.joined(separator: ", "))",
+                description:
+                    "\(why); rebuilt from the store: \(registered.isEmpty ? "nothing registered" : registered.joined(separator: ", "))",
                 movedTo: movedTo))
         outcome.problems = problems + outcome.problems
         // Persisted only when every copy was accounted for: with a policy or key problem the next
@@ -127,7 +128,9 @@ struct RegistryRecovery {
         } catch {
             throw RecoveryRefusal("verification failed: \(error.description)")
         }
-        guard copy.contentDigest == digest else { throw RecoveryRefusal("content digest \(copy.contentDigest) does not match its directory") }
+        guard copy.contentDigest == digest else {
+            throw RecoveryRefusal("content digest \(copy.contentDigest) does not match its directory")
+        }
         return copy
     }
 }

@@ -50,7 +50,8 @@ final class FullDiskTests: XCTestCase {
         let installed = storageFailure { try self.install(control, beta) }
         XCTAssertEqual(installed?.errno, Self.enospc, "an install on a full disk is StorageFailed, not BundleRejected")
         XCTAssertTrue(
-            installed?.path.hasPrefix(daemon.stateDirectory + "/extensions/") == true, "install failure names \(installed?.path ?? "nothing")")
+            installed?.path.hasPrefix(daemon.stateDirectory + "/extensions/") == true,
+            "install failure names \(installed?.path ?? "nothing")")
 
         // Nothing acknowledged lost, nothing half-written visible.
         let status = try XCTUnwrap(try control.call("io.culvert.Manager.GetStatus")["status"])

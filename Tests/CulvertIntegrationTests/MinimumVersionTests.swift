@@ -67,7 +67,9 @@ final class MinimumVersionTests: XCTestCase {
         XCTAssertEqual(try FileSystem.listDirectory(daemon.stateDirectory + "/extensions/store"), storeBefore, "a copy was stored")
         XCTAssertEqual(try FileSystem.listDirectory(daemon.stateDirectory + "/extensions/staging"), [])
 
-        let command = try BackgroundCommand([Products.path(of: "culvertctl"), "--socket", daemon.socketPath, "extension", "install", future])
+        let command = try BackgroundCommand([
+            Products.path(of: "culvertctl"), "--socket", daemon.socketPath, "extension", "install", future,
+        ])
         defer { command.kill() }
         let result = try command.wait()
         XCTAssertEqual(result.status, 65, result.stderr)
@@ -104,7 +106,9 @@ final class MinimumVersionTests: XCTestCase {
         XCTAssertEqual(problems.map { $0["kind"]?.stringValue ?? "" }, ["extension_not_usable"])
         XCTAssertEqual(problems.first?["path"]?.stringValue, copy)
         let refused = try XCTUnwrap(
-            remoteError { try control.call("io.culvert.Manager.Connect", ["profile": "lab"], timeoutMilliseconds: replyTimeoutMilliseconds) })
+            remoteError {
+                try control.call("io.culvert.Manager.Connect", ["profile": "lab"], timeoutMilliseconds: replyTimeoutMilliseconds)
+            })
         XCTAssertEqual(refused.name, "io.culvert.Manager.ExtensionNotUsable")
         XCTAssertEqual(refused.parameters["state"], "failed")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: registry)), registryBytes, "the registry was rewritten")
@@ -113,10 +117,10 @@ final class MinimumVersionTests: XCTestCase {
         // Installing a version this daemon can run makes it usable again (with --allow-downgrade).
         let usable = try BundleFixture.make(in: work.path + "/src/usable", version: "1.0.0", key: key)
         _ = try daemon.connect().call(
-            "io.culvert.Manager.InstallExtension", ["path": .string(usable), "allowDowngrade": true], timeoutMilliseconds: replyTimeoutMilliseconds)
+            "io.culvert.Manager.InstallExtension", ["path": .string(usable), "allowDowngrade": true],
+            timeoutMilliseconds: replyTimeoutMilliseconds)
         let after = try XCTUnwrap(try control.call("io.culvert.Manager.GetStatus")["status"])
         XCTAssertEqual(after["extensions"]?.arrayValue?.first?["state"], "enabled")
         XCTAssertEqual(after["problems"], [])
     }
 }
-

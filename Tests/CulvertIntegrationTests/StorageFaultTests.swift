@@ -78,7 +78,8 @@ final class StorageFaultTests: XCTestCase {
         XCTAssertEqual(mkfifo(profiles + "/fifo.json", 0o600), 0)
         XCTAssertEqual(symlink(outside, profiles + "/link.json"), 0)
         XCTAssertEqual(mkdir(profiles + "/directory.json", 0o700), 0)
-        XCTAssertEqual(mknod(profiles + "/device.json", S_IFCHR | 0o600, dev_t(1 << 8 | 3)), 0)  // /dev/null: major 1, minor 3 (old encoding)
+        // /dev/null's numbers: major 1, minor 3 (old encoding).
+        XCTAssertEqual(mknod(profiles + "/device.json", S_IFCHR | 0o600, dev_t(1 << 8 | 3)), 0)
         // A FIFO used to block the start for ever: DaemonProcess.start fails after its deadline.
         try daemon.start()
 
@@ -188,7 +189,8 @@ final class StorageFaultTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists(daemon.stateDirectory + "/extensions/store/" + alphaV1Digest), "the older copy is kept for gc")
         for entry in extensions.values {
             let storePath = try XCTUnwrap(entry["storePath"]?.stringValue)
-            XCTAssertNoThrow(try BundleVerifier.verify(directory: storePath, trust: TrustedPublishers([key.publisherKey]), allowUnsigned: false))
+            XCTAssertNoThrow(
+                try BundleVerifier.verify(directory: storePath, trust: TrustedPublishers([key.publisherKey]), allowUnsigned: false))
         }
 
         // The rebuilt registry was made durable: the next start reads it and reports nothing.
