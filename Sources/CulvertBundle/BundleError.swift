@@ -42,6 +42,9 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
     case versionInvalid(text: String)
     case minimumVersionInvalid(text: String)
     case buildOutOfRange(build: Int64)
+    /// A number in the manifest (`key`: build, or a component of version or
+    /// minimumCulvertdVersion) is well formed but outside what the field allows.
+    case numberOutOfRange(key: String, text: String, limit: String)
     case displayNameInvalid(reason: String)
     case capabilityUnknown(name: String)
     case capabilityDuplicate(name: String)
@@ -75,6 +78,9 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
 
     // Copies.
     case stagingDestinationExists(path: String)
+    /// Writing the copy failed (ENOSPC, EIO, EDQUOT…): says nothing about the bundle. The
+    /// error's path is the destination file or directory, absolute.
+    case copyFailed(SystemError)
 
     /// A system call failed for a reason that says nothing about the bundle (EIO, ENOSPC, EACCES…).
     case io(SystemError)
@@ -112,6 +118,7 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionInvalid: return "version_invalid"
         case .minimumVersionInvalid: return "minimum_version_invalid"
         case .buildOutOfRange: return "build_out_of_range"
+        case .numberOutOfRange: return "number_out_of_range"
         case .displayNameInvalid: return "display_name_invalid"
         case .capabilityUnknown: return "capability_unknown"
         case .capabilityDuplicate: return "capability_duplicate"
@@ -139,6 +146,7 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .keyFileInsecure: return "key_file_insecure"
         case .keyFileExists: return "key_file_exists"
         case .stagingDestinationExists: return "staging_destination_exists"
+        case .copyFailed: return "copy_failed"
         case .io: return "io_error"
         }
     }
@@ -180,6 +188,8 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionInvalid(let text): return "version \(shown(text, quoted: true)) is not MAJOR.MINOR.PATCH"
         case .minimumVersionInvalid(let text): return "minimum culvertd version \(shown(text, quoted: true)) is not MAJOR.MINOR.PATCH"
         case .buildOutOfRange(let build): return "build \(build) is outside 0...\(BundleManifest.maximumBuild)"
+        case .numberOutOfRange(let key, let text, let limit):
+            return "manifest \(shown(key, quoted: true)) is \(shown(text)), outside \(shown(limit))"
         case .displayNameInvalid(let reason): return "display name \(shown(reason))"
         case .capabilityUnknown(let name): return "unknown capability \(shown(name, quoted: true))"
         case .capabilityDuplicate(let name): return "capability \(shown(name, quoted: true)) is listed twice"
@@ -209,6 +219,7 @@ public enum BundleError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(shown(path)) has mode \(String(permissions, radix: 8)); a private key must not be readable by group or others"
         case .keyFileExists(let path): return "\(shown(path)) already exists; refusing to overwrite a key"
         case .stagingDestinationExists(let path): return "\(shown(path)) already exists in the staging directory"
+        case .copyFailed(let error): return "writing the copy failed: \(error.description)"
         case .io(let error): return error.description
         }
     }

@@ -29,31 +29,41 @@ public enum BundleInstaller {
     /// same file system. `stagingDirectory` must exist and must not already hold an entry of that
     /// name (`stagingDestinationExists`). On failure, a partial copy may remain under
     /// `stagingDirectory`; staging directories are the caller's to remove (a crash can leave one
-    /// behind anyway).
+    /// behind anyway). A failure to write the copy is `copyFailed` with the destination's absolute
+    /// path; failures reading the source keep their own cases (`io` for a system error).
     public static func stageCopy(from source: String, into stagingDirectory: String) throws(BundleError) -> String {
         let name = BundlePath.lastComponent(of: source)
         _ = try BundlePath.identifier(ofBundleDirectory: source)
         let tree = try BundleTree.scan(source)
 
-        let staging = try system { () throws(SystemError) in try DirectoryHandle.open(path: stagingDirectory) }
+        let staging = try writing(stagingDirectory) { () throws(SystemError) in try DirectoryHandle.open(path: stagingDirectory) }
         defer { staging.close() }
         let destination = stagingDirectory + "/" + name
         do {
             try staging.createDirectory(named: name, permissions: 0o700)
         } catch {
             if error.errno == Syscall.EEXIST { throw .stagingDestinationExists(path: destination) }
-            throw .io(error)
+            throw .copyFailed(SystemError(call: error.call, errno: error.errno, path: destination))
         }
-        let root = try system { () throws(SystemError) in try staging.openDirectory(named: name) }
-        var visitor = CopyingVisitor(root: root, ownedByRoot: Identity.effectiveUserID == 0)
+        let root = try writing(destination) { () throws(SystemError) in try staging.openDirectory(named: name) }
+        var visitor = CopyingVisitor(root: root, rootPath: destination, ownedByRoot: Identity.effectiveUserID == 0)
         do {
             try tree.read(into: &visitor)
         } catch {
             visitor.abandon()
             throw error
         }
-        try system { () throws(SystemError) in try staging.synchronize() }
+        try writing(stagingDirectory) { () throws(SystemError) in try staging.synchronize() }
         return destination
+    }
+}
+
+/// Runs a step that writes the copy; its failure is `copyFailed` naming `path`.
+private func writing<T>(_ path: String, _ body: () throws(SystemError) -> T) throws(BundleError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw .copyFailed(SystemError(call: error.call, errno: error.errno, path: path))
     }
 }
 
@@ -63,43 +73,51 @@ private struct CopyingVisitor: BundleTreeVisitor {
     private var directories: [DirectoryHandle]
     private var file: Descriptor?
     private var fileIsExecutable = false
+    /// The absolute path of the copy's root and of the file being written, for errors.
+    private let rootPath: String
+    private var filePath = ""
     private let ownedByRoot: Bool
 
-    init(root: DirectoryHandle, ownedByRoot: Bool) {
+    init(root: DirectoryHandle, rootPath: String, ownedByRoot: Bool) {
         directories = [root]
+        self.rootPath = rootPath
         self.ownedByRoot = ownedByRoot
     }
+
+    private func destination(_ relative: String) -> String { relative.isEmpty ? rootPath : rootPath + "/" + relative }
 
     mutating func enterDirectory(_ directory: BundleTree.Directory) throws(BundleError) {
         guard !directory.path.isEmpty else { return }  // the root was created by stageCopy
         // last!: the root stays on the stack until the walk ends.
         let parent = directories.last!
-        try system { () throws(SystemError) in try parent.createDirectory(named: directory.name, permissions: 0o700) }
-        directories.append(try system { () throws(SystemError) in try parent.openDirectory(named: directory.name) })
+        let path = destination(directory.path)
+        try writing(path) { () throws(SystemError) in try parent.createDirectory(named: directory.name, permissions: 0o700) }
+        directories.append(try writing(path) { () throws(SystemError) in try parent.openDirectory(named: directory.name) })
     }
 
     mutating func beginFile(_ source: BundleTree.File) throws(BundleError) {
         let parent = directories.last!  // the root stays on the stack until the walk ends
-        file = try system { () throws(SystemError) in try parent.createFile(named: source.name, permissions: 0o600) }
+        filePath = destination(source.path)
+        file = try writing(filePath) { () throws(SystemError) in try parent.createFile(named: source.name, permissions: 0o600) }
         fileIsExecutable = source.status.isExecutable
     }
 
     mutating func consume(_ bytes: UnsafeRawBufferPointer) throws(BundleError) {
         let file = file!  // beginFile always precedes consume
-        try system { () throws(SystemError) in try file.writeAll(bytes) }
+        try writing(filePath) { () throws(SystemError) in try file.writeAll(bytes) }
     }
 
     mutating func endFile(_ source: BundleTree.File) throws(BundleError) {
         let file = file!  // beginFile always precedes endFile
         let permissions = fileIsExecutable ? BundleInstaller.executablePermissions : BundleInstaller.filePermissions
-        try seal(file, permissions: permissions)
+        try seal(file, permissions: permissions, path: filePath)
         file.close()
         self.file = nil
     }
 
     mutating func leaveDirectory(_ directory: BundleTree.Directory) throws(BundleError) {
         let handle = directories.last!  // every leave matches an enter, and the root is entered first
-        try seal(handle.descriptor, permissions: BundleInstaller.directoryPermissions)
+        try seal(handle.descriptor, permissions: BundleInstaller.directoryPermissions, path: destination(directory.path))
         handle.close()
         directories.removeLast()
     }
@@ -114,8 +132,8 @@ private struct CopyingVisitor: BundleTreeVisitor {
 
     /// Owner, final permissions (exact: no umask), then fsync — in that order, so what reaches
     /// the disk is the finished file.
-    private func seal(_ descriptor: Descriptor, permissions: UInt32) throws(BundleError) {
-        try system { () throws(SystemError) in
+    private func seal(_ descriptor: Descriptor, permissions: UInt32, path: String) throws(BundleError) {
+        try writing(path) { () throws(SystemError) in
             if ownedByRoot { try descriptor.setOwner(userID: 0, groupID: 0) }
             try descriptor.setPermissions(permissions)
             try descriptor.synchronize()

@@ -18,6 +18,19 @@ extension BundleManifest {
         return try BundleManifest(json: json)
     }
 
+    /// A version that has the grammar's shape (three dot-separated runs of digits without leading
+    /// zeros) but a component above `SemanticVersion.maximumComponent` is out of range, not malformed.
+    private static func checkComponents(_ text: String, key: CodingKeys) throws(BundleError) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let shaped =
+            parts.count == 3
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0")
+            }
+        guard shaped else { return }
+        throw .numberOutOfRange(key: key.rawValue, text: text, limit: "0...\(SemanticVersion.maximumComponent) per component")
+    }
+
     /// A manifest from parsed JSON. Checked in this order, the first failure thrown: an object;
     /// no unknown key (`manifestUnknownKey`, the first in sorted order); every key present
     /// (`manifestMissingKey`); each value of its JSON type (`manifestWrongType`); the version
@@ -38,7 +51,12 @@ extension BundleManifest {
         let identifier = try string(.identifier)
         let versionText = try string(.version)
         // members[…]!: present, checked above.
-        guard let build = members[CodingKeys.build.rawValue]!.intValue else {
+        let buildValue = members[CodingKeys.build.rawValue]!
+        if case .double(let number) = buildValue, number.isFinite, abs(number) >= 0x1p63 {
+            // An integer beyond Int64 (the parser keeps it as a double): the field is right, the number is not.
+            throw .numberOutOfRange(key: CodingKeys.build.rawValue, text: "\(number)", limit: "0...\(Self.maximumBuild)")
+        }
+        guard let build = buildValue.intValue else {
             throw .manifestWrongType(key: CodingKeys.build.rawValue, expected: "an integer")
         }
         let executable = try string(.executable)
@@ -48,8 +66,14 @@ extension BundleManifest {
         }
         let minimumText = try string(.minimumCulvertdVersion)
 
-        guard let version = SemanticVersion(versionText) else { throw .versionInvalid(text: versionText) }
-        guard let minimum = SemanticVersion(minimumText) else { throw .minimumVersionInvalid(text: minimumText) }
+        guard let version = SemanticVersion(versionText) else {
+            try Self.checkComponents(versionText, key: .version)
+            throw .versionInvalid(text: versionText)
+        }
+        guard let minimum = SemanticVersion(minimumText) else {
+            try Self.checkComponents(minimumText, key: .minimumCulvertdVersion)
+            throw .minimumVersionInvalid(text: minimumText)
+        }
         guard (0...Int64(Self.maximumBuild)).contains(build) else { throw .buildOutOfRange(build: build) }
         var capabilities: [BundleCapability] = []
         for value in capabilityValues {

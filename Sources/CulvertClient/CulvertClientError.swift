@@ -30,6 +30,8 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     case extensionNotFound(identifier: String)
     /// The bundle is older than the installed version; install it with `allowDowngrade` to accept that.
     case downgradeRefused(identifier: String, installed: String, offered: String)
+    /// The bundle needs culvertd `required` or newer (its `minimumCulvertdVersion`); this one is `running`.
+    case daemonTooOld(identifier: String, required: String, running: String)
     /// The bundle is signed by another publisher than the installed version (or one of the two
     /// is unsigned); publishers are fingerprints or "unsigned".
     case publisherMismatch(identifier: String, installed: String, offered: String)
@@ -82,6 +84,8 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .extensionNotFound(let identifier): return "no extension \"\(identifier)\" is installed"
         case .downgradeRefused(let identifier, let installed, let offered):
             return "\(identifier) \(offered) is older than the installed \(installed)"
+        case .daemonTooOld(let identifier, let required, let running):
+            return "\(identifier) needs culvertd \(required) or newer; this one is \(running)"
         case .publisherMismatch(let identifier, let installed, let offered):
             return "\(identifier) is installed from publisher \(installed.shortPublisher), the bundle is from \(offered.shortPublisher)"
         case .publisherNotAllowed(let identifier, let publisher):
@@ -157,6 +161,8 @@ extension CulvertClientError {
         case .extensionNotFound(let identifier): self = .extensionNotFound(identifier: identifier)
         case .downgradeRefused(let identifier, let installed, let offered):
             self = .downgradeRefused(identifier: identifier, installed: installed, offered: offered)
+        case .daemonTooOld(let identifier, let required, let running):
+            self = .daemonTooOld(identifier: identifier, required: required, running: running)
         case .publisherMismatch(let identifier, let installed, let offered):
             self = .publisherMismatch(identifier: identifier, installed: installed, offered: offered)
         case .publisherNotAllowed(let identifier, let publisher): self = .publisherNotAllowed(identifier: identifier, publisher: publisher)

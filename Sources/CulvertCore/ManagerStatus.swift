@@ -24,12 +24,33 @@ public struct Problem: Codable, Sendable, Equatable {
     /// Where the damaged file was moved, so nothing is lost.
     public var movedTo: String?
 
+    public init(kind: ProblemKind, path: String, description: String, movedTo: String?) {
+        self.init(kind: kind.rawValue, path: path, description: description, movedTo: movedTo)
+    }
+
     public init(kind: String, path: String, description: String, movedTo: String?) {
         self.kind = kind
         self.path = path
         self.description = description
         self.movedTo = movedTo
     }
+}
+
+/// The kinds of `Problem` culvertd reports (the wire carries the raw value).
+public enum ProblemKind: String, Sendable, CaseIterable {
+    /// A profile file that does not decode or validate; moved aside.
+    case corruptProfile = "corrupt_profile"
+    /// A FIFO, symlink, directory, device or socket where a state file belongs; moved aside, never followed or opened.
+    case notARegularFile = "not_a_regular_file"
+    /// `registry.json` was missing or unreadable and was rebuilt from the verified store copies
+    /// (an unreadable one moved aside first).
+    case registryRebuilt = "registry_rebuilt"
+    /// A store copy that could not be registered while rebuilding the registry (it is kept).
+    case storeCopyUnusable = "store_copy_unusable"
+    /// An installed extension this daemon cannot run (for example it needs a newer culvertd); nothing was deleted.
+    case extensionNotUsable = "extension_not_usable"
+    /// A spooled install request that does not decode; moved aside.
+    case corruptSpoolRequest = "corrupt_spool_request"
 }
 
 public struct ManagerStatus: Codable, Sendable, Equatable {

@@ -23,6 +23,7 @@ enum ExtensionError: Error {
     case publisherMismatch(identifier: String, installed: String, offered: String)
     case notFound(identifier: String)
     case storage(SystemError)
+    case daemonTooOld(identifier: String, required: String, running: String)
 }
 
 enum InstallOutcome: String {
@@ -39,22 +40,43 @@ struct PreparedInstall {
 /// Confined to the manager queue by its owner: a value ManagerService holds, which checks the queue at its entries.
 struct ExtensionCatalog {
     let root: String
+    let stateDirectory: String
     private(set) var registry = ExtensionRegistry()
+    /// What the last `load` found wrong (a rebuilt registry, copies it could not use, extensions
+    /// this daemon cannot run).
+    private(set) var problems: [Problem] = []
+    /// Installed extensions this daemon cannot run, by identifier, with the reason; computed at
+    /// load, never stored (ExtensionCompatibility).
+    private(set) var unusable: [String: String] = [:]
+    /// The running culvertd's version, which manifests' `minimumCulvertdVersion` must not exceed.
+    private(set) var daemonVersion: SemanticVersion?
 
     var registryPath: String { root + "/registry.json" }
     var storeDirectory: String { root + "/store" }
     var stagingDirectory: String { root + "/staging" }
 
-    init(stateDirectory: String) { root = stateDirectory + "/extensions" }
+    init(stateDirectory: String) {
+        self.stateDirectory = stateDirectory
+        root = stateDirectory + "/extensions"
+    }
 
-    /// Loads the registry and clears staging leftovers (never registered, so never acknowledged).
-    mutating func load() throws {
+    /// Clears staging leftovers (never registered, so never acknowledged), loads the registry —
+    /// rebuilt from the store if it is missing or unreadable (RegistryRecovery) — and checks which
+    /// extensions this daemon (`daemonVersion`) can run (ExtensionCompatibility).
+    mutating func load(configDirectory: String, daemonVersion: String, time: String) throws(SystemError) {
         try FileSystem.createDirectory(storeDirectory, mode: 0o755)
         try FileSystem.createDirectory(stagingDirectory, mode: 0o700)
-        registry = try ExtensionRegistry.load(path: registryPath)
         for leftover in try FileSystem.listDirectory(stagingDirectory) {
             try FileSystem.removeTree(stagingDirectory + "/" + leftover)
         }
+        let recovery = RegistryRecovery(
+            registryPath: registryPath, storeDirectory: storeDirectory, stateDirectory: stateDirectory, configDirectory: configDirectory)
+        let outcome = try recovery.load(time: time)
+        registry = outcome.registry
+        self.daemonVersion = SemanticVersion(daemonVersion)
+        let compatibility = ExtensionCompatibility.check(registry, running: self.daemonVersion)
+        unusable = compatibility.unusable
+        problems = outcome.problems + compatibility.problems
     }
 
     // MARK: install
@@ -92,6 +114,9 @@ struct ExtensionCatalog {
         }
         guard policy.allows(offered.publisher) else {
             throw .publisherNotAllowed(identifier: offered.identifier, publisher: offered.publisher.wireName)
+        }
+        if let required = ExtensionCompatibility.requiredVersion(of: offered.manifest, running: daemonVersion) {
+            throw .daemonTooOld(identifier: offered.identifier, required: "\(required)", running: daemonVersion.map { "\($0)" } ?? "?")
         }
         let previous = registry.extensions[offered.identifier]
         switch InstallDecision.decide(installed: previous?.release, offered: offered.release, allowDowngrade: allowDowngrade) {
@@ -131,6 +156,8 @@ struct ExtensionCatalog {
         var next = registry
         next.extensions[prepared.info.identifier] = prepared.info
         try commit(next)
+        // The new version passed the install-time version check.
+        markUsable(prepared.info.identifier, storePath: prepared.previous?.storePath)
         let previousCopy = prepared.previous.map { storeDirectory + "/" + $0.contentDigest + "/" }
         if let previous = prepared.previous, !registry.referencedDigests.contains(previous.contentDigest),
             !running.contains(where: { previousCopy.map($0.hasPrefix) ?? false })
@@ -166,7 +193,7 @@ struct ExtensionCatalog {
             }
         } catch {
             try? FileSystem.removeTree(staging)  // the install failed either way; leftovers are cleared at start
-            throw .rejected(error)
+            throw ExtensionError(staging: error)
         }
         do {
             if FileSystem.exists(target) {
@@ -185,6 +212,12 @@ struct ExtensionCatalog {
         } catch {
             throw .rejected(error)
         }
+    }
+
+    /// Forgets that `identifier` was unusable (replaced or uninstalled), with its problem.
+    private mutating func markUsable(_ identifier: String, storePath: String?) {
+        guard unusable.removeValue(forKey: identifier) != nil else { return }
+        problems.removeAll { $0.kind == ProblemKind.extensionNotUsable.rawValue && $0.path == storePath }
     }
 
     private mutating func commit(_ next: ExtensionRegistry) throws(ExtensionError) {
@@ -214,6 +247,7 @@ struct ExtensionCatalog {
         var next = registry
         next.extensions[identifier] = nil
         try commit(next)
+        markUsable(identifier, storePath: info.storePath)
         if !registry.referencedDigests.contains(info.contentDigest) {
             try? FileSystem.removeTree(storeDirectory + "/" + info.contentDigest)  // gc removes it if this fails
         }

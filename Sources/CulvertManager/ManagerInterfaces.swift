@@ -61,12 +61,15 @@ type ProfileInput (
 
 # Something damaged the daemon found and set aside instead of silently resetting.
 type Problem (
-  # For example "corrupt_profile".
+  # corrupt_profile, not_a_regular_file (a FIFO, symlink, directory, device or socket where a
+  # state file belongs), registry_rebuilt (registry.json missing or unreadable, rebuilt from the
+  # verified store copies), store_copy_unusable, extension_not_usable (for example it needs a
+  # newer culvertd) or corrupt_spool_request.
   kind: string,
   # The damaged file.
   path: string,
   description: string,
-  # Where the damaged file was moved to, so nothing is lost.
+  # Where the damaged file was moved to, so nothing is lost (none when nothing was moved).
   movedTo: ?string
 )
 
@@ -327,6 +330,10 @@ error PublisherMismatch (identifier: string, installed: string, offered: string)
 
 # The policy does not allow this publisher.
 error PublisherNotAllowed (identifier: string, publisher: string)
+
+# The bundle's manifest needs a newer culvertd (`minimumCulvertdVersion`): `required` is that
+# version, `running` this daemon's. Nothing was installed.
+error DaemonTooOld (identifier: string, required: string, running: string)
 
 # The bundle failed verification. `reason` is a stable code (for example symlink_not_allowed,
 # signature_invalid, untrusted_publisher, hash_mismatch); `path` is the offending file, if any.

@@ -62,7 +62,7 @@ extension ManagerService {
                 replier.fail(wireError(error))
             }
         case .listExtensions?:
-            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ExtensionList(extensions: catalog.registry.sorted)))
+            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ExtensionList(extensions: catalog.listed)))
         case .collectGarbage?:
             let dryRun = parameters["dryRun"]?.boolValue ?? false
             do throws(ExtensionError) {
@@ -161,9 +161,9 @@ extension ManagerService {
             do {
                 request = try JSONDecoder().decode(SpoolRequest.self, from: Data(try FileSystem.readFile(path)))
             } catch {
-                logger.error("spooled request \(path) is unreadable (\(error)); removing it")
+                logger.error("spooled request \(path) is unreadable (\(error)); moving it aside")
                 publish(EventBody(kind: .extensionInstallFailed, reason: "spool_unreadable", error: "\(path): \(error)"))
-                try? FileSystem.removeFile(path)  // a retry would fail the same way
+                setAsideSpoolRequest(path, reason: "\(error)")
                 continue
             }
             let actor = Actor(uid: request.requestedBy, pid: 0, command: "spool")
@@ -199,6 +199,21 @@ extension ManagerService {
             return .extensionNotFound(identifier: identifier)
         case .storage(let systemError):
             return storageFailed(systemError)
+        case .daemonTooOld(let identifier, let required, let running):
+            return .daemonTooOld(identifier: identifier, required: required, running: running)
+        }
+    }
+
+    /// Moves an undecodable spool request to <state-dir>/corrupt/ (a retry would fail the same
+    /// way) and reports it; if even that fails it is removed, so it cannot be applied twice.
+    private func setAsideSpoolRequest(_ path: String, reason: String) {
+        do {
+            startProblems.append(
+                try StateQuarantine.setAside(path, stateDirectory: configuration.stateDirectory, kind: .corruptSpoolRequest, reason: reason)
+            )
+        } catch {
+            logger.error("cannot move \(path) aside (\(error)); removing it")
+            try? FileSystem.removeFile(path)  // as before this was moved aside: the request is void either way
         }
     }
 }

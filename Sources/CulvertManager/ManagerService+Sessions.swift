@@ -17,7 +17,7 @@ protocol LaunchTargetDirectory: AnyObject {
 extension ManagerService: LaunchTargetDirectory {
     func launchTarget(profileName: String) -> LaunchTarget? {
         guard let stored = store.profiles[profileName],
-            let info = catalog.registry.extensions[stored.profile.extensionIdentifier], info.state == .enabled
+            let info = catalog.installed(stored.profile.extensionIdentifier), info.state == .enabled
         else { return nil }
         return LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets)
     }
@@ -41,7 +41,7 @@ extension ManagerService {
                 return
             }
             let identifier = stored.profile.extensionIdentifier
-            guard let info = catalog.registry.extensions[identifier] else {
+            guard let info = catalog.installed(identifier) else {
                 replier.fail(ManagerError.extensionNotFound(identifier: identifier))
                 return
             }

@@ -21,6 +21,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     let stream: EventStream
     var store: ProfileStore
     var catalog: ExtensionCatalog
+    /// Damage found at start outside the profile store and the catalog (spool requests, the DNS backup).
+    var startProblems: [Problem] = []
     /// Runs the sessions. Made once the stores are loaded: it looks launch targets up through `self`.
     private(set) lazy var supervisor = SessionSupervisor(
         configuration: supervisorConfiguration, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger,
@@ -74,18 +76,12 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         store = ProfileStore(stateDirectory: configuration.stateDirectory)
         try store.load()
         catalog = ExtensionCatalog(stateDirectory: configuration.stateDirectory)
-        do {
-            try catalog.load()
-        } catch let error as SystemError {
-            throw error
-        } catch {
-            // A registry that does not parse is damage: refuse to start rather than forget
-            // what is installed (the file is left in place for the administrator).
-            logger.critical("extension registry \(catalog.registryPath) is unreadable: \(error)")
-            throw SystemError(call: "load(registry.json)", errno: 74, path: catalog.registryPath)  // EBADMSG
-        }
-        for problem in store.problems {
-            logger.error("\(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
+        // A registry that is missing or does not read is rebuilt from the store and reported;
+        // only a state directory culvertd cannot write stops it.
+        try catalog.load(configDirectory: configuration.configDirectory, daemonVersion: configuration.version, time: WallClock.rfc3339Now())
+        startProblems = try StateQuarantine.checkAuxiliaryFiles(stateDirectory: configuration.stateDirectory)
+        for problem in store.problems + catalog.problems + startProblems {
+            logger.error("\(problem.kind) \(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
         }
         if restoring == nil { stream.record(EventBody(kind: .daemonStarted, daemon: daemon)) }
         supervisor.quietTransitions = restoring != nil
@@ -124,8 +120,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         // An unreadable policy reads as "not developer mode" here; installs report it as PolicyInvalid.
         let policy = try? ExtensionPolicy.load(configDirectory: configuration.configDirectory)
         return ManagerStatus(
-            daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, extensions: catalog.registry.sorted,
-            developerMode: policy?.developerMode ?? false, sessions: supervisor.sortedSessions, problems: store.problems)
+            daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, extensions: catalog.listed,
+            developerMode: policy?.developerMode ?? false, sessions: supervisor.sortedSessions,
+            problems: store.problems + catalog.problems + startProblems)
     }
 
     // MARK: VarlinkHandler
@@ -206,7 +203,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             replier.fail(ManagerError.invalidProfile(field: error.field, reason: error.reason.rawValue))
             return
         }
-        if let installed = catalog.registry.extensions[profile.extensionIdentifier], installed.state != .enabled {
+        if let installed = catalog.installed(profile.extensionIdentifier), installed.state != .enabled {
             replier.fail(ManagerError.extensionNotUsable(identifier: installed.identifier, state: installed.state.rawValue))
             return
         }

@@ -30,18 +30,20 @@ struct ProfileStore {
     static let directoryMode: UInt32 = 0o700
     static let fileMode: UInt32 = 0o600
 
+    let stateDirectory: String
     let directory: String
-    let corruptDirectory: String
     private(set) var profiles: [String: StoredProfile] = [:]
     private(set) var problems: [Problem] = []
 
     init(stateDirectory: String) {
+        self.stateDirectory = stateDirectory
         directory = stateDirectory + "/profiles"
-        corruptDirectory = stateDirectory + "/corrupt"
     }
 
-    /// Loads every profile. Leftover temp files (never acknowledged) are removed; damaged files
-    /// are moved aside and recorded in `problems`.
+    /// Loads every profile. Temporary files a `writeAtomically` left (never acknowledged) are
+    /// removed — only those: their names (`FileSystem.temporaryPrefix`, or an older daemon's
+    /// `<name>.json.tmp-<pid>`) are names no profile file can have. Anything that is not a regular
+    /// file is moved aside unopened, damaged files likewise; both are recorded in `problems`.
     mutating func load() throws(SystemError) {
         try FileSystem.createDirectory(directory, mode: Self.directoryMode)
         try FileSystem.setMode(directory, Self.directoryMode)
@@ -49,11 +51,16 @@ struct ProfileStore {
         problems = []
         for entry in try FileSystem.listDirectory(directory) {
             let path = directory + "/" + entry
-            if entry.contains(".tmp-") {
+            let leftover = FileSystem.isTemporaryName(entry) || Self.isLegacyTemporaryName(entry)
+            guard leftover || entry.hasSuffix(Self.fileSuffix) else { continue }
+            if let problem = try StateQuarantine.setAsideIfIrregular(path, stateDirectory: stateDirectory) {
+                problems.append(problem)
+                continue
+            }
+            if leftover {
                 try FileSystem.removeFile(path)  // an interrupted write: its save was never acknowledged
                 continue
             }
-            guard entry.hasSuffix(Self.fileSuffix) else { continue }
             let name = String(entry.dropLast(Self.fileSuffix.count))
             do {
                 let stored = try Self.decode(try FileSystem.readFile(path))
@@ -62,17 +69,18 @@ struct ProfileStore {
                 }
                 profiles[name] = stored
             } catch {
-                try setAside(path: path, entry: entry, reason: "\(error)")
+                problems.append(
+                    try StateQuarantine.setAside(path, stateDirectory: stateDirectory, kind: .corruptProfile, reason: "\(error)"))
             }
         }
     }
 
-    private mutating func setAside(path: String, entry: String, reason: String) throws(SystemError) {
-        try FileSystem.createDirectory(corruptDirectory, mode: Self.directoryMode)
-        let target = corruptDirectory + "/" + entry + "." + WallClock.rfc3339Now().replacingOccurrences(of: ":", with: "")
-        try FileSystem.rename(path, to: target)
-        try FileSystem.syncDirectory(directory)
-        problems.append(Problem(kind: "corrupt_profile", path: path, description: reason, movedTo: target))
+    /// `<name>.json.tmp-<digits>`: what daemons before `FileSystem.temporaryPrefix` left. A profile
+    /// file always ends in `.json`, so no profile file has this shape.
+    static func isLegacyTemporaryName(_ entry: String) -> Bool {
+        guard let range = entry.range(of: Self.fileSuffix + ".tmp-", options: .backwards) else { return false }
+        let digits = entry[range.upperBound...]
+        return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
     }
 
     struct DecodeProblem: Error, CustomStringConvertible {

@@ -254,7 +254,8 @@ extension DNSConfigurator {
         return newResolvConfPermissions
     }
 
-    static func backupPath(_ stateDirectory: String) -> String { stateDirectory + "/" + backupFileName }
+    /// Where the resolv.conf backup record lives under `stateDirectory` (culvertd's `<state-dir>/dns`).
+    public static func backupPath(_ stateDirectory: String) -> String { stateDirectory + "/" + backupFileName }
 
     static func loadBackup(stateDirectory: String) throws(DNSError) -> ResolvConfBackup? {
         let path = backupPath(stateDirectory)

@@ -33,8 +33,7 @@ extension FileSystem {
     /// beside it, renamed over it, the directory fsynced). The corresponding C functions are
     /// `symlink` and `rename`.
     public static func replaceWithSymbolicLink(at path: String, target: String) throws(SystemError) {
-        let temporary = "\(path).tmp-\(getpid())"
-        _ = unlink(temporary)  // best effort: a leftover from a crashed earlier attempt would make symlink fail
+        let temporary = parentDirectory(of: path) + "/" + temporaryPrefix + "\(getpid())-" + WallClock.randomIdentifier()
         _ = try Syscall.call("symlink", path: temporary) { symlink(target, temporary) }
         do {
             _ = try Syscall.call("rename", path: path) { Glibc.rename(temporary, path) }

@@ -10,21 +10,36 @@ public enum FileSystem {
     /// Largest file `readFile` will load; state files are small, anything bigger is damage.
     public static let maximumReadSize = 16 << 20
 
+    /// Names of the temporary files `writeAtomically` creates start with this. It begins with a
+    /// dot and holds no name a state file can have: profile names may not start with `.`, and
+    /// every other state file has a fixed name, so a start-up cleanup that removes these removes
+    /// only what a `writeAtomically` left, never an acknowledged file.
+    public static let temporaryPrefix = ".culvert-tmp-"
+
+    /// True for a name `writeAtomically` gives its temporary files.
+    public static func isTemporaryName(_ name: String) -> Bool { name.hasPrefix(temporaryPrefix) }
+
     /// Writes `bytes` to `path` so that a crash at any instant leaves either the old or the new
-    /// content, never a torn or empty file: temp file in the same directory, write, fsync,
-    /// rename over `path`, fsync the directory.
+    /// content, never a torn or empty file: temp file in the same directory (named with
+    /// `temporaryPrefix`), write, fsync, rename over `path`, fsync the directory. Every error
+    /// names a path (`path` itself for the temporary file's steps), so ENOSPC or EIO on any step
+    /// says which file could not be made durable.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o644) throws(SystemError) {
         let directory = parentDirectory(of: path)
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = try Syscall.call("open", path: temporary) {
-            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        let temporary = directory + "/" + temporaryPrefix + "\(getpid())-" + WallClock.randomIdentifier()
+        let fd = try Syscall.call("open", path: path) {
+            open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         }
         let file = Descriptor(rawValue: fd)
-        do {
+        do throws(SystemError) {
             // fchmod: open's mode is filtered by the umask; secrets must be exactly 0600.
-            _ = try Syscall.call("fchmod", path: temporary) { fchmod(fd, mode_t(mode)) }
-            try file.writeAll(bytes)
-            _ = try Syscall.call("fsync", path: temporary) { fsync(fd) }
+            _ = try Syscall.call("fchmod", path: path) { fchmod(fd, mode_t(mode)) }
+            do throws(SystemError) {
+                try file.writeAll(bytes)
+            } catch {
+                throw SystemError(call: error.call, errno: error.errno, path: path)
+            }
+            _ = try Syscall.call("fsync", path: path) { fsync(fd) }
             file.close()
         } catch {
             file.close()
@@ -47,10 +62,19 @@ public enum FileSystem {
         _ = try Syscall.call("fsync", path: path) { fsync(fd) }
     }
 
-    /// Reads a whole regular file (not following a final symlink), at most `maximumReadSize` bytes.
+    /// Reads a whole regular file, at most `maximumReadSize` bytes. A symlink as the last
+    /// component is refused (ELOOP, never followed); `O_NONBLOCK` keeps a FIFO from blocking the
+    /// caller and `O_NOCTTY` a terminal from becoming ours; anything that is not a regular file
+    /// once open (fstat) is refused before a byte is read: EISDIR for a directory, EINVAL for a
+    /// FIFO, socket or device.
     public static func readFile(_ path: String) throws(SystemError) -> [UInt8] {
-        let fd = try Syscall.call("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        let fd = try Syscall.call("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) }
         defer { Glibc.close(fd) }
+        switch try Descriptor(rawValue: fd).status().kind {
+        case .regular: break
+        case .directory: throw SystemError(call: "fstat", errno: EISDIR, path: path)
+        default: throw SystemError(call: "fstat", errno: EINVAL, path: path)
+        }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -125,7 +149,8 @@ public enum FileSystem {
         return UInt32(info.st_mode) & 0o7777
     }
 
-    static func parentDirectory(of path: String) -> String {
+    /// The directory part of `path` ("/" for a file in the root, "." for a bare name).
+    public static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let parent = String(path[..<slash])
         return parent.isEmpty ? "/" : parent

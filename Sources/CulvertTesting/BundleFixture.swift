@@ -12,12 +12,12 @@ public enum BundleFixture {
     public static func make(
         in directory: String, identifier: String = "io.culvert.test", version: String = "1.0.0", build: Int = 1,
         capabilities: [BundleCapability] = [], key: SigningKey?, payload: String = "#!/bin/sh\nexit 0\n",
-        executableFile: String? = nil, extraFiles: [String: String] = [:]
+        executableFile: String? = nil, extraFiles: [String: String] = [:], minimumCulvertdVersion: String = "0.1.0"
     ) throws -> String {
         let bundle = directory + "/" + identifier + BundleFormat.directorySuffix
         try? FileManager.default.removeItem(atPath: bundle)  // absent is the usual case
         try FileManager.default.createDirectory(atPath: bundle + "/bin", withIntermediateDirectories: true)
-        guard let semantic = SemanticVersion(version), let minimum = SemanticVersion("0.1.0") else {
+        guard let semantic = SemanticVersion(version), let minimum = SemanticVersion(minimumCulvertdVersion) else {
             throw BundleError.versionInvalid(text: version)
         }
         let manifest = try BundleManifest(

@@ -35,6 +35,18 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
     /// The network namespace (`ip netns` name) culvertd runs in; nil for the caller's.
     public let namespace: String?
 
+    /// When set (a tmpfs `size=` value such as "512k"), culvertd runs in a private mount
+    /// namespace (`unshare --mount --propagation private`) with a tmpfs of that size mounted on
+    /// its state directory: a small disk to fill. The mount is invisible outside; the test reaches
+    /// it through `stateView`. Each start mounts a new, empty tmpfs.
+    public var privateStateFileSystemSize: String?
+
+    /// The state directory as this process can reach it: through `/proc/<pid>/root` when it is a
+    /// private tmpfs (`privateStateFileSystemSize`), else the directory itself.
+    public var stateView: String {
+        privateStateFileSystemSize == nil ? stateDirectory : "/proc/\(pid)/root" + stateDirectory
+    }
+
     public init(root: String, arguments: [String] = [], namespace: String? = nil) {
         self.root = root
         self.extraArguments = arguments
@@ -55,7 +67,17 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
         let process = Process()
         let arguments =
             ["--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory, "--config-dir", configDirectory] + extraArguments
-        if let namespace {
+        if let size = privateStateFileSystemSize {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+            // unshare execs without forking and sh execs culvertd: the pid stays culvertd's.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            process.arguments =
+                [
+                    "--mount", "--propagation", "private", "/bin/sh", "-c",
+                    #"mount -t tmpfs -o "size=$1,mode=0755" culvert-test "$2" && shift 2 && exec "$@""#, "sh", size, stateDirectory,
+                    Products.path(of: "culvertd"),
+                ] + arguments
+        } else if let namespace {
             // `ip netns exec` execs the command after setns, so the pid is culvertd's own.
             process.executableURL = URL(fileURLWithPath: NetworkNamespacePair.ipCommand)
             process.arguments = ["netns", "exec", namespace, Products.path(of: "culvertd")] + arguments

@@ -14,6 +14,7 @@ public enum ManagerError: Error, Sendable, Equatable, CustomStringConvertible {
     case subscriberTooSlow(queuedBytes: Int64, limit: Int64)
     case extensionNotFound(identifier: String)
     case downgradeRefused(identifier: String, installed: String, offered: String)
+    case daemonTooOld(identifier: String, required: String, running: String)
     case publisherMismatch(identifier: String, installed: String, offered: String)
     case publisherNotAllowed(identifier: String, publisher: String)
     case bundleRejected(reason: String, path: String?, description: String)
@@ -56,6 +57,7 @@ public enum ManagerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .subscriberTooSlow: return .subscriberTooSlow
         case .extensionNotFound: return .extensionNotFound
         case .downgradeRefused: return .downgradeRefused
+        case .daemonTooOld: return .daemonTooOld
         case .publisherMismatch: return .publisherMismatch
         case .publisherNotAllowed: return .publisherNotAllowed
         case .bundleRejected: return .bundleRejected
@@ -87,6 +89,8 @@ public enum ManagerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .downgradeRefused(let identifier, let installed, let offered),
             .publisherMismatch(let identifier, let installed, let offered):
             return ["identifier": .string(identifier), "installed": .string(installed), "offered": .string(offered)]
+        case .daemonTooOld(let identifier, let required, let running):
+            return ["identifier": .string(identifier), "required": .string(required), "running": .string(running)]
         case .publisherNotAllowed(let identifier, let publisher):
             return ["identifier": .string(identifier), "publisher": .string(publisher)]
         case .bundleRejected(let reason, let path, let description):
@@ -139,6 +143,9 @@ extension ManagerError {
         case .downgradeRefused:
             return .downgradeRefused(
                 identifier: try p.string("identifier"), installed: try p.string("installed"), offered: try p.string("offered"))
+        case .daemonTooOld:
+            return .daemonTooOld(
+                identifier: try p.string("identifier"), required: try p.string("required"), running: try p.string("running"))
         case .publisherMismatch:
             return .publisherMismatch(
                 identifier: try p.string("identifier"), installed: try p.string("installed"), offered: try p.string("offered"))

@@ -78,6 +78,7 @@ public enum ManagerErrorName: String, CaseIterable, Sendable {
     case downgradeRefused = "io.culvert.Manager.DowngradeRefused"
     case publisherMismatch = "io.culvert.Manager.PublisherMismatch"
     case publisherNotAllowed = "io.culvert.Manager.PublisherNotAllowed"
+    case daemonTooOld = "io.culvert.Manager.DaemonTooOld"
     case bundleRejected = "io.culvert.Manager.BundleRejected"
     case invalidPath = "io.culvert.Manager.InvalidPath"
     case policyInvalid = "io.culvert.Manager.PolicyInvalid"

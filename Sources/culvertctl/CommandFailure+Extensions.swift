@@ -15,6 +15,10 @@ extension CommandFailure {
             self.init(
                 status: .inputRefused, code: "downgrade_refused", message: "downgrade refused: \(error.description)",
                 hint: "pass --allow-downgrade to install the older version anyway")
+        case .daemonTooOld(_, let required, _):
+            self.init(
+                status: .inputRefused, code: "daemon_too_old", message: error.description,
+                hint: "upgrade culvertd to \(required) or newer, or install a version of the extension made for this one")
         case .publisherMismatch(let identifier, _, _):
             self.init(
                 status: .inputRefused, code: "publisher_mismatch", message: "publisher mismatch: \(error.description)",

@@ -10,7 +10,7 @@ enum ExitStatus: Int32 {
     case failure = 1
     /// EX_USAGE. argument-parser's own validation failures exit with this too.
     case usage = 64
-    /// EX_DATAERR: the daemon refused the input (InvalidProfile, BundleRejected, DowngradeRefused,
+    /// EX_DATAERR: the daemon refused the input (InvalidProfile, BundleRejected, DowngradeRefused, DaemonTooOld,
     /// PublisherMismatch, PublisherNotAllowed, InvalidPath, ExtensionNotUsable), stdin was
     /// malformed, or `bundle verify` found the bundle invalid.
     case inputRefused = 65
@@ -76,7 +76,7 @@ struct CommandFailure: Error {
                 hint: "culvertd and culvertctl may be different versions")
         case .cancelled:
             self.init(status: .failure, code: "cancelled", message: "cancelled")
-        case .extensionNotFound, .downgradeRefused, .publisherMismatch, .publisherNotAllowed, .bundleRejected, .invalidPath,
+        case .extensionNotFound, .downgradeRefused, .daemonTooOld, .publisherMismatch, .publisherNotAllowed, .bundleRejected, .invalidPath,
             .policyInvalid, .extensionNotUsable, .extensionInUse, .spoolFailed, .upgradeFailed:
             self.init(extensionError: error)
         case .connectFailed, .sessionNotFound, .providerUnavailable, .providerMessageFailed, .fullTunnelInUse:

@@ -52,6 +52,19 @@ final class ManifestTests: XCTestCase {
             ("[]", .manifestMalformed(reason: "the manifest is not a JSON object")),
             (BundleFixture.manifestText(["build": "7.0"]), .manifestWrongType(key: "build", expected: "an integer")),
             (BundleFixture.manifestText(["build": "4294967296"]), .buildOutOfRange(build: 4_294_967_296)),
+            (
+                BundleFixture.manifestText(["build": "99999999999999999999"]),
+                .numberOutOfRange(key: "build", text: "1e+20", limit: "0...\(BundleManifest.maximumBuild)")
+            ),
+            (
+                BundleFixture.manifestText(["version": "\"4294967296.0.0\""]),
+                .numberOutOfRange(key: "version", text: "4294967296.0.0", limit: "0...4294967295 per component")
+            ),
+            (
+                BundleFixture.manifestText(["minimumCulvertdVersion": "\"0.99999999999.0\""]),
+                .numberOutOfRange(key: "minimumCulvertdVersion", text: "0.99999999999.0", limit: "0...4294967295 per component")
+            ),
+            (BundleFixture.manifestText(["version": "\"1.02.0\""]), .versionInvalid(text: "1.02.0")),
             (BundleFixture.manifestText(["version": "1"]), .manifestWrongType(key: "version", expected: "a string")),
             (
                 BundleFixture.manifestText(["capabilities": "\"handover\""]),

@@ -81,9 +81,10 @@ final class StageCopyTests: XCTestCase {
         XCTAssertEqual(
             bundleError { () throws(BundleError) in try BundleInstaller.stageCopy(from: fixture.path, into: staging) },
             .stagingDestinationExists(path: copy))
+        // A staging directory that cannot be opened is the destination failing, named by its path.
         XCTAssertEqual(
-            bundleError { () throws(BundleError) in try BundleInstaller.stageCopy(from: fixture.path, into: fixture.base + "/none") }?.code,
-            "io_error")
+            bundleError { () throws(BundleError) in try BundleInstaller.stageCopy(from: fixture.path, into: fixture.base + "/none") },
+            .copyFailed(SystemError(call: "open", errno: Syscall.ENOENT, path: fixture.base + "/none")))
     }
 
     /// Nested directories are recreated and sealed bottom-up; an empty one is copied too.

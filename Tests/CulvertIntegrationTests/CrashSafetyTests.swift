@@ -119,6 +119,7 @@ final class CrashSafetyTests: XCTestCase {
         }
         // No temp file survives a restart, and every file on disk parses.
         let files = try FileSystem.listDirectory(daemon.stateDirectory + "/profiles")
-        XCTAssertFalse(files.contains { $0.contains(".tmp-") }, "trial \(trial): leftover temp files \(files)")
+        XCTAssertFalse(
+            files.contains { FileSystem.isTemporaryName($0) || $0.contains(".tmp-") }, "trial \(trial): leftover temp files \(files)")
     }
 }

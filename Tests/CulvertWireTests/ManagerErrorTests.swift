@@ -13,6 +13,7 @@ final class ManagerErrorTests: XCTestCase {
         .subscriberTooSlow(queuedBytes: 5_000_000, limit: 4_194_304),
         .extensionNotFound(identifier: "io.example.vpn"),
         .downgradeRefused(identifier: "io.example.vpn", installed: "1.2.0", offered: "1.1.0"),
+        .daemonTooOld(identifier: "io.example.vpn", required: "99.0.0", running: "0.1.0"),
         .publisherMismatch(identifier: "io.example.vpn", installed: "abc", offered: "unsigned"),
         .publisherNotAllowed(identifier: "io.example.vpn", publisher: "unsigned"),
         .bundleRejected(reason: "file_hash_mismatch", path: "bin/provider", description: "file_hash_mismatch: bin/provider"),
