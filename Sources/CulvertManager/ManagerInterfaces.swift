@@ -10,8 +10,10 @@ public enum ManagerInterfaces {
 # client) talks to culvertd through it; it never talks to an extension directly.
 #
 # Authorisation: uid 0 may call everything. Members of the configured group (default "culvert")
-# may call Ping, GetStatus, Watch and ListExtensions. Everyone else gets PermissionDenied for every
-# method here.
+# may call Ping, GetStatus, Watch and ListExtensions, and see states, reasons and counters but no
+# provider output, option values, secrets' names, paths, or other processes' pids, uids and
+# commands: those fields are empty ("", [], {}) or absent in their replies and events. Everyone
+# else gets PermissionDenied for every method here.
 interface io.culvert.Manager
 
 # The running daemon.

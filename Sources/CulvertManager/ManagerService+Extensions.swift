@@ -62,7 +62,8 @@ extension ManagerService {
                 replier.fail(wireError(error))
             }
         case .listExtensions?:
-            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ExtensionList(extensions: catalog.listed)))
+            let extensions = ReaderView.view(catalog.listed, for: audience(of: call.peer))
+            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.ExtensionList(extensions: extensions)))
         case .collectGarbage?:
             let dryRun = parameters["dryRun"]?.boolValue ?? false
             do throws(ExtensionError) {

@@ -73,9 +73,9 @@ extension ManagerService {
         }
     }
 
-    /// Makes `replier` (an open Watch) a subscriber, one a re-exec carries on.
-    func subscribe(_ connectionID: UInt64, _ replier: VarlinkReplier) {
-        subscribers.add(connectionID, replier)
+    /// Makes `replier` (an open Watch) a subscriber with `audience`'s view, one a re-exec carries on.
+    func subscribe(_ connectionID: UInt64, _ replier: VarlinkReplier, audience: Audience) {
+        subscribers.add(connectionID, replier, audience: audience)
         replier.onCancel = { [weak self] in self?.subscribers.remove(connectionID) }
         replier.markCarriable()
     }
@@ -86,7 +86,8 @@ extension ManagerService {
             replier.fail(.methodNotImplemented(call.message.method))
             return
         }
-        subscribe(call.connectionID, replier)
+        // The view follows the credentials the previous image verified, as for a new Watch.
+        subscribe(call.connectionID, replier, audience: audience(of: call.peer))
     }
 
     /// Takes back the connections a re-exec carried, then announces the new image.

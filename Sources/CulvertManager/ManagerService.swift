@@ -144,8 +144,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         case .ping?:
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
         case .getStatus?:
-            if stream.encodedStatus == nil { stream.encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
-            replier.reply(encodedParameters: stream.encodedStatus ?? [])
+            replier.reply(encodedParameters: stream.encodedStatus(for: audience(of: call.peer)) { status })
         case .watch?:
             watch(call, replier: replier)
         case .saveProfile?:
@@ -170,19 +169,26 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             replier.fail(.expectedMore)
             return
         }
+        // Snapshot, replay and live events alike in the caller's view.
+        let audience = self.audience(of: call.peer)
         let plan = events.resume(since: call.parameters["since"]?.intValue, epoch: call.parameters["epoch"]?.stringValue)
         switch plan {
         case .snapshot(let reason):
             var body = EventBody(kind: .snapshot)
             body.reason = reason.rawValue
             let snapshot = Event(seq: events.lastSeq, epoch: events.epoch, time: WallClock.rfc3339Now(), body: body, status: status)
-            guard replier.sendContinuation(frame: WireEncoding.eventFrame(snapshot)) else { return }
+            guard replier.sendContinuation(frame: WireEncoding.eventFrame(snapshot, for: audience)) else { return }
         case .replay(let missed):
             for event in missed {
-                guard replier.sendContinuation(frame: WireEncoding.eventFrame(event)) else { return }
+                guard replier.sendContinuation(frame: WireEncoding.eventFrame(event, for: audience)) else { return }
             }
         }
-        subscribe(call.connectionID, replier)
+        subscribe(call.connectionID, replier, audience: audience)
+    }
+
+    /// The view of the state `peer` may see (docs/DESIGN.md, "Who may see what").
+    func audience(of peer: PeerCredentials) -> Audience {
+        policy.level(of: Caller(uid: peer.uid, gid: peer.gid, groups: peer.groups)).audience
     }
 
     func actor(_ call: VarlinkCall) -> Actor {

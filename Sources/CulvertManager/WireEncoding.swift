@@ -67,9 +67,11 @@ enum WireEncoding {
         var seq: Int64
     }
 
-    /// A `continues` frame carrying one event: built once, queued to every subscriber.
-    static func eventFrame(_ event: Event) -> [UInt8] {
-        VarlinkReplyMessage.frame(encodedParameters: encode(EventParameters(event: event)), continues: true)
+    /// A `continues` frame carrying one event as `audience` may see it: built once per view,
+    /// queued to every subscriber with that view.
+    static func eventFrame(_ event: Event, for audience: Audience) -> [UInt8] {
+        VarlinkReplyMessage.frame(
+            encodedParameters: encode(EventParameters(event: ReaderView.view(event, for: audience))), continues: true)
     }
 
     static func stringMap(_ value: JSONValue?) -> [String: String]? {

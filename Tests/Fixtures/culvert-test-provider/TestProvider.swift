@@ -10,7 +10,8 @@
 //   dns        comma-separated name servers; search: comma-separated search domains
 //   protect    "no" to skip protecting the UDP socket (to show the loop protect prevents)
 //   behaviour  normal | crash-on-start | exit-on-start | hang-on-start | fail-on-start |
-//              exit-after-start | try-netlink
+//              exit-after-start | try-netlink | leak-and-crash (prints its secrets' values, then
+//              aborts: what a careless provider does, for the tests of what readers see)
 // Handover (HandoverCapable): the relay stops and its UDP socket moves to the new version. A file
 // `behaviour.txt` next to the executable (in the bundle, so per version, not per profile) selects
 // how a new version misbehaves during an upgrade: crash-at-start (aborts before serving its
@@ -103,6 +104,9 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
         switch behaviour {
         case "crash-on-start":
             say("about to crash")
+            abort()
+        case "leak-and-crash":
+            for (name, value) in tunnel.secrets.sorted(by: { $0.key < $1.key }) { say("secret \(name)=\(value)") }
             abort()
         case "exit-on-start":
             say("exiting with status 0 before the tunnel is up")
