@@ -47,7 +47,11 @@ public enum SessionDescription {
 
     /// The session's whole execution context as label/value rows, in reading order. Lists (routes,
     /// the failure's log lines) take one row each, with an empty label after the first.
-    public static func contextRows(_ session: SessionInfo) -> [[String]] {
+    /// `readerView`: the caller is not root, so culvertd withheld the provider's identity, who
+    /// connected, failure texts and logs (docs/DESIGN.md, "Who may see what"); say so instead of
+    /// reading the blanks as facts.
+    public static func contextRows(_ session: SessionInfo, readerView: Bool = false) -> [[String]] {
+        if readerView { return readerRows(session) }
         var rows: [[String]] = [
             ["profile", session.profile],
             ["state", state(session)],
@@ -79,6 +83,23 @@ public enum SessionDescription {
             rows += list("failure log", last.log)
         } else {
             rows.append(["last failure", "none"])
+        }
+        return rows
+    }
+
+    private static let withheld = "withheld (root only)"
+
+    private static func readerRows(_ session: SessionInfo) -> [[String]] {
+        var rows = contextRows(session).filter { !["provider pid", "provider uid", "connected by", "failure log", ""].contains($0[0]) }
+        let firstCounter = rows.firstIndex { $0[0] == "interface" } ?? rows.count
+        rows.insert(contentsOf: [["provider", withheld], ["connected by", withheld]], at: firstCounter)
+        rows = rows.map { row in
+            guard row[0] == "last failure", let last = session.failure else { return row }
+            return ["last failure", "\(last.reason.rawValue) (details \(withheld))"]
+        }
+        // Lists drop their continuation rows above; put the routes back whole.
+        if let index = rows.firstIndex(where: { $0[0] == "routes" }) {
+            rows.replaceSubrange(index...index, with: list("routes", session.routes))
         }
         return rows
     }

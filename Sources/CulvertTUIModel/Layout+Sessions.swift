@@ -155,7 +155,7 @@ extension Layout {
             guard let session = state.session(of: profile) else {
                 return framed(title: "Session \(profile)", hint: "any key closes", body: [body("no session")], scroll: 0, rows: rows)
             }
-            let table = SessionDescription.contextRows(session)
+            let table = SessionDescription.contextRows(session, readerView: state.readOnlyReason != nil)
             let labelWidth = (table.map { $0[0].count }.max() ?? 0) + 2
             var content = table.map { body(fit($0[0], labelWidth) + $0[1]) }
             content[1].style = Self.style(session)  // the state row, coloured like the pane

@@ -3,6 +3,7 @@
 import ArgumentParser
 import CulvertClient
 import CulvertCore
+import CulvertSystem
 
 extension Culvertctl.SessionCommand {
     struct Show: AsyncParsableCommand {
@@ -46,7 +47,7 @@ extension Culvertctl.SessionCommand {
                 if output.json {
                     output.json(session)
                 } else {
-                    output.table(SessionDescription.contextRows(session))
+                    output.table(SessionDescription.contextRows(session, readerView: Identity.effectiveUserID != 0))
                 }
             }
         }

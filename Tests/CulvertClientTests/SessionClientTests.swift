@@ -102,4 +102,26 @@ final class SessionClientTests: XCTestCase {
         XCTAssertTrue(rows.contains(["connected by", "culvertd (always-on start)"]))
         XCTAssertTrue(rows.contains(["", "b"]))
     }
+
+    /// A reader's view has the provider's identity, who connected and the failure's details
+    /// withheld by culvertd: the rows say so instead of "none" or "always-on start".
+    func testReaderRowsSayWhatWasWithheld() {
+        var session = SessionInfo(
+            profile: "office", id: "s1", extensionIdentifier: "io.culvert.test", extensionVersion: "1.2.0", requestedAt: "T0")
+        session.routes = ["10.0.0.0/8", "192.168.0.0/16"]
+        session.failure = SessionFailure(reason: .providerCrashed, description: "", log: [])
+        let rows = SessionDescription.contextRows(session, readerView: true)
+        let labels = rows.map { $0[0] }.filter { !$0.isEmpty }
+        XCTAssertEqual(
+            labels,
+            [
+                "profile", "state", "session id", "extension", "requested at", "connected at", "provider", "connected by", "interface",
+                "mtu", "addresses", "routes", "full tunnel", "dns", "received", "sent", "restarts", "next restart", "last failure",
+            ])
+        XCTAssertTrue(rows.contains(["connected by", "withheld (root only)"]))
+        XCTAssertTrue(rows.contains(["provider", "withheld (root only)"]))
+        XCTAssertTrue(rows.contains(["last failure", "provider_crashed (details withheld (root only))"]))
+        XCTAssertTrue(rows.contains(["", "192.168.0.0/16"]))
+        XCTAssertFalse(rows.contains { $0[1].contains("always-on") || $0[1].hasPrefix("none (no provider") })
+    }
 }
