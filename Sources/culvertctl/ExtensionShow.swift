@@ -45,8 +45,8 @@ extension Culvertctl.ExtensionCommand {
                     ["signed", info.signed ? "yes" : "NO (accepted in developer mode)"],
                     ["state", "\(info.state.rawValue) (\(info.reason))"],
                     ["capabilities", info.capabilities.isEmpty ? "none" : info.capabilities.joined(separator: ", ")],
-                    ["installed from", info.source],
-                    ["store copy", info.storePath],
+                    ["installed from", info.source.isEmpty ? "(root only)" : info.source],
+                    ["store copy", info.storePath.isEmpty ? "(root only)" : info.storePath],
                     ["content digest", info.contentDigest],
                     ["installed at", info.installedAt],
                 ])

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import CulvertCore
+import CulvertSystem
 
 extension Culvertctl {
     struct ProfileCommand: AsyncParsableCommand {
@@ -23,13 +24,16 @@ extension Culvertctl {
         /// Lets global options go here too (`culvertctl profile --json list`).
         @OptionGroup var global: GlobalOptions
 
-        /// Rows for the profile table: a header, then one row per profile.
+        /// Rows for the profile table: a header, then one row per profile. Readers (not root) get
+        /// no option values or secrets' names from culvertd: those columns say so.
         static func tableRows(_ profiles: [Profile]) -> [[String]] {
-            [["NAME", "EXTENSION", "ALWAYS-ON", "OPTIONS", "SECRETS"]]
+            let reader = Identity.effectiveUserID != 0
+            return [["NAME", "EXTENSION", "ALWAYS-ON", "OPTIONS", "SECRETS"]]
                 + profiles.map { profile in
                     [
-                        profile.name, profile.extensionIdentifier, profile.alwaysOn ? "yes" : "no", "\(profile.options.count)",
-                        profile.secretNames.isEmpty ? "-" : profile.secretNames.sorted().joined(separator: ","),
+                        profile.name, profile.extensionIdentifier, profile.alwaysOn ? "yes" : "no",
+                        reader ? "(root only)" : "\(profile.options.count)",
+                        reader ? "(root only)" : profile.secretNames.isEmpty ? "-" : profile.secretNames.sorted().joined(separator: ","),
                     ]
                 }
         }
