@@ -112,6 +112,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             ManagerError.subscriberTooSlow(queuedBytes: Int64(queued), limit: Int64(limit)).varlinkError
         }
         server.onConnectionClosed = { [weak self] id in self?.subscribers.remove(id) }
+        server.classify = Self.connectionClass(policy: policy)
         server.onOverflow = { [weak self] id, peer in
             self?.logger.warning("dropped subscriber \(id) (\(peer)): it stopped reading its events")
         }
@@ -147,8 +148,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         case .ping?:
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
         case .getStatus?:
-            if stream.encodedStatus == nil { stream.encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
-            replier.reply(encodedParameters: stream.encodedStatus ?? [])
+            replier.reply(encodedParameters: statusReply())
         case .watch?:
             watch(call, replier: replier)
         case .saveProfile?:
