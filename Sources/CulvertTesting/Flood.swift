@@ -136,8 +136,17 @@ public final class Flood: @unchecked Sendable {  // used from one thread at a ti
         for i in range(count):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(2)
+            for attempt in range(100):
+                try:
+                    s.connect(path)
+                    break
+                except (BlockingIOError, socket.timeout):
+                    time.sleep(0.02)  # the listen backlog is full: try again, as an attacker would
+            else:
+                note("connect-failed")
+                s.close()
+                continue
             try:
-                s.connect(path)
                 if kind == "huge" or kind == "partial":
                     s.sendall(b"{" + b"x" * (size - 1))
                 elif kind == "trickle":

@@ -6,7 +6,9 @@
 //   partial message: runs from the first byte of a message whose NUL has not arrived; a new
 //                    message restarts it, a complete one stops it. Trickling does not extend it.
 //   idle:            runs while no call is in progress (from the start, and from each final
-//                    reply); only for classes that have one. An open `more` call is not idle.
+//                    reply); only for classes that have one. An open `more` call is not idle,
+//                    and neither is a message arriving: while one is unfinished, only the
+//                    partial-message deadline applies.
 
 /// The deadlines of one connection.
 struct VarlinkConnectionDeadlines {
@@ -45,7 +47,7 @@ struct VarlinkConnectionDeadlines {
     /// The earliest deadline still to come, if any runs.
     var next: ContinuousClock.Instant? {
         let partialDeadline = partial.map { $0.since + partialMessageLimit }
-        let idleDeadline = idleLimit.flatMap { limit in idleSince.map { $0 + limit } }
+        let idleDeadline = partial == nil ? idleLimit.flatMap { limit in idleSince.map { $0 + limit } } : nil
         switch (partialDeadline, idleDeadline) {
         case (let a?, let b?): return min(a, b)
         case (let a?, nil): return a
@@ -57,7 +59,7 @@ struct VarlinkConnectionDeadlines {
     /// Which deadline has passed at `now`, the unfinished message first.
     func expired(at now: ContinuousClock.Instant) -> Expiry? {
         if let partial, now >= partial.since + partialMessageLimit { return .partialMessage }
-        if let idleLimit, let idleSince, now >= idleSince + idleLimit { return .idle }
+        if partial == nil, let idleLimit, let idleSince, now >= idleSince + idleLimit { return .idle }
         return nil
     }
 }
