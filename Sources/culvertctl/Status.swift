@@ -92,9 +92,13 @@ extension Culvertctl.Status {
     }
 
     static func limitRows(_ limits: ConnectionLimits) -> [[String]] {
-        func kib(_ bytes: Int64) -> String { bytes % 1024 == 0 ? "\(bytes / 1024) KiB" : "\(bytes) B" }
+        func kib(_ bytes: Int64) -> String {
+            if bytes >= 1 << 20, bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+            return bytes >= 1024 && bytes % 1024 == 0 ? "\(bytes >> 10) KiB" : "\(bytes) B"
+        }
+        func seconds(_ value: Double) -> String { value == value.rounded() ? "\(Int(value)) s" : "\(value) s" }
         func row(_ name: String, _ use: ConnectionClassUse) -> [String] {
-            let idle = use.idleDeadlineSeconds.map { "idle \(Int($0)) s" } ?? "no idle limit"
+            let idle = use.idleDeadlineSeconds.map { "idle " + seconds($0) } ?? "no idle limit"
             return [
                 "  \(name)",
                 "\(use.connections) open, \(use.bufferedBytes) B buffered;  message \(kib(use.maximumMessageSize)), output \(kib(use.maximumQueuedOutput)), \(idle)",
@@ -107,7 +111,8 @@ extension Culvertctl.Status {
             ],
             [
                 "  budgets",
-                "\(kib(limits.perUserMemoryBudget)) per non-root uid, \(kib(limits.otherMemoryBudget)) for all others; partial message \(limits.partialMessageDeadlineSeconds) s",
+                "\(kib(limits.perUserMemoryBudget)) per non-root uid, \(kib(limits.otherMemoryBudget)) for all others; partial message "
+                    + seconds(limits.partialMessageDeadlineSeconds),
             ],
             row("root", limits.admin), row("readers", limits.reader), row("others", limits.other),
         ]

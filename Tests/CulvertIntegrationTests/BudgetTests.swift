@@ -59,15 +59,19 @@ final class BudgetTests: XCTestCase {
         }
     }
 
-    func flood(_ daemon: DaemonProcess, _ identity: [String], _ kind: FloodKind, _ count: Int, hold: Double, size: Int = 0) throws -> Flood {
-        let flood = Flood(FloodPlan(identity: identity, socketPath: daemon.socketPath, kind: kind, connections: count, hold: hold, size: size))
+    func flood(_ daemon: DaemonProcess, _ identity: [String], _ kind: FloodKind, _ count: Int, hold: Double, size: Int = 0) throws -> Flood
+    {
+        let flood = Flood(
+            FloodPlan(identity: identity, socketPath: daemon.socketPath, kind: kind, connections: count, hold: hold, size: size))
         addTeardownBlock { flood.stop() }
         do { try flood.start() } catch { throw NSError(domain: "flood", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(error)"]) }
         return flood
     }
 
     func report(_ flood: Flood) throws -> FloodReport {
-        do { return try flood.finish() } catch { throw NSError(domain: "flood", code: 2, userInfo: [NSLocalizedDescriptionKey: "\(error)"]) }
+        do { return try flood.finish() } catch {
+            throw NSError(domain: "flood", code: 2, userInfo: [NSLocalizedDescriptionKey: "\(error)"])
+        }
     }
 
     func testPerUserCapAndHugePartialMessagesAreRefusedAtOnce() throws {
@@ -97,7 +101,8 @@ final class BudgetTests: XCTestCase {
     func testTricklingAndIdleConnectionsAreClosedAtTheirDeadlinesButAWatchIsNot() throws {
         let daemon = try startBudgetDaemon(["--test-partial-message-deadline", "2", "--test-idle-deadline", "2"])
         let trickle = try flood(daemon, Self.nobody, .trickle, 40, hold: 8)
-        let idle = try flood(daemon, ["--reuid=\(Self.strangers[0])", "--regid=\(Self.strangers[0])", "--clear-groups"], .idle, 40, hold: 8)
+        let idle = try flood(
+            daemon, ["--reuid=\(Self.strangers[0])", "--regid=\(Self.strangers[0])", "--clear-groups"], .idle, 40, hold: 8)
         let watch = try flood(daemon, Self.member, .watch, 2, hold: 5)
         try assertRootServed(daemon, count: 20, "trickling and idle connections")
         let trickled = try report(trickle)
