@@ -38,11 +38,10 @@ extension ManagerService {
             other: use(.other))
     }
 
-    /// GetStatus's reply: the cached status encoding with the (uncached, always current) limits
-    /// added as a second member.
-    func statusReply() -> [UInt8] {
-        if stream.encodedStatus == nil { stream.encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
-        var reply = stream.encodedStatus ?? []
+    /// GetStatus's reply: the cached status encoding (`{"status":…}`) with the (uncached,
+    /// always current) limits added as a second member.
+    func appendingLimits(to encodedStatus: [UInt8]) -> [UInt8] {
+        var reply = encodedStatus
         guard let limits = connectionLimits, reply.last == UInt8(ascii: "}") else { return reply }
         reply.removeLast()
         reply += Array(#","limits":"#.utf8)

@@ -148,7 +148,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         case .ping?:
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
         case .getStatus?:
-            replier.reply(encodedParameters: statusReply())
+            if stream.encodedStatus == nil { stream.encodedStatus = WireEncoding.encode(WireEncoding.StatusParameters(status: status)) }
+            replier.reply(encodedParameters: appendingLimits(to: stream.encodedStatus ?? []))
         case .watch?:
             watch(call, replier: replier)
         case .saveProfile?:
