@@ -48,8 +48,18 @@ public struct CulvertClient: Sendable {
 
     /// The daemon's whole state at one instant.
     public func status() async throws(CulvertClientError) -> ManagerStatus {
+        try await statusAndLimits().status
+    }
+
+    /// The daemon's whole state at one instant, and the control socket's limits in force with
+    /// their use (nil from a daemon that does not report them).
+    public func statusAndLimits() async throws(CulvertClientError) -> (status: ManagerStatus, limits: ConnectionLimits?) {
         let reply = try await call(.getStatus)
-        return try WireDecoding.decode(ManagerStatus.self, from: reply["status"], what: "status")
+        let status = try WireDecoding.decode(ManagerStatus.self, from: reply["status"], what: "status")
+        guard let limits = reply["limits"], limits != .null else { return (status, nil) }
+        // try?: the limits are an addition to the status; a daemon whose report this client
+        // cannot read still gives a usable status.
+        return (status, try? WireDecoding.decode(ConnectionLimits.self, from: limits, what: "limits"))
     }
 
     /// Every profile, sorted by name (from one `GetStatus`).

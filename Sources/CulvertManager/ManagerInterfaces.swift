@@ -188,6 +188,40 @@ type Status (
   problems: []Problem
 )
 
+# What one class of caller (uid 0, the reader group, everyone else) may hold per connection on
+# the control socket, and what its connections hold now.
+type ConnectionClassUse (
+  # Largest message a connection of this class may send (JSON plus NUL).
+  maximumMessageSize: int,
+  # Unread output a connection of this class may have queued before it is dropped.
+  maximumQueuedOutput: int,
+  # Seconds a connection may stay open with no call in progress; absent: no limit.
+  idleDeadlineSeconds: ?float,
+  # Connections of this class open now.
+  connections: int,
+  # Bytes their input buffers and output queues hold now.
+  bufferedBytes: int
+)
+
+# The control socket's budgets by identity and their use now. Counts only: no caller is named.
+type ConnectionLimits (
+  maximumConnections: int,
+  maximumConnectionsPerUser: int,
+  # Slots only uid 0 may take.
+  reservedForAdmin: int,
+  # Slots only uid 0 or a reader may take.
+  reservedForReaders: int,
+  # Bytes one non-root uid's connections may hold together.
+  perUserMemoryBudget: int,
+  # Bytes all other (neither root nor reader) callers' connections may hold together.
+  otherMemoryBudget: int,
+  # Seconds a message may stay unfinished before its connection is closed.
+  partialMessageDeadlineSeconds: float,
+  admin: ConnectionClassUse,
+  reader: ConnectionClassUse,
+  other: ConnectionClassUse
+)
+
 # One state change. Fields other than seq, epoch, time and kind depend on the kind.
 # Clients must ignore kinds and fields they do not know.
 type Event (
@@ -245,8 +279,8 @@ type Event (
 # Checks that the daemon is alive and serving; cheap enough to poll.
 method Ping() -> (version: string, epoch: string, seq: int)
 
-# Returns the whole state at one instant.
-method GetStatus() -> (status: Status)
+# Returns the whole state at one instant, and the connection limits in force with their use.
+method GetStatus() -> (status: Status, limits: ?ConnectionLimits)
 
 # Streams events; must be called with "more". Without a position (or with one this daemon
 # cannot serve) the first reply is a snapshot event; otherwise the events after `since` in

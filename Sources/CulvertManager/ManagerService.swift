@@ -108,6 +108,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             ManagerError.subscriberTooSlow(queuedBytes: Int64(queued), limit: Int64(limit)).varlinkError
         }
         server.onConnectionClosed = { [weak self] id in self?.subscribers.remove(id) }
+        server.classify = Self.connectionClass(policy: policy)
         server.onOverflow = { [weak self] id, peer in
             self?.logger.warning("dropped subscriber \(id) (\(peer)): it stopped reading its events")
         }
@@ -144,7 +145,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         case .ping?:
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
         case .getStatus?:
-            replier.reply(encodedParameters: stream.encodedStatus(for: audience(of: call.peer)) { status })
+            replier.reply(encodedParameters: appendingLimits(to: stream.encodedStatus(for: audience(of: call.peer)) { status }))
         case .watch?:
             watch(call, replier: replier)
         case .saveProfile?:

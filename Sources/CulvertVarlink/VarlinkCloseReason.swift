@@ -18,6 +18,10 @@ public enum VarlinkCloseReason: Error, Sendable, Equatable, CustomStringConverti
     case tooManyDescriptors
     /// The other end stopped reading and more than the output bound waited for it.
     case outputOverflow
+    /// The caller's connections together held more than its memory budget (server connections).
+    case overBudget
+    /// A message stayed unfinished, or the connection idle, past its deadline (server connections).
+    case deadlineExpired
     /// A system call on the socket failed.
     case system(SystemError)
     /// This end closed the connection (or let go of it, for a re-exec).
@@ -30,6 +34,8 @@ public enum VarlinkCloseReason: Error, Sendable, Equatable, CustomStringConverti
         case .tooLarge: return "message too large"
         case .tooManyDescriptors: return "too many descriptors"
         case .outputOverflow: return "the other end stopped reading"
+        case .overBudget: return "memory budget exceeded"
+        case .deadlineExpired: return "deadline expired"
         case .system(let error): return error.description
         case .closedLocally: return "closed locally"
         }

@@ -38,4 +38,23 @@ public struct VarlinkError: Error, Sendable, Equatable, CustomStringConvertible 
         if let offset { parameters["offset"] = .int(Int64(offset)) }
         return VarlinkError("io.culvert.Varlink.InvalidMessage", .object(parameters))
     }
+
+    // Culvert's own refusals of the generic server (contract 15); after each the connection is closed.
+
+    /// The server, or the caller's share of it, holds as many connections as it may.
+    public static func tooManyConnections(limit: Int) -> VarlinkError {
+        VarlinkError("io.culvert.Varlink.TooManyConnections", ["limit": .int(Int64(limit))])
+    }
+    /// The caller's connections together hold more buffered bytes than its budget.
+    public static func memoryBudgetExceeded(limit: Int) -> VarlinkError {
+        VarlinkError("io.culvert.Varlink.MemoryBudgetExceeded", ["limit": .int(Int64(limit))])
+    }
+    /// A message stayed unfinished (no NUL) for longer than the deadline.
+    public static func partialMessageTimeout(seconds: Int) -> VarlinkError {
+        VarlinkError("io.culvert.Varlink.PartialMessageTimeout", ["seconds": .int(Int64(seconds))])
+    }
+    /// The connection stayed open with no call in progress for longer than the deadline.
+    public static func idleTimeout(seconds: Int) -> VarlinkError {
+        VarlinkError("io.culvert.Varlink.IdleTimeout", ["seconds": .int(Int64(seconds))])
+    }
 }

@@ -16,6 +16,9 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
     private var interfaceOrder: [String] = []
     private var connections: [UInt64: VarlinkServerConnection] = [:]
     private var connectionsPerUser: [UInt32: Int] = [:]
+    /// Bytes held (input buffered plus output queued) by each unprivileged uid's connections.
+    private var heldPerUser: [UInt32: Int] = [:]
+    private var usageByClass: [VarlinkConnectionClass: VarlinkClassUsage] = [:]
     private var nextConnectionID: UInt64 = 1
     private var listener: Descriptor?
     private var listenerSource: (any DispatchSourceRead)?
@@ -27,6 +30,9 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
     public var overflowError: @Sendable (Int) -> VarlinkError = { queued in
         VarlinkError("io.culvert.Varlink.OutputOverflow", ["queuedBytes": .int(Int64(queued))])
     }
+    /// Decides a connection's class from its peer credentials when it is accepted (or adopted
+    /// after a re-exec). Called on `queue`.
+    public var classify: @Sendable (PeerCredentials) -> VarlinkConnectionClass = VarlinkConnectionClass.byUID
     /// Called on `queue` whenever a connection closes (handlers drop per-connection state).
     public var onConnectionClosed: (@Sendable (UInt64) -> Void)?
     /// Called on `queue` when a connection is dropped for not reading its output.
@@ -74,6 +80,16 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
 
     public var connectionCount: Int { connections.count }
 
+    /// The limits in force and what each class holds now (counts only).
+    public var usage: VarlinkServerUsage {
+        dispatchPrecondition(condition: .onQueue(queue))
+        var byClass = usageByClass
+        for connectionClass in VarlinkConnectionClass.allCases where byClass[connectionClass] == nil {
+            byClass[connectionClass] = VarlinkClassUsage()
+        }
+        return VarlinkServerUsage(limits: limits, byClass: byClass)
+    }
+
     /// The listening descriptor (for a re-exec to keep).
     public var listenerDescriptor: Descriptor? { listener }
 
@@ -108,10 +124,13 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
         let peer = PeerCredentials(pid: handover.pid, uid: handover.uid, gid: handover.gid, groups: handover.groups, pidIsPinned: false)
         let id = nextConnectionID
         nextConnectionID += 1
+        let connectionClass = classify(peer)
         let connection = VarlinkServerConnection(
-            id: id, descriptor: Descriptor(rawValue: handover.descriptor), peer: peer, server: self, queue: queue)
+            id: id, descriptor: Descriptor(rawValue: handover.descriptor), peer: peer, connectionClass: connectionClass, server: self,
+            queue: queue)
         connections[id] = connection
         connectionsPerUser[peer.uid, default: 0] += 1
+        usageByClass[connectionClass, default: VarlinkClassUsage()].connections += 1
         let replier = connection.resume(input: handover.input, carrying: handover.carriedMethod)
         if let replier, let method = handover.carriedMethod {
             let call = VarlinkCarriedCall(message: VarlinkCallMessage(method: method, more: true), peer: peer, connectionID: id)
@@ -174,24 +193,23 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
             return
         }
         let perUser = connectionsPerUser[peer.uid, default: 0]
-        if connections.count >= limits.maximumConnections || perUser >= limits.maximumConnectionsPerUser {
-            let frame = VarlinkReplyMessage.frame(
-                error: VarlinkError(
-                    "io.culvert.Varlink.TooManyConnections",
-                    [
-                        "limit": .int(
-                            Int64(
-                                perUser >= limits.maximumConnectionsPerUser ? limits.maximumConnectionsPerUser : limits.maximumConnections))
-                    ]))
+        let connectionClass = classify(peer)
+        // The class's ceiling leaves the slots reserved for the classes above it free.
+        let ceiling = limits.connectionCeiling(for: connectionClass)
+        if connections.count >= ceiling || perUser >= limits.maximumConnectionsPerUser {
+            let limit = perUser >= limits.maximumConnectionsPerUser ? limits.maximumConnectionsPerUser : ceiling
+            let frame = VarlinkReplyMessage.frame(error: .tooManyConnections(limit: limit))
             _ = frame.withUnsafeBytes { try? fd.send($0) }  // best effort: the client is refused either way
             fd.close()
             return
         }
         let id = nextConnectionID
         nextConnectionID += 1
-        let connection = VarlinkServerConnection(id: id, descriptor: fd, peer: peer, server: self, queue: queue)
+        let connection = VarlinkServerConnection(
+            id: id, descriptor: fd, peer: peer, connectionClass: connectionClass, server: self, queue: queue)
         connections[id] = connection
         connectionsPerUser[peer.uid] = perUser + 1
+        usageByClass[connectionClass, default: VarlinkClassUsage()].connections += 1
         connection.start()
     }
 
@@ -199,11 +217,29 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         let remaining = (connectionsPerUser[connection.peer.uid] ?? 1) - 1
         connectionsPerUser[connection.peer.uid] = remaining > 0 ? remaining : nil
+        _ = account(connection, from: connection.reportedHeld, to: 0)
+        usageByClass[connection.connectionClass, default: VarlinkClassUsage()].connections -= 1
         onConnectionClosed?(connection.id)
         if connection.sawLargeInput {
             // Its buffers were just freed; hand the pages back rather than keep them resident.
             queue.async { MemoryPolicy.releaseFreeMemory() }
         }
+    }
+
+    /// Records that `connection` now holds `held` bytes instead of `previous`. Returns the budget
+    /// its uid (or, for a stranger, all strangers together) is now over, if any; the
+    /// administrator has none.
+    func account(_ connection: VarlinkServerConnection, from previous: Int, to held: Int) -> Int? {
+        let delta = held - previous
+        let connectionClass = connection.connectionClass
+        usageByClass[connectionClass, default: VarlinkClassUsage()].heldBytes += delta
+        guard connectionClass != .admin else { return nil }
+        let uid = connection.peer.uid
+        let userHeld = heldPerUser[uid, default: 0] + delta
+        heldPerUser[uid] = userHeld > 0 ? userHeld : nil
+        if userHeld > limits.perUserMemoryBudget { return limits.perUserMemoryBudget }
+        if connectionClass == .other, (usageByClass[.other]?.heldBytes ?? 0) > limits.otherMemoryBudget { return limits.otherMemoryBudget }
+        return nil
     }
 
     func connectionOverflowed(_ connection: VarlinkServerConnection) {

@@ -9,14 +9,25 @@ import Dispatch
 /// until the current call's final reply (that is what lets a `more` call own the connection).
 /// Output is queued only up to `maximumQueuedOutput`; past that the client is a slow subscriber
 /// and is dropped with a typed error, so it can never slow anyone else. The socket mechanics
-/// (sources, framing, the output queue, closing once) are the stream's.
+/// (sources, framing, the output queue, closing once) are the stream's. Its class, decided at
+/// accept, sets its budget: message size, output queue, idle deadline; what it holds is reported
+/// to the server, which enforces the per-uid budget. One Dispatch timer on the queue serves both
+/// deadlines (`VarlinkConnectionDeadlines`) and is cancelled at close.
 final class VarlinkServerConnection: @unchecked Sendable {  // confined to server.queue; the stream's callbacks run there
     let id: UInt64
     let peer: PeerCredentials
+    let connectionClass: VarlinkConnectionClass
+    let budget: ConnectionBudget
     // unowned: the server outlives every connection (it closes them all in stop()).
     private unowned let server: VarlinkServer
     private let queue: DispatchQueue
     private let stream: VarlinkStream
+
+    private var deadlines: VarlinkConnectionDeadlines
+    private var timer: (any DispatchSourceTimer)?
+    private var timerArmedFor: ContinuousClock.Instant?
+    /// Bytes this connection last reported holding to the server.
+    private(set) var reportedHeld = 0
 
     private var current: VarlinkReplier?
     /// The method of `current` (fully qualified), so a re-exec knows which open call it carries.
@@ -26,14 +37,21 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     /// Set once this connection buffered a large message; its close then trims the heap.
     var sawLargeInput: Bool { stream.sawLargeInput }
 
-    init(id: UInt64, descriptor: Descriptor, peer: PeerCredentials, server: VarlinkServer, queue: DispatchQueue) {
+    init(
+        id: UInt64, descriptor: Descriptor, peer: PeerCredentials, connectionClass: VarlinkConnectionClass, server: VarlinkServer,
+        queue: DispatchQueue
+    ) {
         self.id = id
         self.peer = peer
+        self.connectionClass = connectionClass
         self.server = server
         self.queue = queue
+        budget = server.limits.budget(for: connectionClass)
+        deadlines = VarlinkConnectionDeadlines(
+            partialMessage: server.limits.partialMessageDeadline, idle: budget.idleDeadline, now: .now)
         stream = VarlinkStream(
-            descriptor: descriptor, transport: .bytes, maximumMessageSize: server.limits.maximumMessageSize,
-            maximumQueuedOutput: server.limits.maximumQueuedOutput, queue: queue)
+            descriptor: descriptor, transport: .bytes, maximumMessageSize: budget.maximumMessageSize,
+            maximumQueuedOutput: budget.maximumQueuedOutput, queue: queue)
     }
 
     func start() {
@@ -41,11 +59,15 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
             processInput()
             // A call is in progress and a full message is already buffered behind it: stop
             // reading until the call ends, so a pipelining client cannot grow our buffer.
-            if current != nil, stream.bufferedInput >= server.limits.maximumMessageSize { stream.pauseReading() }
+            if current != nil, stream.bufferedInput >= budget.maximumMessageSize { stream.pauseReading() }
+            deadlines.input(partialMessageStart: stream.partialMessageStart, now: .now)
+            rearmTimer()
         }
         stream.onEndOfInput = { [self] in endOfInput() }
         stream.onClose = { [self] _ in closed() }
+        stream.onBuffersChanged = { [self] in reportHeld() }
         stream.start()
+        rearmTimer()
     }
 
     // MARK: input
@@ -77,6 +99,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
         if !message.oneway {
             current = replier
             currentMethod = message.method
+            deadlines.callStarted()
         }
         server.route(VarlinkCall(message: message, peer: peer, connectionID: id), replier: replier)
     }
@@ -99,6 +122,8 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
         current = nil
         currentMethod = nil
         guard stream.isOpen else { return }
+        deadlines.callFinished(now: .now)
+        rearmTimer()
         stream.resumeReading()
         if stream.inputEnded {
             endOfInput()
@@ -120,20 +145,86 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     private func overflow() {
         let error = server.overflowError(stream.queuedOutput)
         server.connectionOverflowed(self)
+        drop(error, because: .outputOverflow)
+    }
+
+    /// Ends the open call, drops what is unsent but the frame partly sent, sends `error` and
+    /// closes once it is written — or after `overflowGrace` if the peer does not read it.
+    private func drop(_ error: VarlinkError, because reason: VarlinkCloseReason) {
         current?.cancel()
         current = nil
         currentMethod = nil
-        stream.closeAfterSending(VarlinkReplyMessage.frame(error: error), droppingUnsent: true, because: .outputOverflow)
+        stream.closeAfterSending(VarlinkReplyMessage.frame(error: error), droppingUnsent: true, because: reason)
+        closeAfterGrace(because: reason)
+    }
+
+    /// Sends `error` and closes once it is written (or at once if the peer is gone, or after
+    /// `overflowGrace` if it does not read).
+    private func failAndClose(_ error: VarlinkError, because reason: VarlinkCloseReason) {
+        stream.closeAfterSending(VarlinkReplyMessage.frame(error: error), because: reason)
+        closeAfterGrace(because: reason)
+    }
+
+    private func closeAfterGrace(because reason: VarlinkCloseReason) {
+        reportHeld()
         guard stream.state != .closed else { return }
         queue.asyncAfter(deadline: .now() + .milliseconds(Int(VarlinkLimits.overflowGrace.components.seconds * 1000))) {
-            [weak self] in self?.stream.close(because: .outputOverflow)
+            [weak self] in self?.stream.close(because: reason)
         }
     }
 
-    /// Sends `error` and closes once it is written (or at once if the peer is gone).
-    private func failAndClose(_ error: VarlinkError, because reason: VarlinkCloseReason) {
-        stream.closeAfterSending(VarlinkReplyMessage.frame(error: error), because: reason)
+    // MARK: budgets and deadlines
+
+    /// Tells the server what this connection holds now; if that takes its uid (or its class)
+    /// past a memory budget, the connection is dropped with a typed error.
+    private func reportHeld() {
+        guard stream.state != .closed else { return }  // the server let go of all it held at close
+        let held = stream.bufferedInput + stream.queuedOutput
+        guard held != reportedHeld else { return }
+        let grew = held > reportedHeld
+        let exceeded = server.account(self, from: reportedHeld, to: held)
+        reportedHeld = held
+        if grew, let exceeded, stream.isOpen { drop(.memoryBudgetExceeded(limit: exceeded), because: .overBudget) }
     }
+
+    /// Points the one timer at the earliest deadline still to come (or nowhere).
+    private func rearmTimer() {
+        let next = stream.isOpen ? deadlines.next : nil
+        guard next != timerArmedFor else { return }
+        timerArmedFor = next
+        guard let next else {
+            timer?.schedule(deadline: .distantFuture)
+            return
+        }
+        let timer = self.timer ?? makeTimer()
+        let (seconds, attoseconds) = ContinuousClock.now.duration(to: next).components
+        let nanoseconds = max(0, Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .milliseconds(50))
+    }
+
+    private func makeTimer() -> any DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.setEventHandler { [weak self] in self?.deadlineReached() }
+        timer.schedule(deadline: .distantFuture)
+        timer.resume()
+        self.timer = timer
+        return timer
+    }
+
+    private func deadlineReached() {
+        timerArmedFor = nil
+        guard stream.isOpen else { return }
+        switch deadlines.expired(at: .now) {
+        case .partialMessage?:
+            drop(.partialMessageTimeout(seconds: Self.wholeSeconds(deadlines.partialMessageLimit)), because: .deadlineExpired)
+        case .idle?:
+            drop(.idleTimeout(seconds: Self.wholeSeconds(deadlines.idleLimit ?? .zero)), because: .deadlineExpired)
+        case nil:
+            rearmTimer()
+        }
+    }
+
+    private static func wholeSeconds(_ duration: Duration) -> Int { Int(duration.components.seconds) }
 
     // MARK: re-exec
 
@@ -167,6 +258,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
             carriedCall.markCarriable()
             current = carriedCall
             currentMethod = method
+            deadlines.callStarted()
             replier = carriedCall
         }
         start()
@@ -182,9 +274,12 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     /// The stream closed, for whatever reason: end the open call and leave the server.
     private func closed() {
+        timer?.cancel()
+        timer = nil
         current?.cancel()
         current = nil
         currentMethod = nil
         server.connectionClosed(self)
+        reportedHeld = 0
     }
 }

@@ -53,6 +53,9 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
     var onEndOfInput: (() -> Void)?
     /// Runs once when the stream closes, whatever closed it.
     var onClose: ((VarlinkCloseReason) -> Void)?
+    /// Runs, while open, after input was read and handled and after output was sent: the
+    /// owner's chance to account `bufferedInput + queuedOutput` against a budget.
+    var onBuffersChanged: (() -> Void)?
 
     private(set) var state = State.idle
     /// Set by the first close; the stream is closed from then on.
@@ -88,6 +91,8 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
     var queuedOutput: Int { output.queuedBytes }
     /// Bytes received and not yet taken as frames.
     var bufferedInput: Int { input.bufferedBytes }
+    /// Stream offset where the message still missing its NUL begins, or nil if there is none.
+    var partialMessageStart: Int? { input.partialMessageStart }
 
     /// Makes the socket non-blocking and starts reading and sending (frames queued before are sent
     /// now). Call once; a failure closes the stream with `.system`.
@@ -179,6 +184,7 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
         onInput?()
         if state != .closed { input.compact() }
         if ended, state == .open { onEndOfInput?() }
+        if state == .open { onBuffersChanged?() }
     }
 
     /// One read into the input buffer: the byte count (0 at end of input), or nil if the socket
@@ -249,6 +255,7 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
         state = .closing
         closingReason = reason
         pauseReading()
+        input.discard()  // nothing more is taken from it: free it now, not when the output drains
         if droppingUnsent { output.dropUnsentFrames() }
         if let frame { output.append(frame, passing: []) }
         flush()
@@ -268,6 +275,7 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
             if drained { writeSource?.suspend() } else { writeSource?.resume() }
         }
         if drained, state == .closing { close(because: closingReason) }
+        if state == .open { onBuffersChanged?() }
     }
 
     // MARK: handing over
@@ -327,6 +335,7 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
         onInput = nil
         onEndOfInput = nil
         onClose = nil
+        onBuffersChanged = nil
         handler?(reason)
     }
 

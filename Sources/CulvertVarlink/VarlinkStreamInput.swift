@@ -35,6 +35,10 @@ struct VarlinkStreamInput {
     /// Descriptors waiting for their message to complete, by the stream offset where it starts; ascending.
     private var attachments: [(offset: Int, descriptors: [Descriptor])] = []
 
+    /// Stream offset where the message still missing its NUL begins; nil when the bytes
+    /// received end with a NUL. The partial-message deadline runs from here.
+    private(set) var partialMessageStart: Int?
+
     /// Bytes received and not yet taken as frames.
     var bufferedBytes: Int { bytes.count - start }
 
@@ -48,13 +52,26 @@ struct VarlinkStreamInput {
         precondition(bytes.isEmpty && attachments.isEmpty, "restoring into a buffer that has input")
         bytes = carried
         atMessageStart = carried.last.map { $0 == 0 } ?? true
+        noteArrival(from: 0)
+    }
+
+    /// Updates `partialMessageStart` for the bytes that arrived at `bytes[index...]`.
+    private mutating func noteArrival(from index: Int) {
+        guard index < bytes.count else { return }
+        if let nul = bytes[index...].lastIndex(of: 0) {
+            partialMessageStart = nul == bytes.count - 1 ? nil : base + nul + 1
+        } else if partialMessageStart == nil {
+            partialMessageStart = base + index
+        }
     }
 
     /// Reads up to `maximum` bytes from `socket` (no descriptors: the kernel discards any sent).
     /// Returns the count; 0 at end of stream. The corresponding C function is `read`.
     mutating func read(from socket: Descriptor, maximum: Int) throws(SystemError) -> Int {
+        let before = bytes.count
         let count = try socket.read(appendingTo: &bytes, maximum: maximum)
         if let last = bytes.last, count > 0 { atMessageStart = last == 0 }
+        noteArrival(from: before)
         return count
     }
 
@@ -76,7 +93,9 @@ struct VarlinkStreamInput {
             attachments.append((base + bytes.count + lastStart, received.descriptors))
         }
         if let last = received.bytes.last { atMessageStart = last == 0 }
+        let before = bytes.count
         bytes.append(contentsOf: received.bytes)
+        noteArrival(from: before)
     }
 
     /// Takes the next complete message, or returns nil if none is complete yet.
@@ -100,6 +119,14 @@ struct VarlinkStreamInput {
     /// Drops the bytes of messages already taken.
     mutating func compact() {
         guard start > 0 else { return }
+        if start == bytes.count {
+            // Everything was taken: free the storage, so thousands of idle connections hold none.
+            base += start
+            scanned = 0
+            start = 0
+            bytes = []
+            return
+        }
         bytes.removeSubrange(0..<start)
         base += start
         scanned -= start
@@ -113,5 +140,6 @@ struct VarlinkStreamInput {
         bytes = []
         start = 0
         scanned = 0
+        partialMessageStart = nil
     }
 }

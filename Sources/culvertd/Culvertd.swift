@@ -81,6 +81,26 @@ struct Culvertd: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Client connections open at once by one uid.", valueName: "count"))
     var maxConnectionsPerUser = VarlinkLimits.defaultMaximumConnectionsPerUser
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Connection slots only root may take (default \(VarlinkLimits.defaultReservedAdminConnections), at most a quarter of --max-connections).",
+            valueName: "count"))
+    var reservedAdminConnections: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Connection slots only root or the reader group may take (default \(VarlinkLimits.defaultReservedReaderConnections), at most a quarter of --max-connections).",
+            valueName: "count"))
+    var reservedReaderConnections: Int?
+
+    @Option(name: .long, help: .hidden)
+    var testPartialMessageDeadline: Double?
+
+    @Option(name: .long, help: .hidden)
+    var testIdleDeadline: Double?
+
     @Option(name: .long, help: ArgumentHelp("The unprivileged user providers run as.", valueName: "name"))
     var providerUser = "culvert-ext"
 
@@ -134,6 +154,13 @@ struct Culvertd: AsyncParsableCommand {
         guard eventBuffer >= 1 && eventBuffer <= 1_000_000 else { throw ValidationError("--event-buffer must be between 1 and 1000000") }
         guard maxQueuedOutput >= 4096 else { throw ValidationError("--max-queued-output must be at least 4096") }
         guard maxConnections >= 1, maxConnectionsPerUser >= 1 else { throw ValidationError("connection limits must be at least 1") }
+        let reserved = (reservedAdminConnections ?? 0) + (reservedReaderConnections ?? 0)
+        guard (reservedAdminConnections ?? 0) >= 0, (reservedReaderConnections ?? 0) >= 0, reserved < maxConnections else {
+            throw ValidationError("reserved connection slots must leave some of --max-connections to everyone")
+        }
+        for value in [testPartialMessageDeadline, testIdleDeadline].compactMap({ $0 }) where !(value > 0 && value <= 86_400) {
+            throw ValidationError("test deadlines must be between 0 and 86400 seconds")
+        }
         for (name, value) in [
             ("--start-timeout", startTimeout), ("--stop-timeout", stopTimeout), ("--restart-delay", restartDelay),
             ("--restart-delay-max", restartDelayMax), ("--stable-period", stablePeriod), ("--stats-interval", statsInterval),
@@ -162,6 +189,13 @@ struct Culvertd: AsyncParsableCommand {
         configuration.limits.maximumQueuedOutput = maxQueuedOutput
         configuration.limits.maximumConnections = maxConnections
         configuration.limits.maximumConnectionsPerUser = maxConnectionsPerUser
+        // A small --max-connections (tests) scales the default reservations down with it.
+        configuration.limits.reservedAdminConnections =
+            reservedAdminConnections ?? min(VarlinkLimits.defaultReservedAdminConnections, maxConnections / 4)
+        configuration.limits.reservedReaderConnections =
+            reservedReaderConnections ?? min(VarlinkLimits.defaultReservedReaderConnections, maxConnections / 4)
+        if let testPartialMessageDeadline { configuration.limits.partialMessageDeadline = .seconds(testPartialMessageDeadline) }
+        if let testIdleDeadline { configuration.limits.idleDeadline = .seconds(testIdleDeadline) }
         configuration.providerUser = providerUser
         configuration.sessionTiming = SessionTiming(
             startTimeout: .seconds(startTimeout), stopTimeout: .seconds(stopTimeout), restartBaseDelay: .seconds(restartDelay),

@@ -92,13 +92,18 @@ final class CulvertctlTests: XCTestCase {
         let empty = try culvertctl(["--socket", daemon.socketPath, "status"])
         XCTAssertEqual(empty.status, 0, empty.stderr)
         let lines = empty.stdoutLines
-        XCTAssertEqual(lines.count, 8, empty.stdout)
+        XCTAssertEqual(lines.count, 13, empty.stdout)
         XCTAssertTrue(lines[0].hasPrefix("daemon    culvertd 0.1.0  pid \(daemon.pid)  started "), lines[0])
         XCTAssertEqual(
             Array(lines[1...]),
             [
                 "socket    \(daemon.socketPath)", "epoch     \(epoch)", "seq       1", "profiles  none", "extensions  none",
                 "sessions  none", "problems  none",
+                "connections  at most 4096 (16 reserved for root, 16 for readers), 1024 per uid",
+                "  budgets    4 MiB per non-root uid, 16 MiB for all others; partial message 10 s",
+                "  root       1 open, 0 B buffered;  message 16 MiB, output 4 MiB, no idle limit",
+                "  readers    0 open, 0 B buffered;  message 64 KiB, output 1 MiB, idle 60 s",
+                "  others     0 open, 0 B buffered;  message 64 KiB, output 64 KiB, idle 60 s",
             ])
 
         try saveProfile(daemon, "demo", "--extension", "io.culvert.wireguard", "--always-on")
@@ -112,6 +117,11 @@ final class CulvertctlTests: XCTestCase {
                 "extensions  none",
                 "sessions  none",
                 "problems  none",
+                "connections  at most 4096 (16 reserved for root, 16 for readers), 1024 per uid",
+                "  budgets    4 MiB per non-root uid, 16 MiB for all others; partial message 10 s",
+                "  root       1 open, 0 B buffered;  message 16 MiB, output 4 MiB, no idle limit",
+                "  readers    0 open, 0 B buffered;  message 64 KiB, output 1 MiB, idle 60 s",
+                "  others     0 open, 0 B buffered;  message 64 KiB, output 64 KiB, idle 60 s",
             ])
 
         // Global options work before and after the subcommand.
