@@ -35,12 +35,12 @@ demo: build
 # The .varlink files are the source of truth; the Swift files embedding them are generated.
 generate:
 	scripts/embed-varlink Sources/CulvertVarlink VarlinkBundledInterfaces
-	scripts/embed-varlink Sources/CulvertManager ManagerInterfaces
+	scripts/embed-varlink Sources/CulvertWire ManagerInterfaces
 	scripts/varlink-names Sources/CulvertVarlink/VarlinkNames.swift Sources/CulvertVarlink/Interfaces/org.varlink.*.varlink
 	scripts/varlink-names Sources/CulvertWire/WireNames.swift \
-	  Sources/CulvertVarlink/Interfaces/io.culvert.Provider.varlink Sources/CulvertManager/Interfaces/io.culvert.Manager.varlink
+	  Sources/CulvertVarlink/Interfaces/io.culvert.Provider.varlink Sources/CulvertWire/Interfaces/io.culvert.Manager.varlink
 
-GENERATED = Sources/CulvertVarlink/VarlinkBundledInterfaces.swift Sources/CulvertManager/ManagerInterfaces.swift \
+GENERATED = Sources/CulvertVarlink/VarlinkBundledInterfaces.swift Sources/CulvertWire/ManagerInterfaces.swift \
   Sources/CulvertVarlink/VarlinkNames.swift Sources/CulvertWire/WireNames.swift
 
 check-generated: generate

@@ -42,7 +42,7 @@ let package = Package(
             name: "CulvertVarlink", dependencies: ["CulvertSystem"],
             exclude: ["Interfaces"], swiftSettings: strict),
         // Culvert's own interfaces typed: generated names, ManagerError, io.culvert.Provider's parameters.
-        .target(name: "CulvertWire", dependencies: ["CulvertVarlink"], swiftSettings: strict),
+        .target(name: "CulvertWire", dependencies: ["CulvertVarlink"], exclude: ["Interfaces"], swiftSettings: strict),
         // Extension bundles: manifest, canonical signing payload, Ed25519 signatures, verified copies.
         .target(
             name: "CulvertBundle",
@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["Interfaces"], swiftSettings: strict),
+            swiftSettings: strict),
         .target(name: "CulvertProvider", dependencies: ["CulvertSystem", "CulvertVarlink", "CulvertWire"], swiftSettings: strict),
         .executableTarget(
             name: "culvert-test-provider", dependencies: ["CulvertProvider", "CulvertSystem"], path: "Tests/Fixtures/culvert-test-provider",
@@ -116,7 +116,7 @@ let package = Package(
             name: "CulvertVarlinkTests", dependencies: ["CulvertVarlink", "CulvertSystem"],
             swiftSettings: strict),
         .testTarget(
-            name: "CulvertWireTests", dependencies: ["CulvertWire", "CulvertVarlink", "CulvertManager"], swiftSettings: strict),
+            name: "CulvertWireTests", dependencies: ["CulvertWire", "CulvertVarlink"], swiftSettings: strict),
         .testTarget(
             name: "CulvertIntegrationTests",
             dependencies: ["CulvertClient", "CulvertTesting", "CulvertVarlink", "CulvertSystem", "CulvertCore", "CulvertBundle"],

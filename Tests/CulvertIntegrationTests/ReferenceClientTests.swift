@@ -67,7 +67,7 @@ final class ReferenceClientTests: XCTestCase {
 /// The interface file on disk, the source of truth the daemon must serve byte for byte.
 enum ManagerInterfaceFile {
     static var text: String {
-        let path = Repository.root + "/Sources/CulvertManager/Interfaces/io.culvert.Manager.varlink"
+        let path = Repository.root + "/Sources/CulvertWire/Interfaces/io.culvert.Manager.varlink"
         return (try? String(contentsOfFile: path, encoding: .utf8)) ?? "<unreadable \(path)>"  // the assertion shows it
     }
 }

@@ -1,4 +1,3 @@
-import CulvertManager
 import CulvertVarlink
 import CulvertWire
 import XCTest
