@@ -19,11 +19,13 @@ build: deps
 	$(SWIFT) build --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
 
 # The whole suite: generated files fresh, formatting, unit and integration tests (real daemon,
-# real sockets, real users), both directions of varlink certification, fuzz corpus replay.
+# real sockets, real users), both directions of varlink certification, fuzz corpus replay, and the
+# version-skew matrix (scripts/skew-build builds an older commit's products once, under .build-skew/).
 test: deps check-generated lint
 	$(SWIFT) build --build-tests --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
 	scripts/certify $(PRODUCTS)
 	$(PRODUCTS)/culvert-fuzz replay Fuzz/corpus
+	scripts/skew-build >/dev/null
 	$(SWIFT) test --skip-build --scratch-path $(BUILD_DIR)
 
 # A live tunnel in two private network namespaces, watched in culvert-tui. `build` builds every

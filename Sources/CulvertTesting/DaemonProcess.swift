@@ -34,11 +34,14 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
 
     /// The network namespace (`ip netns` name) culvertd runs in; nil for the caller's.
     public let namespace: String?
+    /// The culvertd binary: this build's unless another is named (the version-skew tests run an older one).
+    public let executable: String
 
-    public init(root: String, arguments: [String] = [], namespace: String? = nil) {
+    public init(root: String, arguments: [String] = [], namespace: String? = nil, executable: String? = nil) {
         self.root = root
         self.extraArguments = arguments
         self.namespace = namespace
+        self.executable = executable ?? Products.path(of: "culvertd")
     }
 
     deinit {
@@ -58,9 +61,9 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
         if let namespace {
             // `ip netns exec` execs the command after setns, so the pid is culvertd's own.
             process.executableURL = URL(fileURLWithPath: NetworkNamespacePair.ipCommand)
-            process.arguments = ["netns", "exec", namespace, Products.path(of: "culvertd")] + arguments
+            process.arguments = ["netns", "exec", namespace, executable] + arguments
         } else {
-            process.executableURL = URL(fileURLWithPath: Products.path(of: "culvertd"))
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
         }
         process.standardError = FileHandle(forWritingAtPath: logPath)

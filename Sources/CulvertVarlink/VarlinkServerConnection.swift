@@ -19,6 +19,8 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     private let stream: VarlinkStream
 
     private var current: VarlinkReplier?
+    /// Set while a large message is parsed off the queue; it is this connection's next call.
+    private var decodingLargeFrame = false
     /// The method of `current` (fully qualified), so a re-exec knows which open call it carries.
     private var currentMethod: String?
 
@@ -41,7 +43,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
             processInput()
             // A call is in progress and a full message is already buffered behind it: stop
             // reading until the call ends, so a pipelining client cannot grow our buffer.
-            if current != nil, stream.bufferedInput >= server.limits.maximumMessageSize { stream.pauseReading() }
+            if current != nil || decodingLargeFrame, stream.bufferedInput >= server.limits.maximumMessageSize { stream.pauseReading() }
         }
         stream.onEndOfInput = { [self] in endOfInput() }
         stream.onClose = { [self] _ in closed() }
@@ -50,9 +52,10 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     // MARK: input
 
-    /// Parses and dispatches complete messages while no call is in progress.
+    /// Parses and dispatches complete messages while no call is in progress. A large message is
+    /// parsed off the queue (VarlinkFrameDecoding) meanwhile the connection takes no other.
     private func processInput() {
-        while stream.isOpen, current == nil {
+        while stream.isOpen, current == nil, !decodingLargeFrame {
             let frame: VarlinkFrame?
             do {
                 frame = try stream.nextFrame()
@@ -61,15 +64,32 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
                 return
             }
             guard let frame else { return }
-            let call: VarlinkCallMessage
-            do throws(VarlinkError) {
-                call = try VarlinkCallMessage.decode(frame.bytes, maximumDepth: server.limits.maximumDepth)
-            } catch {
-                failAndClose(error, because: .protocolError(error.name))
-                return
+            let depth = server.limits.maximumDepth
+            guard frame.bytes.count >= VarlinkFrameDecoding.offQueueFrom else {
+                received(VarlinkFrameDecoding.parse(frame.bytes, maximumDepth: depth))
+                continue
             }
-            dispatch(call)
+            decodingLargeFrame = true
+            VarlinkFrameDecoding.parseOffQueue(frame.bytes, maximumDepth: depth, returningTo: queue) { [weak self] parsed in
+                guard let self else { return }
+                decodingLargeFrame = false
+                guard stream.isOpen else { return }
+                received(parsed)
+                processInput()
+                if stream.inputEnded, !decodingLargeFrame { endOfInput() }
+            }
         }
+    }
+
+    private func received(_ parsed: Result<JSONValue, VarlinkError>) {
+        let call: VarlinkCallMessage
+        do throws(VarlinkError) {
+            call = try VarlinkCallMessage.decode(parsed.get())
+        } catch {
+            failAndClose(error, because: .protocolError(error.name))
+            return
+        }
+        dispatch(call)
     }
 
     private func dispatch(_ message: VarlinkCallMessage) {
@@ -83,7 +103,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     /// The peer closed its sending side: finish what is complete, then go.
     private func endOfInput() {
-        guard stream.isOpen else { return }
+        guard stream.isOpen, !decodingLargeFrame else { return }  // the parse's completion comes back here
         if current != nil {
             // An open call (e.g. a subscription) whose client left: nobody will read the rest.
             close()
@@ -140,6 +160,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     /// Whether the connection is idle or in a `more` call its handler marked carriable — the
     /// states a re-exec can carry.
     var isCarriable: Bool {
+        guard !decodingLargeFrame else { return false }  // its message is neither in the stream nor a call yet
         guard let current else { return true }
         return current.isCarriable && current.wantsMore
     }
