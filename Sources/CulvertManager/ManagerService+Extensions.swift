@@ -57,7 +57,8 @@ extension ManagerService {
                 }
                 do throws(ExtensionError) {
                     let info = try catalog.uninstall(identifier)
-                    let event = publish(EventBody(kind: .extensionUninstalled, actor: actor(call), reason: "uninstalled", extensionInfo: info))
+                    let event = publish(
+                        EventBody(kind: .extensionUninstalled, actor: actor(call), reason: "uninstalled", extensionInfo: info))
                     logger.info("extension \(identifier) uninstalled by uid \(call.peer.uid)")
                     replier.reply(["seq": .int(event.seq)])
                 } catch {

@@ -79,7 +79,8 @@ extension ManagerService {
                         previousVersion: previous.versionDescription))
                 completion(.success((.replaced, info, event)))
             } else {
-                logger.info("extension \(info.identifier) \(info.versionDescription) installed from \(staged.path) (\(info.state.rawValue))")
+                logger.info(
+                    "extension \(info.identifier) \(info.versionDescription) installed from \(staged.path) (\(info.state.rawValue))")
                 let event = publish(EventBody(kind: .extensionInstalled, actor: actor, reason: info.reason, extensionInfo: info))
                 completion(.success((.installed, info, event)))
             }

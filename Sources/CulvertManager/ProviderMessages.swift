@@ -49,7 +49,10 @@ final class ProviderMessages: @unchecked Sendable {  // confined to `queue`
                 switch result {
                 case .success(let reply):
                     let answer = reply.parameters["data"] ?? .null
-                    OffQueue.run(on: OffQueue.messages, returningTo: queue, inline: inline && (answer.stringValue?.utf8.count ?? 0) < OffQueue.inlineBelow) {
+                    OffQueue.run(
+                        on: OffQueue.messages, returningTo: queue,
+                        inline: inline && (answer.stringValue?.utf8.count ?? 0) < OffQueue.inlineBelow
+                    ) {
                         JSONValue.object(["data": answer]).serialized()
                     } then: { encoded in
                         replier.reply(encodedParameters: encoded)

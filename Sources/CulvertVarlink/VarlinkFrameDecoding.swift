@@ -26,7 +26,8 @@ public enum VarlinkFrameDecoding {
 
     /// Parses `bytes` on `work` and hands the result to `then` on `queue`.
     static func parseOffQueue(
-        _ bytes: ArraySlice<UInt8>, maximumDepth: Int, returningTo queue: DispatchQueue, then: @escaping (Result<JSONValue, VarlinkError>) -> Void
+        _ bytes: ArraySlice<UInt8>, maximumDepth: Int, returningTo queue: DispatchQueue,
+        then: @escaping (Result<JSONValue, VarlinkError>) -> Void
     ) {
         let completion = QueueBoundCompletion(then)
         work.async {

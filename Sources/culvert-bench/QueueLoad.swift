@@ -51,7 +51,9 @@ struct QueueLoad: ParsableCommand {
         let messages = try during(socket: socket) { connection in
             _ = try connection.call(
                 ManagerMethod.sendProviderMessage.rawValue, ["profile": "bench", "data": .string(text)], timeoutMilliseconds: 60_000)
-        } measure: { try measure() }
+        } measure: {
+            try measure()
+        }
 
         // (b) installs of a large bundle: two versions of another identifier, so each install copies and hashes it all.
         let payload = String(repeating: "x", count: bundleMebibytes << 20)
@@ -67,7 +69,9 @@ struct QueueLoad: ParsableCommand {
             _ = try connection.call(
                 ManagerMethod.installExtension.rawValue, ["path": .string(bundles[next % 2]), "allowDowngrade": true],
                 timeoutMilliseconds: 120_000)
-        } measure: { try measure() }
+        } measure: {
+            try measure()
+        }
 
         print(
             """
