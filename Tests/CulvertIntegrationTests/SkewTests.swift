@@ -15,8 +15,10 @@ final class SkewTests: XCTestCase {
     static let oldProducts: Result<String, SkewBuildError> = {
         do {
             let result = try runProgram(Repository.root + "/scripts/skew-build", [])
-            let directory = result.output.split(separator: "\n").last.map(String.init) ?? ""
-            guard result.status == 0, FileSystem.isDirectory(directory) else { return .failure(SkewBuildError(output: result.output)) }
+            let directory = Repository.root + "/.build-skew/build/debug"
+            guard result.status == 0, FileManager.default.fileExists(atPath: directory + "/culvertd") else {
+                return .failure(SkewBuildError(output: "exit status \(result.status)\n" + result.output))
+            }
             return .success(directory)
         } catch {
             return .failure(SkewBuildError(output: "\(error)"))
@@ -61,12 +63,16 @@ final class SkewTests: XCTestCase {
         let bundle = try BundleFixture.make(in: bundleDirectory, key: nil)
         XCTAssertTrue(try run(ctl, daemon, ["extension", "install", bundle]).contains("io.culvert.test"))
         XCTAssertTrue(try run(ctl, daemon, ["extension", "list"]).contains("io.culvert.test"))
-        try run(ctl, daemon, ["profile", "remove", "office"])
-        // Watch replays what happened: the profile saved and removed, the install.
-        let watched = try run(ctl, daemon, ["watch", "--since", "0", "--count", "3"])
-        for kind in ["profile_saved", "extension_installed"] where !watched.contains(kind) {
-            XCTFail("watch lacks \(kind):\n\(watched)")
+        // Watch replays from a position: the daemon's start, the profile saved, the install.
+        let status = try JSONSerialization.jsonObject(with: Data(try run(ctl, daemon, ["--json", "status"]).utf8)) as? [String: Any]
+        let epoch = try XCTUnwrap((status?["daemon"] as? [String: Any])?["epoch"] as? String, "status names no epoch")
+        let watch = try runProgram(
+            "/usr/bin/timeout", ["30", ctl, "--socket", daemon.socketPath, "watch", "--since", "0", "--epoch", epoch, "--count", "3"])
+        XCTAssertEqual(watch.status, 0, watch.output)
+        for kind in ["daemon_started", "profile_saved", "extension_installed"] where !watch.output.contains(kind) {
+            XCTFail("watch lacks \(kind):\n\(watch.output)")
         }
+        try run(ctl, daemon, ["profile", "remove", "office"])
         XCTAssertTrue(try run(ctl, daemon, ["--json", "status"]).contains("\"extensions\""))
     }
 
