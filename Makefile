@@ -72,6 +72,7 @@ bench: deps
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertctl 2>&1 | scripts/quiet-build
 	$(BUILD_DIR)/release/culvert-bench ipc
 	$(BUILD_DIR)/release/culvert-bench tunnel
+	$(BUILD_DIR)/release/culvert-bench queue
 	python3 Benchmarks/tui-latency.py $(BUILD_DIR)/release 100
 
 # The full upgrade soak (issue 5): 50 live upgrades, 50 re-execs, 20 crashes under traffic (root).
