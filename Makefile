@@ -19,11 +19,13 @@ build: deps
 	$(SWIFT) build --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
 
 # The whole suite: generated files fresh, formatting, unit and integration tests (real daemon,
-# real sockets, real users), both directions of varlink certification, fuzz corpus replay.
+# real sockets, real users), both directions of varlink certification, fuzz corpus replay, and the
+# version-skew matrix (scripts/skew-build builds an older commit's products once, under .build-skew/).
 test: deps check-generated lint
 	$(SWIFT) build --build-tests --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
 	scripts/certify $(PRODUCTS)
 	$(PRODUCTS)/culvert-fuzz replay Fuzz/corpus
+	scripts/skew-build >/dev/null
 	$(SWIFT) test --skip-build --scratch-path $(BUILD_DIR)
 
 # A live tunnel in two private network namespaces, watched in culvert-tui. `build` builds every
@@ -70,6 +72,7 @@ bench: deps
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertctl 2>&1 | scripts/quiet-build
 	$(BUILD_DIR)/release/culvert-bench ipc
 	$(BUILD_DIR)/release/culvert-bench tunnel
+	$(BUILD_DIR)/release/culvert-bench queue
 	python3 Benchmarks/tui-latency.py $(BUILD_DIR)/release 100
 
 # The full upgrade soak (issue 5): 50 live upgrades, 50 re-execs, 20 crashes under traffic (root).

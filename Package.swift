@@ -105,7 +105,9 @@ let package = Package(
         .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CCulvert"], swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
-        .testTarget(name: "CulvertClientTests", dependencies: ["CulvertClient", "CulvertCore", "CulvertVarlink"], swiftSettings: strict),
+        .testTarget(
+            name: "CulvertClientTests", dependencies: ["CulvertClient", "CulvertCore", "CulvertVarlink", "CulvertWire"],
+            swiftSettings: strict),
         .testTarget(
             name: "CulvertTUIModelTests", dependencies: ["CulvertTUIModel", "CulvertClient", "CulvertCore"], swiftSettings: strict),
         .testTarget(

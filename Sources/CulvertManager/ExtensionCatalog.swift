@@ -89,63 +89,50 @@ struct ExtensionCatalog {
         return (prepared.outcome, prepared.info, prepared.previous)
     }
 
-    /// Everything of an install but registering it: the verified copy is in the store, the
-    /// registry unchanged. A live upgrade registers it (`commitInstall`) only once every session
-    /// runs the new version, or drops it (`abandonInstall`) and the old version stays.
+    /// Everything of an install but registering it, in one step on the caller's queue (the
+    /// spool at start, before clients are served). Calls go through `ExtensionInstallQueue`,
+    /// which runs `stage` off the manager queue and `prepare` back on it.
     mutating func prepareInstall(
         path: String, allowDowngrade: Bool, configDirectory: String, time: String
     ) throws(ExtensionError) -> PreparedInstall {
-        guard path.hasPrefix("/") else { throw .invalidPath(path: path, reason: "not_absolute") }
-        guard FileSystem.exists(path) else { throw .invalidPath(path: path, reason: "missing") }
-        guard FileSystem.isDirectory(path) else { throw .invalidPath(path: path, reason: "not_a_directory") }
-        let policy: ExtensionPolicy
-        let trust: TrustedPublishers
-        do {
-            policy = try ExtensionPolicy.load(configDirectory: configDirectory)
-            trust = try ExtensionPolicy.trust(configDirectory: configDirectory)
-        } catch {
-            throw .policyInvalid(path: error.path, description: error.description)
-        }
-        let offered: VerifiedBundle
-        do {
-            offered = try BundleVerifier.verify(directory: path, trust: trust, allowUnsigned: policy.developerMode)
-        } catch {
-            throw .rejected(error)
-        }
-        guard policy.allows(offered.publisher) else {
-            throw .publisherNotAllowed(identifier: offered.identifier, publisher: offered.publisher.wireName)
-        }
-        if let required = ExtensionCompatibility.requiredVersion(of: offered.manifest, running: daemonVersion) {
-            throw .daemonTooOld(identifier: offered.identifier, required: "\(required)", running: daemonVersion.map { "\($0)" } ?? "?")
-        }
-        let previous = registry.extensions[offered.identifier]
-        switch InstallDecision.decide(installed: previous?.release, offered: offered.release, allowDowngrade: allowDowngrade) {
-        case .unchanged:
-            // unchanged implies an installed entry: decide() only says so when one exists.
-            return PreparedInstall(outcome: .unchanged, info: previous!, previous: previous)
-        case .downgradeRefused(let installed, let offeredVersion):
-            throw .downgradeRefused(identifier: offered.identifier, installed: "\(installed)", offered: "\(offeredVersion)")
-        case .publisherChangeRefused(let installed, let offeredPublisher):
-            throw .publisherMismatch(identifier: offered.identifier, installed: installed.wireName, offered: offeredPublisher.wireName)
-        case .installed, .replaced:
-            break
-        }
+        let staged = try Self.stage(
+            path: path, allowDowngrade: allowDowngrade, configDirectory: configDirectory, snapshot: installSnapshot)
+        return prepare(staged, time: time)
+    }
 
-        let copy = try stageAndVerify(offered, trust: trust, policy: policy)
+    /// What staging reads of the catalog, taken on the manager queue.
+    var installSnapshot: InstallSnapshot {
+        InstallSnapshot(
+            storeDirectory: storeDirectory, stagingDirectory: stagingDirectory, registry: registry, daemonVersion: daemonVersion)
+    }
+
+    /// The registry entry an install describes, from a staged copy: the verified copy is in the
+    /// store, the registry unchanged. A live upgrade registers it (`commitInstall`) only once
+    /// every session runs the new version, or drops it (`abandonInstall`) and the old version stays.
+    ///
+    /// The decision (contract 6) was made by `stage` against a snapshot; it still holds, since
+    /// every install, uninstall and gc is serialised by `ExtensionInstallQueue`. Only an approval
+    /// can come between, and it changes no release: the entry's state is read afresh here.
+    func prepare(_ staged: StagedInstall, time: String) -> PreparedInstall {
+        let previous = registry.extensions[staged.identifier] ?? staged.previous
+        guard let copy = staged.copy else {
+            // unchanged implies an installed entry: stage() only says so when one exists.
+            return PreparedInstall(outcome: .unchanged, info: previous!, previous: previous)
+        }
         var state = ExtensionState.enabled
         var reason = previous == nil ? "installed" : "replaced"
         if let previous {
             // A replacement keeps the approval state of what it replaces.
             state = previous.state == .awaitingApproval ? .awaitingApproval : .enabled
             reason = state == .awaitingApproval ? "approval_required" : "replaced"
-        } else if policy.requireApproval {
+        } else if staged.requireApproval {
             state = .awaitingApproval
             reason = "approval_required"
         }
         let info = ExtensionInfo(
             identifier: copy.identifier, displayName: copy.manifest.displayName, version: "\(copy.manifest.version)",
             build: Int64(copy.manifest.build), publisher: copy.publisher.wireName, signed: copy.isSigned, state: state, reason: reason,
-            capabilities: copy.manifest.capabilities.map(\.rawValue).sorted(), source: path, storePath: copy.path,
+            capabilities: copy.manifest.capabilities.map(\.rawValue).sorted(), source: staged.path, storePath: copy.path,
             contentDigest: copy.contentDigest, installedAt: time)
         return PreparedInstall(outcome: previous == nil ? .installed : .replaced, info: info, previous: previous)
     }
@@ -171,47 +158,6 @@ struct ExtensionCatalog {
     func abandonInstall(_ prepared: PreparedInstall) {
         guard !registry.referencedDigests.contains(prepared.info.contentDigest) else { return }
         try? FileSystem.removeTree(storeDirectory + "/" + prepared.info.contentDigest)  // gc removes it if this fails
-    }
-
-    /// Copies into staging, verifies the copy, and moves it into the store. Returns the copy as verified in place.
-    private func stageAndVerify(_ offered: VerifiedBundle, trust: TrustedPublishers, policy: ExtensionPolicy) throws(ExtensionError)
-        -> VerifiedBundle
-    {
-        let staging = stagingDirectory + "/" + WallClock.randomIdentifier()
-        let target = storeDirectory + "/" + offered.contentDigest
-        let bundleName = offered.identifier + BundleFormat.directorySuffix
-        do {
-            try FileSystem.createDirectory(staging, mode: 0o755)
-        } catch {
-            throw .storage(error)
-        }
-        do throws(BundleError) {
-            let copied = try BundleInstaller.stageCopy(from: offered.path, into: staging)
-            let copy = try BundleVerifier.verify(directory: copied, trust: trust, allowUnsigned: policy.developerMode)
-            guard copy.contentDigest == offered.contentDigest else {
-                throw BundleError.fileChangedDuringRead(path: offered.path)
-            }
-        } catch {
-            try? FileSystem.removeTree(staging)  // the install failed either way; leftovers are cleared at start
-            throw ExtensionError(staging: error)
-        }
-        do {
-            if FileSystem.exists(target) {
-                // The same content is already stored (for example a reinstalled older version).
-                try FileSystem.removeTree(staging)
-            } else {
-                try FileSystem.rename(staging, to: target)
-                try FileSystem.syncDirectory(storeDirectory)
-            }
-        } catch {
-            try? FileSystem.removeTree(staging)  // as above
-            throw .storage(error)
-        }
-        do {
-            return try BundleVerifier.verify(directory: target + "/" + bundleName, trust: trust, allowUnsigned: policy.developerMode)
-        } catch {
-            throw .rejected(error)
-        }
     }
 
     /// Forgets that `identifier` was unusable (replaced or uninstalled), with its problem.

@@ -59,11 +59,13 @@ extension ManagerService {
             }
         case .sendProviderMessage?:
             let data = call.parameters["data"]?.stringValue ?? ""
-            guard Data(base64Encoded: data) != nil else {
-                replier.fail(.invalidParameter("data"))
-                return
+            // Checking is proportional to the message (up to the message size limit): a large one is checked off the queue.
+            OffQueue.run(on: OffQueue.messages, returningTo: queue, inline: data.utf8.count < OffQueue.inlineBelow) {
+                Data(base64Encoded: data) != nil
+            } then: { [self] valid in
+                guard valid else { return replier.fail(.invalidParameter("data")) }
+                supervisor.sendMessage(profileName: name, data: data, replier: replier)
             }
-            supervisor.sendMessage(profileName: name, data: data, replier: replier)
         case .getSessionLog?:
             guard let lines = supervisor.sessionLog(profileName: name) else {
                 replier.fail(ManagerError.sessionNotFound(profile: name))

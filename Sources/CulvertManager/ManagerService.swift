@@ -23,6 +23,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     var catalog: ExtensionCatalog
     /// Damage found at start outside the profile store and the catalog (spool requests, the DNS backup).
     var startProblems: [Problem] = []
+    /// Serialises installs, uninstalls and gc, and runs an install's staging off the queue.
+    private(set) lazy var installs = ExtensionInstallQueue(queue: queue)
     /// Runs the sessions. Made once the stores are loaded: it looks launch targets up through `self`.
     private(set) lazy var supervisor = SessionSupervisor(
         configuration: supervisorConfiguration, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger,

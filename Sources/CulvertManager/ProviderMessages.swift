@@ -1,6 +1,8 @@
 // ProviderMessages: SendProviderMessage's calls to providers (HandleAppMessage). Each is answered
 // exactly once — with the provider's reply, its error, its channel closing, or the timeout — and
-// the count of unanswered ones tells a re-exec whether anything is in flight.
+// the count of unanswered ones tells a re-exec whether anything is in flight. A message, and the
+// answer, of `OffQueue.inlineBelow` bytes or more is encoded off the manager queue (the channel
+// parses a large answer off it too: VarlinkFrameDecoding), so a large message delays no one else.
 
 import CulvertCore
 import CulvertVarlink
@@ -32,19 +34,34 @@ final class ProviderMessages: @unchecked Sendable {  // confined to `queue`
             replier.fail(failed("timeout", "the provider did not answer within \(Self.timeout)"))
         }
         queue.asyncAfter(deadline: .now() + Self.timeout.dispatchInterval, execute: timeout)
-        run.channel.call(ProviderMethod.handleAppMessage.rawValue, parameters: HandleAppMessageParameters(data: data).jsonValue) {
-            [self] result in
-            guard !answered else { return }
-            answered = true
-            pending -= 1
-            timeout.cancel()
-            switch result {
-            case .success(let reply):
-                replier.reply(["data": reply.parameters["data"] ?? .null])
-            case .failure(.remote(let remote)):
-                replier.fail(failed("provider_error", remote.description))
-            case .failure(.closed):
-                replier.fail(failed("provider_gone", "the provider closed its channel before answering"))
+        // Encoding is proportional to the message: a large one is encoded off the queue, and so is the answer.
+        let method = ProviderMethod.handleAppMessage.rawValue
+        let inline = data.utf8.count < OffQueue.inlineBelow
+        OffQueue.run(on: OffQueue.messages, returningTo: queue, inline: inline) {
+            EncodedCall(VarlinkCallMessage(method: method, parameters: HandleAppMessageParameters(data: data).jsonValue))
+        } then: { [self] call in
+            guard !answered else { return }  // timed out meanwhile
+            run.channel.call(encoded: call) { [self] result in
+                guard !answered else { return }
+                answered = true
+                pending -= 1
+                timeout.cancel()
+                switch result {
+                case .success(let reply):
+                    let answer = reply.parameters["data"] ?? .null
+                    OffQueue.run(
+                        on: OffQueue.messages, returningTo: queue,
+                        inline: inline && (answer.stringValue?.utf8.count ?? 0) < OffQueue.inlineBelow
+                    ) {
+                        JSONValue.object(["data": answer]).serialized()
+                    } then: { encoded in
+                        replier.reply(encodedParameters: encoded)
+                    }
+                case .failure(.remote(let remote)):
+                    replier.fail(failed("provider_error", remote.description))
+                case .failure(.closed):
+                    replier.fail(failed("provider_gone", "the provider closed its channel before answering"))
+                }
             }
         }
     }

@@ -34,6 +34,8 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
 
     /// The network namespace (`ip netns` name) culvertd runs in; nil for the caller's.
     public let namespace: String?
+    /// The culvertd binary: this build's unless another is named (the version-skew tests run an older one).
+    public let executable: String
 
     /// When set (a tmpfs `size=` value such as "512k"), culvertd runs in a private mount
     /// namespace (`unshare --mount --propagation private`) with a tmpfs of that size mounted on
@@ -47,10 +49,11 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
         privateStateFileSystemSize == nil ? stateDirectory : "/proc/\(pid)/root" + stateDirectory
     }
 
-    public init(root: String, arguments: [String] = [], namespace: String? = nil) {
+    public init(root: String, arguments: [String] = [], namespace: String? = nil, executable: String? = nil) {
         self.root = root
         self.extraArguments = arguments
         self.namespace = namespace
+        self.executable = executable ?? Products.path(of: "culvertd")
     }
 
     deinit {
@@ -75,14 +78,14 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
                 [
                     "--mount", "--propagation", "private", "/bin/sh", "-c",
                     #"mount -t tmpfs -o "size=$1,mode=0755" culvert-test "$2" && shift 2 && exec "$@""#, "sh", size, stateDirectory,
-                    Products.path(of: "culvertd"),
+                    executable,
                 ] + arguments
         } else if let namespace {
             // `ip netns exec` execs the command after setns, so the pid is culvertd's own.
             process.executableURL = URL(fileURLWithPath: NetworkNamespacePair.ipCommand)
-            process.arguments = ["netns", "exec", namespace, Products.path(of: "culvertd")] + arguments
+            process.arguments = ["netns", "exec", namespace, executable] + arguments
         } else {
-            process.executableURL = URL(fileURLWithPath: Products.path(of: "culvertd"))
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
         }
         process.standardError = FileHandle(forWritingAtPath: logPath)

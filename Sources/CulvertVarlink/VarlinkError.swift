@@ -22,6 +22,18 @@ public struct VarlinkError: Error, Sendable, Equatable, CustomStringConvertible 
     public static func methodNotFound(_ method: String) -> VarlinkError {
         VarlinkError(VarlinkServiceErrorName.methodNotFound.rawValue, ["method": .string(method)])
     }
+    /// MethodNotFound with a `hint` beside the standard `method`: which server (and version) lacks
+    /// it, for a client older or newer than the server. Clients read `method` and ignore members
+    /// they do not know (the reference implementation does), so the extra member is compatible.
+    public static func methodNotFound(_ method: String, server info: VarlinkServiceInfo) -> VarlinkError {
+        VarlinkError(
+            VarlinkServiceErrorName.methodNotFound.rawValue,
+            [
+                "method": .string(method),
+                "hint": .string(
+                    "\(info.product) \(info.version) has no method \(method); the client may be newer or older than \(info.product)"),
+            ])
+    }
     public static func methodNotImplemented(_ method: String) -> VarlinkError {
         VarlinkError(VarlinkServiceErrorName.methodNotImplemented.rawValue, ["method": .string(method)])
     }

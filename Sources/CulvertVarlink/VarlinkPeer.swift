@@ -90,6 +90,8 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
     private var current: VarlinkPeerResponder?
     /// Set while `dispatchCalls` runs, so a handler replying at once does not recurse into it.
     private var dispatching = false
+    /// Set while a large frame is parsed off the queue: later frames wait in the stream.
+    private var decodingLargeFrame = false
 
     /// Prepares a peer on `descriptor`, a connected AF_UNIX stream socket it takes ownership of.
     /// `serves` must name methods of `interface`.
@@ -116,7 +118,7 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         dispatchPrecondition(condition: .onQueue(queue))
         guard stream.state == .idle else { return }
         stream.onInput = { [self] in processInput() }
-        stream.onEndOfInput = { [self] in close(because: .peerClosed) }
+        stream.onEndOfInput = { [self] in endOfInput() }
         stream.onClose = { [self] reason in closed(because: reason) }
         stream.start()
     }
@@ -132,16 +134,28 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         oneway: Bool = false, reply: @escaping (Result<VarlinkPeerReply, VarlinkPeerCallError>) -> Void = { _ in }
     ) {
         dispatchPrecondition(condition: .onQueue(queue))
+        call(
+            encoded: EncodedCall(VarlinkCallMessage(method: method, parameters: parameters, more: more, oneway: oneway)),
+            passing: descriptors, reply: reply)
+    }
+
+    /// Calls with a message encoded beforehand (`EncodedCall`, which may be made on any thread),
+    /// so the encoding of a large message need not run on `queue`. Otherwise as `call`.
+    public func call(
+        encoded message: EncodedCall, passing descriptors: [Descriptor] = [],
+        reply: @escaping (Result<VarlinkPeerReply, VarlinkPeerCallError>) -> Void = { _ in }
+    ) {
+        dispatchPrecondition(condition: .onQueue(queue))
         if let closeReason = stream.closeReason {
             descriptors.forEach { $0.close() }
-            if !oneway {
+            if !message.oneway {
                 let late = LateReply(reply: reply)
                 queue.async { late.reply(.failure(.closed(closeReason))) }
             }
             return
         }
-        if !oneway { awaitingReply.append(OutgoingCall(more: more, reply: reply)) }
-        send(VarlinkCallMessage(method: method, parameters: parameters, more: more, oneway: oneway).encoded(), passing: descriptors)
+        if !message.oneway { awaitingReply.append(OutgoingCall(more: message.more, reply: reply)) }
+        send(message.frame, passing: descriptors)
     }
 
     /// Closes the connection at once: unsent output is dropped, pending outgoing calls complete
@@ -153,9 +167,10 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
 
     // MARK: input
 
-    /// Handles every complete message received: replies at once, calls into the queue.
+    /// Handles every complete message received: replies at once, calls into the queue. A large
+    /// frame is parsed off the queue (`VarlinkFrameDecoding`); the frames after it wait for it.
     private func processInput() {
-        while stream.isOpen {
+        while stream.isOpen, !decodingLargeFrame {
             let frame: VarlinkFrame?
             do {
                 frame = try stream.nextFrame()
@@ -164,15 +179,36 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
                 return
             }
             guard let frame else { break }
-            received(frame)
+            guard frame.bytes.count >= VarlinkFrameDecoding.offQueueFrom else {
+                received(frame, parsed: VarlinkFrameDecoding.parse(frame.bytes, maximumDepth: limits.maximumDepth))
+                continue
+            }
+            decodingLargeFrame = true
+            VarlinkFrameDecoding.parseOffQueue(frame.bytes, maximumDepth: limits.maximumDepth, returningTo: queue) { [self] parsed in
+                decodingLargeFrame = false
+                guard stream.isOpen else {
+                    frame.descriptors.forEach { $0.close() }
+                    return
+                }
+                received(frame, parsed: parsed)
+                processInput()
+                if stream.inputEnded { endOfInput() }
+            }
         }
     }
 
-    private func received(_ frame: VarlinkFrame) {
+    /// The other end has finished sending: close once every frame it sent is handled.
+    private func endOfInput() {
+        guard !decodingLargeFrame else { return }  // the decode's completion comes back here
+        close(because: .peerClosed)
+    }
+
+    private func received(_ frame: VarlinkFrame, parsed: Result<JSONValue, VarlinkError>) {
         let value: JSONValue
-        do {
-            value = try JSONValue.parseMessage(frame.bytes, maximumDepth: limits.maximumDepth)
-        } catch {
+        switch parsed {
+        case .success(let parsedValue):
+            value = parsedValue
+        case .failure(let error):
             frame.descriptors.forEach { $0.close() }
             close(because: .protocolError(error.description))
             return

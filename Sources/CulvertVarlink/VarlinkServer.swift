@@ -258,7 +258,7 @@ public final class VarlinkServer: @unchecked Sendable {  // every mutable member
             return
         }
         guard entry.definition.methods[message.member] != nil else {
-            replier.fail(.methodNotFound(message.method))
+            replier.fail(.methodNotFound(message.method, server: info))
             return
         }
         if message.upgrade {

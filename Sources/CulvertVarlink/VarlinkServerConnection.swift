@@ -30,6 +30,8 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     private(set) var reportedHeld = 0
 
     private var current: VarlinkReplier?
+    /// Set while a large message is parsed off the queue; it is this connection's next call.
+    private var decodingLargeFrame = false
     /// The method of `current` (fully qualified), so a re-exec knows which open call it carries.
     private var currentMethod: String?
 
@@ -59,7 +61,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
             processInput()
             // A call is in progress and a full message is already buffered behind it: stop
             // reading until the call ends, so a pipelining client cannot grow our buffer.
-            if current != nil, stream.bufferedInput >= budget.maximumMessageSize { stream.pauseReading() }
+            if current != nil || decodingLargeFrame, stream.bufferedInput >= budget.maximumMessageSize { stream.pauseReading() }
             deadlines.input(partialMessageStart: stream.partialMessageStart, now: .now)
             rearmTimer()
         }
@@ -72,9 +74,10 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     // MARK: input
 
-    /// Parses and dispatches complete messages while no call is in progress.
+    /// Parses and dispatches complete messages while no call is in progress. A large message is
+    /// parsed off the queue (VarlinkFrameDecoding) meanwhile the connection takes no other.
     private func processInput() {
-        while stream.isOpen, current == nil {
+        while stream.isOpen, current == nil, !decodingLargeFrame {
             let frame: VarlinkFrame?
             do {
                 frame = try stream.nextFrame()
@@ -83,15 +86,32 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
                 return
             }
             guard let frame else { return }
-            let call: VarlinkCallMessage
-            do throws(VarlinkError) {
-                call = try VarlinkCallMessage.decode(frame.bytes, maximumDepth: server.limits.maximumDepth)
-            } catch {
-                failAndClose(error, because: .protocolError(error.name))
-                return
+            let depth = server.limits.maximumDepth
+            guard frame.bytes.count >= VarlinkFrameDecoding.offQueueFrom else {
+                received(VarlinkFrameDecoding.parse(frame.bytes, maximumDepth: depth))
+                continue
             }
-            dispatch(call)
+            decodingLargeFrame = true
+            VarlinkFrameDecoding.parseOffQueue(frame.bytes, maximumDepth: depth, returningTo: queue) { [weak self] parsed in
+                guard let self else { return }
+                decodingLargeFrame = false
+                guard stream.isOpen else { return }
+                received(parsed)
+                processInput()
+                if stream.inputEnded, !decodingLargeFrame { endOfInput() }
+            }
         }
+    }
+
+    private func received(_ parsed: Result<JSONValue, VarlinkError>) {
+        let call: VarlinkCallMessage
+        do throws(VarlinkError) {
+            call = try VarlinkCallMessage.decode(parsed.get())
+        } catch {
+            failAndClose(error, because: .protocolError(error.name))
+            return
+        }
+        dispatch(call)
     }
 
     private func dispatch(_ message: VarlinkCallMessage) {
@@ -106,7 +126,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
 
     /// The peer closed its sending side: finish what is complete, then go.
     private func endOfInput() {
-        guard stream.isOpen else { return }
+        guard stream.isOpen, !decodingLargeFrame else { return }  // the parse's completion comes back here
         if current != nil {
             // An open call (e.g. a subscription) whose client left: nobody will read the rest.
             close()
@@ -231,6 +251,7 @@ final class VarlinkServerConnection: @unchecked Sendable {  // confined to serve
     /// Whether the connection is idle or in a `more` call its handler marked carriable — the
     /// states a re-exec can carry.
     var isCarriable: Bool {
+        guard !decodingLargeFrame else { return false }  // its message is neither in the stream nor a call yet
         guard let current else { return true }
         return current.isCarriable && current.wantsMore
     }

@@ -1,0 +1,145 @@
+// ManagerService+Install: InstallExtension and the install spool. The verifying, hashing and
+// copying run off the manager queue (ExtensionInstallQueue, ExtensionCatalog+Staging); the
+// registry commit, a live upgrade, the event and the reply run on it, in order.
+
+import CulvertBundle
+import CulvertCore
+import CulvertSystem
+import CulvertWire
+import Foundation
+
+extension ManagerService {
+    /// Installs and publishes the matching event (none for `unchanged`). Replacing an extension
+    /// that connected sessions run upgrades them live first (SessionSupervisor+Upgrades) and
+    /// registers the new version only if all of them took it; `completion` runs then.
+    ///
+    /// Installs are serialised by `installs`; each holds it until registered, refused, or handed
+    /// to a live upgrade (which refuses another upgrade of the same identifier itself).
+    /// `inline` does everything in the caller's turn (the spool, applied before clients are served).
+    func installExtension(
+        path: String, allowDowngrade: Bool, actor: Actor, inline: Bool = false,
+        completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), ManagerError>) -> Void
+    ) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        installs.enqueue { [self] done in
+            let snapshot = catalog.installSnapshot
+            let configDirectory = configuration.configDirectory
+            installs.offQueue(inline: inline) { () -> Result<StagedInstall, ExtensionError> in
+                do throws(ExtensionError) {
+                    return .success(
+                        try ExtensionCatalog.stage(
+                            path: path, allowDowngrade: allowDowngrade, configDirectory: configDirectory, snapshot: snapshot))
+                } catch {
+                    return .failure(error)
+                }
+            } then: { [self] staged in
+                switch staged {
+                case .failure(let error):
+                    completion(.failure(wireError(error)))
+                case .success(let staged):
+                    finishInstall(staged, actor: actor, completion: completion)
+                }
+                done()
+            }
+        }
+    }
+
+    /// The install's second half, on the manager queue: register it, or upgrade sessions first.
+    private func finishInstall(
+        _ staged: StagedInstall, actor: Actor, completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), ManagerError>) -> Void
+    ) {
+        let prepared = catalog.prepare(staged, time: WallClock.rfc3339Now())
+        let info = prepared.info
+        func upgradeFailed(installed: String, _ failure: UpgradeFailure) -> ManagerError {
+            .upgradeFailed(
+                identifier: info.identifier, installed: installed, offered: info.versionDescription,
+                profile: failure.profile, reason: failure.reason, description: failure.description, log: failure.log)
+        }
+        if catalog.registry.extensions[staged.identifier]?.release != staged.previous?.release {
+            // Only a live upgrade registers a release outside `installs`: one finished while this
+            // copy was verified, so the decision was made against a version that is gone.
+            catalog.abandonInstall(prepared)
+            return completion(
+                .failure(
+                    upgradeFailed(
+                        installed: prepared.previous?.versionDescription ?? "",
+                        UpgradeFailure(
+                            profile: "", reason: "upgrade_in_progress",
+                            description: "an upgrade of \(info.identifier) finished while this install was verified", log: []))))
+        }
+        func register() {
+            do throws(ExtensionError) { try catalog.commitInstall(prepared, running: supervisor.runningExecutables) } catch {
+                return completion(.failure(wireError(error)))
+            }
+            if let previous = prepared.previous {
+                logger.info("extension \(info.identifier) replaced: \(previous.versionDescription) → \(info.versionDescription)")
+                let event = publish(
+                    EventBody(
+                        kind: .extensionReplaced, actor: actor, reason: info.reason, extensionInfo: info,
+                        previousVersion: previous.versionDescription))
+                completion(.success((.replaced, info, event)))
+            } else {
+                logger.info(
+                    "extension \(info.identifier) \(info.versionDescription) installed from \(staged.path) (\(info.state.rawValue))")
+                let event = publish(EventBody(kind: .extensionInstalled, actor: actor, reason: info.reason, extensionInfo: info))
+                completion(.success((.installed, info, event)))
+            }
+        }
+        guard prepared.outcome == .replaced, let previous = prepared.previous, previous.state == .enabled, info.state == .enabled,
+            !supervisor.upgradableSessions(of: info.identifier).isEmpty
+        else {
+            if prepared.outcome == .unchanged { return completion(.success((.unchanged, info, nil))) }
+            return register()
+        }
+        guard !supervisor.upgradesInProgress.contains(info.identifier) else {
+            // Its store copy may be the one the running upgrade installs: left for gc.
+            return completion(
+                .failure(
+                    upgradeFailed(
+                        installed: previous.versionDescription,
+                        UpgradeFailure(
+                            profile: "", reason: "upgrade_in_progress", description: "an upgrade of \(info.identifier) is running", log: [])
+                    )))
+        }
+        logger.info("extension \(info.identifier): live upgrade \(previous.versionDescription) → \(info.versionDescription)")
+        supervisor.upgradeSessions(from: previous, to: info) { [self] failure in
+            guard let failure else { return register() }
+            catalog.abandonInstall(prepared)
+            logger.error(
+                "extension \(info.identifier): upgrade to \(info.versionDescription) abandoned; \(previous.versionDescription) stays")
+            completion(.failure(upgradeFailed(installed: previous.versionDescription, failure)))
+        }
+    }
+
+    /// Applies install requests spooled while culvertd was down, oldest first; each is removed
+    /// once applied or refused (a refusal is an `extension_install_failed` event).
+    func applySpool() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        let directory = configuration.stateDirectory + "/" + SpoolRequest.directoryName
+        guard let entries = try? FileSystem.listDirectory(directory) else { return }  // no spool directory: nothing spooled
+        for entry in entries where entry.hasSuffix(".json") {
+            let path = directory + "/" + entry
+            let request: SpoolRequest
+            do {
+                request = try JSONDecoder().decode(SpoolRequest.self, from: Data(try FileSystem.readFile(path)))
+            } catch {
+                logger.error("spooled request \(path) is unreadable (\(error)); moving it aside")
+                publish(EventBody(kind: .extensionInstallFailed, reason: "spool_unreadable", error: "\(path): \(error)"))
+                setAsideSpoolRequest(path, reason: "\(error)")
+                continue
+            }
+            let actor = Actor(uid: request.requestedBy, pid: 0, command: "spool")
+            installExtension(path: request.path, allowDowngrade: request.allowDowngrade, actor: actor, inline: true) { [self] result in
+                guard case .failure(let wire) = result else { return }
+                logger.error("spooled install of \(request.path) refused: \(wire)")
+                publish(EventBody(kind: .extensionInstallFailed, actor: actor, reason: "spooled_install", error: wire.description))
+            }
+            do {
+                try FileSystem.removeFile(path)
+                try FileSystem.syncDirectory(directory)
+            } catch {
+                logger.error("cannot remove applied spool entry \(path): \(error)")
+            }
+        }
+    }
+}
