@@ -73,6 +73,7 @@ bench: deps
 	$(BUILD_DIR)/release/culvert-bench ipc
 	$(BUILD_DIR)/release/culvert-bench tunnel
 	$(BUILD_DIR)/release/culvert-bench queue
+	$(BUILD_DIR)/release/culvert-bench flood
 	python3 Benchmarks/tui-latency.py $(BUILD_DIR)/release 100
 
 # The full upgrade soak (issue 5): 50 live upgrades, 50 re-execs, 20 crashes under traffic (root).
