@@ -17,7 +17,11 @@ public struct ProcessLog: Sendable, Hashable {
     public let maximumLineLength: Int
 
     /// Retained complete lines, oldest first.
-    public private(set) var lines: [String] = []
+    public var lines: [String] { Array(storage[head...]) }
+    /// The retained lines are `storage[head...]`: dropping the oldest moves `head` instead of
+    /// shifting the array once per line (a provider printing megabytes makes thousands of cut lines).
+    private var storage: [String] = []
+    private var head = 0
     /// Complete lines that were dropped to stay within the limits.
     public private(set) var droppedLineCount = 0
     /// UTF-8 bytes of the retained lines.
@@ -39,15 +43,28 @@ public struct ProcessLog: Sendable, Hashable {
         self.maximumLineLength = maximumLineLength
     }
 
-    /// Adds output bytes as they arrived from the pipe (any chunking).
+    /// Adds output bytes as they arrived from the pipe (any chunking). Works in runs — up to the
+    /// next newline or the line-length cut — not byte by byte: this runs on culvertd's manager
+    /// queue for whatever a (possibly hostile) provider prints.
     public mutating func append(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes {
-            if byte == UInt8(ascii: "\n") {
+        let all = Array(bytes)
+        var rest = all[...]
+        while !rest.isEmpty {
+            // partial.count < maximumLineLength always holds here (a full line is cut at once).
+            let window = rest.prefix(maximumLineLength - partial.count)
+            if let newline = window.firstIndex(of: UInt8(ascii: "\n")) {
+                let run = rest[rest.startIndex..<newline]
+                if !run.isEmpty {
+                    justCut = false
+                    partial.append(contentsOf: run)
+                }
                 if !(justCut && partial.isEmpty) { completeLine() }
                 justCut = false
+                rest = rest[(newline + 1)...]
             } else {
                 justCut = false
-                partial.append(byte)
+                partial.append(contentsOf: window)
+                rest = rest[window.endIndex...]
                 if partial.count >= maximumLineLength {
                     completeLine()
                     justCut = true
@@ -63,23 +80,36 @@ public struct ProcessLog: Sendable, Hashable {
 
     /// The newest `count` lines (fewer if fewer are retained), oldest first.
     public func lastLines(_ count: Int) -> [String] {
-        Array(lines.suffix(max(0, count)))
+        Array(storage[head...].suffix(max(0, count)))
     }
 
     private mutating func completeLine() {
         if partial.last == UInt8(ascii: "\r") { partial.removeLast() }
         let line = String(decoding: partial, as: UTF8.self)
         partial.removeAll(keepingCapacity: true)
-        lines.append(line)
+        storage.append(line)
         retainedBytes += line.utf8.count
-        var drop = 0
-        while lines.count - drop > maximumLines || (retainedBytes > maximumBytes && lines.count - drop > 1) {
-            retainedBytes -= lines[drop].utf8.count
-            drop += 1
+        while storage.count - head > maximumLines || (retainedBytes > maximumBytes && storage.count - head > 1) {
+            retainedBytes -= storage[head].utf8.count
+            head += 1
+            droppedLineCount += 1
         }
-        if drop > 0 {
-            lines.removeFirst(drop)
-            droppedLineCount += drop
+        // Compact once the dropped prefix is as long as the limit: amortised O(1) per line.
+        if head >= maximumLines {
+            storage.removeFirst(head)
+            head = 0
         }
+    }
+
+    public static func == (lhs: ProcessLog, rhs: ProcessLog) -> Bool {
+        lhs.lines == rhs.lines && lhs.droppedLineCount == rhs.droppedLineCount && lhs.retainedBytes == rhs.retainedBytes
+            && lhs.partial == rhs.partial && lhs.justCut == rhs.justCut && lhs.maximumLines == rhs.maximumLines
+            && lhs.maximumBytes == rhs.maximumBytes && lhs.maximumLineLength == rhs.maximumLineLength
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(lines)
+        hasher.combine(droppedLineCount)
+        hasher.combine(partial)
     }
 }
