@@ -21,17 +21,7 @@ final class BudgetTests: XCTestCase {
 
     override func setUpWithError() throws {
         XCTAssertEqual(Identity.effectiveUserID, 0, "BudgetTests need root to act as other users")
-        // The reader group and its member, as PermissionTests makes them.
-        XCTAssertEqual(try runProgram("/usr/sbin/groupadd", ["-f", PermissionTests.readerGroup]).status, 0)
-        if try runProgram("/usr/bin/id", ["-u", PermissionTests.memberUser]).status != 0 {
-            let created = try runProgram(
-                "/usr/sbin/useradd",
-                [
-                    "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", PermissionTests.readerGroup,
-                    PermissionTests.memberUser,
-                ])
-            XCTAssertEqual(created.status, 0, created.output)
-        }
+        try ensureReaderGroupMember()
     }
 
     func startBudgetDaemon(_ arguments: [String]) throws -> DaemonProcess {

@@ -74,3 +74,17 @@ func runProgram(_ executable: String, _ arguments: [String]) throws -> (status: 
     process.waitUntilExit()
     return (process.terminationStatus, output)
 }
+
+/// Makes the reader group and its member user that PermissionTests, BudgetTests and
+/// ReaderVisibilityTests act as (root only; a run that cannot fails the test, never skips it).
+func ensureReaderGroupMember(file: StaticString = #filePath, line: UInt = #line) throws {
+    XCTAssertEqual(try runProgram("/usr/sbin/groupadd", ["-f", PermissionTests.readerGroup]).status, 0, file: file, line: line)
+    guard try runProgram("/usr/bin/id", ["-u", PermissionTests.memberUser]).status != 0 else { return }
+    let created = try runProgram(
+        "/usr/sbin/useradd",
+        [
+            "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", PermissionTests.readerGroup,
+            PermissionTests.memberUser,
+        ])
+    XCTAssertEqual(created.status, 0, created.output, file: file, line: line)
+}

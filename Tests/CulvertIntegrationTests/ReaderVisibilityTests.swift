@@ -52,16 +52,7 @@ final class ReaderVisibilityTests: XCTestCase {
 
     override func setUpWithError() throws {
         XCTAssertEqual(Identity.effectiveUserID, 0, "ReaderVisibilityTests need root to create a reader-group user")
-        XCTAssertEqual(try runProgram("/usr/sbin/groupadd", ["-f", PermissionTests.readerGroup]).status, 0)
-        if try runProgram("/usr/bin/id", ["-u", PermissionTests.memberUser]).status != 0 {
-            let made = try runProgram(
-                "/usr/sbin/useradd",
-                [
-                    "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", PermissionTests.readerGroup,
-                    PermissionTests.memberUser,
-                ])
-            XCTAssertEqual(made.status, 0, made.output)
-        }
+        try ensureReaderGroupMember()
     }
 
     static let asReader = ["/usr/bin/setpriv", "--reuid=\(PermissionTests.memberUser)", "--regid=nogroup", "--init-groups", "--"]
