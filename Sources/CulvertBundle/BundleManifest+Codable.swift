@@ -24,10 +24,12 @@ extension BundleManifest: Codable {
         let displayName = try container.decode(String.self, forKey: .displayName)
         let capabilities = try container.decode([BundleCapability].self, forKey: .capabilities)
         let minimum = try container.decode(SemanticVersion.self, forKey: .minimumCulvertdVersion)
+        let taskLimit = try container.decodeIfPresent(Int.self, forKey: .taskLimit)
+        let memoryLimit = try container.decodeIfPresent(Int.self, forKey: .memoryLimit)
         do {
             try self.init(
                 identifier: identifier, version: version, build: build, executable: executable, displayName: displayName,
-                capabilities: capabilities, minimumCulvertdVersion: minimum)
+                capabilities: capabilities, minimumCulvertdVersion: minimum, taskLimit: taskLimit, memoryLimit: memoryLimit)
         } catch {
             throw Self.corrupted(error, decoder)
         }
@@ -42,6 +44,8 @@ extension BundleManifest: Codable {
         try container.encode(displayName, forKey: .displayName)
         try container.encode(capabilities, forKey: .capabilities)
         try container.encode(minimumCulvertdVersion, forKey: .minimumCulvertdVersion)
+        try container.encodeIfPresent(taskLimit, forKey: .taskLimit)
+        try container.encodeIfPresent(memoryLimit, forKey: .memoryLimit)
     }
 
     private static func corrupted(_ error: BundleError, _ decoder: any Decoder) -> DecodingError {

@@ -41,7 +41,9 @@ extension BundleManifest {
         guard let members = json.objectValue else { throw .manifestMalformed(reason: "the manifest is not a JSON object") }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) { throw .manifestUnknownKey(key: unknown) }
-        for key in CodingKeys.allCases where members[key.rawValue] == nil { throw .manifestMissingKey(key: key.rawValue) }
+        for key in CodingKeys.allCases where members[key.rawValue] == nil && !CodingKeys.optional.contains(key) {
+            throw .manifestMissingKey(key: key.rawValue)
+        }
 
         func string(_ key: CodingKeys) throws(BundleError) -> String {
             // members[key]!: every key was checked to be present just above.
@@ -65,6 +67,17 @@ extension BundleManifest {
             throw .manifestWrongType(key: CodingKeys.capabilities.rawValue, expected: "an array of strings")
         }
         let minimumText = try string(.minimumCulvertdVersion)
+        func optionalInteger(_ key: CodingKeys) throws(BundleError) -> Int? {
+            guard let value = members[key.rawValue] else { return nil }
+            if case .double(let number) = value, number.isFinite, abs(number) >= 0x1p63 {
+                throw .numberOutOfRange(key: key.rawValue, text: "\(number)", limit: "a 64-bit integer")
+            }
+            guard let integer = value.intValue else { throw .manifestWrongType(key: key.rawValue, expected: "an integer") }
+            guard let exact = Int(exactly: integer) else { throw .numberOutOfRange(key: key.rawValue, text: "\(integer)", limit: "Int") }
+            return exact
+        }
+        let taskLimit = try optionalInteger(.taskLimit)
+        let memoryLimit = try optionalInteger(.memoryLimit)
 
         guard let version = SemanticVersion(versionText) else {
             try Self.checkComponents(versionText, key: .version)
@@ -85,13 +98,13 @@ extension BundleManifest {
         }
         try self.init(
             identifier: identifier, version: version, build: Int(build), executable: executable, displayName: displayName,
-            capabilities: capabilities, minimumCulvertdVersion: minimum)
+            capabilities: capabilities, minimumCulvertdVersion: minimum, taskLimit: taskLimit, memoryLimit: memoryLimit)
     }
 
     /// The manifest as JSON; serialised with `JSONValue.serialized()` it is the canonical encoding
     /// that signatures cover.
     public var jsonValue: JSONValue {
-        .object([
+        var members: [String: JSONValue] = [
             CodingKeys.identifier.rawValue: .string(identifier),
             CodingKeys.version.rawValue: .string(version.description),
             CodingKeys.build.rawValue: .int(Int64(build)),
@@ -99,7 +112,10 @@ extension BundleManifest {
             CodingKeys.displayName.rawValue: .string(displayName),
             CodingKeys.capabilities.rawValue: .array(capabilities.map { .string($0.rawValue) }),
             CodingKeys.minimumCulvertdVersion.rawValue: .string(minimumCulvertdVersion.description),
-        ])
+        ]
+        if let taskLimit { members[CodingKeys.taskLimit.rawValue] = .int(Int64(taskLimit)) }
+        if let memoryLimit { members[CodingKeys.memoryLimit.rawValue] = .int(Int64(memoryLimit)) }
+        return .object(members)
     }
 
     /// Canonical file content: compact JSON with sorted keys, then a newline.

@@ -36,11 +36,20 @@ public struct BundleManifest: Sendable, Hashable {
     public var capabilities: [BundleCapability]
     /// The oldest culvertd that can run this extension.
     public var minimumCulvertdVersion: SemanticVersion
+    /// Tasks (processes and threads) the provider needs at most; nil: culvertd's default.
+    public var taskLimit: Int?
+    /// Memory bytes the provider needs at most; nil: culvertd's default.
+    public var memoryLimit: Int?
+    /// Range of `taskLimit`.
+    public static let taskLimitRange = 1...65536
+    /// Range of `memoryLimit`: 1 MiB to 1 TiB.
+    public static let memoryLimitRange = (1 << 20)...(1 << 40)
 
     /// A manifest from its fields, validated as `parse` validates a file.
     public init(
         identifier: String, version: SemanticVersion, build: Int, executable: String, displayName: String,
-        capabilities: [BundleCapability] = [], minimumCulvertdVersion: SemanticVersion
+        capabilities: [BundleCapability] = [], minimumCulvertdVersion: SemanticVersion, taskLimit: Int? = nil,
+        memoryLimit: Int? = nil
     ) throws(BundleError) {
         self.identifier = identifier
         self.version = version
@@ -49,6 +58,8 @@ public struct BundleManifest: Sendable, Hashable {
         self.displayName = displayName
         self.capabilities = capabilities
         self.minimumCulvertdVersion = minimumCulvertdVersion
+        self.taskLimit = taskLimit
+        self.memoryLimit = memoryLimit
         try validate()
     }
 
@@ -67,6 +78,12 @@ public struct BundleManifest: Sendable, Hashable {
         try Self.validate(displayName: displayName)
         guard capabilities.count <= Self.maximumCapabilities else {
             throw .manifestWrongType(key: CodingKeys.capabilities.rawValue, expected: "at most \(Self.maximumCapabilities) entries")
+        }
+        if let taskLimit, !Self.taskLimitRange.contains(taskLimit) {
+            throw .numberOutOfRange(key: CodingKeys.taskLimit.rawValue, text: "\(taskLimit)", limit: "\(Self.taskLimitRange)")
+        }
+        if let memoryLimit, !Self.memoryLimitRange.contains(memoryLimit) {
+            throw .numberOutOfRange(key: CodingKeys.memoryLimit.rawValue, text: "\(memoryLimit)", limit: "\(Self.memoryLimitRange)")
         }
         var seen: Set<BundleCapability> = []
         for capability in capabilities where !seen.insert(capability).inserted {
@@ -121,5 +138,10 @@ public struct BundleManifest: Sendable, Hashable {
         case displayName
         case capabilities
         case minimumCulvertdVersion
+        case taskLimit
+        case memoryLimit
+
+        /// Keys a manifest may leave out.
+        public static let optional: Set<CodingKeys> = [.taskLimit, .memoryLimit]
     }
 }

@@ -64,10 +64,12 @@ public struct ManagerStatus: Codable, Sendable, Equatable {
     /// One per profile that was connected since the daemon started, sorted by profile name.
     public var sessions: [SessionInfo]
     public var problems: [Problem]
+    /// How providers are contained here (absent from daemons that predate containment).
+    public var containment: ContainmentInfo?
 
     public init(
         daemon: DaemonInfo, seq: Int64, profiles: [Profile], extensions: [ExtensionInfo] = [], developerMode: Bool = false,
-        sessions: [SessionInfo] = [], problems: [Problem]
+        sessions: [SessionInfo] = [], problems: [Problem], containment: ContainmentInfo? = nil
     ) {
         self.daemon = daemon
         self.seq = seq
@@ -76,5 +78,6 @@ public struct ManagerStatus: Codable, Sendable, Equatable {
         self.developerMode = developerMode
         self.sessions = sessions
         self.problems = problems
+        self.containment = containment
     }
 }

@@ -39,7 +39,8 @@ public enum ReaderView {
         ManagerStatus(
             daemon: redacted(status.daemon), seq: status.seq, profiles: status.profiles.map(redacted),
             extensions: status.extensions.map(redacted), developerMode: status.developerMode,
-            sessions: status.sessions.map(redacted), problems: status.problems.map(redacted))
+            sessions: status.sessions.map(redacted), problems: status.problems.map(redacted),
+            containment: status.containment.map(redacted))
     }
 
     /// Kept: position, kind, names, flags, versions, reasons and states. Withheld: `actor` (another
@@ -110,7 +111,23 @@ public enum ReaderView {
         view.restarts = session.restarts
         view.nextRestartAt = session.nextRestartAt
         view.failure = session.failure.map(redacted)
+        view.containment = session.containment.map(redacted)
         return view
+    }
+
+    /// Withheld: `cgroup` (a path). Limits, use and refused calls are counters.
+    public static func redacted(_ containment: SessionContainment) -> SessionContainment {
+        SessionContainment(
+            tasksMax: containment.tasksMax, memoryMax: containment.memoryMax, tasks: containment.tasks,
+            memoryBytes: containment.memoryBytes, deniedCalls: containment.deniedCalls,
+            deniedCallNames: containment.deniedCallNames)
+    }
+
+    /// Withheld: `description` (it may name cgroup paths).
+    public static func redacted(_ containment: ContainmentInfo) -> ContainmentInfo {
+        ContainmentInfo(
+            identities: containment.identities, cgroups: containment.cgroups, limits: containment.limits,
+            tasksMax: containment.tasksMax, memoryMax: containment.memoryMax, seccomp: containment.seccomp, description: "")
     }
 
     public static func redacted(_ counters: SessionCounters) -> SessionCounters {

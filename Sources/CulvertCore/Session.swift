@@ -101,6 +101,8 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var restarts: Int64
     public var nextRestartAt: String?
     public var failure: SessionFailure?
+    /// The provider's identity, cgroup, limits and refused calls, while one runs.
+    public var containment: SessionContainment?
 
     public init(profile: String, id: String, extensionIdentifier: String, extensionVersion: String, requestedAt: String) {
         self.profile = profile
@@ -120,7 +122,7 @@ public struct SessionInfo: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case profile, id, state, reason, pid, uid, connectedBy, requestedAt, connectedAt, interface, tunnelRemoteAddress, mtu
-        case addresses, routes, fullTunnel, dnsServers, dnsBackend, counters, restarts, nextRestartAt, failure
+        case addresses, routes, fullTunnel, dnsServers, dnsBackend, counters, restarts, nextRestartAt, failure, containment
         case extensionIdentifier = "extension"
         case extensionVersion
     }

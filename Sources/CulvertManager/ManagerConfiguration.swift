@@ -17,10 +17,20 @@ public struct ManagerConfiguration: Sendable {
     public var limits = VarlinkLimits()
     public var version = CulvertVersion.current
     var supervisor = SupervisorConfiguration()
-    /// The user providers run as.
-    public var providerUser: String {
-        get { supervisor.providerUser }
-        set { supervisor.providerUser = newValue }
+    /// The uids (and equal gids) providers run as: each running provider has one of its own.
+    public var providerIdentities: ClosedRange<UInt32> {
+        get { supervisor.providerIdentities }
+        set { supervisor.providerIdentities = newValue }
+    }
+    /// Where session cgroups are made (a path in the cgroup2 hierarchy); nil: under culvertd's own.
+    public var cgroupRoot: String? {
+        get { supervisor.cgroupRoot }
+        set { supervisor.cgroupRoot = newValue }
+    }
+    /// Tasks and memory per session: defaults and the most a manifest may ask for.
+    public var providerLimits: ProviderLimits {
+        get { supervisor.providerLimits }
+        set { supervisor.providerLimits = newValue }
     }
     /// Session timers (start deadline, stop grace, restart backoff, stable period).
     public var sessionTiming: SessionTiming {

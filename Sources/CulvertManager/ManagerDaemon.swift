@@ -19,6 +19,8 @@ public enum DaemonError: Error, CustomStringConvertible {
     case listenerFailed(SystemError)
     /// The state directory could not be prepared or read.
     case stateUnavailable(SystemError)
+    /// Providers could not be contained as configured (for example the uid range overlaps users).
+    case containmentUnavailable(ConfinementError)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .activatedDescriptorInvalid(let fd): return "socket-activated fd \(fd) is not a listening unix stream socket"
         case .listenerFailed(let e): return "the control socket failed: \(e)"
         case .stateUnavailable(let e): return "cannot use the state directory: \(e)"
+        case .containmentUnavailable(let e): return "cannot contain providers: \(e)"
         }
     }
 }
@@ -53,6 +56,7 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
     public func run() async throws {
         ResourceLimits.raiseDescriptorLimit()
         MemoryPolicy.configureForDaemon()
+        do { try ProviderConfinement.validate(configuration.supervisor) } catch { throw DaemonError.containmentUnavailable(error) }
         do {
             _ = try NetlinkRouteSocket()
             _ = try MnlSocket()

@@ -125,7 +125,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         return ManagerStatus(
             daemon: daemon, seq: events.lastSeq, profiles: store.sortedProfiles, extensions: catalog.listed,
             developerMode: policy?.developerMode ?? false, sessions: supervisor.sortedSessions,
-            problems: store.problems + catalog.problems + startProblems)
+            problems: store.problems + catalog.problems + startProblems, containment: supervisor.confinement.info)
     }
 
     // MARK: VarlinkHandler

@@ -2,6 +2,7 @@
 // alwaysOn restart and both kinds of live upgrade all call `launch`: it reads the verified store
 // copy's manifest, creates (or duplicates) the TUN, makes the channel socketpair and the
 // rendezvous directory a crashed culvertd's successor will find, spawns the provider unprivileged
+// and confined (an identity and a cgroup of its own, the seccomp filter: ProviderConfinement)
 // and returns a `ProviderRun` holding all of it. Nothing is watched yet: the caller decides which
 // role the run plays before its exit and output sources start.
 
@@ -45,6 +46,8 @@ struct ProviderLauncher: Sendable {
     }
 
     let configuration: SupervisorConfiguration
+    /// Identities, cgroups and the system call filter.
+    let confinement: ProviderConfinement
     let providerInterface: VarlinkInterface
     let queue: DispatchQueue
     let logger: Logger
@@ -60,16 +63,21 @@ struct ProviderLauncher: Sendable {
         if case .duplicate = source { successor = true } else { successor = false }
         let info = target.extensionInfo
         let executable: String
+        let manifestNeeds: (tasks: Int?, memoryBytes: Int?)
         do {
             let manifest = try BundleManifest.parse(try FileSystem.readFile(info.storePath + "/manifest.json"))
             executable = info.storePath + "/" + manifest.executable
+            manifestNeeds = (manifest.taskLimit, manifest.memoryLimit)
         } catch {
             throw LaunchFailure(step: .manifest, description: "reading the installed manifest of \(info.identifier): \(error)")
         }
-        let credentials: ProviderCredentials
-        do { credentials = try ProviderCredentials.lookUp(userNamed: configuration.providerUser) } catch {
-            throw LaunchFailure(step: .credentials, description: error.description)
-        }
+        // Two runs of one session live side by side during an upgrade: each needs its own
+        // rendezvous, identity and cgroup, all named by the run's record id.
+        let recordID = successor ? WallClock.randomIdentifier() : sessionID
+        let confined = try confinement.prepare(id: recordID, tasks: manifestNeeds.tasks, memoryBytes: manifestNeeds.memoryBytes)
+        var handedOver = false
+        defer { if !handedOver { confined.end() } }
+        let credentials = confined.credentials ?? ProviderCredentials(userID: 0, groupID: 0)  // always set by prepare
         let tun: TunDevice
         switch source {
         case .create:
@@ -89,13 +97,12 @@ struct ProviderLauncher: Sendable {
             tun.descriptor.close()
             throw LaunchFailure(step: .channel, description: "creating the provider channel: \(error)")
         }
-        // Two runs of one session live side by side during an upgrade: each needs its own rendezvous.
-        let recordID = successor ? WallClock.randomIdentifier() : sessionID
         let environment = rendezvousEnvironment(id: recordID, credentials: credentials, profile: target.profile.name)
         let process: SpawnedProcess
         do {
-            process = try ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: environment).spawn(
-                tun: tun.descriptor, channel: theirs)
+            var spawn = ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: environment)
+            spawn.containment = confined.spawnContainment
+            process = try spawn.spawn(tun: tun.descriptor, channel: theirs)
         } catch {
             SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: recordID)
             theirs.close()
@@ -104,8 +111,13 @@ struct ProviderLauncher: Sendable {
             throw LaunchFailure(step: .spawn, description: error.description)
         }
         theirs.close()
+        if let listener = process.seccompListener {
+            confined.notifier = SeccompNotifier(listener: listener, queue: confinement.notifierQueue)
+        }
         let channel = VarlinkPeer(descriptor: ours, interface: providerInterface, serves: Self.servedMethods, queue: queue)
         let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
+        run.confinement = confined
+        handedOver = true
         var record =
             base
             ?? SessionRecord(

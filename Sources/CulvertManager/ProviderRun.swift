@@ -43,6 +43,9 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     var record: SessionRecord?
     /// Taken over from a previous culvertd (not our child: no exit status).
     var adopted = false
+    /// Its identity, cgroup and refusal counter; ended (cgroup killed and removed, identity
+    /// released) when the run is closed.
+    var confinement: RunConfinement?
 
     init(tun: TunDevice, channel: VarlinkPeer, process: SpawnedProcess, log: ProcessLog) {
         self.tun = tun
@@ -140,6 +143,9 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
         exitSource = nil
         outputSource = nil
         channel.close()
+        // Everything the provider started dies with its cgroup before the TUN is let go, so no
+        // leftover process keeps the interface alive.
+        confinement?.end()
         tun.descriptor.close()
         if !keepingProcess { process.close() }
     }

@@ -25,8 +25,12 @@ extension SessionSupervisor {
     }
 
     func refreshCounters() {
-        guard let socket = try? routeSocket() else { return }  // try?: counters are best effort; logged at apply time
-        var changed = false
+        var changed = refreshContainment()
+        // try?: counters are best effort; logged at apply time.
+        guard let socket = try? routeSocket() else {
+            if changed { events.statusChanged() }
+            return
+        }
         for name in sessions.keys.sorted() {
             guard let session = sessions[name], let run = session.run,
                 session.machine.state == .connected || session.machine.state == .reasserting,
@@ -41,5 +45,18 @@ extension SessionSupervisor {
             if events.hasWatchers { events.publish(EventBody(kind: .sessionStats, session: session.info)) }
         }
         if changed { events.statusChanged() }
+    }
+
+    /// Tasks, memory and refused calls of every running provider into status. True if any changed.
+    func refreshContainment() -> Bool {
+        var changed = false
+        for session in sessions.values {
+            guard let confinement = session.run?.confinement else { continue }
+            let fresh = confinement.status
+            guard fresh != session.info.containment else { continue }
+            session.info.containment = fresh
+            changed = true
+        }
+        return changed
     }
 }

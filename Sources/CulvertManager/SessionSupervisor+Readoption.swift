@@ -32,6 +32,11 @@ extension SessionSupervisor {
             logger.warning("discarding unreadable session record \(path)")
             try? FileSystem.removeFile(path)  // try?: already gone is the goal
         }
+        var kept: Set<String> = []
+        defer {
+            // A cgroup no re-adopted record names holds processes nobody manages: killed.
+            confinement.sweep(keeping: kept)
+        }
         for record in records {
             let clock = ContinuousClock()
             let started = clock.now
@@ -42,6 +47,7 @@ extension SessionSupervisor {
                     throw ReadoptionRefusal("profile \(record.profile) or its extension is gone")
                 }
                 try readopt(record, profile: profile)
+                kept.insert(record.id)
                 logger.notice(
                     "session \(record.profile): re-adopted provider pid \(record.pid) on \(record.interface) in \(clock.now - started)")
             } catch {
@@ -65,6 +71,12 @@ extension SessionSupervisor {
         }
         guard let executable = SpawnedProcess.executablePath(of: record.pid), executable == record.executable else {
             throw ReadoptionRefusal("process \(record.pid) does not run \(record.executable)")
+        }
+        let confined = confinement.adopt(id: record.id, uid: record.uid)
+        var confinedHandedOver = false
+        defer { if !confinedHandedOver { confined.end() } }
+        if let cgroup = confined.cgroup, !cgroup.processIDs().contains(record.pid) {
+            throw ReadoptionRefusal("process \(record.pid) is not in its session's cgroup \(cgroup.name)")
         }
         let connection = try UnixSocket.connect(
             path: SessionRecord.rendezvousPath(runtimeDirectory: configuration.runtimeDirectory, id: record.id))
@@ -100,6 +112,8 @@ extension SessionSupervisor {
         let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
         run.adopted = true
         run.record = record
+        run.confinement = confined
+        confinedHandedOver = true
         // try? (both): our own record of settings that were accepted before; unparsable means none.
         if let text = record.settings, let settings = try? JSONParser.parse(Array(text.utf8), maximumDepth: 64) {
             let plan = try? TunnelSettingsPlan(settings: settings, interfaceIndex: record.interfaceIndex, fullTunnelAvailable: true)
@@ -118,6 +132,7 @@ extension SessionSupervisor {
         session.info.id = record.sessionID
         session.info.pid = Int64(record.pid)
         session.info.uid = Int64(record.uid)
+        session.info.containment = confined.status
         session.info.interface = record.interface
         session.info.extensionVersion = record.extensionVersion
         session.info.requestedAt = record.requestedAt

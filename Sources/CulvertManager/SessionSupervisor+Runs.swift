@@ -45,6 +45,7 @@ extension SessionSupervisor {
         saveRecord(run)
         session.info.pid = Int64(run.process.processID)
         session.info.uid = run.record.map { Int64($0.uid) }
+        session.info.containment = run.confinement?.status
         session.info.interface = tun.name
         session.info.extensionVersion = extensionInfo.version
         session.info.connectedBy = session.pendingActor
@@ -209,6 +210,7 @@ extension SessionSupervisor {
         SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: run.record?.id ?? session.info.id)
         let hadDNS = session.info.dnsBackend != nil
         session.info.pid = nil
+        session.info.containment = nil
         session.info.interface = nil
         session.info.addresses = []
         session.info.routes = []

@@ -102,6 +102,8 @@ extension SessionSupervisor {
         newRun.role = .session
         session.run = newRun
         session.info.pid = Int64(newRun.process.processID)
+        session.info.uid = newRun.record.map { Int64($0.uid) }
+        session.info.containment = newRun.confinement?.status
         session.info.extensionVersion = version
         saveRecord(newRun)
         events.statusChanged()

@@ -42,6 +42,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     var monitorSource: (any DispatchSourceRead)?
     /// Tunnel DNS, applied and reverted off the manager queue.
     let dns: SessionDNS
+    /// Identities, cgroups and the system call filter of provider runs.
+    let confinement: ProviderConfinement
 
     init(
         configuration: SupervisorConfiguration, stateDirectory: String, queue: DispatchQueue, logger: Logger, events: EventStream,
@@ -60,7 +62,9 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         // The bundled definition is ours and known-good; failing to parse it is a build defect.
         providerInterface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
         messages = ProviderMessages(queue: queue)
-        launcher = ProviderLauncher(configuration: configuration, providerInterface: providerInterface, queue: queue, logger: logger)
+        confinement = ProviderConfinement(configuration: configuration, queue: queue, logger: logger)
+        launcher = ProviderLauncher(
+            configuration: configuration, confinement: confinement, providerInterface: providerInterface, queue: queue, logger: logger)
     }
 
     var sortedSessions: [SessionInfo] { sessions.keys.sorted().compactMap { sessions[$0]?.info } }

@@ -7,8 +7,13 @@ import Dispatch
 
 /// How sessions are run; culvertd flags.
 struct SupervisorConfiguration: Sendable {
-    /// The user providers run as (`culvert-ext` when packaged).
-    var providerUser = "culvert-ext"
+    /// The uids (and equal gids) providers run as, one per running provider (`--provider-uids`).
+    var providerIdentities: ClosedRange<UInt32> = ProviderLimits.defaultIdentities
+    /// Where session cgroups are made: a path in the cgroup2 hierarchy (`--cgroup-root`); nil: a
+    /// default under culvertd's own cgroup.
+    var cgroupRoot: String?
+    /// Tasks and memory per session (`--provider-tasks`, `--provider-memory` and their maxima).
+    var providerLimits = ProviderLimits()
     var timing = SessionTiming()
     /// How often link counters are read while sessions are up.
     var statsInterval: Duration = .seconds(2)

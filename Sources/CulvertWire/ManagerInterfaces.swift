@@ -133,6 +133,40 @@ type SessionFailure (
   log: []string
 )
 
+# How one session's provider is contained (docs/PROVIDERS.md), and what it uses now.
+type SessionContainment (
+  # The session's cgroup, a path in the cgroup2 hierarchy; it holds every process of the session.
+  cgroup: ?string,
+  # Limits in force: most tasks (processes and threads) and most memory bytes.
+  tasksMax: ?int,
+  memoryMax: ?int,
+  # Tasks in the cgroup and memory bytes charged to it now.
+  tasks: ?int,
+  memoryBytes: ?int,
+  # System calls the filter refused (each failed with EPERM), and the most recent distinct ones.
+  deniedCalls: int,
+  deniedCallNames: []string
+)
+
+# How culvertd contains providers on this system, as detected at start.
+type Containment (
+  # The uid/gid range each session's provider gets an identity of its own from ("90000-99999").
+  identities: string,
+  # How a session's processes are grouped, limited and killed: cgroup_v2 (pure cgroup v2 with the
+  # pids and memory controllers), hybrid (cgroup2 for grouping and cgroup.kill, v1 pids and
+  # memory hierarchies for limits), legacy (cgroup v1 only) or none.
+  cgroups: string,
+  # Limits enforceable here: tasks, memory.
+  limits: []string,
+  # What a session gets when its extension's manifest asks for nothing.
+  tasksMax: ?int,
+  memoryMax: ?int,
+  # The system call filter: notify (refused calls fail with EPERM and are counted) or none.
+  seccomp: string,
+  # A summary for people.
+  description: string
+)
+
 # One tunnel session: a profile being connected, connected, or recently ended, and the
 # execution context it runs in.
 type Session (
@@ -171,7 +205,9 @@ type Session (
   # When the next restart attempt of an alwaysOn profile is due.
   nextRestartAt: ?string,
   # The last failure, kept after the session ended.
-  failure: ?SessionFailure
+  failure: ?SessionFailure,
+  # The provider's identity, cgroup, limits and refused calls, while one runs.
+  containment: ?SessionContainment
 )
 
 # The daemon's whole observable state.
@@ -185,7 +221,9 @@ type Status (
   developerMode: bool,
   # Sessions that are active or ended since the daemon started (one per profile).
   sessions: []Session,
-  problems: []Problem
+  problems: []Problem,
+  # How providers are contained here.
+  containment: ?Containment
 )
 
 # What one class of caller (uid 0, the reader group, everyone else) may hold per connection on

@@ -31,9 +31,12 @@ struct Culvertd: AsyncParsableCommand {
               RUNTIME-DIR/io.culvert.Manager   the varlink control socket
 
             SESSIONS
-              Connect starts the profile's provider from the verified store copy as
-              --provider-user with no capabilities and no_new_privs, its TUN on fd 3 and
-              its channel on fd 4. It must finish StartTunnel within --start-timeout;
+              Connect starts the profile's provider from the verified store copy under a
+              uid and gid of its own from --provider-uids, with no capabilities, no_new_privs
+              and a seccomp filter (refused calls fail with EPERM and are counted), inside a
+              cgroup of its own limited by --provider-tasks and --provider-memory, its TUN
+              on fd 3 and its channel on fd 4. Ending a session kills its whole cgroup.
+              docs/PROVIDERS.md describes the containment and its limits. It must finish StartTunnel within --start-timeout;
               a provider that exits, crashes or times out ends the session with a
               typed session_state event carrying its last output lines. alwaysOn
               profiles restart after --restart-delay, doubling up to
@@ -101,8 +104,33 @@ struct Culvertd: AsyncParsableCommand {
     @Option(name: .long, help: .hidden)
     var testIdleDeadline: Double?
 
-    @Option(name: .long, help: ArgumentHelp("The unprivileged user providers run as.", valueName: "name"))
-    var providerUser = "culvert-ext"
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The uids (and equal gids) providers run as: each running provider gets one of its own, never reused while anything of its previous holder runs. The range must not overlap any user, group or /etc/subuid, /etc/subgid range.",
+            valueName: "first-last"))
+    var providerUids = "\(ProviderLimits.defaultIdentities.lowerBound)-\(ProviderLimits.defaultIdentities.upperBound)"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where session cgroups are made: a path in the cgroup2 hierarchy (default: a child of culvertd's own cgroup).",
+            valueName: "path"))
+    var cgroupRoot: String?
+
+    @Option(name: .long, help: ArgumentHelp("Tasks (processes and threads) a session may run unless its manifest asks otherwise.", valueName: "count"))
+    var providerTasks = ProviderLimits().tasks
+
+    @Option(name: .long, help: ArgumentHelp("The most tasks an extension's manifest may ask for.", valueName: "count"))
+    var providerTasksMax = ProviderLimits().maximumTasks
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Memory a session may use unless its manifest asks otherwise (bytes, or with K, M or G).", valueName: "size"))
+    var providerMemory = "\(ProviderLimits().memoryBytes >> 20)M"
+
+    @Option(name: .long, help: ArgumentHelp("The most memory an extension's manifest may ask for (bytes, or K, M, G).", valueName: "size"))
+    var providerMemoryMax = "\(ProviderLimits().maximumMemoryBytes >> 30)G"
 
     @Option(name: .long, help: ArgumentHelp("Seconds a provider may take to start its tunnel before it is killed.", valueName: "seconds"))
     var startTimeout = 30.0
@@ -168,6 +196,18 @@ struct Culvertd: AsyncParsableCommand {
         ] {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds") }
         }
+        guard Self.identityRange(providerUids) != nil else {
+            throw ValidationError("--provider-uids must be FIRST-LAST with 1000 <= FIRST <= LAST < 2147483648")
+        }
+        guard providerTasks >= 1, providerTasksMax >= providerTasks else {
+            throw ValidationError("--provider-tasks must be at least 1 and at most --provider-tasks-max")
+        }
+        guard let memory = Self.bytes(providerMemory), let memoryMax = Self.bytes(providerMemoryMax), memory >= 1 << 20,
+            memoryMax >= memory
+        else { throw ValidationError("--provider-memory must be at least 1M and at most --provider-memory-max") }
+        if let cgroupRoot, !cgroupRoot.hasPrefix("/") || cgroupRoot.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
+            throw ValidationError("--cgroup-root must be an absolute path without . or .. components")
+        }
         guard DNSBackendChoice(rawValue: dns) != nil else { throw ValidationError("--dns must be auto, resolved or file") }
         guard restartDelayMax >= restartDelay else { throw ValidationError("--restart-delay-max must be at least --restart-delay") }
     }
@@ -196,7 +236,12 @@ struct Culvertd: AsyncParsableCommand {
             reservedReaderConnections ?? min(VarlinkLimits.defaultReservedReaderConnections, maxConnections / 4)
         if let testPartialMessageDeadline { configuration.limits.partialMessageDeadline = .seconds(testPartialMessageDeadline) }
         if let testIdleDeadline { configuration.limits.idleDeadline = .seconds(testIdleDeadline) }
-        configuration.providerUser = providerUser
+        configuration.providerIdentities = Self.identityRange(providerUids) ?? ProviderLimits.defaultIdentities
+        configuration.cgroupRoot = cgroupRoot
+        configuration.providerLimits.tasks = providerTasks
+        configuration.providerLimits.maximumTasks = providerTasksMax
+        configuration.providerLimits.memoryBytes = Self.bytes(providerMemory) ?? configuration.providerLimits.memoryBytes
+        configuration.providerLimits.maximumMemoryBytes = Self.bytes(providerMemoryMax) ?? configuration.providerLimits.maximumMemoryBytes
         configuration.sessionTiming = SessionTiming(
             startTimeout: .seconds(startTimeout), stopTimeout: .seconds(stopTimeout), restartBaseDelay: .seconds(restartDelay),
             restartMaximumDelay: .seconds(restartDelayMax), stablePeriod: .seconds(stablePeriod))
@@ -221,6 +266,28 @@ struct Culvertd: AsyncParsableCommand {
             logger.critical("\(Self.describe(error))")
             throw ExitCode.failure
         }
+    }
+
+    /// "FIRST-LAST" within [1000, 2^31).
+    static func identityRange(_ text: String) -> ClosedRange<UInt32>? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let first = UInt32(parts[0]), let last = UInt32(parts[1]), first >= 1000, first <= last,
+            last < 1 << 31
+        else { return nil }
+        return first...last
+    }
+
+    /// Bytes from "N", "NK", "NM" or "NG" (binary multiples); nil if malformed or above 1 TiB.
+    static func bytes(_ text: String) -> Int? {
+        let shifts: [Character: Int] = ["K": 10, "M": 20, "G": 30]
+        var digits = Substring(text)
+        var shift = 0
+        if let last = digits.last, let unit = shifts[Character(last.uppercased())] {
+            shift = unit
+            digits = digits.dropLast()
+        }
+        guard let value = Int(digits), value >= 0, value <= (1 << 40) >> shift else { return nil }
+        return value << shift
     }
 
     static func describe(_ error: any Error) -> String {

@@ -1,0 +1,219 @@
+// ProviderConfinement: what contains every provider run (docs/PROVIDERS.md) — a uid and gid of its
+// own from the configured range, a cgroup of its own with task and memory limits (made before the
+// spawn, which starts the child inside it), and the seccomp filter whose refusals are counted.
+// `prepare` makes a run's confinement; `RunConfinement.end` kills the run's whole cgroup, waits
+// (bounded) until it is empty, removes it and only then gives the identity back. A cgroup that
+// does not empty in time lingers: it is retried, and its identity stays taken until it is gone.
+
+import CulvertCore
+import CulvertSystem
+import Dispatch
+import Logging
+
+/// Why containment cannot be set up as configured; culvertd does not start.
+public enum ConfinementError: Error, CustomStringConvertible {
+    case identities(String)
+
+    public var description: String {
+        switch self {
+        case .identities(let reason): return "--provider-uids: \(reason)"
+        }
+    }
+}
+
+final class ProviderConfinement: @unchecked Sendable {  // confined to the manager queue
+    /// How long ending a run waits for its killed cgroup to empty before letting it linger.
+    static let emptyWait: Duration = .milliseconds(500)
+    /// How often lingering cgroups are killed again and checked.
+    static let lingerRetry: Duration = .seconds(1)
+
+    let layout: CgroupLayout
+    let root: CgroupSessionsRoot?
+    let seccomp: SeccompProgram?
+    let limits: ProviderLimits
+    let identities: ClosedRange<UInt32>
+    private(set) var pool: ProviderIdentityPool
+    /// Identities of runs not yet ended (or still lingering).
+    private(set) var taken: Set<UInt32> = []
+    private var lingering: [RunConfinement] = []
+    private var lingerTimer: DispatchWorkItem?
+    let notifierQueue = DispatchQueue(label: "culvertd.seccomp")
+    let queue: DispatchQueue
+    let logger: Logger
+    /// What was detected at start, for the log and status.
+    private(set) var problems: [String] = []
+
+    init(configuration: SupervisorConfiguration, queue: DispatchQueue, logger: Logger) {
+        self.queue = queue
+        self.logger = logger
+        limits = configuration.providerLimits
+        identities = configuration.providerIdentities
+        pool = ProviderIdentityPool(range: configuration.providerIdentities)
+        layout = CgroupLayout.detect()
+        var problems: [String] = []
+        do {
+            root = try CgroupSessionsRoot(layout: layout, explicitPath: configuration.cgroupRoot, defaultName: Self.defaultRootName(configuration))
+        } catch {
+            problems.append("no session cgroups: \(error)")
+            root = nil
+        }
+        do { seccomp = try SeccompProgram.providerPolicy() } catch {
+            problems.append("no system call filter: \(error)")
+            seccomp = nil
+        }
+        self.problems = problems
+        for problem in problems { logger.error("containment: \(problem)") }
+    }
+
+    /// Checks the identity range against the system's users, groups and subordinate ranges.
+    static func validate(_ configuration: SupervisorConfiguration) throws(ConfinementError) {
+        do { try ProviderIdentityPool.validate(range: configuration.providerIdentities) } catch {
+            throw .identities(error.description)
+        }
+    }
+
+    /// culvertd instances with different runtime directories never share a sessions cgroup (one
+    /// would kill the other's sessions as leftovers).
+    static func defaultRootName(_ configuration: SupervisorConfiguration) -> String {
+        var hash: UInt32 = 2_166_136_261  // FNV-1a
+        for byte in configuration.runtimeDirectory.utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return "culvert-sessions." + String(hash, radix: 16)
+    }
+
+    var info: ContainmentInfo {
+        var enforceable: [String] = []
+        if root?.limitsTasks == true { enforceable.append("tasks") }
+        if root?.limitsMemory == true { enforceable.append("memory") }
+        return ContainmentInfo(
+            identities: "\(identities.lowerBound)-\(identities.upperBound)", cgroups: root == nil ? "none" : layout.kind.rawValue,
+            limits: enforceable, tasksMax: enforceable.contains("tasks") ? Int64(limits.tasks) : nil,
+            memoryMax: enforceable.contains("memory") ? Int64(limits.memoryBytes) : nil, seccomp: seccomp == nil ? "none" : "notify",
+            description: ([root?.description ?? layout.description] + problems).joined(separator: "; "))
+    }
+
+    /// A new run's identity and cgroup (`id`: the run's record id). The caller spawns with
+    /// `containment(for:)` and hands the run the result; on any failure nothing is left behind.
+    func prepare(id: String, tasks: Int?, memoryBytes: Int?) throws(LaunchFailure) -> RunConfinement {
+        let resolved: (tasks: Int, memoryBytes: Int)
+        switch limits.resolved(tasks: tasks, memoryBytes: memoryBytes) {
+        case .success(let value): resolved = value
+        case .failure(let refusal): throw LaunchFailure(step: .credentials, description: refusal.description)
+        }
+        let busy = ProcessTable.userIDsInUse()
+        let existing = root.map { Set(($0.existingNames())) } ?? []
+        _ = existing
+        guard let uid = pool.allocate(liveSessions: taken, busy: { busy.contains($0) }) else {
+            throw LaunchFailure(
+                step: .credentials,
+                description: "no free provider identity in \(identities.lowerBound)-\(identities.upperBound) (all taken or still running)")
+        }
+        var cgroup: SessionCgroup?
+        if let root {
+            do {
+                cgroup = try root.create(name: id, limits: CgroupLimits(tasksMax: resolved.tasks, memoryMax: resolved.memoryBytes))
+            } catch {
+                pool.release(uid)
+                throw LaunchFailure(step: .credentials, description: "creating the session's cgroup: \(error)")
+            }
+        }
+        taken.insert(uid)
+        return RunConfinement(
+            owner: self, credentials: ProviderCredentials(userID: uid, groupID: uid), cgroup: cgroup,
+            limits: resolved)
+    }
+
+    /// The confinement of a run a previous culvertd started (re-adoption): its cgroup, its identity taken.
+    func adopt(id: String, uid: UInt32) -> RunConfinement {
+        taken.insert(uid)
+        let cgroup = root.flatMap { $0.existing(name: id) }
+        return RunConfinement(owner: self, credentials: ProviderCredentials(userID: uid, groupID: uid), cgroup: cgroup, limits: nil)
+    }
+
+    /// Kills and removes every session cgroup under the root whose name is not in `keeping`:
+    /// leftovers of runs no record names (a damaged record must not leave a tunnel running).
+    func sweep(keeping names: Set<String>) {
+        guard let root else { return }
+        for cgroup in root.existingCgroups() where !names.contains(cgroup.name) {
+            logger.warning("killing the processes of session cgroup \(cgroup.name): no session record names it")
+            let leftover = RunConfinement(owner: self, credentials: nil, cgroup: cgroup, limits: nil)
+            leftover.end()
+        }
+    }
+
+    fileprivate func finish(_ confinement: RunConfinement) {
+        if let cgroup = confinement.cgroup {
+            do { try cgroup.kill() } catch { logger.error("killing session cgroup \(cgroup.name): \(error)") }
+            // try?: a failed wait is the same as not empty yet: the cgroup lingers and is retried.
+            let empty = (try? cgroup.waitUntilEmpty(timeout: Self.emptyWait)) ?? false
+            guard empty else {
+                logger.warning("session cgroup \(cgroup.name) still has processes after cgroup.kill; retrying")
+                lingering.append(confinement)
+                scheduleLingerRetry()
+                return
+            }
+            do { try cgroup.remove() } catch { logger.error("removing session cgroup \(cgroup.name): \(error)") }
+        }
+        if let uid = confinement.credentials?.userID {
+            taken.remove(uid)
+            pool.release(uid)
+        }
+    }
+
+    private func scheduleLingerRetry() {
+        guard lingerTimer == nil else { return }
+        let item = DispatchWorkItem { [weak self] in
+            guard let self else { return }
+            self.lingerTimer = nil
+            let retry = self.lingering
+            self.lingering = []
+            for confinement in retry { self.finish(confinement) }
+        }
+        lingerTimer = item
+        queue.asyncAfter(deadline: .now() + Self.lingerRetry.dispatchInterval, execute: item)
+    }
+}
+
+/// One run's identity, cgroup and refusal counter. Ended exactly once, when the run is closed.
+final class RunConfinement: @unchecked Sendable {  // confined to the manager queue
+    private unowned let owner: ProviderConfinement
+    /// Nil only for a leftover cgroup being swept.
+    let credentials: ProviderCredentials?
+    let cgroup: SessionCgroup?
+    /// The limits written to the cgroup (nil for an adopted run: whatever its cgroup says).
+    let limits: (tasks: Int, memoryBytes: Int)?
+    var notifier: SeccompNotifier?
+    private(set) var ended = false
+
+    init(owner: ProviderConfinement, credentials: ProviderCredentials?, cgroup: SessionCgroup?, limits: (tasks: Int, memoryBytes: Int)?) {
+        self.owner = owner
+        self.credentials = credentials
+        self.cgroup = cgroup
+        self.limits = limits
+    }
+
+    /// What the spawn needs: the cgroup to start in and the seccomp filter.
+    var spawnContainment: ProviderContainment {
+        let placement = cgroup?.placement
+        return ProviderContainment(cgroup: placement?.cgroupDirectory, attachFiles: placement?.attachFiles ?? [], seccomp: owner.seccomp)
+    }
+
+    /// Kills everything in the run's cgroup, removes it and releases the identity. Idempotent.
+    func end() {
+        guard !ended else { return }
+        ended = true
+        notifier?.cancel()
+        owner.finish(self)
+    }
+
+    /// For status: limits, use now, refusals.
+    var status: SessionContainment {
+        let usage = cgroup?.usage
+        let denials = notifier?.denials
+        return SessionContainment(
+            cgroup: cgroup?.path, tasksMax: limits.map { Int64($0.tasks) }, memoryMax: limits.map { Int64($0.memoryBytes) },
+            tasks: usage?.tasks.map(Int64.init), memoryBytes: usage?.memoryBytes.map(Int64.init),
+            deniedCalls: Int64(denials?.count ?? 0), deniedCallNames: denials?.recent ?? [])
+    }
+}
