@@ -33,7 +33,8 @@ public struct ProviderContainment: Sendable, Hashable {
     /// false skips clone3 and always takes the fork-and-join fallback (tests; a kernel where clone3 misbehaves).
     public var tryCloneIntoCgroup: Bool
 
-    public init(cgroup: Descriptor? = nil, attachFiles: [Descriptor] = [], seccomp: SeccompProgram? = nil, tryCloneIntoCgroup: Bool = true) {
+    public init(cgroup: Descriptor? = nil, attachFiles: [Descriptor] = [], seccomp: SeccompProgram? = nil, tryCloneIntoCgroup: Bool = true)
+    {
         self.cgroup = cgroup
         self.attachFiles = attachFiles
         self.seccomp = seccomp

@@ -206,7 +206,8 @@ public struct ProviderSpawn: Sendable, Hashable {
         guard containment.attachFiles.count <= ProviderContainment.maximumAttachFiles else {
             throw .invalidRequest("more than \(ProviderContainment.maximumAttachFiles) cgroup v1 files")
         }
-        guard (containment.cgroup.map { [$0] } ?? []).allSatisfy({ $0.rawValue >= 0 }), containment.attachFiles.allSatisfy({ $0.rawValue >= 0 })
+        guard (containment.cgroup.map { [$0] } ?? []).allSatisfy({ $0.rawValue >= 0 }),
+            containment.attachFiles.allSatisfy({ $0.rawValue >= 0 })
         else { throw .invalidRequest("a cgroup descriptor is not open") }
         guard arguments.count <= Self.maximumArguments else { throw .invalidRequest("more than \(Self.maximumArguments) arguments") }
         guard extraEnvironment.count <= Self.maximumExtraEnvironment else {

@@ -2,10 +2,11 @@
 // its cgroups (so nothing of it ran outside them), python3 issues each denied syscall and checks the
 // errno, the notifier's count and names are checked, and the provider's descriptor table is listed.
 
-@testable import CulvertSystem
 import Dispatch
 import Foundation
 import XCTest
+
+@testable import CulvertSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -101,7 +102,8 @@ final class ProviderContainmentTests: XCTestCase {
     func testSeccompDeniesDangerousCallsAndCountsThem() throws {
         let queue = DispatchQueue(label: "seccomp-notifier-test")
         let containment = ProviderContainment(seccomp: try SeccompProgram.provider())
-        let result = try runContained("/usr/bin/python3", ["-I", "-c", SeccompProbe.script], containment: containment, notifierQueue: queue)
+        let result = try runContained(
+            "/usr/bin/python3", ["-I", "-c", SeccompProbe.script], containment: containment, notifierQueue: queue)
         let notifier = try XCTUnwrap(result.notifier)
         defer { notifier.cancel() }
         XCTAssertEqual(result.exit, .exited(0), "\(result.lines)")
@@ -141,7 +143,8 @@ final class ProviderContainmentTests: XCTestCase {
             process.close()
         }
         let listener = try XCTUnwrap(process.seccompListener)
-        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(listener.rawValue)"), "anon_inode:seccomp notify")
+        XCTAssertEqual(
+            try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(listener.rawValue)"), "anon_inode:seccomp notify")
         let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processID)/fd").sorted()
         XCTAssertEqual(fds, ["0", "1", "2", "3", "4"])
         for fd in fds {
@@ -150,7 +153,8 @@ final class ProviderContainmentTests: XCTestCase {
         }
         let status = try String(contentsOfFile: "/proc/\(process.processID)/status", encoding: .utf8)
         XCTAssertTrue(status.contains("Seccomp:\t2\n"), status)
-        let cgroupLines = try String(contentsOfFile: "/proc/\(process.processID)/cgroup", encoding: .utf8).split(separator: "\n").map(String.init)
+        let cgroupLines = try String(contentsOfFile: "/proc/\(process.processID)/cgroup", encoding: .utf8).split(separator: "\n").map(
+            String.init)
         XCTAssertTrue(cgroups.expectedMembership.isSubset(of: CgroupFixture.membership(cgroupLines)), "\(cgroupLines)")
     }
 
