@@ -33,11 +33,12 @@ let package = Package(
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
 
         // Pure model: wire types, state machines, errors. Imports no Glibc.
         .target(name: "CulvertCore", swiftSettings: strict),
         // The one place that makes syscalls.
-        .target(name: "CulvertSystem", dependencies: ["CCulvert", "CNetlink", "CMnl"], swiftSettings: strict),
+        .target(name: "CulvertSystem", dependencies: ["CCulvert", "CNetlink", "CMnl", "CSeccomp"], swiftSettings: strict),
         .target(
             name: "CulvertVarlink", dependencies: ["CulvertSystem"],
             exclude: ["Interfaces"], swiftSettings: strict),

@@ -25,12 +25,22 @@ public enum PacketTunnelMain {
         .map(\.member))
     /// Exit status when not started by culvertd (EX_USAGE).
     static let usageExitStatus: Int32 = 64
+    /// Exit status when the process cannot make itself non-dumpable (EX_OSERR).
+    static let nonDumpableExitStatus: Int32 = 71
     /// How long a provider whose culvertd died keeps its tunnel up waiting to be re-adopted, unless
     /// CULVERT_ORPHAN_TIMEOUT (seconds) says otherwise.
     static let defaultOrphanTimeout: Duration = .seconds(600)
 
     /// Runs `Provider` until culvertd stops it. Never returns.
     public static func run<Provider: PacketTunnelProvider>(_ type: Provider.Type) -> Never {
+        // First, before any secret is read: no core dumps, and no other process of our uid may ptrace
+        // us or read our memory, environment or descriptors through /proc.
+        do {
+            try ProcessImage.markNonDumpable()
+        } catch {
+            FileHandle.standardError.write(Data("provider: cannot mark itself non-dumpable: \(error)\n".utf8))
+            exit(nonDumpableExitStatus)
+        }
         let environment = ProviderEnvironment.current
         guard environment.isValid else {
             let message = """

@@ -44,4 +44,17 @@ public enum ProcessImage {
         envp.forEach { free($0) }
         throw SystemError(call: "execve", errno: code, path: path)
     }
+
+    /// Marks this process non-dumpable: no core dumps, and only root may ptrace it or read its
+    /// /proc/PID/{mem,environ,fd,...} (which become root-owned). Providers call it before reading secrets.
+    /// The corresponding C function is `prctl(PR_SET_DUMPABLE, 0)`.
+    public static func markNonDumpable() throws(SystemError) {
+        _ = try Syscall.call("prctl(PR_SET_DUMPABLE)") { culvert_set_dumpable(0) }
+    }
+
+    /// Whether this process is dumpable (`prctl(PR_GET_DUMPABLE)`).
+    public static var isDumpable: Bool {
+        // try?: PR_GET_DUMPABLE cannot fail; if it did, claiming "dumpable" is the safe answer.
+        ((try? Syscall.call("prctl(PR_GET_DUMPABLE)") { culvert_get_dumpable() }) ?? 1) != 0
+    }
 }

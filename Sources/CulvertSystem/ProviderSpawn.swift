@@ -1,7 +1,8 @@
 // ProviderSpawn: starts a provider executable as an unprivileged user holding only its TUN (fd 3) and
-// its channel (fd 4), as docs/DESIGN.md contract 8 requires. The fork/exec is `culvert_spawn_provider` in
-// the C shim (swift-subprocess cannot hand a child extra descriptors); this file validates the
-// request, owns the C strings and turns the shim's (step, errno) into a typed `SpawnError`.
+// its channel (fd 4), as docs/DESIGN.md contract 8 requires, optionally contained (ProviderContainment:
+// cgroups, seccomp). The clone/exec is `culvert_spawn_provider` in the C shim (swift-subprocess cannot
+// hand a child extra descriptors, place it in a cgroup or filter it); this file validates the request,
+// owns the C strings and turns the shim's (step, errno) into a typed `SpawnError`.
 
 import CCulvert
 
@@ -40,6 +41,9 @@ public enum SpawnStep: String, Sendable, Hashable {
     case newSession, resetSignals, arrangeDescriptors, closeOtherDescriptors, changeDirectory
     case dropBoundingCapabilities, clearAmbientCapabilities, dropSupplementaryGroups, setGroupID, setUserID
     case verifyIdentity, verifyNoCapabilities, setNoNewPrivileges, exec
+    // Containment, in the child: joining the cgroup2 directory (fork fallback), the v1 hierarchies,
+    // installing the seccomp filter and sending its listener to culvertd.
+    case joinCgroup, attachCgroupV1, installSeccompFilter, sendSeccompListener
 
     init(shimStep: Int32) {
         switch shimStep {
@@ -60,6 +64,10 @@ public enum SpawnStep: String, Sendable, Hashable {
         case CULVERT_SPAWN_STEP_VERIFY_IDS: self = .verifyIdentity
         case CULVERT_SPAWN_STEP_CAPABILITIES: self = .verifyNoCapabilities
         case CULVERT_SPAWN_STEP_NO_NEW_PRIVS: self = .setNoNewPrivileges
+        case CULVERT_SPAWN_STEP_JOIN_CGROUP: self = .joinCgroup
+        case CULVERT_SPAWN_STEP_ATTACH_CGROUP_V1: self = .attachCgroupV1
+        case CULVERT_SPAWN_STEP_SECCOMP: self = .installSeccompFilter
+        case CULVERT_SPAWN_STEP_SEND_LISTENER: self = .sendSeccompListener
         default: self = .exec
         }
     }
@@ -117,20 +125,24 @@ public struct ProviderSpawn: Sendable, Hashable {
     public var credentials: ProviderCredentials
     /// Added to PATH, LISTEN_FDS=2, LISTEN_FDNAMES=tun:channel and LISTEN_PID; sorted by name in the child.
     public var extraEnvironment: [String: String]
+    /// Cgroups and seccomp filter; none by default.
+    public var containment: ProviderContainment
 
     public init(
-        executablePath: String, arguments: [String] = [], credentials: ProviderCredentials, extraEnvironment: [String: String] = [:]
+        executablePath: String, arguments: [String] = [], credentials: ProviderCredentials, extraEnvironment: [String: String] = [:],
+        containment: ProviderContainment = ProviderContainment()
     ) {
         self.executablePath = executablePath
         self.arguments = arguments
         self.credentials = credentials
         self.extraEnvironment = extraEnvironment
+        self.containment = containment
     }
 
     /// Starts the provider with `tun` as its fd 3 and `channel` as its fd 4 (wherever they are now,
-    /// including 3 and 4). Returns once the child has called execve successfully; the descriptors
-    /// stay open here and are the caller's to close. The corresponding C function is
-    /// `culvert_spawn_provider` (fork, credential drop, execve) with `pidfd_open`.
+    /// including 3 and 4), contained as `containment` says. Returns once the child has called execve
+    /// successfully; the descriptors stay open here and are the caller's to close. The corresponding C
+    /// function is `culvert_spawn_provider` (clone3 or fork, cgroups, credential drop, seccomp, execve).
     public func spawn(tun: Descriptor, channel: Descriptor) throws(SpawnError) -> SpawnedProcess {
         try validate(tun: tun, channel: channel)
         let argv = ([executablePath] + arguments).map { strdup($0) } + [nil]
@@ -145,12 +157,28 @@ public struct ProviderSpawn: Sendable, Hashable {
         var pid: Int32 = 0
         var pidfd: Int32 = -1
         var output: Int32 = -1
+        var listener: Int32 = -1
+        var placement: Int32 = 0
         var failedStep: Int32 = 0
         var failedErrno: Int32 = 0
         let timeout = Int32(clamping: SpawnedProcess.milliseconds(Self.execTimeout))
-        let rc = culvert_spawn_provider(
-            executablePath, argv, environment, credentials.userID, credentials.groupID, tun.rawValue, channel.rawValue,
-            timeout, &pid, &pidfd, &output, &failedStep, &failedErrno)
+        let attach = containment.attachFiles.map(\.rawValue)
+        let filter = containment.seccomp?.bytes ?? []
+        let rc = attach.withUnsafeBufferPointer { attachBuffer in
+            filter.withUnsafeBytes { filterBytes in
+                let shimContainment = culvert_spawn_containment(
+                    cgroup_dir_fd: containment.cgroup?.rawValue ?? -1, try_clone_into_cgroup: containment.tryCloneIntoCgroup ? 1 : 0,
+                    attach_fds: attachBuffer.baseAddress, attach_count: Int32(attach.count),
+                    filter: filter.isEmpty ? nil : filterBytes.baseAddress,
+                    filter_instructions: Int32(filter.count / SeccompProgram.instructionBytes))
+                return withUnsafePointer(to: shimContainment) { pointer in
+                    culvert_spawn_provider(
+                        executablePath, argv, environment, credentials.userID, credentials.groupID, tun.rawValue, channel.rawValue,
+                        timeout, containment.isEmpty ? nil : pointer, &pid, &pidfd, &output, &listener, &placement, &failedStep,
+                        &failedErrno)
+                }
+            }
+        }
         guard rc == 0 else {
             let step = SpawnStep(shimStep: failedStep)
             let error = SystemError(call: step.rawValue, errno: failedErrno, path: step == .exec ? executablePath : nil)
@@ -161,7 +189,10 @@ public struct ProviderSpawn: Sendable, Hashable {
             throw .failed(step: step, error: error)
         }
         return SpawnedProcess(
-            processID: pid, processDescriptor: Descriptor(rawValue: pidfd), output: Descriptor(rawValue: output))
+            processID: pid, processDescriptor: Descriptor(rawValue: pidfd), output: Descriptor(rawValue: output),
+            seccompListener: listener >= 0 ? Descriptor(rawValue: listener) : nil,
+            cgroupPlacement: placement == CULVERT_SPAWN_PLACED_CLONE_INTO_CGROUP
+                ? .clonedIntoCgroup : placement == CULVERT_SPAWN_PLACED_ATTACHED_IN_CHILD ? .joinedBeforeExec : .none)
     }
 
     private func validate(tun: Descriptor, channel: Descriptor) throws(SpawnError) {
@@ -172,6 +203,12 @@ public struct ProviderSpawn: Sendable, Hashable {
         guard tun.rawValue >= 0, channel.rawValue >= 0, tun != channel else {
             throw .invalidRequest("TUN \(tun) and channel \(channel) must be two open descriptors")
         }
+        guard containment.attachFiles.count <= ProviderContainment.maximumAttachFiles else {
+            throw .invalidRequest("more than \(ProviderContainment.maximumAttachFiles) cgroup v1 files")
+        }
+        guard (containment.cgroup.map { [$0] } ?? []).allSatisfy({ $0.rawValue >= 0 }),
+            containment.attachFiles.allSatisfy({ $0.rawValue >= 0 })
+        else { throw .invalidRequest("a cgroup descriptor is not open") }
         guard arguments.count <= Self.maximumArguments else { throw .invalidRequest("more than \(Self.maximumArguments) arguments") }
         guard extraEnvironment.count <= Self.maximumExtraEnvironment else {
             throw .invalidRequest("more than \(Self.maximumExtraEnvironment) environment variables")

@@ -1,5 +1,5 @@
 // SpawnedProcess: a running provider, addressed through its pidfd so waiting and signalling can never
-// hit a recycled pid, with its output pipe.
+// hit a recycled pid, with its output pipe and (when filtered) its seccomp listener.
 
 import CCulvert
 
@@ -43,6 +43,11 @@ public struct SpawnedProcess: Sendable, Hashable {
     public let processDescriptor: Descriptor
     /// Read end of the pipe carrying the process's stdout and stderr (close-on-exec, non-blocking).
     public let output: Descriptor
+    /// The seccomp filter's notification listener (close-on-exec), when spawned with one: hand it to a
+    /// `SeccompNotifier`. The provider itself never holds it.
+    public let seccompListener: Descriptor?
+    /// How the process entered its cgroup2 directory.
+    public let cgroupPlacement: CgroupPlacement
 
     /// Takes hold of a running process that is not our child (a provider a previous culvertd
     /// started), with `output` as the read end of the pipe it now writes to. Its exit can be
@@ -72,10 +77,15 @@ public struct SpawnedProcess: Sendable, Hashable {
         try? FileSystem.symbolicLinkTarget("/proc/\(pid)/exe")  // try?: gone or not ours to read: unknown
     }
 
-    public init(processID: Int32, processDescriptor: Descriptor, output: Descriptor) {
+    public init(
+        processID: Int32, processDescriptor: Descriptor, output: Descriptor, seccompListener: Descriptor? = nil,
+        cgroupPlacement: CgroupPlacement = .none
+    ) {
         self.processID = processID
         self.processDescriptor = processDescriptor
         self.output = output
+        self.seccompListener = seccompListener
+        self.cgroupPlacement = cgroupPlacement
     }
 
     /// Waits up to `timeout` for the process to end and reaps it. Returns nil if it is still running.
@@ -159,10 +169,12 @@ public struct SpawnedProcess: Sendable, Hashable {
         }
     }
 
-    /// Closes the pidfd and the output pipe. The process itself is not affected.
+    /// Closes the pidfd, the output pipe and the seccomp listener (a `SeccompNotifier` keeps its own
+    /// duplicate). The process itself is not affected.
     public func close() {
         processDescriptor.close()
         output.close()
+        seccompListener?.close()
     }
 
     /// Whole milliseconds in `duration`, rounded up (so a short positive wait is never 0).

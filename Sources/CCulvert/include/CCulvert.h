@@ -10,6 +10,8 @@
 
 #include "CCulvertDatagram.h"
 #include "CCulvertDescriptors.h"
+#include "CCulvertSpawn.h"
+#include "CCulvertContainment.h"
 
 /// SO_PEERPIDFD (Linux 6.5+). Absent from Debian 12's Glibc headers.
 #define CULVERT_SO_PEERPIDFD 77
@@ -67,45 +69,8 @@ int culvert_unshare_network_namespace(void);
 /// gettid(): the calling thread's kernel id (for /proc/<pid>/task/<tid>/ns/net).
 int32_t culvert_thread_id(void);
 
-// Provider processes (ProviderSpawn.swift). culvert_spawn_provider forks and, in the child, makes only
-// async-signal-safe calls before execve: new session, default signal dispositions and an empty mask,
-// stdin from /dev/null, stdout+stderr to a pipe, fd 3 = tun_fd, fd 4 = channel_fd, every other fd
-// close-on-exec, bounding and ambient capabilities dropped, no supplementary groups, the given
-// gid/uid (verified), no capabilities left (verified), PR_SET_NO_NEW_PRIVS (verified), cwd "/",
-// and an environment of PATH, LISTEN_FDS=2, LISTEN_FDNAMES=tun:channel, LISTEN_PID=<child pid> and
-// `extra_env`. PR_SET_PDEATHSIG is never set: providers outlive a crashed daemon.
-// A failure in the child is sent back over a close-on-exec pipe as (step, errno) and the child is reaped.
+// Provider processes: CCulvertSpawn.h (spawning) and CCulvertContainment.h (seccomp notifications, dumpability).
 
-/// The most caller-given environment entries culvert_spawn_provider accepts.
-#define CULVERT_SPAWN_MAX_EXTRA_ENV 64
-/// Steps of culvert_spawn_provider, reported in *failed_step. 1–4 happen in the parent, the rest in the child.
-#define CULVERT_SPAWN_STEP_PIPE 1
-#define CULVERT_SPAWN_STEP_FORK 2
-#define CULVERT_SPAWN_STEP_PIDFD_OPEN 3
-#define CULVERT_SPAWN_STEP_HANDSHAKE 4
-#define CULVERT_SPAWN_STEP_SETSID 10
-#define CULVERT_SPAWN_STEP_SIGNALS 11
-#define CULVERT_SPAWN_STEP_DESCRIPTORS 12
-#define CULVERT_SPAWN_STEP_CLOSE_DESCRIPTORS 13
-#define CULVERT_SPAWN_STEP_CHDIR 14
-#define CULVERT_SPAWN_STEP_BOUNDING_SET 15
-#define CULVERT_SPAWN_STEP_AMBIENT_SET 16
-#define CULVERT_SPAWN_STEP_SETGROUPS 17
-#define CULVERT_SPAWN_STEP_SETRESGID 18
-#define CULVERT_SPAWN_STEP_SETRESUID 19
-#define CULVERT_SPAWN_STEP_VERIFY_IDS 20
-#define CULVERT_SPAWN_STEP_CAPABILITIES 21
-#define CULVERT_SPAWN_STEP_NO_NEW_PRIVS 22
-#define CULVERT_SPAWN_STEP_EXEC 23
-/// Spawns `path` (absolute) with `argv` (NULL-terminated, argv[0] included) and `extra_env`
-/// (NULL-terminated "NAME=value" strings, at most CULVERT_SPAWN_MAX_EXTRA_ENV) as uid/gid.
-/// Waits up to `handshake_timeout_ms` for the exec to happen (the child is killed and reaped past it).
-/// On success returns 0 with the child's pid, a pidfd for it (O_CLOEXEC) and the read end of its output
-/// pipe (O_CLOEXEC|O_NONBLOCK). On failure returns -1 with *failed_step and *failed_errno set, nothing
-/// left open and no child left behind.
-int culvert_spawn_provider(const char *path, char *const argv[], char *const extra_env[], uint32_t uid,
-                           uint32_t gid, int tun_fd, int channel_fd, int handshake_timeout_ms, int32_t *pid_out,
-                           int *pidfd_out, int *output_fd_out, int *failed_step, int *failed_errno);
 /// waitid(P_PIDFD, pidfd, WEXITED [|WNOHANG]). Returns 0 with *how = 0 when not exited yet (nohang),
 /// 1 exited (*value = exit code), 2 killed by signal *value, 3 killed by *value with a core dump.
 int culvert_pidfd_wait(int pidfd, int nohang, int *how, int *value);
