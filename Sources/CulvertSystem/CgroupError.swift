@@ -54,7 +54,8 @@ public enum CgroupError: Error, Sendable, Equatable, CustomStringConvertible {
         case .populated(let hierarchy, let path):
             return "the session cgroup \(path) in the \(hierarchy) still has processes; kill them before removing it"
         case .controllerUnavailable(let controller, let path, let errno):
-            let hint = errno == CgroupFiles.EBUSY ? " (the cgroup has processes of its own: cgroup v2 allows controllers only above leaves)" : ""
+            let hint =
+                errno == CgroupFiles.EBUSY ? " (the cgroup has processes of its own: cgroup v2 allows controllers only above leaves)" : ""
             return "cannot enable the \(controller.rawValue) controller in \(path)/cgroup.subtree_control\(hint)\(Self.errnoText(errno))"
         case .failed(let call, let path, let errno):
             return "\(call)(\(path))\(Self.errnoText(errno))"

@@ -109,7 +109,7 @@ public struct CgroupSessionsRoot: Sendable, Hashable, CustomStringConvertible {
             let name = String(directory.split(separator: "/").last ?? "")
             do {
                 try CgroupFiles.removeDirectory(in: parent, named: name)
-            } catch where error.errno == CgroupFiles.EBUSY {
+            } catch  where error.errno == CgroupFiles.EBUSY {
                 throw .populated(hierarchy: kind, path: directory)
             } catch {
                 throw CgroupError.from(error, hierarchy: kind, path: directory)
@@ -147,7 +147,7 @@ public struct CgroupSessionsRoot: Sendable, Hashable, CustomStringConvertible {
         let name = String(directory.split(separator: "/").last ?? "")
         do {
             try CgroupFiles.makeDirectory(in: parent, named: name)
-        } catch where error.errno == Syscall.EEXIST {
+        } catch  where error.errno == Syscall.EEXIST {
             guard FileSystem.isDirectory(directory) else { throw .failed(call: "mkdirat", path: directory, errno: error.errno) }
         } catch {
             throw CgroupError.from(error, hierarchy: hierarchy, path: directory)

@@ -45,7 +45,7 @@ extension SessionCgroup {
         if let path = directories[.unified], CgroupFiles.exists(path, "cgroup.kill") {
             try write(.unified, "cgroup.kill", "1")
             // A v1 cgroup holds only what was placed in cgroup2 too; make sure of it anyway, once.
-            if hierarchies.count > 1 { _ = try signalMembers() }
+            if hierarchies.count > 1 { try signalMembers().forEach { $0.close() } }
             return
         }
         try killBySignals()
@@ -114,12 +114,18 @@ extension SessionCgroup {
     private func freeze(_ on: Bool) throws(CgroupError) -> Bool {
         if has(.unified, "cgroup.freeze") {
             try write(.unified, "cgroup.freeze", on ? "1" : "0")
-            if on { waitUntil(Self.freezeWait) { (try? read(.unified, "cgroup.events"))?.contains("frozen 1") ?? true } }  // try?: gone = done
+            if on {
+                // try?: a cgroup whose events cannot be read is gone, which is as good as frozen.
+                waitUntil(Self.freezeWait) { (try? read(.unified, "cgroup.events"))?.contains("frozen 1") ?? true }
+            }
             return true
         }
         if directories[.v1(.freezer)] != nil {
             try write(.v1(.freezer), "freezer.state", on ? "FROZEN" : "THAWED")
-            if on { waitUntil(Self.freezeWait) { (try? read(.v1(.freezer), "freezer.state"))?.hasPrefix("FROZEN") ?? true } }  // try?: as above
+            if on {
+                // try?: as above.
+                waitUntil(Self.freezeWait) { (try? read(.v1(.freezer), "freezer.state"))?.hasPrefix("FROZEN") ?? true }
+            }
             return true
         }
         return false
@@ -179,7 +185,8 @@ extension SessionCgroup {
                 let remaining = clock.now.duration(to: deadline)
                 if remaining <= .zero { return false }
                 var pfd = pollfd(fd: events.rawValue, events: Int16(POLLPRI), revents: 0)
-                let milliseconds = Int32(clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+                let milliseconds = Int32(
+                    clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
                 do {
                     _ = try Syscall.call("poll") { poll(&pfd, 1, milliseconds) }
                 } catch {

@@ -92,9 +92,9 @@ public struct SessionCgroup: Sendable, Hashable, CustomStringConvertible {
                 do {
                     try CgroupFiles.makeDirectory(in: parent, named: name)
                     made.append(kind)
-                } catch where error.errno == Syscall.EEXIST && reuseExisting {
+                } catch  where error.errno == Syscall.EEXIST && reuseExisting {
                     continue
-                } catch where error.errno == Syscall.EEXIST {
+                } catch  where error.errno == Syscall.EEXIST {
                     throw .alreadyExists(hierarchy: kind, path: parent + "/" + name)
                 } catch {
                     throw CgroupError.from(error, hierarchy: kind, path: parent + "/" + name)
@@ -171,7 +171,7 @@ public struct SessionCgroup: Sendable, Hashable, CustomStringConvertible {
             guard let path = directories[kind] else { continue }
             do {
                 all.formUnion(try CgroupFiles.processIDs(path))
-            } catch where error.errno == Syscall.ENOENT {
+            } catch  where error.errno == Syscall.ENOENT {
                 continue
             } catch {
                 throw CgroupError.from(error, hierarchy: kind, path: path)
@@ -190,7 +190,7 @@ public struct SessionCgroup: Sendable, Hashable, CustomStringConvertible {
             guard let path = directories[kind] else { continue }
             do {
                 if !(try CgroupFiles.processIDs(path)).isEmpty { return true }
-            } catch where error.errno == Syscall.ENOENT {
+            } catch  where error.errno == Syscall.ENOENT {
                 continue
             } catch {
                 throw CgroupError.from(error, hierarchy: kind, path: path)
@@ -223,9 +223,9 @@ public struct SessionCgroup: Sendable, Hashable, CustomStringConvertible {
             guard let parent = root.directories[kind] else { continue }
             do {
                 try CgroupFiles.removeDirectory(in: parent, named: name)
-            } catch where error.errno == Syscall.ENOENT {
+            } catch  where error.errno == Syscall.ENOENT {
                 continue
-            } catch where error.errno == CgroupFiles.EBUSY {
+            } catch  where error.errno == CgroupFiles.EBUSY {
                 throw .populated(hierarchy: kind, path: parent + "/" + name)
             } catch {
                 throw CgroupError.from(error, hierarchy: kind, path: parent + "/" + name)
@@ -244,7 +244,7 @@ public struct SessionCgroup: Sendable, Hashable, CustomStringConvertible {
             guard let path = root.directories[kind] else { continue }
             do {
                 names.formUnion(try CgroupFiles.subdirectories(path).filter(isValidName))
-            } catch where error.errno == Syscall.ENOENT {
+            } catch  where error.errno == Syscall.ENOENT {
                 continue
             } catch {
                 throw CgroupError.from(error, hierarchy: kind, path: path)

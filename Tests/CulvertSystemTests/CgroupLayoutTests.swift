@@ -2,9 +2,10 @@
 // /proc/self/mountinfo and /proc/self/cgroup say (read here independently), and parsing of captured
 // texts for pure cgroup v2 under systemd, this machine's hybrid layout, v1 only, and none.
 
-@testable import CulvertSystem
 import Foundation
 import XCTest
+
+@testable import CulvertSystem
 
 /// A probe answering from fixed tables, as a captured system would.
 private func fixedProbe(files: [String: String], existing: Set<String> = [], subdirectories: [String: [String]] = [:]) -> CgroupProbe {
@@ -59,7 +60,9 @@ final class CgroupLayoutTests: XCTestCase {
         XCTAssertEqual(layout.unified?.mountPoint, mountPoint(type: "cgroup2", option: nil))
         XCTAssertEqual(layout.unified?.ownCgroup, ownV2)
         for controller in [CgroupController.pids, .memory] {
-            let own = cgroups.split(separator: "\n").first { $0.split(separator: ":")[1].split(separator: ",").contains(Substring(controller.rawValue)) }
+            let own = cgroups.split(separator: "\n").first {
+                $0.split(separator: ":")[1].split(separator: ",").contains(Substring(controller.rawValue))
+            }
             XCTAssertEqual(layout.v1[controller]?.mountPoint, mountPoint(type: "cgroup", option: controller.rawValue), "\(controller)")
             XCTAssertEqual(layout.v1[controller]?.ownCgroup, own.map { String($0.split(separator: ":", maxSplits: 2)[2]) }, "\(controller)")
         }
@@ -144,7 +147,9 @@ final class CgroupLayoutTests: XCTestCase {
     }
 
     func testNoCgroupsIsNone() {
-        let layout = CgroupLayout.parse(mountInfo: pureV2MountInfo.replacingOccurrences(of: "cgroup2", with: "tmpfs"), processCgroups: "0::/\n", probe: fixedProbe(files: [:]))
+        let layout = CgroupLayout.parse(
+            mountInfo: pureV2MountInfo.replacingOccurrences(of: "cgroup2", with: "tmpfs"), processCgroups: "0::/\n",
+            probe: fixedProbe(files: [:]))
         XCTAssertEqual(layout.mode, .none)
         XCTAssertEqual(layout.description, "no cgroups: sessions are not contained")
         XCTAssertThrowsError(try CgroupSessionsRoot(layout: layout, location: .underOwnCgroup)) { error in
@@ -178,7 +183,8 @@ final class CgroupLayoutTests: XCTestCase {
             }
         }
         XCTAssertNoThrow(try SessionCgroup(name: String(repeating: "x", count: 64), in: root))
-        XCTAssertTrue(CgroupError.notWritable(hierarchy: .v1(.pids), path: "/sys/fs/cgroup/pids/x", errno: 30).description
-            .hasPrefix("the cgroup v1 pids hierarchy is not writable"))
+        XCTAssertTrue(
+            CgroupError.notWritable(hierarchy: .v1(.pids), path: "/sys/fs/cgroup/pids/x", errno: 30).description
+                .hasPrefix("the cgroup v1 pids hierarchy is not writable"))
     }
 }
