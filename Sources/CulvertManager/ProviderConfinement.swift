@@ -27,7 +27,7 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
     /// How often lingering cgroups are killed again and checked.
     static let lingerRetry: Duration = .seconds(1)
 
-    let layout: CgroupLayout
+    let layout: CgroupLayout?
     let root: CgroupSessionsRoot?
     let seccomp: SeccompProgram?
     let limits: ProviderLimits
@@ -49,15 +49,22 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         limits = configuration.providerLimits
         identities = configuration.providerIdentities
         pool = ProviderIdentityPool(range: configuration.providerIdentities)
-        layout = CgroupLayout.detect()
         var problems: [String] = []
-        do {
-            root = try CgroupSessionsRoot(layout: layout, explicitPath: configuration.cgroupRoot, defaultName: Self.defaultRootName(configuration))
-        } catch {
-            problems.append("no session cgroups: \(error)")
-            root = nil
+        var detected: CgroupLayout?
+        do { detected = try CgroupLayout.detect() } catch { problems.append("no cgroups: \(error)") }
+        layout = detected
+        var root: CgroupSessionsRoot?
+        if let detected {
+            do {
+                var made = try CgroupSessionsRoot(layout: detected, location: Self.rootLocation(configuration, layout: detected))
+                try made.prepare()
+                root = made
+            } catch {
+                problems.append("no session cgroups: \(error)")
+            }
         }
-        do { seccomp = try SeccompProgram.providerPolicy() } catch {
+        self.root = root
+        do { seccomp = try SeccompProgram.provider() } catch {
             problems.append("no system call filter: \(error)")
             seccomp = nil
         }
@@ -72,25 +79,31 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         }
     }
 
-    /// culvertd instances with different runtime directories never share a sessions cgroup (one
-    /// would kill the other's sessions as leftovers).
-    static func defaultRootName(_ configuration: SupervisorConfiguration) -> String {
+    /// Where session cgroups go. `--cgroup-root` wins. Under a delegated pure-v2 cgroup (systemd
+    /// `Delegate=yes`) culvertd's own cgroup is its alone: `<own>/sessions`. Anywhere else (a shell,
+    /// a test) several culvertds may share a cgroup, and one must never take another's sessions
+    /// for leftovers: the directory is named after the runtime directory.
+    static func rootLocation(_ configuration: SupervisorConfiguration, layout: CgroupLayout) -> CgroupRootLocation {
+        if let explicit = configuration.cgroupRoot { return .explicit(explicit) }
+        if layout.mode == .unified { return .underOwnCgroup }
         var hash: UInt32 = 2_166_136_261  // FNV-1a
         for byte in configuration.runtimeDirectory.utf8 {
             hash = (hash ^ UInt32(byte)) &* 16_777_619
         }
-        return "culvert-sessions." + String(hash, radix: 16)
+        let own = layout.unified?.ownCgroup ?? "/"
+        return .explicit((own == "/" ? "" : own) + "/culvert-sessions-" + String(hash, radix: 16))
     }
 
     var info: ContainmentInfo {
         var enforceable: [String] = []
-        if root?.limitsTasks == true { enforceable.append("tasks") }
-        if root?.limitsMemory == true { enforceable.append("memory") }
+        if let root, root.layout.enforcesTasks { enforceable.append("tasks") }
+        if let root, root.layout.enforcesMemory { enforceable.append("memory") }
+        let kinds: [CgroupMode: String] = [.unified: "cgroup_v2", .hybrid: "hybrid", .legacy: "legacy", .none: "none"]
         return ContainmentInfo(
-            identities: "\(identities.lowerBound)-\(identities.upperBound)", cgroups: root == nil ? "none" : layout.kind.rawValue,
+            identities: "\(identities.lowerBound)-\(identities.upperBound)", cgroups: root.flatMap { kinds[$0.layout.mode] } ?? "none",
             limits: enforceable, tasksMax: enforceable.contains("tasks") ? Int64(limits.tasks) : nil,
             memoryMax: enforceable.contains("memory") ? Int64(limits.memoryBytes) : nil, seccomp: seccomp == nil ? "none" : "notify",
-            description: ([root?.description ?? layout.description] + problems).joined(separator: "; "))
+            description: ([root?.description ?? layout?.description ?? "no cgroups"] + problems).joined(separator: "; "))
     }
 
     /// A new run's identity and cgroup (`id`: the run's record id). The caller spawns with
@@ -102,17 +115,18 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         case .failure(let refusal): throw LaunchFailure(step: .credentials, description: refusal.description)
         }
         let busy = ProcessTable.userIDsInUse()
-        let existing = root.map { Set(($0.existingNames())) } ?? []
-        _ = existing
         guard let uid = pool.allocate(liveSessions: taken, busy: { busy.contains($0) }) else {
             throw LaunchFailure(
                 step: .credentials,
                 description: "no free provider identity in \(identities.lowerBound)-\(identities.upperBound) (all taken or still running)")
         }
         var cgroup: SessionCgroup?
+        var applied: CgroupLimits?
         if let root {
             do {
-                cgroup = try root.create(name: id, limits: CgroupLimits(tasksMax: resolved.tasks, memoryMax: resolved.memoryBytes))
+                let made = try SessionCgroup(name: id, in: root)
+                applied = try made.create(limits: CgroupLimits(tasksMax: resolved.tasks, memoryMax: resolved.memoryBytes))
+                cgroup = made
             } catch {
                 pool.release(uid)
                 throw LaunchFailure(step: .credentials, description: "creating the session's cgroup: \(error)")
@@ -121,24 +135,29 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         taken.insert(uid)
         return RunConfinement(
             owner: self, credentials: ProviderCredentials(userID: uid, groupID: uid), cgroup: cgroup,
-            limits: resolved)
+            limits: (applied?.tasksMax, applied?.memoryMax))
     }
 
     /// The confinement of a run a previous culvertd started (re-adoption): its cgroup, its identity taken.
     func adopt(id: String, uid: UInt32) -> RunConfinement {
         taken.insert(uid)
-        let cgroup = root.flatMap { $0.existing(name: id) }
-        return RunConfinement(owner: self, credentials: ProviderCredentials(userID: uid, groupID: uid), cgroup: cgroup, limits: nil)
+        // try?: a name that is not a valid cgroup name, or no such cgroup, means the run has none.
+        let cgroup = root.flatMap { try? SessionCgroup(name: id, in: $0) }.flatMap { $0.exists ? $0 : nil }
+        return RunConfinement(
+            owner: self, credentials: ProviderCredentials(userID: uid, groupID: uid), cgroup: cgroup, limits: (nil, nil))
     }
 
     /// Kills and removes every session cgroup under the root whose name is not in `keeping`:
     /// leftovers of runs no record names (a damaged record must not leave a tunnel running).
     func sweep(keeping names: Set<String>) {
         guard let root else { return }
-        for cgroup in root.existingCgroups() where !names.contains(cgroup.name) {
+        let leftovers: [SessionCgroup]
+        do { leftovers = try SessionCgroup.existing(in: root) } catch {
+            return logger.error("listing session cgroups under \(root): \(error)")
+        }
+        for cgroup in leftovers where !names.contains(cgroup.name) {
             logger.warning("killing the processes of session cgroup \(cgroup.name): no session record names it")
-            let leftover = RunConfinement(owner: self, credentials: nil, cgroup: cgroup, limits: nil)
-            leftover.end()
+            RunConfinement(owner: self, credentials: nil, cgroup: cgroup, limits: (nil, nil)).end()
         }
     }
 
@@ -182,21 +201,28 @@ final class RunConfinement: @unchecked Sendable {  // confined to the manager qu
     let credentials: ProviderCredentials?
     let cgroup: SessionCgroup?
     /// The limits written to the cgroup (nil for an adopted run: whatever its cgroup says).
-    let limits: (tasks: Int, memoryBytes: Int)?
+    let limits: (tasks: Int?, memoryBytes: Int?)
     var notifier: SeccompNotifier?
     private(set) var ended = false
 
-    init(owner: ProviderConfinement, credentials: ProviderCredentials?, cgroup: SessionCgroup?, limits: (tasks: Int, memoryBytes: Int)?) {
+    init(owner: ProviderConfinement, credentials: ProviderCredentials?, cgroup: SessionCgroup?, limits: (tasks: Int?, memoryBytes: Int?)) {
         self.owner = owner
         self.credentials = credentials
         self.cgroup = cgroup
         self.limits = limits
     }
 
-    /// What the spawn needs: the cgroup to start in and the seccomp filter.
-    var spawnContainment: ProviderContainment {
-        let placement = cgroup?.placement
-        return ProviderContainment(cgroup: placement?.cgroupDirectory, attachFiles: placement?.attachFiles ?? [], seccomp: owner.seccomp)
+    /// What the spawn needs: the cgroup to start in and the seccomp filter. The caller closes
+    /// the placement's descriptors after the spawn.
+    func spawnContainment() throws(LaunchFailure) -> (ProviderContainment, CgroupPlacement?) {
+        var placement: CgroupPlacement?
+        do { placement = try cgroup?.placement() } catch {
+            throw LaunchFailure(step: .credentials, description: "opening the session's cgroup: \(error)")
+        }
+        return (
+            ProviderContainment(cgroup: placement?.cgroupDirectory, attachFiles: placement?.attachFiles ?? [], seccomp: owner.seccomp),
+            placement
+        )
     }
 
     /// Kills everything in the run's cgroup, removes it and releases the identity. Idempotent.
@@ -209,11 +235,12 @@ final class RunConfinement: @unchecked Sendable {  // confined to the manager qu
 
     /// For status: limits, use now, refusals.
     var status: SessionContainment {
-        let usage = cgroup?.usage
+        let usage = try? cgroup?.usage()  // try?: a cgroup being torn down has no usage to show
         let denials = notifier?.denials
         return SessionContainment(
-            cgroup: cgroup?.path, tasksMax: limits.map { Int64($0.tasks) }, memoryMax: limits.map { Int64($0.memoryBytes) },
-            tasks: usage?.tasks.map(Int64.init), memoryBytes: usage?.memoryBytes.map(Int64.init),
-            deniedCalls: Int64(denials?.count ?? 0), deniedCallNames: denials?.recent ?? [])
+            cgroup: cgroup?.description, tasksMax: limits.tasks.map(Int64.init), memoryMax: limits.memoryBytes.map(Int64.init),
+            tasks: usage.map { Int64($0.tasks) }, memoryBytes: usage?.memoryBytes.map(Int64.init),
+            deniedCalls: Int64(clamping: denials?.count ?? 0),
+            deniedCallNames: Array((denials?.recentNames ?? []).suffix(SessionContainment.maximumDeniedCallNames)))
     }
 }

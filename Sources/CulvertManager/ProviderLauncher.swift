@@ -100,8 +100,10 @@ struct ProviderLauncher: Sendable {
         let environment = rendezvousEnvironment(id: recordID, credentials: credentials, profile: target.profile.name)
         let process: SpawnedProcess
         do {
-            var spawn = ProviderSpawn(executablePath: executable, credentials: credentials, extraEnvironment: environment)
-            spawn.containment = confined.spawnContainment
+            let (containment, placement) = try confined.spawnContainment()
+            defer { placement?.close() }
+            let spawn = ProviderSpawn(
+                executablePath: executable, credentials: credentials, extraEnvironment: environment, containment: containment)
             process = try spawn.spawn(tun: tun.descriptor, channel: theirs)
         } catch {
             SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: recordID)
@@ -112,7 +114,10 @@ struct ProviderLauncher: Sendable {
         }
         theirs.close()
         if let listener = process.seccompListener {
-            confined.notifier = SeccompNotifier(listener: listener, queue: confinement.notifierQueue)
+            do { confined.notifier = try SeccompNotifier(listener: listener, queue: confinement.notifierQueue) } catch {
+                // The filter still refuses (ENOSYS without a listener); only the counting is lost.
+                logger.error("session \(target.profile.name): watching refused system calls: \(error)")
+            }
         }
         let channel = VarlinkPeer(descriptor: ours, interface: providerInterface, serves: Self.servedMethods, queue: queue)
         let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())

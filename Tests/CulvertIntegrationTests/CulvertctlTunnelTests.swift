@@ -20,7 +20,10 @@ final class CulvertctlTunnelTests: XCTestCase {
         let session = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
         let context = (session["session"] as? [String: Any]) ?? session
         XCTAssertEqual(context["state"] as? String, "connected")
-        XCTAssertEqual(context["uid"] as? Int, 65534, "runs as nobody")
+        let uid = try XCTUnwrap(context["uid"] as? Int)
+        XCTAssertTrue((90000...99999).contains(uid), "runs under an identity of its own from --provider-uids, not \(uid)")
+        let containment = try XCTUnwrap(context["containment"] as? [String: Any], "session show reports containment")
+        XCTAssertEqual(containment["deniedCalls"] as? Int, 0, "the test provider makes no call the filter refuses")
         XCTAssertNotNil(context["pid"] as? Int)
         XCTAssertEqual(context["addresses"] as? [String], ["10.77.0.1/24"])
         XCTAssertEqual(context["routes"] as? [String], ["10.99.0.0/24"])
@@ -30,7 +33,7 @@ final class CulvertctlTunnelTests: XCTestCase {
 
         let text = try culvertctl(socket + ["session", "show", "lab"])
         XCTAssertEqual(text.status, 0, text.stderr)
-        for field in ["connected", "nobody", "10.77.0.1/24", "10.99.0.0/24", "culvertctl"] where !text.stdout.contains(field) {
+        for field in ["connected", "\(uid)", "10.77.0.1/24", "10.99.0.0/24", "culvertctl"] where !text.stdout.contains(field) {
             XCTFail("session show lacks \(field):\n\(text.stdout)")
         }
 
