@@ -34,6 +34,11 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     /// What SetTunnelNetworkSettings applied, to revert on teardown.
     var applied: AppliedNetworkTransaction?
     var plan: TunnelSettingsPlan?
+    /// The remote addresses of the sockets this provider protected that were connected when it did
+    /// (getpeername at Protect), at most `maximumProtectedEndpoints`; the settings check keeps
+    /// every session's routes off them (SettingsConflicts).
+    var protectedEndpoints: [IPAddress] = []
+    static let maximumProtectedEndpoints = 64
     var startDeadline: DispatchWorkItem?
     var stopDeadline: DispatchWorkItem?
     /// Set when culvertd sent SIGKILL, so the signal is not reported as a crash.

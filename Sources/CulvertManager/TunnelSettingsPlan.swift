@@ -24,6 +24,13 @@ struct InvalidTunnelSettings: Error, Equatable, CustomStringConvertible {
         case fullTunnelInUse = "full_tunnel_in_use"
         case requiresFullTunnel = "requires_full_tunnel"
         case invalidDNS = "invalid_dns"
+        /// Overlaps an address or route another live session applied (SettingsConflicts).
+        case conflictsWithSession = "conflicts_with_session"
+        /// Would take over the host's own network: a connected prefix, a gateway, or the route to
+        /// any session's protected endpoint (SettingsConflicts).
+        case capturesUnderlay = "captures_underlay"
+        /// Touches loopback, link-local, multicast or another reserved range (SettingsConflicts).
+        case reservedPrefix = "reserved_prefix"
         /// Not a NetworkSettings value at all; a call validated against the interface never is.
         case malformed
     }
