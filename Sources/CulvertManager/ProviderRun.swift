@@ -43,6 +43,8 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     var stopDeadline: DispatchWorkItem?
     /// Set when culvertd sent SIGKILL, so the signal is not reported as a crash.
     var killedByDaemon = false
+    /// Set when culvertd killed the provider for breaking its channel's contract: how its exit is reported.
+    var violation: SessionFailure?
     var exit: ProcessExit?
     /// What a culvertd started after a crash needs to find and take over this provider.
     var record: SessionRecord?
@@ -91,6 +93,7 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     /// How an exit the session did not ask for is reported.
     func failure(for exit: ProcessExit) -> SessionFailure {
         let log = log.lastLines(Self.failureLogLines)
+        if let violation { return SessionFailure(reason: violation.reason, description: violation.description, log: log) }
         switch exit {
         case .exited(let code) where code < 0:
             return SessionFailure(

@@ -31,7 +31,8 @@ extension SessionSupervisor {
             responder.reply([:])
             run.drainOutput()
             // try?: validated against the interface already; an absent error gets the default text.
-            let text = (try? CancelTunnelParameters(json: call.parameters))?.error ?? "the provider cancelled the tunnel"
+            let text = ((try? CancelTunnelParameters(json: call.parameters))?.error ?? "the provider cancelled the tunnel")
+                .clipped(toBytes: ProviderTextLimits.maximumReasonBytes)
             feed(
                 .cancelled(
                     SessionFailure(reason: .providerCancelled, description: text, log: run.log.lastLines(ProviderRun.failureLogLines))),
@@ -40,6 +41,20 @@ extension SessionSupervisor {
             .importHandover?, nil:
             responder.fail(.methodNotImplemented(call.message.method))
         }
+    }
+
+    /// The provider channel closed. If the provider broke its contract (ProviderChannelPolicy:
+    /// excess descriptors, a malformed or oversized message), it is killed at once and its exit
+    /// ends the session with `protocol_violation`; an ordinary close waits for the exit as before.
+    func providerChannelClosed(_ reason: VarlinkCloseReason, run: ProviderRun, session: TunnelSession) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard let what = ProviderChannelPolicy.violation(reason), run.exit == nil, run.violation == nil else {
+            logger.debug("session \(session.profileName): provider channel closed (\(reason))")
+            return
+        }
+        logger.warning("session \(session.profileName): provider \(run.process.processID) broke the channel protocol: \(what)")
+        run.violation = SessionFailure(reason: .protocolViolation, description: "the provider broke the channel protocol: \(what)")
+        killRun(run)
     }
 
     func protect(_ descriptors: [Descriptor], session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {

@@ -1,6 +1,7 @@
 // Output: how culvertctl writes — text or JSON to stdout, one-line errors to stderr.
 
 import CulvertClient
+import CulvertCore
 import Foundation
 
 /// Writes results. Every line is written through immediately, so `watch` output reaches a pipe
@@ -8,9 +9,11 @@ import Foundation
 struct Output: Sendable {
     let json: Bool
 
-    /// Writes `text` and a newline to standard output.
+    /// Writes `text` and a newline to standard output. Control characters are escaped here, the
+    /// last guard: provider strings are made `terminalSafe` where they are rendered, and JSON
+    /// escapes every control character itself.
     func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        FileHandle.standardOutput.write(Data((text.controlCharactersEscaped + "\n").utf8))
     }
 
     /// Writes `value` as one line of JSON (sorted keys) to standard output.
@@ -47,15 +50,15 @@ struct Output: Sendable {
             if let hint = failure.hint { text += " (\(hint))" }
             if let log = failure.log {
                 text += log.isEmpty ? "\nthe provider logged nothing" : "\nthe provider's last \(log.count) log lines:"
-                for line in log { text += "\n  " + line }
+                for line in log { text += "\n  " + line.terminalSafe }
             }
         }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((text.controlCharactersEscaped + "\n").utf8))
     }
 
     /// Writes a note for a person to standard error (never mixed into the data on stdout).
     func note(_ text: String) {
-        FileHandle.standardError.write(Data(("culvertctl: " + text + "\n").utf8))
+        FileHandle.standardError.write(Data(("culvertctl: " + text.controlCharactersEscaped + "\n").utf8))
     }
 
     private struct ErrorLine: Encodable {
