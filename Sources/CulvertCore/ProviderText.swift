@@ -17,20 +17,23 @@ public enum ProviderTextLimits {
 }
 
 extension String {
-    /// The text cut to at most `limit` UTF-8 bytes (on a character boundary), marked
-    /// "…(clipped, N bytes)" with N the original size; unchanged if it fits.
+    /// The text cut to at most `limit` UTF-8 bytes, the mark "…(clipped, N bytes)" included (N
+    /// the original size), on a character boundary; unchanged if it fits, so clipping twice to
+    /// the same limit changes nothing.
     public func clipped(toBytes limit: Int) -> String {
         let size = utf8.count
         guard size > limit else { return self }
+        let mark = "…(clipped, \(size) bytes)"
+        let budget = max(0, limit - mark.utf8.count)
         var kept = 0
         var end = startIndex
         for character in self {
             let width = character.utf8.count
-            guard kept + width <= limit else { break }
+            guard kept + width <= budget else { break }
             kept += width
             end = index(after: end)
         }
-        return String(self[..<end]) + "…(clipped, \(size) bytes)"
+        return String(self[..<end]) + mark
     }
 
     /// The text safe to write to a terminal: every control character — C0 (U+0000–U+001F, ESC

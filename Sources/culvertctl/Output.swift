@@ -16,9 +16,11 @@ struct Output: Sendable {
         FileHandle.standardOutput.write(Data((text.controlCharactersEscaped + "\n").utf8))
     }
 
-    /// Writes `value` as one line of JSON (sorted keys) to standard output.
+    /// Writes `value` as one line of JSON (sorted keys) to standard output. JSON escapes C0
+    /// controls itself; DEL and C1 (which it may write raw) are written as `\u00XX` here — the
+    /// same JSON value, nothing a terminal acts on.
     func json(_ value: some Encodable) {
-        line(Self.encode(value))
+        FileHandle.standardOutput.write(Data((Self.encode(value) + "\n").utf8))
     }
 
     /// Writes each row with its columns padded to the widest cell, two spaces apart.
@@ -78,6 +80,16 @@ struct Output: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Only culvertctl's own Codable types reach here (strings, integers, bools, arrays, maps),
         // whose encoding has no failing case.
-        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+        let text = String(decoding: try! encoder.encode(value), as: UTF8.self)
+        guard text.unicodeScalars.contains(where: { (0x7F...0x9F).contains($0.value) }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if (0x7F...0x9F).contains(scalar.value) {
+                escaped += "\\u00" + String(scalar.value, radix: 16)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }

@@ -31,8 +31,10 @@ private func other() throws -> SessionFootprint {
 /// "field: reason (detail)" of the refusal, or "accepted".
 private func verdict(_ json: String, own: [IPAddress] = [], others: [SessionFootprint]? = nil) throws -> String {
     let checked = try plan(json)
-    do {
-        try SettingsConflicts.check(checked, ownEndpoints: own, others: try others ?? [other()], underlay: try underlay())
+    let others = try others ?? [other()]
+    let underlay = try underlay()
+    do throws(InvalidTunnelSettings) {
+        try SettingsConflicts.check(checked, ownEndpoints: own, others: others, underlay: underlay)
         return "accepted"
     } catch {
         return "\(error.field): \(error.reason.rawValue)"
