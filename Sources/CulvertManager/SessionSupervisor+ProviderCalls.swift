@@ -127,7 +127,8 @@ extension SessionSupervisor {
             showDNS(nil, session)
             // Another session may have applied settings while the DNS was reverted: check again.
             if let plan {
-                do throws(InvalidTunnelSettings) { try checkAgainstOthers(plan, session: session, run: run, underlay: underlayRead) } catch {
+                do throws(InvalidTunnelSettings) { try checkAgainstOthers(plan, session: session, run: run, underlay: underlayRead) } catch
+                {
                     logger.warning("session \(session.profileName): refused settings: \(error)")
                     return responder.fail(error.varlinkError)
                 }

@@ -76,7 +76,8 @@ enum SettingsConflicts {
     static func check(
         _ plan: TunnelSettingsPlan, ownEndpoints: [IPAddress], others: [SessionFootprint], underlay: UnderlayView
     ) throws(InvalidTunnelSettings) {
-        let endpoints = ownEndpoints.map { (address: $0, owner: "this session") }
+        let endpoints =
+            ownEndpoints.map { (address: $0, owner: "this session") }
             + others.flatMap { other in other.protectedEndpoints.map { (address: $0, owner: "session \(other.name)") } }
         for (field, prefix, text) in candidates(plan) {
             if let reserved = ReservedPrefixes.touched(by: prefix) {

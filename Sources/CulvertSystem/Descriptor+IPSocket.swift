@@ -51,7 +51,7 @@ extension Descriptor {
         var port: UInt16 = 0
         do throws(SystemError) {
             _ = try Syscall.call("getpeername") { culvert_socket_address(rawValue, 1, &family, &address, &port) }
-        } catch where error.errno == Glibc.ENOTCONN || error.errno == Glibc.EAFNOSUPPORT {
+        } catch  where error.errno == Glibc.ENOTCONN || error.errno == Glibc.EAFNOSUPPORT {
             return nil
         }
         guard let endpoint = DatagramSocket.endpoint(family: family, address: address[...], port: port) else { return nil }

@@ -117,12 +117,14 @@ final class SettingsConflictsTests: XCTestCase {
     func testFullTunnelKeepsWorkingWithItsOwnEndpoint() throws {
         // The default routes go through policy routing: neither the own peer, another session's
         // peer, the gateway nor the underlay is captured by them.
-        let full = #"{"ipv4": {"addresses": ["10.98.0.1/24"], "includedRoutes": ["0.0.0.0/0"]}, "#
+        let full =
+            #"{"ipv4": {"addresses": ["10.98.0.1/24"], "includedRoutes": ["0.0.0.0/0"]}, "#
             + #""ipv6": {"addresses": ["fd00::1/64"], "includedRoutes": ["::/0"]}}"#
         XCTAssertEqual(try verdict(full, own: [try ip("192.168.1.50"), try ip("2001:db8:1::50")]), "accepted")
         // An excluded route may name anything: it hands the lookup back to the main table.
         XCTAssertEqual(
-            try verdict(#"{"ipv4": {"addresses": ["10.98.0.1/24"], "includedRoutes": ["0.0.0.0/0"], "excludedRoutes": ["192.168.1.0/24"]}}"#),
+            try verdict(
+                #"{"ipv4": {"addresses": ["10.98.0.1/24"], "includedRoutes": ["0.0.0.0/0"], "excludedRoutes": ["192.168.1.0/24"]}}"#),
             "accepted")
     }
 
@@ -142,7 +144,8 @@ final class SettingsConflictsTests: XCTestCase {
                 LinkAddress(interfaceIndex: 7, address: try InterfaceAddress("10.98.0.1/24")),
             ],
             gatewayRoutes: [
-                GatewayRoute(interfaceIndex: 2, gateway: try ip("192.168.1.1")), GatewayRoute(interfaceIndex: 7, gateway: try ip("10.98.0.2")),
+                GatewayRoute(interfaceIndex: 2, gateway: try ip("192.168.1.1")),
+                GatewayRoute(interfaceIndex: 7, gateway: try ip("10.98.0.2")),
             ],
             tunnels: [7])
         XCTAssertEqual(view.connectedPrefixes, [try IPPrefix("192.168.1.0/24")])
