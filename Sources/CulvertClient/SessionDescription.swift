@@ -31,16 +31,18 @@ public enum SessionDescription {
 
     /// "connected (provider_started)"
     public static func state(_ session: SessionInfo) -> String {
-        "\(session.state.rawValue) (\(session.reason))"
+        "\(session.state.rawValue) (\(session.reason.terminalSafe))"
     }
 
     /// "start_timeout: the provider did not finish StartTunnel in 30 s (exit status 1)"
     public static func failure(_ failure: SessionFailure) -> String {
-        let reason = failure.reason.rawValue
-        var text = failure.description.hasPrefix(reason + ":") ? failure.description : "\(reason): \(failure.description)"
+        // Provider text (the description, even the reason code as it arrives) is made terminalSafe.
+        let reason = failure.reason.rawValue.terminalSafe
+        let description = failure.description.terminalSafe
+        var text = description.hasPrefix(reason + ":") ? description : "\(reason): \(description)"
         var ending: [String] = []
         if let status = failure.exitStatus { ending.append("exit status \(status)") }
-        if let signal = failure.signal, !failure.description.contains(signal) { ending.append("signal \(signal)") }
+        if let signal = failure.signal, !failure.description.contains(signal) { ending.append("signal \(signal.terminalSafe)") }
         if !ending.isEmpty { text += " (" + ending.joined(separator: ", ") + ")" }
         return text
     }
@@ -67,7 +69,7 @@ public enum SessionDescription {
             ["connected at", session.connectedAt ?? "-"],
             ["interface", session.interface ?? "none"],
         ]
-        if let remote = session.tunnelRemoteAddress { rows.append(["remote address", remote]) }
+        if let remote = session.tunnelRemoteAddress { rows.append(["remote address", remote.terminalSafe]) }
         rows.append(["mtu", session.mtu.map { "\($0)" } ?? "-"])
         rows.append(["addresses", session.addresses.isEmpty ? "none" : session.addresses.joined(separator: ", ")])
         rows += list("routes", session.routes)
@@ -80,7 +82,7 @@ public enum SessionDescription {
         rows.append(["next restart", session.nextRestartAt ?? "-"])
         if let last = session.failure {
             rows.append(["last failure", failure(last)])
-            rows += list("failure log", last.log)
+            rows += list("failure log", last.log.map(\.terminalSafe))
         } else {
             rows.append(["last failure", "none"])
         }
@@ -95,7 +97,7 @@ public enum SessionDescription {
         rows.insert(contentsOf: [["provider", withheld], ["connected by", withheld]], at: firstCounter)
         rows = rows.map { row in
             guard row[0] == "last failure", let last = session.failure else { return row }
-            return ["last failure", "\(last.reason.rawValue) (details \(withheld))"]
+            return ["last failure", "\(last.reason.rawValue.terminalSafe) (details \(withheld))"]
         }
         // Lists drop their continuation rows above; put the routes back whole.
         if let index = rows.firstIndex(where: { $0[0] == "routes" }) {

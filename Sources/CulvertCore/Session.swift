@@ -56,6 +56,9 @@ public struct SessionFailure: Codable, Sendable, Hashable, Error, CustomStringCo
         public static let extensionNotUsable = Reason(rawValue: "extension_not_usable")
         /// The provider broke the channel protocol or closed it.
         public static let channelFailed = Reason(rawValue: "channel_failed")
+        /// The provider broke its channel's contract — more descriptors than a method takes, a
+        /// malformed or oversized message —: culvertd closed the channel and killed it at once.
+        public static let protocolViolation = Reason(rawValue: "protocol_violation")
         /// A Disconnect arrived before the session was connected.
         public static let disconnected = Reason(rawValue: "disconnected")
     }
@@ -67,12 +70,13 @@ public struct SessionFailure: Codable, Sendable, Hashable, Error, CustomStringCo
     /// The provider's last output lines, oldest first.
     public var log: [String]
 
+    /// `description` and `log` are clipped to `ProviderTextLimits` (they may come from the provider).
     public init(reason: Reason, description: String, exitStatus: Int64? = nil, signal: String? = nil, log: [String] = []) {
         self.reason = reason
-        self.description = description
+        self.description = description.clipped(toBytes: ProviderTextLimits.maximumReasonBytes)
         self.exitStatus = exitStatus
         self.signal = signal
-        self.log = log
+        self.log = log.suffix(ProviderTextLimits.maximumLogLines).map { $0.clipped(toBytes: ProviderTextLimits.maximumLogLineBytes) }
     }
 }
 

@@ -34,10 +34,17 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     /// What SetTunnelNetworkSettings applied, to revert on teardown.
     var applied: AppliedNetworkTransaction?
     var plan: TunnelSettingsPlan?
+    /// The remote addresses of the sockets this provider protected that were connected when it did
+    /// (getpeername at Protect), at most `maximumProtectedEndpoints`; the settings check keeps
+    /// every session's routes off them (SettingsConflicts).
+    var protectedEndpoints: [IPAddress] = []
+    static let maximumProtectedEndpoints = 64
     var startDeadline: DispatchWorkItem?
     var stopDeadline: DispatchWorkItem?
     /// Set when culvertd sent SIGKILL, so the signal is not reported as a crash.
     var killedByDaemon = false
+    /// Set when culvertd killed the provider for breaking its channel's contract: how its exit is reported.
+    var violation: SessionFailure?
     var exit: ProcessExit?
     /// What a culvertd started after a crash needs to find and take over this provider.
     var record: SessionRecord?
@@ -89,6 +96,7 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     /// How an exit the session did not ask for is reported.
     func failure(for exit: ProcessExit) -> SessionFailure {
         let log = log.lastLines(Self.failureLogLines)
+        if let violation { return SessionFailure(reason: violation.reason, description: violation.description, log: log) }
         switch exit {
         case .exited(let code) where code < 0:
             return SessionFailure(

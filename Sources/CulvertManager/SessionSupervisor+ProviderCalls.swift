@@ -22,7 +22,7 @@ extension SessionSupervisor {
             }
             applySettings(call.parameters["settings"], session: session, run: run, responder: responder)
         case .protect?:
-            protect(call.descriptors, session: session, responder: responder)
+            protect(call.descriptors, session: session, run: run, responder: responder)
         case .setReasserting?:
             responder.reply([:])
             // The peer validated the call against the interface: `reasserting` is a bool.
@@ -31,7 +31,8 @@ extension SessionSupervisor {
             responder.reply([:])
             run.drainOutput()
             // try?: validated against the interface already; an absent error gets the default text.
-            let text = (try? CancelTunnelParameters(json: call.parameters))?.error ?? "the provider cancelled the tunnel"
+            let text = ((try? CancelTunnelParameters(json: call.parameters))?.error ?? "the provider cancelled the tunnel")
+                .clipped(toBytes: ProviderTextLimits.maximumReasonBytes)
             feed(
                 .cancelled(
                     SessionFailure(reason: .providerCancelled, description: text, log: run.log.lastLines(ProviderRun.failureLogLines))),
@@ -42,7 +43,21 @@ extension SessionSupervisor {
         }
     }
 
-    func protect(_ descriptors: [Descriptor], session: TunnelSession, responder: VarlinkPeerResponder) {
+    /// The provider channel closed. If the provider broke its contract (ProviderChannelPolicy:
+    /// excess descriptors, a malformed or oversized message), it is killed at once and its exit
+    /// ends the session with `protocol_violation`; an ordinary close waits for the exit as before.
+    func providerChannelClosed(_ reason: VarlinkCloseReason, run: ProviderRun, session: TunnelSession) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard let what = ProviderChannelPolicy.violation(reason), run.exit == nil, run.violation == nil else {
+            logger.debug("session \(session.profileName): provider channel closed (\(reason))")
+            return
+        }
+        logger.warning("session \(session.profileName): provider \(run.process.processID) broke the channel protocol: \(what)")
+        run.violation = SessionFailure(reason: .protocolViolation, description: "the provider broke the channel protocol: \(what)")
+        killRun(run)
+    }
+
+    func protect(_ descriptors: [Descriptor], session: TunnelSession, run: ProviderRun, responder: VarlinkPeerResponder) {
         defer { descriptors.forEach { $0.close() } }
         func refuse(_ reason: String, _ description: String) {
             responder.fail(
@@ -58,6 +73,13 @@ extension SessionSupervisor {
                 return
             }
             try socket.setFirewallMark(CulvertNetlink.fullTunnelTable)
+            // Where it talks to, if it is connected already; an unconnected socket is covered by the
+            // session's tunnelRemoteAddress instead (SettingsConflicts).
+            if let peer = try socket.connectedPeerAddress(), !run.protectedEndpoints.contains(peer),
+                run.protectedEndpoints.count < ProviderRun.maximumProtectedEndpoints
+            {
+                run.protectedEndpoints.append(peer)
+            }
         } catch {
             refuse("mark_failed", error.description)
             return
@@ -77,11 +99,18 @@ extension SessionSupervisor {
             return
         }
         let plan: TunnelSettingsPlan?
+        var underlay = UnderlayView()
         if let settings, settings != .null {
             let othersFull = sessions.values.contains { $0 !== session && $0.run?.plan?.fullTunnel == true }
             do {
-                plan = try TunnelSettingsPlan(
+                let checked = try TunnelSettingsPlan(
                     settings: settings, interfaceIndex: run.tun.interfaceIndex, fullTunnelAvailable: !othersFull)
+                do { underlay = try readUnderlay(socket, run: run) } catch {
+                    responder.fail(ProviderError.settingsFailed(step: "netlink", description: error.description))
+                    return
+                }
+                try checkAgainstOthers(checked, session: session, run: run, underlay: underlay)
+                plan = checked
             } catch {
                 logger.warning("session \(session.profileName): refused settings: \(error)")
                 responder.fail(error.varlinkError)
@@ -90,11 +119,20 @@ extension SessionSupervisor {
         } else {
             plan = nil
         }
+        let underlayRead = underlay
         // Replace: take the old settings away, apply the new ones; if that fails, put the old back.
         dns.revert(session: session.info.id) { [self] outcome in
             if case .failure(let error) = outcome { logger.error("session \(session.profileName): reverting DNS: \(error)") }
             guard session.run === run else { return notReady(responder, session) }
             showDNS(nil, session)
+            // Another session may have applied settings while the DNS was reverted: check again.
+            if let plan {
+                do throws(InvalidTunnelSettings) { try checkAgainstOthers(plan, session: session, run: run, underlay: underlayRead) } catch
+                {
+                    logger.warning("session \(session.profileName): refused settings: \(error)")
+                    return responder.fail(error.varlinkError)
+                }
+            }
             guard replaceNetwork(with: plan, run: run, session: session, socket: socket, responder: responder) else { return }
             guard let plan, let wanted = plan.dns else {
                 return settingsApplied(settings, session: session, run: run, responder: responder)
@@ -119,6 +157,31 @@ extension SessionSupervisor {
                 }
             }
         }
+    }
+
+    /// The host's own network as netlink reports it now: every link but Culvert's TUNs (live runs
+    /// and superseded ones still exiting).
+    private func readUnderlay(_ socket: NetlinkRouteSocket, run: ProviderRun) throws(NetlinkError) -> UnderlayView {
+        let tunnels = Set(sessions.values.compactMap { $0.run?.tun.interfaceIndex } + superseded.values.map(\.tun.interfaceIndex))
+            .union([run.tun.interfaceIndex])
+        return UnderlayView(addresses: try socket.allAddresses(), gatewayRoutes: try socket.gatewayRoutes(), tunnels: tunnels)
+    }
+
+    /// The cross-session check (SettingsConflicts) against every other live session and `underlay`.
+    private func checkAgainstOthers(_ plan: TunnelSettingsPlan, session: TunnelSession, run: ProviderRun, underlay: UnderlayView)
+        throws(InvalidTunnelSettings)
+    {
+        func endpoints(_ run: ProviderRun, _ plan: TunnelSettingsPlan?) -> [IPAddress] {
+            // try?: a tunnelRemoteAddress that is not an IP address (a host name) names no endpoint.
+            run.protectedEndpoints + [plan?.tunnelRemoteAddress.flatMap { try? IPAddress($0) }].compactMap { $0 }
+        }
+        let others = sessions.values.filter { $0 !== session }.compactMap { other -> SessionFootprint? in
+            guard let otherRun = other.run else { return nil }
+            return SessionFootprint(
+                name: other.profileName, addresses: otherRun.plan?.addresses ?? [], routes: otherRun.plan?.includedRoutes ?? [],
+                protectedEndpoints: endpoints(otherRun, otherRun.plan))
+        }
+        try SettingsConflicts.check(plan, ownEndpoints: endpoints(run, plan), others: others, underlay: underlay)
     }
 
     /// The netlink half of a settings change; false (and the responder answered) if it failed.

@@ -7,6 +7,7 @@
 // protected (marked M) keep using the main table and never loop. Excluded routes are `throw`
 // routes in that table: their lookup falls through to the main table.
 
+import CulvertCore
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
@@ -21,9 +22,18 @@ struct InvalidTunnelSettings: Error, Equatable, CustomStringConvertible {
         case mtuOutOfRange = "mtu_out_of_range"
         case mtuTooSmallForIPv6 = "mtu_too_small_for_ipv6"
         case tooMany = "too_many"
+        /// A text longer than its named limit (ProviderTextLimits).
+        case tooLong = "too_long"
         case fullTunnelInUse = "full_tunnel_in_use"
         case requiresFullTunnel = "requires_full_tunnel"
         case invalidDNS = "invalid_dns"
+        /// Overlaps an address or route another live session applied (SettingsConflicts).
+        case conflictsWithSession = "conflicts_with_session"
+        /// Would take over the host's own network: a connected prefix, a gateway, or the route to
+        /// any session's protected endpoint (SettingsConflicts).
+        case capturesUnderlay = "captures_underlay"
+        /// Touches loopback, link-local, multicast or another reserved range (SettingsConflicts).
+        case reservedPrefix = "reserved_prefix"
         /// Not a NetworkSettings value at all; a call validated against the interface never is.
         case malformed
     }
@@ -63,6 +73,10 @@ struct TunnelSettingsPlan: Equatable {
     /// Checks `settings` for the TUN `interfaceIndex`. `fullTunnelAvailable` is false while
     /// another session routes everything.
     init(settings: NetworkSettings, interfaceIndex: Int32, fullTunnelAvailable: Bool) throws(InvalidTunnelSettings) {
+        if let remote = settings.tunnelRemoteAddress, remote.utf8.count > ProviderTextLimits.maximumRemoteAddressBytes {
+            throw InvalidTunnelSettings(
+                field: "tunnelRemoteAddress", reason: .tooLong, detail: "at most \(ProviderTextLimits.maximumRemoteAddressBytes) bytes")
+        }
         tunnelRemoteAddress = settings.tunnelRemoteAddress
         if let section = settings.dns {
             do {

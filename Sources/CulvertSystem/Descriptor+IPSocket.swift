@@ -41,4 +41,24 @@ extension Descriptor {
         _ = try Syscall.call("getsockopt(SO_MARK)") { culvert_socket_get_mark(rawValue, &mark) }
         return mark
     }
+
+    /// The remote address of a connected IP socket — an IPv4-mapped IPv6 peer as the IPv4 address
+    /// it is —; nil when the socket is not connected (ENOTCONN) or not an IP socket.
+    /// The corresponding C function is `getpeername`.
+    public func connectedPeerAddress() throws(SystemError) -> IPAddress? {
+        var family: Int32 = 0
+        var address = [UInt8](repeating: 0, count: 16)
+        var port: UInt16 = 0
+        do throws(SystemError) {
+            _ = try Syscall.call("getpeername") { culvert_socket_address(rawValue, 1, &family, &address, &port) }
+        } catch  where error.errno == Glibc.ENOTCONN || error.errno == Glibc.EAFNOSUPPORT {
+            return nil
+        }
+        guard let endpoint = DatagramSocket.endpoint(family: family, address: address[...], port: port) else { return nil }
+        let bytes = endpoint.address.bytes
+        if bytes.count == 16, bytes.prefix(10).allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
+            return IPAddress(bytes: Array(bytes.suffix(4)))
+        }
+        return endpoint.address
+    }
 }

@@ -39,7 +39,8 @@ package struct Layout {
     func fit(_ text: String, _ width: Int) -> String {
         guard width > 0 else { return "" }
         var text = unicode ? text : Self.ascii(text)
-        text = String(text.map { $0.isNewline || $0 == "\t" ? " " : $0 })
+        // Every line of the screen passes here: provider text can carry no terminal control.
+        text = String(text.map { $0.isNewline || $0 == "\t" ? " " : $0 }).controlCharactersEscaped
         if text.count <= width { return text + String(repeating: " ", count: width - text.count) }
         let mark = width >= ellipsis.count + 1 ? ellipsis : ""
         return String(text.prefix(width - mark.count)) + mark

@@ -110,7 +110,10 @@ method ImportHandover(session: SessionContext, options: [string]string, secrets:
 method SetTunnelNetworkSettings(settings: ?NetworkSettings) -> ()
 
 # Marks the AF_INET/AF_INET6 socket passed with this call so the tunnel's routes never capture
-# it (culvertd). Exactly one descriptor must be attached.
+# it (culvertd). Exactly one descriptor must be attached. Every other call from the provider
+# takes none, and of culvertd's calls only PrepareHandover's reply carries any: a message with
+# more descriptors than its method takes ends the session at once with protocol_violation
+# (culvertd closes the channel and kills the provider).
 method Protect() -> ()
 
 # Tells culvertd the tunnel is recovering (true) or recovered (false) (culvertd).
@@ -122,7 +125,18 @@ method CancelTunnel(error: ?string) -> ()
 
 # The settings are unacceptable; nothing was applied. `field` names the offending value, for
 # example "ipv4.includedRoutes[1]"; `reason` is invalid_prefix, overlaps, wrong_family,
-# mtu_out_of_range, mtu_too_small_for_ipv6, too_many, invalid_address or full_tunnel_in_use.
+# mtu_out_of_range, mtu_too_small_for_ipv6, too_many, too_long, invalid_address, invalid_dns,
+# full_tunnel_in_use, requires_full_tunnel, or one of the checks against everyone else (an
+# address counts with its network, which the kernel routes; the default routes 0.0.0.0/0 and
+# ::/0 are exempt, a full tunnel goes through policy routing; excluded routes are not checked):
+# conflicts_with_session: an address or route overlaps (contains or lies in) an address or
+#   route another live session applied;
+# captures_underlay: an address or route overlaps a prefix connected to a non-tunnel interface,
+#   or contains a gateway of the host's routes or the endpoint of any session (a remote address
+#   of a socket it protected, or its tunnelRemoteAddress) — including this session's own, which
+#   would loop; splitting the default (0.0.0.0/1 + 128.0.0.0/1) is refused so;
+# reserved_prefix: an address or route touches 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16,
+#   224.0.0.0/4, 255.255.255.255/32, ::1/128, fe80::/10 or ff00::/8.
 error InvalidSettings (field: string, reason: string, description: string)
 
 # The kernel refused a step; everything applied by this call was rolled back.

@@ -16,6 +16,9 @@ public enum VarlinkCloseReason: Error, Sendable, Equatable, CustomStringConverti
     /// More descriptors on one message than `maximumDescriptorsPerMessage`, or (VarlinkPeer) more
     /// waiting with queued calls than `maximumQueuedDescriptors`.
     case tooManyDescriptors
+    /// (VarlinkPeer) A call or reply carried more descriptors than its method takes
+    /// (`VarlinkPeerLimits.descriptorsPerCall` / `descriptorsPerReply`): what arrived, and the limit.
+    case descriptorsNotAllowed(method: String, received: Int, allowed: Int)
     /// The other end stopped reading and more than the output bound waited for it.
     case outputOverflow
     /// The caller's connections together held more than its memory budget (server connections).
@@ -33,6 +36,8 @@ public enum VarlinkCloseReason: Error, Sendable, Equatable, CustomStringConverti
         case .protocolError(let why): return "protocol error: \(why)"
         case .tooLarge: return "message too large"
         case .tooManyDescriptors: return "too many descriptors"
+        case .descriptorsNotAllowed(let method, let received, let allowed):
+            return "\(received) descriptors with \(method), which takes at most \(allowed)"
         case .outputOverflow: return "the other end stopped reading"
         case .overBudget: return "memory budget exceeded"
         case .deadlineExpired: return "deadline expired"

@@ -43,9 +43,12 @@ public struct EncodedCall: Sendable {
     public let frame: [UInt8]
     public let more: Bool
     public let oneway: Bool
+    /// The method's member name, e.g. "PrepareHandover": which reply allowance applies.
+    public let member: String
 
     public init(_ message: VarlinkCallMessage) {
         frame = message.encoded()
+        member = message.member
         more = message.more
         oneway = message.oneway
     }

@@ -45,6 +45,12 @@ public struct VarlinkPeerLimits: Sendable {
     public var maximumDescriptorsPerMessage = DescriptorPassing.maximumDescriptorsPerMessage
     public var maximumQueuedCallBytes = defaultMaximumQueuedCallBytes
     public var maximumQueuedDescriptors = defaultMaximumQueuedDescriptors
+    /// Descriptors a received call may carry, by method member name; a member not listed takes
+    /// none. More closes the peer with `.descriptorsNotAllowed`. Nil: any number up to
+    /// `maximumDescriptorsPerMessage`.
+    public var descriptorsPerCall: [String: Int]?
+    /// The same for replies, by the member of the call they answer.
+    public var descriptorsPerReply: [String: Int]?
 
     public init() {}
 }
@@ -56,6 +62,7 @@ public struct VarlinkPeerLimits: Sendable {
 /// when it closes. It keeps itself alive while started.
 public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is confined to `queue`; the stream calls back on it
     private struct OutgoingCall {
+        var member: String
         var more: Bool
         var reply: (Result<VarlinkPeerReply, VarlinkPeerCallError>) -> Void
     }
@@ -154,7 +161,7 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
             }
             return
         }
-        if !message.oneway { awaitingReply.append(OutgoingCall(more: message.more, reply: reply)) }
+        if !message.oneway { awaitingReply.append(OutgoingCall(member: message.member, more: message.more, reply: reply)) }
         send(message.frame, passing: descriptors)
     }
 
@@ -215,7 +222,9 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         }
         if value["method"] != nil {
             do {
-                enqueue(try VarlinkCallMessage.decode(value), descriptors: frame.descriptors, size: frame.bytes.count + 1)
+                let message = try VarlinkCallMessage.decode(value)
+                guard allowed(frame.descriptors, message.member, limits.descriptorsPerCall) else { return }
+                enqueue(message, descriptors: frame.descriptors, size: frame.bytes.count + 1)
             } catch {
                 frame.descriptors.forEach { $0.close() }
                 close(because: .protocolError(error.description))
@@ -230,6 +239,14 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         }
     }
 
+    /// False (the descriptors closed, the peer closing) if `member` takes fewer than arrived.
+    private func allowed(_ descriptors: [Descriptor], _ member: String, _ allowances: [String: Int]?) -> Bool {
+        guard let allowances, descriptors.count > allowances[member, default: 0] else { return true }
+        descriptors.forEach { $0.close() }
+        close(because: .descriptorsNotAllowed(method: member, received: descriptors.count, allowed: allowances[member, default: 0]))
+        return false
+    }
+
     /// Hands a reply to the oldest outgoing call still waiting.
     private func deliver(_ reply: VarlinkReplyMessage, descriptors: [Descriptor]) {
         guard let head = awaitingReply.first else {
@@ -237,6 +254,7 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
             close(because: .protocolError("a reply to no call"))
             return
         }
+        guard allowed(descriptors, head.member, limits.descriptorsPerReply) else { return }
         if let error = reply.error {
             descriptors.forEach { $0.close() }
             awaitingReply.removeFirst()

@@ -1,6 +1,7 @@
 // Output: how culvertctl writes — text or JSON to stdout, one-line errors to stderr.
 
 import CulvertClient
+import CulvertCore
 import Foundation
 
 /// Writes results. Every line is written through immediately, so `watch` output reaches a pipe
@@ -8,14 +9,18 @@ import Foundation
 struct Output: Sendable {
     let json: Bool
 
-    /// Writes `text` and a newline to standard output.
+    /// Writes `text` and a newline to standard output. Control characters are escaped here, the
+    /// last guard: provider strings are made `terminalSafe` where they are rendered, and JSON
+    /// escapes every control character itself.
     func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        FileHandle.standardOutput.write(Data((text.controlCharactersEscaped + "\n").utf8))
     }
 
-    /// Writes `value` as one line of JSON (sorted keys) to standard output.
+    /// Writes `value` as one line of JSON (sorted keys) to standard output. JSON escapes C0
+    /// controls itself; DEL and C1 (which it may write raw) are written as `\u00XX` here — the
+    /// same JSON value, nothing a terminal acts on.
     func json(_ value: some Encodable) {
-        line(Self.encode(value))
+        FileHandle.standardOutput.write(Data((Self.encode(value) + "\n").utf8))
     }
 
     /// Writes each row with its columns padded to the widest cell, two spaces apart.
@@ -47,15 +52,15 @@ struct Output: Sendable {
             if let hint = failure.hint { text += " (\(hint))" }
             if let log = failure.log {
                 text += log.isEmpty ? "\nthe provider logged nothing" : "\nthe provider's last \(log.count) log lines:"
-                for line in log { text += "\n  " + line }
+                for line in log { text += "\n  " + line.terminalSafe }
             }
         }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((text.controlCharactersEscaped + "\n").utf8))
     }
 
     /// Writes a note for a person to standard error (never mixed into the data on stdout).
     func note(_ text: String) {
-        FileHandle.standardError.write(Data(("culvertctl: " + text + "\n").utf8))
+        FileHandle.standardError.write(Data(("culvertctl: " + text.controlCharactersEscaped + "\n").utf8))
     }
 
     private struct ErrorLine: Encodable {
@@ -75,6 +80,16 @@ struct Output: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Only culvertctl's own Codable types reach here (strings, integers, bools, arrays, maps),
         // whose encoding has no failing case.
-        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+        let text = String(decoding: try! encoder.encode(value), as: UTF8.self)
+        guard text.unicodeScalars.contains(where: { (0x7F...0x9F).contains($0.value) }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if (0x7F...0x9F).contains(scalar.value) {
+                escaped += "\\u00" + String(scalar.value, radix: 16)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import CulvertClient
+import CulvertCore
 
 extension Culvertctl.SessionCommand {
     struct Log: AsyncParsableCommand {
@@ -51,7 +52,7 @@ extension Culvertctl.SessionCommand {
                     return
                 }
                 if log.truncated { output.note("older lines of \(profile)'s log are not shown") }
-                for line in log.lines { output.line(line) }
+                for line in log.lines { output.line(line.terminalSafe) }
             }
         }
     }

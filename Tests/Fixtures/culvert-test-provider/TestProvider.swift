@@ -17,7 +17,10 @@
 // how a new version misbehaves during an upgrade: crash-at-start (aborts before serving its
 // channel), import-fails (ImportHandover throws), import-fails-if-asked (throws for profiles with
 // option failImport=yes), import-hangs (ImportHandover never returns).
-// The app message "version" answers with the bundle's manifest version.
+// The app message "version" answers with the bundle's manifest version. Hostile messages (issue 11):
+// "print-escapes" prints terminal escape sequences to the log; "cancel-huge" cancels with a 15 MiB
+// reason; "protect-many" sends one Protect call carrying 16 descriptors (the most one message can
+// carry) straight on the channel, behind the SDK's back.
 // It prints its inherited descriptors and every step to stdout, which culvertd keeps as the session log.
 
 import CulvertProvider
@@ -186,11 +189,39 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
             let object = try? JSONSerialization.jsonObject(with: Data(manifest.utf8)) as? [String: Any]  // try?: "?" below
             return Array("version=\(object?["version"] as? String ?? "?") pid=\(getpid())".utf8)
         }
+        if let answer = hostile(text) { return answer }
         if text == "stats" {
             let counts = relay?.counts ?? (0, 0)
             return Array("toPeer=\(counts.0) fromPeer=\(counts.1)".utf8)
         }
         return Array("echo: \(text)".utf8)
+    }
+
+    /// What a hostile provider sends (see the header); nil for any other message.
+    private func hostile(_ text: String) -> [UInt8]? {
+        switch text {
+        case "print-escapes":
+            say("escapes: \u{1b}[31mred\u{1b}[0m \u{1b}]0;pwned\u{07} \u{9b}2J done")
+            return Array("printed".utf8)
+        case "cancel-huge":
+            let reason = String(repeating: "A", count: 15 * 1024 * 1024)
+            Task { await tunnel.cancelTunnel(error: reason) }
+            return Array("cancelling hugely".utf8)
+        case "protect-many":
+            let extra = (0..<DescriptorPassing.maximumDescriptorsPerMessage).map { _ in Descriptor(rawValue: open("/dev/null", O_RDONLY)) }
+            let frame = Array(#"{"method":"io.culvert.Provider.Protect","parameters":{}}"#.utf8) + [0]
+            do {
+                // fd 4 is the channel (LISTEN_FDS); the SDK is inside this call and writes nothing meanwhile.
+                _ = try Descriptor(rawValue: 4).send(frame, passing: extra)
+                say("sent Protect with \(extra.count) descriptors")
+            } catch {
+                say("sending Protect with many descriptors: \(error)")
+            }
+            extra.forEach { $0.close() }
+            return Array("sent".utf8)
+        default:
+            return nil
+        }
     }
 
     /// Tries what only culvertd may do, to show it is refused.
