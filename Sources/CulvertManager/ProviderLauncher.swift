@@ -119,7 +119,9 @@ struct ProviderLauncher: Sendable {
                 logger.error("session \(target.profile.name): watching refused system calls: \(error)")
             }
         }
-        let channel = VarlinkPeer(descriptor: ours, interface: providerInterface, serves: Self.servedMethods, queue: queue)
+        let channel = VarlinkPeer(
+            descriptor: ours, interface: providerInterface, serves: Self.servedMethods, limits: ProviderChannelPolicy.peerLimits,
+            queue: queue)
         let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())
         run.confinement = confined
         handedOver = true

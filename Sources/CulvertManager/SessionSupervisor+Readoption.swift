@@ -106,7 +106,8 @@ extension SessionSupervisor {
         let process = try SpawnedProcess.adopt(processID: record.pid, output: output.read)
         outputHandedOver = true
         let channel = VarlinkPeer(
-            descriptor: connection, interface: providerInterface, serves: ProviderLauncher.servedMethods, queue: queue)
+            descriptor: connection, interface: providerInterface, serves: ProviderLauncher.servedMethods,
+            limits: ProviderChannelPolicy.peerLimits, queue: queue)
         handedOver = true
         let tun = TunDevice(descriptor: tunDescriptor, name: record.interface, interfaceIndex: record.interfaceIndex)
         let run = ProviderRun(tun: tun, channel: channel, process: process, log: ProcessLog())

@@ -107,8 +107,9 @@ extension SessionSupervisor {
             }
             self.providerCall(call, responder: responder, run: run, session: session)
         }
-        run.channel.onClose = { [weak self] reason in
-            self?.logger.debug("session \(session.profileName): provider channel closed (\(reason))")
+        run.channel.onClose = { [weak self, weak session, weak run] reason in
+            guard let self, let session, let run else { return }
+            self.providerChannelClosed(reason, run: run, session: session)
         }
         run.channel.start()
     }

@@ -94,6 +94,7 @@ extension SessionSupervisor {
     func switchRun(_ session: TunnelSession, from oldRun: ProviderRun, to newRun: ProviderRun, version: String) {
         newRun.applied = oldRun.applied
         newRun.plan = oldRun.plan
+        newRun.protectedEndpoints = oldRun.protectedEndpoints
         newRun.record?.settings = oldRun.record?.settings
         newRun.record?.connectedAt = oldRun.record?.connectedAt
         oldRun.applied = nil

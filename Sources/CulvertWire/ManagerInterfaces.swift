@@ -122,7 +122,9 @@ type SessionCounters (
 # Why a session failed or ended abnormally.
 type SessionFailure (
   # provider_exited, provider_crashed, start_timeout, start_failed, settings_failed,
-  # provider_cancelled, spawn_failed, tunnel_failed, extension_not_usable.
+  # provider_cancelled, spawn_failed, tunnel_failed, extension_not_usable, protocol_violation (the
+  # provider broke its channel's contract — more descriptors than a method takes, or a malformed or
+  # oversized message; culvertd closed the channel and killed it).
   reason: string,
   description: string,
   # The provider's exit status, when it exited.
