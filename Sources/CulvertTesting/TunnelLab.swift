@@ -37,9 +37,9 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     /// Short timeouts and delays, so failure tests are quick; appended before the caller's arguments.
     public static let daemonArguments =
         containmentArguments + [
-        "--start-timeout", "3", "--stop-timeout", "2", "--restart-delay", "0.3",
-        "--restart-delay-max", "1.2", "--stats-interval", "0.2",
-    ]
+            "--start-timeout", "3", "--stop-timeout", "2", "--restart-delay", "0.3",
+            "--restart-delay-max", "1.2", "--stats-interval", "0.2",
+        ]
 
     public let namespaces: NetworkNamespacePair
     public let directory: TemporaryDirectory

@@ -64,7 +64,8 @@ struct HostileRun {
         let cgroup = ProcessTable.cgroupDirectory(of: pid)
         XCTAssertNotNil(cgroup, "\(profile): no cgroup v2 directory for pid \(pid)", file: file, line: line)
         XCTAssertNotEqual(cgroup, victim.cgroup, "\(profile) shares the victim's cgroup \(cgroup ?? "-")", file: file, line: line)
-        XCTAssertNotEqual(cgroup, ProcessTable.cgroupDirectory(of: getpid()), "\(profile) is in the test's own cgroup", file: file, line: line)
+        XCTAssertNotEqual(
+            cgroup, ProcessTable.cgroupDirectory(of: getpid()), "\(profile) is in the test's own cgroup", file: file, line: line)
         let executable = try XCTUnwrap(ProcessTable.executable(of: pid), file: file, line: line)
         return HostileRun(profile: profile, baseline: baseline, pid: pid, uid: uid, executable: executable, cgroup: cgroup)
     }
@@ -75,7 +76,9 @@ struct HostileRun {
         while Date() < deadline {
             let log = try lab.sessionLog(profile)
             if done(log) { return log }
-            if let state = try lab.session(profile)?["state"]?.stringValue, !Self.activeStates.contains(state) { return try lab.sessionLog(profile) }
+            if let state = try lab.session(profile)?["state"]?.stringValue, !Self.activeStates.contains(state) {
+                return try lab.sessionLog(profile)
+            }
             usleep(100_000)
         }
         return try lab.sessionLog(profile)
@@ -94,9 +97,12 @@ struct HostileRun {
             XCTAssertTrue(left.isEmpty, "\(profile): processes of uid \(uid) remain: \(left)", file: file, line: line)
         }
         let running = ProcessTable.processes(running: executable)
-        XCTAssertTrue(running.isEmpty, "\(profile): \(running.count) processes of its executable remain: \(running.prefix(20))", file: file, line: line)
+        XCTAssertTrue(
+            running.isEmpty, "\(profile): \(running.count) processes of its executable remain: \(running.prefix(20))", file: file,
+            line: line)
         if let cgroup, cgroup != victim.cgroup, cgroup != ProcessTable.cgroupDirectory(of: getpid()) {
-            XCTAssertFalse(FileManager.default.fileExists(atPath: cgroup), "\(profile): its cgroup \(cgroup) remains", file: file, line: line)
+            XCTAssertFalse(
+                FileManager.default.fileExists(atPath: cgroup), "\(profile): its cgroup \(cgroup) remains", file: file, line: line)
         }
         try lab.assertNetworkState(equals: baseline, "\(profile):", file: file, line: line)
     }
@@ -134,7 +140,8 @@ final class VictimSession {
         executable = ProcessTable.executable(of: pid)
         pingLog = lab.directory.path + "/victim-ping.log"
         ping = try lab.namespaces.spawn(
-            in: lab.namespaces.a, ["ping", "-n", "-i", Self.pingIntervalSeconds, "-W", "2", "-w", Self.pingLifetimeSeconds, TunnelLab.behindPeer],
+            in: lab.namespaces.a,
+            ["ping", "-n", "-i", Self.pingIntervalSeconds, "-W", "2", "-w", Self.pingLifetimeSeconds, TunnelLab.behindPeer],
             output: pingLog)
     }
 

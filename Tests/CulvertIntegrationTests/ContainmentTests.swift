@@ -33,6 +33,8 @@ final class ContainmentTests: XCTestCase {
         ("route-overlaps-session", "conflicts_with_session"), ("address-overlaps-session", "conflicts_with_session"),
         ("route-captures-underlay", "captures_underlay"), ("route-reserved-prefix", "reserved_prefix"),
     ]
+    /// Bound on culvertd noticing the excess descriptors and ending the session.
+    static let protocolViolationDeadline: TimeInterval = 20
     /// Bytes a terminal acts on that provider text must never carry to the operator's terminal.
     static let terminalControlBytes: Set<UInt8> = [0x1b, 0x07, 0x9b]
 
@@ -146,7 +148,9 @@ final class ContainmentTests: XCTestCase {
                 XCTFail("routes: no report of \(name)")
                 continue
             }
-            XCTAssertTrue(attack.detail.hasPrefix("InvalidSettings:\(reason)"), "routes: \(name) answered \(attack.blocked ? "" : "SUCCEEDED ")\(attack.detail)")
+            XCTAssertTrue(
+                attack.detail.hasPrefix("InvalidSettings:\(reason)"),
+                "routes: \(name) answered \(attack.blocked ? "" : "SUCCEEDED ")\(attack.detail)")
         }
         let after = try probes.map { try lab.namespaces.ip(in: lab.namespaces.a, ["-j", "route", "get", $0]) }
         XCTAssertEqual(after, before, "routes: the victim's routes changed while the hostile session ran")
@@ -172,7 +176,9 @@ final class ContainmentTests: XCTestCase {
         let run = try HostileRun.start(lab, attack: "fds", victim: victim)
         let log = try run.waitForReport(lab)
         XCTAssertTrue(log.contains { $0.contains("sent Protect with 200 descriptors") }, "fds: \(log.suffix(10))")
-        let ended = try lab.waitForSession(run.profile, timeout: HostileRun.reportDeadline) { $0["state"]?.stringValue != "connected" }
+        let ended = try lab.waitForSession(run.profile, timeout: Self.protocolViolationDeadline) {
+            $0["state"]?.stringValue != "connected"
+        }
         XCTAssertNotEqual(ended?["state"]?.stringValue, "connected", "fds: still connected after 200 descriptors")
         XCTAssertEqual(ended?["failure"]?["reason"]?.stringValue, "protocol_violation", "fds: \(ended?.jsonString ?? "-")")
         try run.end(lab)
@@ -190,7 +196,9 @@ final class ContainmentTests: XCTestCase {
             if command[1] == "log" { XCTAssertTrue(text.contains("ESCAPE clear"), "escapes: the log lines are missing:\n\(text)") }
             let found = Set(result.stdout).intersection(Self.terminalControlBytes)
             XCTAssertTrue(
-                found.isEmpty, "culvertctl \(command.joined(separator: " ")) passes \(found.sorted().map { String(format: "0x%02x", $0) }) to the terminal")
+                found.isEmpty,
+                "culvertctl \(command.joined(separator: " ")) passes \(found.sorted().map { String(format: "0x%02x", $0) }) to the terminal"
+            )
         }
         try run.end(lab)
         return run

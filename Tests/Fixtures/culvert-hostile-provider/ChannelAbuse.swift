@@ -91,7 +91,8 @@ struct ChannelAbuse {
             cmsg.cmsg_level = SOL_SOCKET
             cmsg.cmsg_type = Int32(SCM_RIGHTS)
             withUnsafeBytes(of: &cmsg) { raw.copyMemory(from: $0) }
-            descriptors.withUnsafeBytes { raw.baseAddress!.advanced(by: header).copyMemory(from: $0.baseAddress!, byteCount: payload) }  // !: non-empty buffers
+            // !: both buffers are non-empty (a header and at least one descriptor).
+            descriptors.withUnsafeBytes { raw.baseAddress!.advanced(by: header).copyMemory(from: $0.baseAddress!, byteCount: payload) }
         }
         var data = bytes
         return data.withUnsafeMutableBytes { dataBuffer in

@@ -15,7 +15,8 @@ import Foundation
     import Glibc
 #endif
 
-final class HostileProvider: PacketTunnelProvider, @unchecked Sendable {  // `options` is written once, in startTunnel, before the attack task starts
+// @unchecked: `options` is written once, in startTunnel, before the attack task that reads it starts.
+final class HostileProvider: PacketTunnelProvider, @unchecked Sendable {
     static let defaultAddress = "10.78.0.1/24"
     let tunnel: Tunnel
     private(set) var options: [String: String] = [:]

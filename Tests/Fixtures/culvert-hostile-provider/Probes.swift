@@ -61,7 +61,9 @@ struct Probes {
                 return
             }
             var buffer = [UInt8](repeating: 0, count: 64)
-            let read = RawSyscall.libc { buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 64, off_t(Int64(bitPattern: UInt64(address)))) } }
+            let read = RawSyscall.libc {
+                buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 64, off_t(Int64(bitPattern: UInt64(address)))) }
+            }
             Report.attack("proc-mem", read) { "read \($0) bytes at 0x\(String(address, radix: 16))" }
         }
         Report.attack("proc-fd-list", listDirectory("/proc/\(pid)/fd")) { "fds \($0.sorted().joined(separator: ","))" }
@@ -124,7 +126,8 @@ struct Probes {
             let taken = RawSyscall.call(Kernel.pidfdGetfd, handle, fd, 0)
             Report.attack("pidfd-getfd-\(fd)", taken) { copy in
                 defer { close(Int32(copy)) }
-                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(copy)")) ?? "?"  // try?: display only
+                // try?: for display only.
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(copy)")) ?? "?"
                 return "took fd \(fd) as \(copy): \(target)"
             }
         }
@@ -169,10 +172,16 @@ struct Probes {
             for (index, byte) in bytes.enumerated() { raw[index] = byte }
         }
         let result = RawSyscall.libc {
-            withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
         }
-        if case .success = result { _ = listen(fd, 1) }  // kept open: the socket now answers at the victim's path
-        else { close(fd) }
+        if case .success = result {
+            _ = listen(fd, 1)
+        }  // kept open: the socket now answers at the victim's path
+        else {
+            close(fd)
+        }
         return result.map { _ in fd }
     }
 
