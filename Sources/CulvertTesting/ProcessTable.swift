@@ -70,6 +70,16 @@ public enum ProcessTable {
         return nil
     }
 
+    /// True while `pid` exists and is not a zombie (a zombie holds no descriptors any more).
+    public static func isAlive(_ pid: Int32) -> Bool {
+        // try?: gone.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
+    }
+
     /// SIGKILLs exactly `pids` (each found by the caller) and reaps none: they are not our children.
     public static func kill(_ pids: [Int32]) {
         for pid in pids where pid > 1 { _ = Glibc.kill(pid, SIGKILL) }

@@ -116,6 +116,8 @@ final class VictimSession {
     static let pingLifetimeSeconds = "900"
     /// Fewer echo requests than this means the ping did not run through the test.
     static let minimumPings = 20
+    /// Bound on waiting for killed leftovers to die.
+    static let leftoverDeadline: TimeInterval = 10
 
     let pid: Int32
     let uid: UInt32
@@ -149,11 +151,15 @@ final class VictimSession {
     /// the victim's provider (what a hostile session left), so the next mode starts clean.
     func killHostileLeftovers(_ lab: TunnelLab) {
         let store = lab.directory.path + "/"
-        ProcessTable.kill(
-            ProcessTable.pids.filter { pid in
-                guard let path = ProcessTable.executable(of: pid) else { return false }
-                return path.hasPrefix(store) && path != executable
-            })
+        let leftovers = ProcessTable.pids.filter { pid in
+            guard let path = ProcessTable.executable(of: pid) else { return false }
+            return path.hasPrefix(store) && path != executable
+        }
+        ProcessTable.kill(leftovers)
+        // Until they are dead (bounded): the next mode's baseline must not include a TUN they still hold.
+        let deadline = Date().addingTimeInterval(Self.leftoverDeadline)
+        while leftovers.contains(where: ProcessTable.isAlive) && Date() < deadline { usleep(20_000) }
+        usleep(200_000)  // the kernel deletes a TUN link after its last descriptor closed
     }
 
     /// Stops the ping (SIGINT: it prints its summary) and returns (transmitted, the echo sequence numbers answered).
