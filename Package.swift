@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CulvertClient", targets: ["CulvertClient"]),
         .library(name: "CulvertProvider", targets: ["CulvertProvider"]),
         .executable(name: "culvert-test-provider", targets: ["culvert-test-provider"]),
+        .executable(name: "culvert-hostile-provider", targets: ["culvert-hostile-provider"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -60,6 +61,10 @@ let package = Package(
         .target(name: "CulvertProvider", dependencies: ["CulvertSystem", "CulvertVarlink", "CulvertWire"], swiftSettings: strict),
         .executableTarget(
             name: "culvert-test-provider", dependencies: ["CulvertProvider", "CulvertSystem"], path: "Tests/Fixtures/culvert-test-provider",
+            swiftSettings: strict),
+        // Issue 11's attacker: a provider that tries to escape its containment (ContainmentTests).
+        .executableTarget(
+            name: "culvert-hostile-provider", dependencies: ["CulvertProvider"], path: "Tests/Fixtures/culvert-hostile-provider",
             swiftSettings: strict),
         .target(
             name: "CulvertClient", dependencies: ["CulvertCore", "CulvertVarlink", "CulvertWire", "CulvertSystem"],

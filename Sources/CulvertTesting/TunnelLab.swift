@@ -30,11 +30,16 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     /// Reply deadline of the lab's control calls; Connect and Disconnect get `sessionCallMilliseconds`.
     public static let callMilliseconds: Int32 = 10_000
     public static let sessionCallMilliseconds: Int32 = 20_000
+    /// How culvertd runs providers: the one place to change when its containment flags change
+    /// (issue 11: `--provider-uids FIRST-LAST` per-session uids and `--cgroup-root PATH` replace
+    /// `--provider-user`).
+    public static let containmentArguments = ["--provider-user", "nobody"]
     /// Short timeouts and delays, so failure tests are quick; appended before the caller's arguments.
-    public static let daemonArguments = [
-        "--provider-user", "nobody", "--start-timeout", "3", "--stop-timeout", "2", "--restart-delay", "0.3",
-        "--restart-delay-max", "1.2", "--stats-interval", "0.2",
-    ]
+    public static let daemonArguments =
+        containmentArguments + [
+            "--start-timeout", "3", "--stop-timeout", "2", "--restart-delay", "0.3",
+            "--restart-delay-max", "1.2", "--stats-interval", "0.2",
+        ]
 
     public let namespaces: NetworkNamespacePair
     public let directory: TemporaryDirectory
