@@ -30,10 +30,9 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     /// Reply deadline of the lab's control calls; Connect and Disconnect get `sessionCallMilliseconds`.
     public static let callMilliseconds: Int32 = 10_000
     public static let sessionCallMilliseconds: Int32 = 20_000
-    /// How culvertd runs providers: the one place to change when its containment flags change
-    /// (issue 11: `--provider-uids FIRST-LAST` per-session uids and `--cgroup-root PATH` replace
-    /// `--provider-user`).
-    public static let containmentArguments = ["--provider-user", "nobody"]
+    /// How culvertd contains providers in the lab: the production defaults, spelled out so tests
+    /// can rely on them (each lab's culvertd has its own runtime directory, hence its own cgroup root).
+    public static let containmentArguments = ["--provider-uids", "90000-99999", "--provider-tasks", "256", "--provider-memory", "256M"]
     /// Short timeouts and delays, so failure tests are quick; appended before the caller's arguments.
     public static let daemonArguments =
         containmentArguments + [

@@ -61,12 +61,12 @@ struct HostileRun {
         let uid = UInt32(try XCTUnwrap(session["uid"]?.intValue, "\(profile) has no uid", file: file, line: line))
         XCTAssertNotEqual(uid, victim.uid, "\(profile) runs under the victim's uid \(uid)", file: file, line: line)
         XCTAssertNotEqual(uid, 0, file: file, line: line)
-        let cgroup = ProcessTable.cgroupDirectory(of: pid)
+        let cgroup = ProcessScan.cgroupDirectory(of: pid)
         XCTAssertNotNil(cgroup, "\(profile): no cgroup v2 directory for pid \(pid)", file: file, line: line)
         XCTAssertNotEqual(cgroup, victim.cgroup, "\(profile) shares the victim's cgroup \(cgroup ?? "-")", file: file, line: line)
         XCTAssertNotEqual(
-            cgroup, ProcessTable.cgroupDirectory(of: getpid()), "\(profile) is in the test's own cgroup", file: file, line: line)
-        let executable = try XCTUnwrap(ProcessTable.executable(of: pid), file: file, line: line)
+            cgroup, ProcessScan.cgroupDirectory(of: getpid()), "\(profile) is in the test's own cgroup", file: file, line: line)
+        let executable = try XCTUnwrap(ProcessScan.executable(of: pid), file: file, line: line)
         return HostileRun(profile: profile, baseline: baseline, pid: pid, uid: uid, executable: executable, cgroup: cgroup)
     }
 
@@ -93,14 +93,14 @@ struct HostileRun {
     /// After the session ended: nothing of it runs, its cgroup is gone, namespace A is at baseline.
     func assertLeftNothing(_ lab: TunnelLab, victim: VictimSession, file: StaticString = #filePath, line: UInt = #line) throws {
         if uid != victim.uid {
-            let left = ProcessTable.processes(ownedBy: uid)
+            let left = ProcessScan.processes(ownedBy: uid)
             XCTAssertTrue(left.isEmpty, "\(profile): processes of uid \(uid) remain: \(left)", file: file, line: line)
         }
-        let running = ProcessTable.processes(running: executable)
+        let running = ProcessScan.processes(running: executable)
         XCTAssertTrue(
             running.isEmpty, "\(profile): \(running.count) processes of its executable remain: \(running.prefix(20))", file: file,
             line: line)
-        if let cgroup, cgroup != victim.cgroup, cgroup != ProcessTable.cgroupDirectory(of: getpid()) {
+        if let cgroup, cgroup != victim.cgroup, cgroup != ProcessScan.cgroupDirectory(of: getpid()) {
             XCTAssertFalse(
                 FileManager.default.fileExists(atPath: cgroup), "\(profile): its cgroup \(cgroup) remains", file: file, line: line)
         }
@@ -138,8 +138,8 @@ final class VictimSession {
         id = try XCTUnwrap(session["id"]?.stringValue)
         interface = try XCTUnwrap(session["interface"]?.stringValue)
         routes = session["routes"]?.stringList ?? []
-        cgroup = ProcessTable.cgroupDirectory(of: pid)
-        executable = ProcessTable.executable(of: pid)
+        cgroup = ProcessScan.cgroupDirectory(of: pid)
+        executable = ProcessScan.executable(of: pid)
         pingLog = lab.directory.path + "/victim-ping.log"
         ping = try lab.namespaces.spawn(
             in: lab.namespaces.a,
@@ -151,14 +151,14 @@ final class VictimSession {
     /// the victim's provider (what a hostile session left), so the next mode starts clean.
     func killHostileLeftovers(_ lab: TunnelLab) {
         let store = lab.directory.path + "/"
-        let leftovers = ProcessTable.pids.filter { pid in
-            guard let path = ProcessTable.executable(of: pid) else { return false }
+        let leftovers = ProcessScan.pids.filter { pid in
+            guard let path = ProcessScan.executable(of: pid) else { return false }
             return path.hasPrefix(store) && path != executable
         }
-        ProcessTable.kill(leftovers)
+        ProcessScan.kill(leftovers)
         // Until they are dead (bounded): the next mode's baseline must not include a TUN they still hold.
         let deadline = Date().addingTimeInterval(Self.leftoverDeadline)
-        while leftovers.contains(where: ProcessTable.isAlive) && Date() < deadline { usleep(20_000) }
+        while leftovers.contains(where: ProcessScan.isAlive) && Date() < deadline { usleep(20_000) }
         usleep(200_000)  // the kernel deletes a TUN link after its last descriptor closed
     }
 

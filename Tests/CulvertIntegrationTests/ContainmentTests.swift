@@ -46,7 +46,7 @@ final class ContainmentTests: XCTestCase {
         addTeardownBlock {
             if victim.ping.isRunning { victim.ping.terminate() }
             // Whatever the hostile sessions left: processes running an executable of this lab's store.
-            ProcessTable.kill(ProcessTable.pids.filter { ProcessTable.executable(of: $0)?.hasPrefix(labDirectory + "/") ?? false })
+            ProcessScan.kill(ProcessScan.pids.filter { ProcessScan.executable(of: $0)?.hasPrefix(labDirectory + "/") ?? false })
         }
         let modes: [(String, (TunnelLab, VictimSession) throws -> HostileRun)] = [
             ("probe", probe), ("forkbomb", forkBomb), ("memory", memory), ("linger", linger), ("symlinkswap", symlinkSwap),

@@ -1,4 +1,4 @@
-// ProcessTable: what /proc says about processes, for tests that must prove a provider left
+// ProcessScan: what /proc says about processes, for tests that must prove a provider left
 // nothing behind — processes by owner or by executable, a process's cgroup v2 directory — and
 // that must clean up what a hostile provider left (killing exactly the pids found, by pid).
 // Hand-written: reading /proc is a few lines, and no library the project uses does it.
@@ -10,7 +10,7 @@ import Foundation
     import Glibc
 #endif
 
-public enum ProcessTable {
+public enum ProcessScan {
     /// Every pid in /proc now.
     public static var pids: [Int32] {
         // try?: /proc always exists on Linux; unreadable means no pids to report.
