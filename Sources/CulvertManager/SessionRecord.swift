@@ -76,10 +76,24 @@ struct SessionRecord: Codable, Equatable {
         return (records, discarded)
     }
 
-    /// Removes the record and the rendezvous directory.
-    static func remove(runtimeDirectory: String, id: String) {
-        // try?: already gone is the goal.
+    /// How far removing a rendezvous directory may go: it normally holds one socket, so a provider
+    /// that filled it can cost root at most this much work (on the manager queue) before giving up.
+    static let rendezvousRemovalLimits = TreeRemoval.Limits(maximumDepth: 8, maximumEntries: 10_000)
+
+    /// Removes the record and the rendezvous directory. The directory belongs to the provider's
+    /// uid, which may still run and change it during the removal: it is removed descriptor-relative
+    /// (`FileSystem.removeTreeBeneath`), never following a link or crossing a mount point. Returns
+    /// why the directory could not be removed completely (for the log), nil when it is gone.
+    @discardableResult
+    static func remove(runtimeDirectory: String, id: String) -> TreeRemovalError? {
+        // try?: already gone is the goal; a record we cannot remove names no provider once its rendezvous is gone.
         try? FileSystem.removeFile(path(runtimeDirectory: runtimeDirectory, id: id))
-        try? FileSystem.removeTree(rendezvousDirectory(runtimeDirectory: runtimeDirectory, id: id))
+        do {
+            try FileSystem.removeTreeBeneath(
+                parent: directory(runtimeDirectory: runtimeDirectory), name: id, limits: rendezvousRemovalLimits)
+            return nil
+        } catch {
+            return error
+        }
     }
 }

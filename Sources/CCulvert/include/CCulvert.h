@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "CCulvertBeneath.h"
 #include "CCulvertDatagram.h"
 #include "CCulvertDescriptors.h"
 #include "CCulvertSpawn.h"
