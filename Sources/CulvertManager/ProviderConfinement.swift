@@ -48,8 +48,13 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         self.logger = logger
         limits = configuration.providerLimits
         identities = configuration.providerIdentities
-        pool = ProviderIdentityPool(range: configuration.providerIdentities)
         var problems: [String] = []
+        do { pool = try ProviderIdentityPool(range: configuration.providerIdentities) } catch {
+            // validate() refused such a range before the daemon got here; a one-identity pool keeps this total.
+            problems.append("\(error)")
+            let one = ProviderLimits.defaultIdentities.lowerBound
+            pool = try! ProviderIdentityPool(range: one...one)  // try!: a one-identity range is never too large
+        }
         var detected: CgroupLayout?
         do { detected = try CgroupLayout.detect() } catch { problems.append("no cgroups: \(error)") }
         layout = detected
@@ -114,7 +119,7 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         case .success(let value): resolved = value
         case .failure(let refusal): throw LaunchFailure(step: .credentials, description: refusal.description)
         }
-        let busy = ProcessTable.userIDsInUse()
+        let busy = ProcessTable.identitiesInUse(within: identities)
         guard let uid = pool.allocate(liveSessions: taken, busy: { busy.contains($0) }) else {
             throw LaunchFailure(
                 step: .credentials,

@@ -78,6 +78,8 @@ struct ProviderLauncher: Sendable {
         var handedOver = false
         defer { if !handedOver { confined.end() } }
         let credentials = confined.credentials ?? ProviderCredentials(userID: 0, groupID: 0)  // always set by prepare
+        let (containment, placement) = try confined.spawnContainment()
+        defer { placement?.close() }
         let tun: TunDevice
         switch source {
         case .create:
@@ -100,8 +102,6 @@ struct ProviderLauncher: Sendable {
         let environment = rendezvousEnvironment(id: recordID, credentials: credentials, profile: target.profile.name)
         let process: SpawnedProcess
         do {
-            let (containment, placement) = try confined.spawnContainment()
-            defer { placement?.close() }
             let spawn = ProviderSpawn(
                 executablePath: executable, credentials: credentials, extraEnvironment: environment, containment: containment)
             process = try spawn.spawn(tun: tun.descriptor, channel: theirs)

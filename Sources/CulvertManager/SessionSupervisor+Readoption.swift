@@ -75,8 +75,12 @@ extension SessionSupervisor {
         let confined = confinement.adopt(id: record.id, uid: record.uid)
         var confinedHandedOver = false
         defer { if !confinedHandedOver { confined.end() } }
-        if let cgroup = confined.cgroup, !cgroup.processIDs().contains(record.pid) {
-            throw ReadoptionRefusal("process \(record.pid) is not in its session's cgroup \(cgroup.name)")
+        if let cgroup = confined.cgroup {
+            let members: [Int32]
+            do { members = try cgroup.processIDs() } catch { throw ReadoptionRefusal("reading its cgroup \(cgroup.name): \(error)") }
+            guard members.contains(record.pid) else {
+                throw ReadoptionRefusal("process \(record.pid) is not in its session's cgroup \(cgroup.name)")
+            }
         }
         let connection = try UnixSocket.connect(
             path: SessionRecord.rendezvousPath(runtimeDirectory: configuration.runtimeDirectory, id: record.id))

@@ -6,7 +6,7 @@
 import CCulvert
 
 /// How a provider was put into its cgroup2 directory (`SpawnedProcess.cgroupPlacement`), for status.
-public enum CgroupPlacement: String, Sendable, Hashable {
+public enum CgroupJoin: String, Sendable, Hashable {
     /// No cgroup2 directory was given.
     case none
     /// clone3 with CLONE_INTO_CGROUP: the process never existed outside the cgroup.

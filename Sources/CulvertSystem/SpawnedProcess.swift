@@ -47,7 +47,7 @@ public struct SpawnedProcess: Sendable, Hashable {
     /// `SeccompNotifier`. The provider itself never holds it.
     public let seccompListener: Descriptor?
     /// How the process entered its cgroup2 directory.
-    public let cgroupPlacement: CgroupPlacement
+    public let cgroupPlacement: CgroupJoin
 
     /// Takes hold of a running process that is not our child (a provider a previous culvertd
     /// started), with `output` as the read end of the pipe it now writes to. Its exit can be
@@ -79,7 +79,7 @@ public struct SpawnedProcess: Sendable, Hashable {
 
     public init(
         processID: Int32, processDescriptor: Descriptor, output: Descriptor, seccompListener: Descriptor? = nil,
-        cgroupPlacement: CgroupPlacement = .none
+        cgroupPlacement: CgroupJoin = .none
     ) {
         self.processID = processID
         self.processDescriptor = processDescriptor
