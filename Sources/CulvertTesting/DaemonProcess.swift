@@ -81,9 +81,11 @@ public final class DaemonProcess: @unchecked Sendable {  // used from one test t
                     executable,
                 ] + arguments
         } else if let namespace {
-            // `ip netns exec` execs the command after setns, so the pid is culvertd's own.
-            process.executableURL = URL(fileURLWithPath: NetworkNamespacePair.ipCommand)
-            process.arguments = ["netns", "exec", namespace, executable] + arguments
+            // nsenter execs the command after setns, so the pid is culvertd's own. Not `ip netns
+            // exec`: that also gives the command a mount namespace with a fresh /sys, in which the
+            // cgroup file systems culvertd contains providers with are not mounted.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            process.arguments = ["--net=/run/netns/" + namespace, "--", executable] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments

@@ -40,6 +40,13 @@ public enum ProcessScan {
         pids.filter { self.executable(of: $0) == executable }
     }
 
+    /// True if `pid` has exited and waits to be reaped (State: Z).
+    public static func isZombie(_ pid: Int32) -> Bool {
+        // try?: gone meanwhile (not a zombie any more).
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        return text.split(separator: "\n").contains { $0.hasPrefix("State:") && $0.contains("Z") }
+    }
+
     public static func command(of pid: Int32) -> String {
         // try?: gone meanwhile.
         ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)

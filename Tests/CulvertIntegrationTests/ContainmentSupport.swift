@@ -93,8 +93,17 @@ struct HostileRun {
     /// After the session ended: nothing of it runs, its cgroup is gone, namespace A is at baseline.
     func assertLeftNothing(_ lab: TunnelLab, victim: VictimSession, file: StaticString = #filePath, line: UInt = #line) throws {
         if uid != victim.uid {
+            // Nothing may run once Disconnect has returned (culvertd waits for the cgroup to empty);
+            // processes that died with it are zombies until init reaps them, which takes it a
+            // moment here (process_api reaps about once a second): those must be gone soon after.
+            let running = ProcessScan.processes(ownedBy: uid).filter { !ProcessScan.isZombie($0.pid) }
+            XCTAssertTrue(running.isEmpty, "\(profile): processes of uid \(uid) still run: \(running.prefix(20))", file: file, line: line)
+            let deadline = Date().addingTimeInterval(VictimSession.leftoverDeadline)
+            while !ProcessScan.processes(ownedBy: uid).isEmpty && Date() < deadline { usleep(50_000) }
             let left = ProcessScan.processes(ownedBy: uid)
-            XCTAssertTrue(left.isEmpty, "\(profile): processes of uid \(uid) remain: \(left)", file: file, line: line)
+            XCTAssertTrue(
+                left.isEmpty, "\(profile): \(left.count) processes of uid \(uid) remain after \(VictimSession.leftoverDeadline) s",
+                file: file, line: line)
         }
         let running = ProcessScan.processes(running: executable)
         XCTAssertTrue(

@@ -175,7 +175,7 @@ final class ContainmentTests: XCTestCase {
     private func excessDescriptors(_ lab: TunnelLab, _ victim: VictimSession) throws -> HostileRun {
         let run = try HostileRun.start(lab, attack: "fds", victim: victim)
         let log = try run.waitForReport(lab)
-        XCTAssertTrue(log.contains { $0.contains("sent Protect with 200 descriptors") }, "fds: \(log.suffix(10))")
+        XCTAssertTrue(log.contains { $0.contains("sending Protect with 200 descriptors") }, "fds: \(log.suffix(10))")
         let ended = try lab.waitForSession(run.profile, timeout: Self.protocolViolationDeadline) {
             $0["state"]?.stringValue != "connected"
         }

@@ -59,6 +59,8 @@ struct ChannelAbuse {
             if fd >= 0 { descriptors.append(fd) }
         }
         let frame = Array(#"{"method":"io.culvert.Provider.Protect","parameters":{}}"#.utf8) + [0]
+        // Said first: culvertd may kill this process before sendmsg returns.
+        Report.note("sending Protect with \(descriptors.count) descriptors")
         let sent = Self.send(frame, descriptors: descriptors, on: Self.channelDescriptor)
         descriptors.forEach { close($0) }
         switch sent {
