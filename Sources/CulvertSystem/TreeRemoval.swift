@@ -211,11 +211,21 @@ private struct TreeWalk {
                 if code != 0 { throw SystemError(call: "readdir", errno: code) }
                 break
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            let name = direntName(entry)
             if name != [UInt8(ascii: ".")] && name != [UInt8(ascii: "."), UInt8(ascii: ".")] { names.append(name) }
         }
         return names
     }
+}
+
+/// The name in a `readdir` entry, read in place up to its NUL. Copying `d_name` whole (256
+/// bytes) can read past the end of the last entry in glibc's buffer: a record is only as long as
+/// its name (`d_reclen`).
+func direntName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+    // offset(of:)!: d_name is a stored property of dirent.
+    let start = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    let pointer = start.assumingMemoryBound(to: UInt8.self)
+    return Array(UnsafeBufferPointer(start: pointer, count: strlen(start.assumingMemoryBound(to: CChar.self))))
 }
 
 extension Array where Element == UInt8 {
