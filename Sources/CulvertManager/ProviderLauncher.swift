@@ -149,11 +149,9 @@ struct ProviderLauncher: Sendable {
     private func rendezvousEnvironment(id: String, credentials: ProviderCredentials, profile: String) -> [String: String] {
         var environment = Self.providerEnvironment
         let runtime = configuration.runtimeDirectory
-        let directory = SessionRecord.rendezvousDirectory(runtimeDirectory: runtime, id: id)
         do {
-            try FileSystem.createDirectory(SessionRecord.directory(runtimeDirectory: runtime), mode: 0o755)
-            try FileSystem.createDirectory(directory, mode: 0o700)
-            try FileSystem.setOwner(directory, userID: credentials.userID, groupID: credentials.groupID)
+            try SessionRecord.createRendezvousDirectory(
+                runtimeDirectory: runtime, id: id, userID: credentials.userID, groupID: credentials.groupID)
             environment["CULVERT_RENDEZVOUS"] = SessionRecord.rendezvousPath(runtimeDirectory: runtime, id: id)
             environment["CULVERT_ORPHAN_TIMEOUT"] = "\(configuration.orphanTimeout.components.seconds)"
         } catch {

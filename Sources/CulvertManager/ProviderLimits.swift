@@ -24,7 +24,10 @@ public struct ProviderLimits: Sendable, Hashable {
     /// Throws a description when a declaration exceeds the maximum.
     func resolved(tasks declaredTasks: Int?, memoryBytes declaredMemory: Int?) -> Result<(tasks: Int, memoryBytes: Int), LimitRefusal> {
         if let declaredTasks, declaredTasks > maximumTasks {
-            return .failure(LimitRefusal(description: "the extension asks for \(declaredTasks) tasks; culvertd allows at most \(maximumTasks) (--provider-tasks-max)"))
+            return .failure(
+                LimitRefusal(
+                    description:
+                        "the extension asks for \(declaredTasks) tasks; culvertd allows at most \(maximumTasks) (--provider-tasks-max)"))
         }
         if let declaredMemory, declaredMemory > maximumMemoryBytes {
             return .failure(

@@ -34,8 +34,10 @@ extension SessionSupervisor {
         }
         var kept: Set<String> = []
         defer {
-            // A cgroup no re-adopted record names holds processes nobody manages: killed.
+            // A cgroup no re-adopted record names holds processes nobody manages: killed. Then
+            // rendezvous directories no record names (their providers are gone with the cgroups).
             confinement.sweep(keeping: kept)
+            removeUnclaimedRendezvous(keeping: kept)
         }
         for record in records {
             let clock = ContinuousClock()
@@ -60,8 +62,18 @@ extension SessionSupervisor {
                         handle.close()
                     }
                 }
-                SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: record.id)
+                removeRecord(id: record.id)
             }
+        }
+    }
+
+    /// Removes every entry of `sessions/` that is neither a kept record nor its directory.
+    private func removeUnclaimedRendezvous(keeping kept: Set<String>) {
+        // try?: no sessions directory, nothing to remove.
+        let entries = (try? FileSystem.listDirectory(SessionRecord.directory(runtimeDirectory: configuration.runtimeDirectory))) ?? []
+        for entry in entries where !entry.hasSuffix(".json") && !kept.contains(entry) {
+            logger.info("removing rendezvous directory \(entry): no session record names it")
+            removeRecord(id: entry)
         }
     }
 
@@ -82,8 +94,9 @@ extension SessionSupervisor {
                 throw ReadoptionRefusal("process \(record.pid) is not in its session's cgroup \(cgroup.name)")
             }
         }
-        let connection = try UnixSocket.connect(
-            path: SessionRecord.rendezvousPath(runtimeDirectory: configuration.runtimeDirectory, id: record.id))
+        // Nothing under the provider-owned directory is followed; its socket must be the provider's.
+        let connection = try SessionRecord.connectRendezvous(
+            runtimeDirectory: configuration.runtimeDirectory, id: record.id, userID: record.uid)
         var handedOver = false
         defer { if !handedOver { connection.close() } }
         let peer = try UnixSocket.peerCredentials(connection)

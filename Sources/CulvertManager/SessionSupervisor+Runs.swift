@@ -168,6 +168,13 @@ extension SessionSupervisor {
         return item
     }
 
+    /// Removes a run's record and rendezvous directory (descriptor-relative: nothing is followed).
+    func removeRecord(id: String) {
+        if let error = SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: id) {
+            logger.warning("removing the rendezvous directory of \(id): \(error)")
+        }
+    }
+
     func saveRecord(_ run: ProviderRun) {
         guard let record = run.record else { return }
         do { try record.write(runtimeDirectory: configuration.runtimeDirectory) } catch {
@@ -208,7 +215,7 @@ extension SessionSupervisor {
         revertNetwork(run, session: session)
         run.drainOutput()
         session.lastLog = run.log
-        SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: run.record?.id ?? session.info.id)
+        let recordID = run.record?.id ?? session.info.id
         let hadDNS = session.info.dnsBackend != nil
         session.info.pid = nil
         session.info.containment = nil
@@ -218,6 +225,8 @@ extension SessionSupervisor {
         session.info.fullTunnel = false
         showDNS(nil, session)
         reap(run)
+        // After reap: the run's cgroup is empty, so nothing of the provider can change its directory now.
+        removeRecord(id: recordID)
         return hadDNS ? session.info.id : nil
     }
 

@@ -99,7 +99,7 @@ extension SessionSupervisor {
         newRun.record?.connectedAt = oldRun.record?.connectedAt
         oldRun.applied = nil
         oldRun.plan = nil
-        if let id = oldRun.record?.id { SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: id) }
+        if let id = oldRun.record?.id { removeRecord(id: id) }
         newRun.role = .session
         session.run = newRun
         session.info.pid = Int64(newRun.process.processID)
@@ -137,7 +137,7 @@ extension SessionSupervisor {
         for _ in 0..<16 where !run.drainOutput() {}
         run.log.finish()
         let log = run.log.lastLines(ProviderRun.failureLogLines)
-        if let id = run.record?.id { SessionRecord.remove(runtimeDirectory: configuration.runtimeDirectory, id: id) }
+        if let id = run.record?.id { removeRecord(id: id) }
         reap(run)
         return log
     }

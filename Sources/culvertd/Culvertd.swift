@@ -118,7 +118,9 @@ struct Culvertd: AsyncParsableCommand {
             valueName: "path"))
     var cgroupRoot: String?
 
-    @Option(name: .long, help: ArgumentHelp("Tasks (processes and threads) a session may run unless its manifest asks otherwise.", valueName: "count"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Tasks (processes and threads) a session may run unless its manifest asks otherwise.", valueName: "count"))
     var providerTasks = ProviderLimits().tasks
 
     @Option(name: .long, help: ArgumentHelp("The most tasks an extension's manifest may ask for.", valueName: "count"))
