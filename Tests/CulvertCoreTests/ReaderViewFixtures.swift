@@ -33,9 +33,13 @@ enum ReaderViewFixtures {
             "tunnelRemoteAddress", "mtu", "addresses", "routes", "fullTunnel", "dnsServers", "dnsBackend", "restarts",
             "nextRestartAt",
         ],
-        nested: ["counters", "failure"], withheld: ["pid", "uid", "connectedBy"])
+        nested: ["counters", "failure", "containment"], withheld: ["pid", "uid", "connectedBy"])
+    static let sessionContainmentFields = Decision(
+        kept: ["tasksMax", "memoryMax", "tasks", "memoryBytes", "deniedCalls", "deniedCallNames"], withheld: ["cgroup"])
+    static let containmentFields = Decision(
+        kept: ["identities", "cgroups", "limits", "tasksMax", "memoryMax", "seccomp"], withheld: ["description"])
     static let statusFields = Decision(
-        kept: ["seq", "developerMode"], nested: ["daemon", "profiles", "extensions", "sessions", "problems"])
+        kept: ["seq", "developerMode"], nested: ["daemon", "profiles", "extensions", "sessions", "problems", "containment"])
     static let eventFields = Decision(
         kept: ["seq", "epoch", "time", "kind", "name", "created", "reason", "previousVersion", "previousState"],
         nested: ["profile", "daemon", "extension", "removals", "session", "status"], withheld: ["actor", "error", "log"])
@@ -59,6 +63,13 @@ enum ReaderViewFixtures {
         reason: .providerCrashed, description: "StartTunnel failed: \(marker)-provider-text", exitStatus: 3, signal: "SIGSEGV",
         log: ["\(marker)-KEY-0123"])
 
+    static let sessionContainment = SessionContainment(
+        cgroup: "/culvert-sessions/\(marker)-cgroup", tasksMax: 256, memoryMax: 1 << 28, tasks: 9, memoryBytes: 1 << 22,
+        deniedCalls: 3, deniedCallNames: ["ptrace", "unshare"])
+    static let containment = ContainmentInfo(
+        identities: "90000-99999", cgroups: "hybrid", limits: ["tasks", "memory"], tasksMax: 256, memoryMax: 1 << 28,
+        seccomp: "notify", description: "hybrid under /\(marker)-sessions")
+
     static var session: SessionInfo {
         var session = SessionInfo(
             profile: "lab", id: "session-1", extensionIdentifier: "org.example.tunnel", extensionVersion: "1.2.3 (4)",
@@ -81,13 +92,14 @@ enum ReaderViewFixtures {
         session.restarts = 2
         session.nextRestartAt = "2025-01-01T00:00:04Z"
         session.failure = failure
+        session.containment = sessionContainment
         return session
     }
 
     static var status: ManagerStatus {
         ManagerStatus(
             daemon: daemon, seq: 12, profiles: [profile], extensions: [extensionInfo], developerMode: true, sessions: [session],
-            problems: [problem])
+            problems: [problem], containment: containment)
     }
 
     static var event: Event {

@@ -44,6 +44,8 @@ final class ReaderViewTests: XCTestCase {
         F.assertEveryFieldSet(F.removal, "Removal")
         F.assertEveryFieldSet(F.counters, "SessionCounters")
         F.assertEveryFieldSet(F.failure, "SessionFailure")
+        F.assertEveryFieldSet(F.sessionContainment, "SessionContainment")
+        F.assertEveryFieldSet(F.containment, "ContainmentInfo")
         F.assertEveryFieldSet(F.session, "SessionInfo")
         F.assertEveryFieldSet(F.status, "ManagerStatus")
         F.assertEveryFieldSet(F.event, "Event")
@@ -77,9 +79,17 @@ final class ReaderViewTests: XCTestCase {
         try check("SessionFailure", admin: F.failure, reader: ReaderView.redacted(F.failure), F.failureFields)
     }
 
+    func testContainmentWithholdsPaths() throws {
+        try check(
+            "SessionContainment", admin: F.sessionContainment, reader: ReaderView.redacted(F.sessionContainment),
+            F.sessionContainmentFields)
+        try check("ContainmentInfo", admin: F.containment, reader: ReaderView.redacted(F.containment), F.containmentFields)
+    }
+
     func testSessionWithholdsProcessesAndCallers() throws {
         let nested: [String: String] = [
             "counters": try F.jsonValue(ReaderView.redacted(F.counters)), "failure": try F.jsonValue(ReaderView.redacted(F.failure)),
+            "containment": try F.jsonValue(ReaderView.redacted(F.sessionContainment)),
         ]
         try check("SessionInfo", admin: F.session, reader: ReaderView.redacted(F.session), F.sessionFields, nested: nested)
     }
@@ -91,6 +101,7 @@ final class ReaderViewTests: XCTestCase {
             "extensions": try F.jsonValue([ReaderView.redacted(F.extensionInfo)]),
             "sessions": try F.jsonValue([ReaderView.redacted(F.session)]),
             "problems": try F.jsonValue([ReaderView.redacted(F.problem)]),
+            "containment": try F.jsonValue(ReaderView.redacted(F.containment)),
         ]
         try check("ManagerStatus", admin: F.status, reader: ReaderView.redacted(F.status), F.statusFields, nested: nested)
     }
