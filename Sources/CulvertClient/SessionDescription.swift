@@ -64,6 +64,9 @@ public enum SessionDescription {
                 "provider uid",
                 session.uid.map { uid in Identity.userName(of: UInt32(clamping: uid)).map { "\(uid) (\($0))" } ?? "\(uid)" } ?? "-",
             ],
+        ]
+        rows += containmentRows(session.containment)
+        rows += [
             ["connected by", session.connectedBy.map(actor) ?? "culvertd (always-on start)"],
             ["requested at", session.requestedAt],
             ["connected at", session.connectedAt ?? "-"],
@@ -91,8 +94,33 @@ public enum SessionDescription {
 
     private static let withheld = "withheld (root only)"
 
+    /// The provider's cgroup, limits, use and refused system calls (docs/PROVIDERS.md).
+    static func containmentRows(_ containment: SessionContainment?) -> [[String]] {
+        guard let containment else { return [] }
+        func amount(_ tasks: Int64?, _ memory: Int64?) -> String {
+            [tasks.map { "\($0) tasks" }, memory.map { mebibytes($0) }].compactMap { $0 }.joined(separator: ", ")
+        }
+        let limits = amount(containment.tasksMax, containment.memoryMax)
+        let use = amount(containment.tasks, containment.memoryBytes)
+        let names = containment.deniedCallNames.map(\.terminalSafe).joined(separator: ", ")
+        return [
+            ["cgroup", containment.cgroup?.terminalSafe ?? "none"],
+            ["limits", limits.isEmpty ? "none enforced" : limits],
+            ["in use", use.isEmpty ? "-" : use],
+            ["refused calls", "\(containment.deniedCalls)" + (names.isEmpty ? "" : " (last: \(names))")],
+        ]
+    }
+
+    /// "12.5 MiB" (tenths, rounded down).
+    public static func mebibytes(_ bytes: Int64) -> String {
+        let tenths = bytes * 10 / 1_048_576
+        return tenths % 10 == 0 ? "\(tenths / 10) MiB" : "\(tenths / 10).\(tenths % 10) MiB"
+    }
+
     private static func readerRows(_ session: SessionInfo) -> [[String]] {
-        var rows = contextRows(session).filter { !["provider pid", "provider uid", "connected by", "failure log", ""].contains($0[0]) }
+        var rows = contextRows(session).filter {
+            !["provider pid", "provider uid", "cgroup", "connected by", "failure log", ""].contains($0[0])
+        }
         let firstCounter = rows.firstIndex { $0[0] == "interface" } ?? rows.count
         rows.insert(contentsOf: [["provider", withheld], ["connected by", withheld]], at: firstCounter)
         rows = rows.map { row in

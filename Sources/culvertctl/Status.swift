@@ -69,6 +69,7 @@ extension Culvertctl {
                     output.line(
                         "  \(problem.kind)  \(problem.path): \(problem.description)" + (problem.movedTo.map { "  (moved to \($0))" } ?? ""))
                 }
+                if let containment = status.containment { output.table(Self.containmentRows(containment)) }
                 if let limits { output.table(Self.limitRows(limits)) }
             }
         }
@@ -89,6 +90,24 @@ extension Culvertctl.Status {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encodeIfPresent(limits, forKey: .limits)
         }
+    }
+
+    /// What culvertd enforces on every provider here (docs/PROVIDERS.md, "Containment").
+    static func containmentRows(_ containment: ContainmentInfo) -> [[String]] {
+        let perSession = [
+            containment.tasksMax.map { "\($0) tasks" }, containment.memoryMax.map { SessionDescription.mebibytes($0) },
+        ].compactMap { $0 }
+        var rows = [
+            ["provider uids", "\(containment.identities) (one per running provider)"],
+            [
+                "cgroups",
+                containment.cgroups
+                    + (perSession.isEmpty ? " (no limits enforced)" : ", per session " + perSession.joined(separator: ", ")),
+            ],
+            ["seccomp", containment.seccomp == "notify" ? "on (refused calls fail with EPERM and are counted)" : containment.seccomp],
+        ]
+        if !containment.description.isEmpty { rows.append(["", containment.description]) }
+        return rows
     }
 
     static func limitRows(_ limits: ConnectionLimits) -> [[String]] {

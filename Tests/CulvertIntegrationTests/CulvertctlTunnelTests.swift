@@ -33,8 +33,20 @@ final class CulvertctlTunnelTests: XCTestCase {
 
         let text = try culvertctl(socket + ["session", "show", "lab"])
         XCTAssertEqual(text.status, 0, text.stderr)
-        for field in ["connected", "\(uid)", "10.77.0.1/24", "10.99.0.0/24", "culvertctl"] where !text.stdout.contains(field) {
+        for field in ["connected", "\(uid)", "10.77.0.1/24", "10.99.0.0/24", "culvertctl", "256 tasks, 256 MiB"]
+        where !text.stdout.contains(field) {
             XCTFail("session show lacks \(field):\n\(text.stdout)")
+        }
+        let refused = text.stdout.split(separator: "\n").first { $0.hasPrefix("refused calls") }
+        XCTAssertEqual(refused?.split(separator: " ").last, "0", "session show: \(refused ?? "no refused calls row")")
+        let cgroup = try XCTUnwrap(containment["cgroup"] as? String)
+        XCTAssertTrue(text.stdout.contains(cgroup), "session show names the cgroup \(cgroup):\n\(text.stdout)")
+
+        let status = try culvertctl(socket + ["status"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        for field in ["provider uids  90000-99999", "per session 256 tasks, 256 MiB", "seccomp        on"]
+        where !status.stdout.contains(field) {
+            XCTFail("status lacks \(field):\n\(status.stdout)")
         }
 
         let list = try culvertctl(socket + ["session", "list"])
