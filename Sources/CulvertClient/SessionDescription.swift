@@ -64,9 +64,6 @@ public enum SessionDescription {
                 "provider uid",
                 session.uid.map { uid in Identity.userName(of: UInt32(clamping: uid)).map { "\(uid) (\($0))" } ?? "\(uid)" } ?? "-",
             ],
-        ]
-        rows += containmentRows(session.containment)
-        rows += [
             ["connected by", session.connectedBy.map(actor) ?? "culvertd (always-on start)"],
             ["requested at", session.requestedAt],
             ["connected at", session.connectedAt ?? "-"],
@@ -83,6 +80,7 @@ public enum SessionDescription {
         rows.append(["sent", traffic(bytes: session.counters.txBytes, packets: session.counters.txPackets)])
         rows.append(["restarts", "\(session.restarts)"])
         rows.append(["next restart", session.nextRestartAt ?? "-"])
+        rows += containmentRows(session.containment)
         if let last = session.failure {
             rows.append(["last failure", failure(last)])
             rows += list("failure log", last.log.map(\.terminalSafe))

@@ -111,6 +111,7 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
         queue.sync { server.stop() }
         // Tunnels go down with a stopping daemon, and every setting they made is taken back.
         await service.supervisor.stopAll(timeout: configuration.sessionTiming.stopTimeout + .seconds(1))
+        queue.sync { service.supervisor.confinement.shutDown() }
         if ownsPath { try? FileSystem.removeFile(configuration.socketPath) }  // leaving a dead socket file is harmless
         listener.close()
         if let fatal {

@@ -166,6 +166,12 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         }
     }
 
+    /// At daemon stop, after every session ended: the sessions root goes if nothing is left in it
+    /// (a lingering cgroup keeps it, and with it the record of what still runs).
+    func shutDown() {
+        do { try root?.removeIfEmpty() } catch { logger.info("session cgroups root stays: \(error)") }
+    }
+
     fileprivate func finish(_ confinement: RunConfinement) {
         if let cgroup = confinement.cgroup {
             do { try cgroup.kill() } catch { logger.error("killing session cgroup \(cgroup.name): \(error)") }

@@ -76,6 +76,21 @@ final class CulvertctlTests: XCTestCase {
 
     // MARK: status, ping
 
+    /// What status says about containment, with the layout and its description (which depend on
+    /// the machine's cgroups and the daemon's runtime directory) normalised by `normalised`.
+    static let containmentLines = [
+        "provider uids  90000-99999 (one per running provider)",
+        "cgroups        LAYOUT",
+        "seccomp        on (refused calls fail with EPERM and are counted)",
+        "               DESCRIPTION",
+    ]
+
+    static func sessionsRootNamed(_ line: String) -> String {
+        if line.hasPrefix("cgroups        ") { return "cgroups        LAYOUT" }
+        if line.hasPrefix("               ") && !line.trimmingCharacters(in: .whitespaces).isEmpty { return "               DESCRIPTION" }
+        return line
+    }
+
     func testStatusAndPingTextAndJSON() throws {
         let daemon = try startDaemon(self)
         let pingJSON = try culvertctl(["--socket", daemon.socketPath, "--json", "ping"])
@@ -91,14 +106,15 @@ final class CulvertctlTests: XCTestCase {
 
         let empty = try culvertctl(["--socket", daemon.socketPath, "status"])
         XCTAssertEqual(empty.status, 0, empty.stderr)
-        let lines = empty.stdoutLines
-        XCTAssertEqual(lines.count, 13, empty.stdout)
+        let lines = empty.stdoutLines.map(Self.sessionsRootNamed)
+        XCTAssertEqual(lines.count, 17, empty.stdout)
         XCTAssertTrue(lines[0].hasPrefix("daemon    culvertd 0.1.0  pid \(daemon.pid)  started "), lines[0])
         XCTAssertEqual(
             Array(lines[1...]),
             [
                 "socket    \(daemon.socketPath)", "epoch     \(epoch)", "seq       1", "profiles  none", "extensions  none",
                 "sessions  none", "problems  none",
+            ] + Self.containmentLines + [
                 "connections  at most 4096 (16 reserved for root, 16 for readers), 1024 per uid",
                 "  budgets    4 MiB per non-root uid, 16 MiB for all others; partial message 10 s",
                 "  root       1 open, 0 B buffered;  message 16 MiB, output 4 MiB, no idle limit",
@@ -109,7 +125,7 @@ final class CulvertctlTests: XCTestCase {
         try saveProfile(daemon, "demo", "--extension", "io.culvert.wireguard", "--always-on")
         let status = try culvertctl(["--socket", daemon.socketPath, "status"])
         XCTAssertEqual(
-            Array(status.stdoutLines[3...]),
+            Array(status.stdoutLines[3...]).map(Self.sessionsRootNamed),
             [
                 "seq       2", "profiles  1",
                 "  NAME  EXTENSION             ALWAYS-ON  OPTIONS  SECRETS",
@@ -117,6 +133,7 @@ final class CulvertctlTests: XCTestCase {
                 "extensions  none",
                 "sessions  none",
                 "problems  none",
+            ] + Self.containmentLines + [
                 "connections  at most 4096 (16 reserved for root, 16 for readers), 1024 per uid",
                 "  budgets    4 MiB per non-root uid, 16 MiB for all others; partial message 10 s",
                 "  root       1 open, 0 B buffered;  message 16 MiB, output 4 MiB, no idle limit",
@@ -132,6 +149,11 @@ final class CulvertctlTests: XCTestCase {
             XCTAssertEqual(object["seq"] as? Int, 2)
             XCTAssertEqual((object["daemon"] as? [String: Any])?["epoch"] as? String, epoch)
             XCTAssertEqual(((object["profiles"] as? [[String: Any]])?.first)?["extension"] as? String, "io.culvert.wireguard")
+            let containment = try XCTUnwrap(object["containment"] as? [String: Any], json.stdout)
+            XCTAssertEqual(containment["seccomp"] as? String, "notify")
+            XCTAssertEqual(containment["identities"] as? String, "90000-99999")
+            // Tests run as root on a machine with cgroups: a daemon that found none would not contain anything.
+            XCTAssertNotEqual(containment["cgroups"] as? String, "none", "\(containment)")
         }
     }
 
