@@ -50,7 +50,8 @@ extension ManagerService {
         let state = ReexecState(
             epoch: events.epoch, lastSeq: events.lastSeq, capacity: events.capacity, events: events.heldEvents,
             startedAt: daemon.startedAt, previousVersion: daemon.version, connections: connections,
-            sessions: supervisor.sortedSessions, sessionLogs: supervisor.carriedLogs)
+            sessions: supervisor.sortedSessions, sessionLogs: supervisor.carriedLogs,
+            seccompListeners: supervisor.carriedListeners)
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -58,12 +59,14 @@ extension ManagerService {
             try memfd.setCloseOnExec(false)
             try listener.setCloseOnExec(false)
             for connection in connections { try Descriptor(rawValue: connection.descriptor).setCloseOnExec(false) }
+            for carried in state.seccompListeners ?? [] { try Descriptor(rawValue: carried.descriptor).setCloseOnExec(false) }
             var environment = ProcessInfo.processInfo.environment
             for name in ["LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"] { environment[name] = nil }
             environment[ReexecState.stateVariable] = "\(memfd.rawValue)"
             environment[ReexecState.listenerVariable] = "\(listener.rawValue)"
             environment[ReexecState.connectionsVariable] = connections.map { "\($0.descriptor)" }.joined(separator: ",")
             environment[ReexecState.ownsPathVariable] = ownsSocketPath ? "1" : "0"
+            environment[ReexecState.seccompVariable] = (state.seccompListeners ?? []).map { "\($0.descriptor)" }.joined(separator: ",")
             try ProcessImage.replace(with: binary, arguments: CommandLine.arguments, environment: environment)
         } catch {
             // The connections are already let go: the safe way on is a restart, which re-adopts

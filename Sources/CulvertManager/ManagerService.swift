@@ -87,7 +87,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         }
         if restoring == nil { stream.record(EventBody(kind: .daemonStarted, daemon: daemon)) }
         supervisor.quietTransitions = restoring != nil
-        supervisor.readoptProviders()
+        supervisor.readoptProviders(carrying: restoring?.seccompListeners ?? [])
         supervisor.removeLeftovers()
         if let restoring { supervisor.restoreCarried(sessions: restoring.sessions, logs: restoring.sessionLogs) }
         supervisor.quietTransitions = false

@@ -213,7 +213,10 @@ final class RunConfinement: @unchecked Sendable {  // confined to the manager qu
     let cgroup: SessionCgroup?
     /// The limits written to the cgroup (nil for an adopted run: whatever its cgroup says).
     let limits: (tasks: Int?, memoryBytes: Int?)
-    var notifier: SeccompNotifier?
+    private(set) var notifier: SeccompNotifier?
+    /// Our own copy of the run's seccomp listener, for a re-exec to carry (the notifier's copy is
+    /// closed by the notifier whenever it stops, so it cannot be lent out).
+    private(set) var listener: Descriptor?
     private(set) var ended = false
 
     init(owner: ProviderConfinement, credentials: ProviderCredentials?, cgroup: SessionCgroup?, limits: (tasks: Int?, memoryBytes: Int?)) {
@@ -236,11 +239,24 @@ final class RunConfinement: @unchecked Sendable {  // confined to the manager qu
         )
     }
 
+    /// Starts answering and counting the run's refused calls from `listener` (which stays the
+    /// caller's to close): the spawn's, or one a re-exec carried with what was counted before.
+    func watchRefusals(listener: Descriptor, carrying denials: SeccompDenials = SeccompDenials()) throws(SystemError) {
+        let copy = try listener.duplicate()
+        do { notifier = try SeccompNotifier(listener: copy, queue: owner.notifierQueue, carrying: denials) } catch {
+            copy.close()
+            throw error
+        }
+        self.listener = copy
+    }
+
     /// Kills everything in the run's cgroup, removes it and releases the identity. Idempotent.
     func end() {
         guard !ended else { return }
         ended = true
         notifier?.cancel()
+        listener?.close()
+        listener = nil
         owner.finish(self)
     }
 

@@ -114,7 +114,7 @@ struct ProviderLauncher: Sendable {
         }
         theirs.close()
         if let listener = process.seccompListener {
-            do { confined.notifier = try SeccompNotifier(listener: listener, queue: confinement.notifierQueue) } catch {
+            do { try confined.watchRefusals(listener: listener) } catch {
                 // The filter still refuses (ENOSYS without a listener); only the counting is lost.
                 logger.error("session \(target.profile.name): watching refused system calls: \(error)")
             }

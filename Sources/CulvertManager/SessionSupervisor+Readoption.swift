@@ -25,8 +25,12 @@ extension SessionSupervisor {
 
     /// Takes back every provider a previous culvertd left, before leftovers are removed. Blocks
     /// the calling (manager) queue for at most `reattachTimeout` per provider.
-    func readoptProviders() {
+    /// `carrying`: seccomp listeners a re-exec carried, by record id; each is taken over by its
+    /// re-adopted run and closed either way.
+    func readoptProviders(carrying listeners: [ReexecState.CarriedListener] = []) {
         dispatchPrecondition(condition: .onQueue(queue))
+        let carried = Dictionary(listeners.map { ($0.recordID, $0) }, uniquingKeysWith: { first, _ in first })
+        defer { for listener in listeners { Descriptor(rawValue: listener.descriptor).close() } }
         let (records, discarded) = SessionRecord.loadAll(runtimeDirectory: configuration.runtimeDirectory)
         for path in discarded {
             logger.warning("discarding unreadable session record \(path)")
@@ -48,7 +52,7 @@ extension SessionSupervisor {
                 else {
                     throw ReadoptionRefusal("profile \(record.profile) or its extension is gone")
                 }
-                try readopt(record, profile: profile)
+                try readopt(record, profile: profile, listener: carried[record.id])
                 kept.insert(record.id)
                 logger.notice(
                     "session \(record.profile): re-adopted provider pid \(record.pid) on \(record.interface) in \(clock.now - started)")
@@ -77,7 +81,7 @@ extension SessionSupervisor {
         }
     }
 
-    private func readopt(_ record: SessionRecord, profile: Profile) throws {
+    private func readopt(_ record: SessionRecord, profile: Profile, listener: ReexecState.CarriedListener?) throws {
         guard record.startTime != 0, SpawnedProcess.startTime(of: record.pid) == record.startTime else {
             throw ReadoptionRefusal("process \(record.pid) is gone (or the pid now names another process)")
         }
@@ -132,6 +136,12 @@ extension SessionSupervisor {
         run.record = record
         run.confinement = confined
         confinedHandedOver = true
+        if let listener {
+            let denials = SeccompDenials(count: listener.deniedCalls, recentNames: listener.deniedCallNames)
+            do { try confined.watchRefusals(listener: Descriptor(rawValue: listener.descriptor), carrying: denials) } catch {
+                logger.error("session \(record.profile): taking over its seccomp listener: \(error); refused calls go uncounted")
+            }
+        }
         // try? (both): our own record of settings that were accepted before; unparsable means none.
         if let text = record.settings, let settings = try? JSONParser.parse(Array(text.utf8), maximumDepth: 64) {
             let plan = try? TunnelSettingsPlan(settings: settings, interfaceIndex: record.interfaceIndex, fullTunnelAvailable: true)

@@ -163,6 +163,18 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             }
     }
 
+    /// The running providers' seccomp listeners and counts, for a re-exec to carry.
+    var carriedListeners: [ReexecState.CarriedListener] {
+        sessions.values.compactMap { session in
+            guard let run = session.run, let id = run.record?.id, let confinement = run.confinement,
+                let listener = confinement.listener
+            else { return nil }
+            let denials = confinement.notifier?.denials ?? SeccompDenials()
+            return ReexecState.CarriedListener(
+                recordID: id, descriptor: listener.rawValue, deniedCalls: denials.count, deniedCallNames: denials.recentNames)
+        }
+    }
+
     /// The running providers' output so far, by profile, for a re-exec to carry.
     var carriedLogs: [String: [String]] {
         sessions.compactMapValues { session in session.run.map { $0.log.lines } }

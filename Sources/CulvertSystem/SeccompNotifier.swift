@@ -50,7 +50,9 @@ public final class SeccompNotifier: @unchecked Sendable {
 
     /// Starts answering `listener` on `queue`. The notifier works on its own duplicate of `listener`
     /// (closed by `cancel()`), so the caller still closes its own (e.g. with `SpawnedProcess.close()`).
-    public init(listener: Descriptor, queue: DispatchQueue) throws(SystemError) {
+    /// `carrying`: what an earlier notifier of the same listener counted (a re-exec carries it on).
+    public init(listener: Descriptor, queue: DispatchQueue, carrying denials: SeccompDenials = SeccompDenials()) throws(SystemError) {
+        state.withLock { $0 = denials }
         let own = try listener.duplicate()
         self.listener = own
         source = DispatchSource.makeReadSource(fileDescriptor: own.rawValue, queue: queue)

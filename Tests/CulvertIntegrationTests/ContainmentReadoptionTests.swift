@@ -83,4 +83,34 @@ final class ContainmentReadoptionTests: XCTestCase {
         XCTAssertNotEqual(second, 90000)
         _ = try h.disconnect("lab")
     }
+
+    func testRefusedCallsStayRefusedAndCountedAcrossAReexec() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        _ = try h.connect("lab")
+        XCTAssertEqual(try message(h, "refused-call"), "chroot=-1 errno=\(EPERM)", "the filter refuses with EPERM")
+        try waitForDenials(h, count: 1)
+
+        _ = try h.control.call("io.culvert.Manager.Reexec", [:], timeoutMilliseconds: 10_000)
+        _ = try h.control.call("io.culvert.Manager.Ping", [:], timeoutMilliseconds: 10_000)
+        // Without the carried listener the kernel would answer ENOSYS and nobody would count.
+        XCTAssertEqual(try message(h, "refused-call"), "chroot=-1 errno=\(EPERM)", "still EPERM after the re-exec")
+        try waitForDenials(h, count: 2)
+    }
+
+    private func message(_ h: TunnelLab, _ text: String) throws -> String {
+        let answer = try h.control.call(
+            "io.culvert.Manager.SendProviderMessage", ["profile": .string("lab"), "data": .string(Data(text.utf8).base64EncodedString())],
+            timeoutMilliseconds: 10_000)
+        return Data(base64Encoded: answer["data"]?.stringValue ?? "").map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    /// Waits (bounded) until the session's containment reports `count` refused calls, the last `chroot`.
+    private func waitForDenials(_ h: TunnelLab, count: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let wanted = Int64(count)
+        let session = try h.waitForSession("lab", timeout: Self.goneDeadline) { $0["containment"]?["deniedCalls"]?.intValue == wanted }
+        let containment = session?["containment"]
+        XCTAssertEqual(containment?["deniedCalls"]?.intValue, wanted, "\(String(describing: containment))", file: file, line: line)
+        XCTAssertEqual(containment?["deniedCallNames"]?.arrayValue?.last?.stringValue, "chroot", file: file, line: line)
+    }
 }

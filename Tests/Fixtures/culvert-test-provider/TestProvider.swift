@@ -20,7 +20,8 @@
 // The app message "version" answers with the bundle's manifest version. Hostile messages (issue 11):
 // "print-escapes" prints terminal escape sequences to the log; "cancel-huge" cancels with a 15 MiB
 // reason; "protect-many" sends one Protect call carrying 16 descriptors (the most one message can
-// carry) straight on the channel, behind the SDK's back.
+// carry) straight on the channel, behind the SDK's back; "refused-call" tries chroot("/"), which the
+// seccomp filter refuses, and answers with the errno it got.
 // It prints its inherited descriptors and every step to stdout, which culvertd keeps as the session log.
 
 import CulvertProvider
@@ -200,6 +201,9 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
     /// What a hostile provider sends (see the header); nil for any other message.
     private func hostile(_ text: String) -> [UInt8]? {
         switch text {
+        case "refused-call":
+            let result = chroot("/")
+            return Array("chroot=\(result) errno=\(result == 0 ? 0 : errno)".utf8)
         case "print-escapes":
             say("escapes: \u{1b}[31mred\u{1b}[0m \u{1b}]0;pwned\u{07} \u{9b}2J done")
             return Array("printed".utf8)
