@@ -12,7 +12,8 @@ public enum BundleFixture {
     public static func make(
         in directory: String, identifier: String = "io.culvert.test", version: String = "1.0.0", build: Int = 1,
         capabilities: [BundleCapability] = [], key: SigningKey?, payload: String = "#!/bin/sh\nexit 0\n",
-        executableFile: String? = nil, extraFiles: [String: String] = [:], minimumCulvertdVersion: String = "0.1.0"
+        executableFile: String? = nil, extraFiles: [String: String] = [:], minimumCulvertdVersion: String = "0.1.0",
+        taskLimit: Int? = nil, memoryLimit: Int? = nil
     ) throws -> String {
         let bundle = directory + "/" + identifier + BundleFormat.directorySuffix
         try? FileManager.default.removeItem(atPath: bundle)  // absent is the usual case
@@ -22,7 +23,8 @@ public enum BundleFixture {
         }
         let manifest = try BundleManifest(
             identifier: identifier, version: semantic, build: build, executable: "bin/provider",
-            displayName: "Test provider \(version)", capabilities: capabilities, minimumCulvertdVersion: minimum)
+            displayName: "Test provider \(version)", capabilities: capabilities, minimumCulvertdVersion: minimum,
+            taskLimit: taskLimit, memoryLimit: memoryLimit)
         try Data(manifest.encoded()).write(to: URL(fileURLWithPath: bundle + "/" + BundleFormat.manifestFileName))
         if let executableFile {
             try FileManager.default.copyItem(atPath: executableFile, toPath: bundle + "/bin/provider")

@@ -132,9 +132,10 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     @discardableResult
     public func installTestProvider(
         version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil, allowDowngrade: Bool = false,
-        connection: VarlinkClientConnection? = nil
+        connection: VarlinkClientConnection? = nil, limits: (tasks: Int?, memory: Int?) = (nil, nil)
     ) throws -> JSONValue {
-        let bundle = try providerBundle(version: version, build: build, capabilities: capabilities, behaviour: behaviour)
+        let bundle = try providerBundle(
+            version: version, build: build, capabilities: capabilities, behaviour: behaviour, limits: limits)
         return try (connection ?? control).call(
             ManagerMethod.installExtension.rawValue, ["path": .string(bundle), "allowDowngrade": .bool(allowDowngrade)],
             timeoutMilliseconds: Self.sessionCallMilliseconds)
@@ -144,7 +145,8 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     /// replaces the installed one (an upgrade when the version is higher). `behaviour` goes into
     /// the bundle's bin/behaviour.txt (see TestProvider). Returns its path.
     public func providerBundle(
-        version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil
+        version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil,
+        limits: (tasks: Int?, memory: Int?) = (nil, nil)
     ) throws -> String {
         let sources = directory.path + "/src-\(version)-\(build)-\(behaviour ?? "normal")"
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
@@ -152,7 +154,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
         return try BundleFixture.make(
             in: sources, identifier: Self.extensionIdentifier, version: version, build: build, capabilities: capabilities,
             key: signingKey, executableFile: Products.path(of: "culvert-test-provider"),
-            extraFiles: behaviour.map { ["bin/behaviour.txt": $0 + "\n"] } ?? [:])
+            extraFiles: behaviour.map { ["bin/behaviour.txt": $0 + "\n"] } ?? [:], taskLimit: limits.tasks, memoryLimit: limits.memory)
     }
 
     /// Starts `culvert-test-provider peer` in B (TUN 10.77.0.2/24, 10.99.0.1 on its loopback) and

@@ -113,4 +113,22 @@ final class ContainmentReadoptionTests: XCTestCase {
         XCTAssertEqual(containment?["deniedCalls"]?.intValue, wanted, "\(String(describing: containment))", file: file, line: line)
         XCTAssertEqual(containment?["deniedCallNames"]?.arrayValue?.last?.stringValue, "chroot", file: file, line: line)
     }
+
+    func testAManifestsDeclaredLimitsApplyWithinThePolicyMaximum() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        try h.installTestProvider(version: "1.0.1", limits: (tasks: 32, memory: 64 << 20))
+        let containment = try XCTUnwrap(try h.connect("lab")["session"]?["containment"])
+        XCTAssertEqual(containment["tasksMax"]?.intValue, 32)
+        XCTAssertEqual(containment["memoryMax"]?.intValue, 64 << 20)
+        _ = try h.disconnect("lab")
+
+        // Above --provider-tasks-max (4096 by default): refused at launch, naming both numbers.
+        try h.installTestProvider(version: "1.0.2", limits: (tasks: 5000, memory: nil))
+        let error = TunnelLab.remoteError { try h.connect("lab") }
+        XCTAssertEqual(error?.name, "io.culvert.Manager.ConnectFailed", "\(String(describing: error))")
+        XCTAssertEqual(error?.parameters["reason"]?.stringValue, "spawn_failed")
+        let description = error?.parameters["description"]?.stringValue ?? ""
+        XCTAssertTrue(description.contains("5000 tasks") && description.contains("4096"), description)
+    }
 }
