@@ -85,6 +85,8 @@ final class ContainmentTests: XCTestCase {
         XCTAssertTrue(log.contains("ATTACKS DONE"), "probe: no ATTACKS DONE:\n\(log.suffix(40).joined(separator: "\n"))")
         for name in Self.probeAttacks where !attacks.contains(where: { $0.name == name }) { XCTFail("probe: no report of \(name)") }
         for attack in attacks where !attack.blocked { XCTFail("probe: \(attack.name) SUCCEEDED: \(attack.detail)") }
+        // The figures for the record (docs, closing notes): each attack and what stopped it.
+        for attack in attacks { print("containment probe: \(attack.name) \(attack.blocked ? "blocked" : "SUCCEEDED") \(attack.detail)") }
         try run.end(lab)
         return run
     }
@@ -94,6 +96,7 @@ final class ContainmentTests: XCTestCase {
         let log = try run.waitForReport(lab) { $0.contains("ATTACKS DONE") || $0.contains { $0.hasPrefix("ATTACK forkbomb ") } }
         let started = AttackLine.progress("forkbomb", in: log)
         XCTAssertLessThan(started, Self.forkBombCeiling, "forkbomb: \(started) of \(Self.forkBombTarget) children started")
+        print("containment forkbomb: \(started) of \(Self.forkBombTarget) children started")
         try run.end(lab)
         return run
     }
@@ -103,6 +106,7 @@ final class ContainmentTests: XCTestCase {
         let log = try run.waitForReport(lab) { $0.contains("ATTACKS DONE") || $0.contains { $0.hasPrefix("ATTACK memory ") } }
         let reached = AttackLine.progress("memory", in: log)
         XCTAssertLessThan(reached, Self.memoryTargetMiB, "memory: touched \(reached) MiB")
+        print("containment memory: touched \(reached) of \(Self.memoryTargetMiB) MiB")
         try run.end(lab)
         return run
     }
