@@ -187,6 +187,15 @@ int culvert_socket_get_mark(int fd, uint32_t *mark) {
     return getsockopt(fd, SOL_SOCKET, SO_MARK, mark, &len);
 }
 
+int culvert_socket_force_buffer(int fd, int receive, int bytes) {
+    return setsockopt(fd, SOL_SOCKET, receive ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &bytes, sizeof(bytes));
+}
+
+int culvert_socket_buffer(int fd, int receive, int *bytes) {
+    socklen_t len = sizeof(*bytes);
+    return getsockopt(fd, SOL_SOCKET, receive ? SO_RCVBUF : SO_SNDBUF, bytes, &len);
+}
+
 int culvert_eventfd(void) {
     return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }

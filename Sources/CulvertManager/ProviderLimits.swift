@@ -17,6 +17,10 @@ public struct ProviderLimits: Sendable, Hashable {
     public var memoryBytes = 256 << 20
     /// The most memory a manifest may ask for.
     public var maximumMemoryBytes = 4 << 30
+    /// Receive and send buffer of every socket a provider protects: a tunnel's one UDP socket
+    /// carries everything, and the default (net.core.rmem_max, ~208 KiB) overflows under load.
+    /// Set by culvertd (`SO_RCVBUFFORCE`): an unprivileged provider cannot go past rmem_max itself.
+    public var protectedSocketBufferBytes = 7 << 20
 
     public init() {}
 

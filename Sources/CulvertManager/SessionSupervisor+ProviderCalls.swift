@@ -73,6 +73,10 @@ extension SessionSupervisor {
                 return
             }
             try socket.setFirewallMark(CulvertNetlink.fullTunnelTable)
+            // Larger buffers are a help, not part of the promise: the socket stays protected without them.
+            do { try socket.forceBufferSizes(configuration.providerLimits.protectedSocketBufferBytes) } catch {
+                logger.warning("session \(session.profileName): raising a protected socket's buffers: \(error)")
+            }
             // Where it talks to, if it is connected already; an unconnected socket is covered by the
             // session's tunnelRemoteAddress instead (SettingsConflicts).
             if let peer = try socket.connectedPeerAddress(), !run.protectedEndpoints.contains(peer),

@@ -35,6 +35,25 @@ extension Descriptor {
         _ = try Syscall.call("setsockopt(SO_MARK)") { culvert_socket_set_mark(rawValue, mark) }
     }
 
+    /// Sets the socket's receive and send buffers to `bytes` each, past the system's
+    /// `net.core.rmem_max`/`wmem_max` (`SO_RCVBUFFORCE`/`SO_SNDBUFFORCE`). Needs CAP_NET_ADMIN, so an
+    /// unprivileged provider cannot do it itself. The corresponding C function is `setsockopt`.
+    public func forceBufferSizes(_ bytes: Int) throws(SystemError) {
+        let size = Int32(clamping: bytes)
+        _ = try Syscall.call("setsockopt(SO_RCVBUFFORCE)") { culvert_socket_force_buffer(rawValue, 1, size) }
+        _ = try Syscall.call("setsockopt(SO_SNDBUFFORCE)") { culvert_socket_force_buffer(rawValue, 0, size) }
+    }
+
+    /// The socket's receive and send buffer sizes as the kernel reports them (twice what was set:
+    /// the kernel counts its bookkeeping). The corresponding C function is `getsockopt(SO_RCVBUF/SO_SNDBUF)`.
+    public func bufferSizes() throws(SystemError) -> (receive: Int, send: Int) {
+        var receive: Int32 = 0
+        var send: Int32 = 0
+        _ = try Syscall.call("getsockopt(SO_RCVBUF)") { culvert_socket_buffer(rawValue, 1, &receive) }
+        _ = try Syscall.call("getsockopt(SO_SNDBUF)") { culvert_socket_buffer(rawValue, 0, &send) }
+        return (Int(receive), Int(send))
+    }
+
     /// The socket's firewall mark; 0 when none was set. The corresponding C function is `getsockopt(SO_MARK)`.
     public func firewallMark() throws(SystemError) -> UInt32 {
         var mark: UInt32 = 0

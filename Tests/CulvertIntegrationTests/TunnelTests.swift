@@ -115,6 +115,21 @@ final class TunnelTests: XCTestCase {
         _ = try h.disconnect("meddler")
     }
 
+    func testProtectedSocketsGetLargeBuffers() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        _ = try h.connect("lab")
+        // The provider's UDP socket (the only UDP socket in A) is protected: culvertd forced its
+        // buffers past rmem_max; the kernel reports twice the size set.
+        let sockets = try h.inA(["ss", "-u", "-a", "-m", "-n"])
+        XCTAssertEqual(sockets.status, 0, sockets.error)
+        let wanted = 2 * (7 << 20)  // ProviderLimits.protectedSocketBufferBytes, doubled
+        let sizes = sockets.output.components(separatedBy: "rb").dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }
+        XCTAssertFalse(sizes.isEmpty, sockets.output)
+        XCTAssertTrue(sizes.allSatisfy { $0 >= wanted }, "receive buffers \(sizes), wanted \(wanted):\n\(sockets.output)")
+        _ = try h.disconnect("lab")
+    }
+
     func testInvalidSettingsAreRefusedAndChangeNothing() throws {
         let h = try TunnelLab(test: self)
         let before = try h.networkStateA()

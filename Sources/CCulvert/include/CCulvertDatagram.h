@@ -51,6 +51,12 @@ int culvert_socket_set_mark(int fd, uint32_t mark);
 /// getsockopt(SO_MARK).
 int culvert_socket_get_mark(int fd, uint32_t *mark);
 
+/// setsockopt(SO_RCVBUFFORCE or SO_SNDBUFFORCE): a buffer size beyond net.core.[rw]mem_max; needs
+/// CAP_NET_ADMIN (EPERM without). The kernel doubles `bytes` for its bookkeeping.
+int culvert_socket_force_buffer(int fd, int receive, int bytes);
+/// getsockopt(SO_RCVBUF or SO_SNDBUF): the size in force (as the kernel reports it, doubled).
+int culvert_socket_buffer(int fd, int receive, int *bytes);
+
 /// eventfd(0, EFD_CLOEXEC|EFD_NONBLOCK).
 int culvert_eventfd(void);
 /// Adds 1 to the eventfd counter (write of a uint64_t). -1/EAGAIN if the counter is at its maximum.
