@@ -10,6 +10,9 @@
 public struct OffloadSegmenter: Sendable {
     /// The most segments a super-packet may divide into; a larger one is dropped (`.tooManySegments`).
     public static let maximumSegments = SuperPacketLayout.maximumSegments
+    /// The longest read a virtio-net TUN returns: the largest IP packet and a 12-byte header. Size
+    /// the read buffer with it (it is longer than a PacketBatch slot, which holds IP packets only).
+    public static let maximumReadLength = IPLayout.maximumPacketLength + VirtioNetHeader.sizeWithBufferCount
 
     /// The virtio_net_hdr length the TUN was set to (TUNSETVNETHDRSZ): 10 or 12.
     public let headerSize: Int

@@ -57,7 +57,7 @@ private func withAddress<R>(_ address: [UInt8], port: UInt16, _ body: (UnsafePoi
 /// The test's side of the TUN: reads virtio-framed packets, writes plain ones with a GSO_NONE header.
 private struct PeerSide {
     let tun: Descriptor
-    var buffer = [UInt8](repeating: 0, count: 65_535 + VirtioNetHeader.size)
+    var buffer = [UInt8](repeating: 0, count: OffloadSegmenter.maximumReadLength)
 
     /// The next TCP packet from the kernel to `port` (virtio header included), or nil at the deadline.
     mutating func nextTCP(toPort port: UInt16, deadline: ContinuousClock.Instant) throws -> [UInt8]? {
