@@ -11,6 +11,11 @@ import XCTest
 private let propertyCases = 300
 /// Random packet streams in the coalesce → split test.
 private let streamCases = 200
+/// Packets coalesced by the heap test, and the random packets fed to the coalescer.
+private let heapTestPackets = 100_000
+private let randomPackets = 10_000
+/// Heap growth tolerated over the heap test (the test runner's other threads); see OffloadSegmenterTests.
+private let heapTestSlackBytes = 16_384
 
 final class OffloadCoalescerTests: XCTestCase {
     private func coalesce(_ input: [[UInt8]], options: OffloadCoalescer.Options = .init(), headerSize: Int = 10) throws -> (
@@ -204,5 +209,74 @@ final class OffloadCoalescerTests: XCTestCase {
         XCTAssertEqual(coalescer.coalesce(input, from: 3, into: &tight), 4)
         XCTAssertEqual(tight.count, 0)
         XCTAssertEqual(coalescer.counters.packetTooLarge, 1)
+    }
+
+    /// 100,000 packets coalesced through two reused batches: their buffers never move and the heap
+    /// ends where it started. Prints the rate (debug build).
+    func testCoalescingAHundredThousandPacketsLeavesTheHeapAsItWas() throws {
+        var input = PacketBatch(capacity: 44, slotSize: 1_500)
+        for index in 0..<44 {
+            try input.append(
+                tcpSegment(
+                    .v6, sequence: UInt32(index * 1_400), payload: [UInt8](repeating: 5, count: 1_400),
+                    options: timestampOptions(3, echo: 4)))
+        }
+        var output = PacketBatch(capacity: 4, slotSize: OffloadCoalescer.maximumSuperPacketLength)
+        var coalescer = OffloadCoalescer()
+        _ = coalescer.coalesce(input, into: &output)  // warm up: first-use allocations happen here
+        let slotAddress = output[0].withUnsafeBytes { $0.baseAddress }
+        let heapBefore = MemoryPolicy.heapBytesInUse
+        var taken = 0
+        let elapsed = ContinuousClock().measure {
+            while taken < heapTestPackets {
+                output.removeAll()
+                taken += coalescer.coalesce(input, into: &output)
+            }
+        }
+        let heapAfter = MemoryPolicy.heapBytesInUse
+        XCTAssertEqual(output.count, 1)
+        XCTAssertEqual(output[0].withUnsafeBytes { $0.baseAddress }, slotAddress, "the batch's buffer was reallocated")
+        XCTAssertLessThanOrEqual(heapAfter - heapBefore, heapTestSlackBytes, "heap grew by \(heapAfter - heapBefore) bytes")
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("coalesced \(taken) packets in \(seconds) s: \(Int(Double(taken) / seconds)) packets/s, heap \(heapBefore) → \(heapAfter)")
+    }
+
+    /// Random bytes, and random mutations of real segments, never trap the coalescer; whatever it
+    /// writes splits again without a drop.
+    func testRandomPacketsNeverTrap() throws {
+        var generator = SeededGenerator(seed: 0xC0A1_E5CE)
+        var coalescer = OffloadCoalescer(options: .init(coalesceUDP: true, verifyChecksums: false))
+        var segmenter = OffloadSegmenter()
+        var input = PacketBatch(capacity: 16, slotSize: 1_600)
+        var output = PacketBatch(capacity: 16, slotSize: 1_700)
+        var split = PacketBatch(capacity: PacketBatch.maximumPacketCount, slotSize: 1_700)
+        var made = 0
+        while made < randomPackets {
+            input.removeAll()
+            let flow = Bool.random(using: &generator) ? TestFlow.v4 : .v6
+            for index in 0..<16 {
+                var packet =
+                    Bool.random(using: &generator)
+                    ? tcpSegment(
+                        flow, sequence: UInt32(index * 100), payload: [UInt8](repeating: 1, count: 100),
+                        ip: TestIP(identification: UInt16(index)))
+                    : udpDatagram(flow, payload: [UInt8](repeating: 2, count: 100), ip: TestIP(identification: UInt16(index)))
+                for _ in 0..<Int.random(in: 0...3, using: &generator) {
+                    packet[Int.random(in: 0..<packet.count, using: &generator)] = .random(in: 0...255, using: &generator)
+                }
+                packet = Array(packet.prefix(Int.random(in: 0...packet.count, using: &generator)))
+                if Int.random(in: 0..<8, using: &generator) == 0 { packet = randomPayload(packet.count, using: &generator) }
+                try input.append(packet)
+            }
+            made += input.count
+            output.removeAll()
+            XCTAssertEqual(coalescer.coalesce(input, into: &output), input.count)
+            for read in output {
+                split.removeAll()
+                XCTAssertNoThrow(try segmenter.split(read, into: &split))
+            }
+        }
+        XCTAssertEqual(coalescer.counters.totalDropped, 0)
+        XCTAssertEqual(segmenter.counters.totalDropped, 0)
     }
 }
