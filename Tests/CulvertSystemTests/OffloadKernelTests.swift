@@ -13,26 +13,26 @@ import XCTest
 #endif
 
 /// The TUN (inside the namespace only), its address and the peer the test plays behind it.
-private let offloadTunName = "culvgso0"
-private let localAddress: [UInt8] = [10, 201, 0, 1]
-private let peerAddress: [UInt8] = [10, 201, 0, 2]
+let offloadTunName = "culvgso0"
+let localAddress: [UInt8] = [10, 201, 0, 1]
+let peerAddress: [UInt8] = [10, 201, 0, 2]
 /// Bytes the local client sends through the TUN.
 private let streamBytes = 256 * 1_024
 /// How long a kernel exchange may take.
-private let exchangeTimeout: Duration = .seconds(10)
+let exchangeTimeout: Duration = .seconds(10)
 /// One poll while waiting.
-private let pollMilliseconds: Int32 = 100
+let pollMilliseconds: Int32 = 100
 /// The MSS the peer announces (a 1,500-byte MTU).
 private let peerMSS = 1_460
 /// Segments the peer coalesces into one super-packet, and their payload size.
 private let inboundSegments = 30
 private let inboundSegmentSize = 1_400
 
-private struct KernelTestFailure: Error, CustomStringConvertible {
+struct KernelTestFailure: Error, CustomStringConvertible {
     var description: String
 }
 
-private func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
     guard condition else { throw KernelTestFailure(description: message()) }
 }
 
@@ -44,7 +44,7 @@ private func tcpSocket() throws -> Int32 {
 }
 
 /// Calls `body` with `address:port` as a sockaddr.
-private func withAddress<R>(_ address: [UInt8], port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+func withAddress<R>(_ address: [UInt8], port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
     var storage = sockaddr_in()
     storage.sin_family = sa_family_t(AF_INET)
     storage.sin_port = port.bigEndian
@@ -55,20 +55,25 @@ private func withAddress<R>(_ address: [UInt8], port: UInt16, _ body: (UnsafePoi
 }
 
 /// The test's side of the TUN: reads virtio-framed packets, writes plain ones with a GSO_NONE header.
-private struct PeerSide {
+struct PeerSide {
     let tun: Descriptor
     var buffer = [UInt8](repeating: 0, count: OffloadSegmenter.maximumReadLength)
 
     /// The next TCP packet from the kernel to `port` (virtio header included), or nil at the deadline.
     mutating func nextTCP(toPort port: UInt16, deadline: ContinuousClock.Instant) throws -> [UInt8]? {
+        try next(protocol: 6, toPort: port, deadline: deadline)
+    }
+
+    /// The next IPv4 packet of `proto` from the kernel to `port` (virtio header included), or nil at the deadline.
+    mutating func next(protocol proto: UInt8, toPort port: UInt16, deadline: ContinuousClock.Instant) throws -> [UInt8]? {
         while ContinuousClock.now < deadline {  // bounded by the deadline
             guard try tun.waitReadable(timeoutMilliseconds: pollMilliseconds) else { continue }
             let tun = tun
             // nil for EAGAIN (another reader was first) or a read error: skipped, the deadline bounds the loop.
             let n = buffer.withUnsafeMutableBytes { bytes in try? tun.read(into: bytes) } ?? 0
             let ip = VirtioNetHeader.size
-            // Skip what else a new link sends (IPv6 router solicitations, MLD): IPv4/TCP to `port` only.
-            guard n >= ip + 40, buffer[ip] == 0x45, buffer[ip + 9] == 6, readBE16(buffer, ip + 22) == Int(port) else { continue }
+            // Skip what else a new link sends (IPv6 router solicitations, MLD): IPv4 `proto` to `port` only.
+            guard n >= ip + 28, buffer[ip] == 0x45, buffer[ip + 9] == proto, readBE16(buffer, ip + 22) == Int(port) else { continue }
             return Array(buffer[0..<n])
         }
         return nil
@@ -103,12 +108,12 @@ final class OffloadKernelTests: XCTestCase {
         try XCTSkipUnless(geteuid() == 0, "network namespaces and TUN devices need root")
     }
 
-    /// A TUN with IFF_VNET_HDR and checksum + TSO offloads, addressed and up.
-    private static func offloadTun() throws -> TunDevice {
+    /// A TUN with IFF_VNET_HDR and `offloads` (default: checksum + TSO), addressed and up.
+    static func offloadTun(_ offloads: TunOffloads = [.checksum, .tcpV4, .tcpV6]) throws -> TunDevice {
         let tun = try TunDevice.create(name: offloadTunName, options: .virtioNetHeader)
         do {
             try tun.descriptor.setVirtioHeaderSize(VirtioNetHeader.size)
-            try tun.descriptor.setTunOffloads([.checksum, .tcpV4, .tcpV6])
+            try tun.descriptor.setTunOffloads(offloads)
             try tun.descriptor.setNonblocking(true)
             let netlink = try NetlinkRouteSocket()
             try netlink.addAddress(try InterfaceAddress("10.201.0.1/24"), interfaceIndex: tun.interfaceIndex)
