@@ -1,7 +1,7 @@
 // CoalescePacket: what OffloadCoalescer needs to know about one IP packet before merging it: its
 // flow (addresses and ports), its headers, and whether it may take part in a super-packet at all.
 // Reading it checks every offset against the packet, so any bytes are safe to hand in.
-// Hand-written: part of Culvert's own offload engine (no Swift library does this).
+// Hand-written, as the rest of Culvert's offload engine: no Swift library does GRO on raw packets.
 
 /// A TCP or UDP packet over IPv4/IPv6 as the coalescer sees it.
 struct CoalescePacket {

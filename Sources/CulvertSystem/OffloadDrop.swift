@@ -1,6 +1,7 @@
 // OffloadDrop and OffloadCounters: why the offload engine refused a packet, and how often each
 // thing happened. A malformed virtio_net_hdr or IP packet from the TUN is dropped with one of these
-// reasons and counted, never trapped on. Hand-written: part of Culvert's own offload engine.
+// reasons and counted, never trapped on. Hand-written, as the rest of Culvert's offload engine: no
+// Swift library splits or merges virtio-net super-packets.
 
 /// Why a packet read from or meant for a virtio-net TUN was dropped. Each reason has its counter
 /// in `OffloadCounters`.

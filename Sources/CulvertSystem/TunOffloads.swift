@@ -1,6 +1,7 @@
 // TunOffloads: the offloads a TUN created with IFF_VNET_HDR accepts (TUNSETOFFLOAD) and its
 // virtio_net_hdr length (TUNSETVNETHDRSZ). Enabling them is what makes the kernel hand the TUN
-// 64 KiB super-packets that OffloadSegmenter splits. Wrappers of one ioctl each (C in CCulvert/shim.c).
+// 64 KiB super-packets that OffloadSegmenter splits. Wrappers of one ioctl each (C in CCulvert/shim.c),
+// hand-written: no Swift library wraps these TUN ioctls.
 
 import CCulvert
 
