@@ -108,7 +108,8 @@ let package = Package(
                 "CulvertVarlink", "CulvertWire", "CulvertSystem", "CulvertTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
-        .executableTarget(name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CCulvert"], swiftSettings: strict),
+        .executableTarget(
+            name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CulvertSystem", "CCulvert"], swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(

@@ -161,6 +161,10 @@ int culvert_malloc_trim(void) {
     return malloc_trim(0);
 }
 
+size_t culvert_malloc_bytes_in_use(void) {
+    return mallinfo2().uordblks;
+}
+
 // TUN devices. <linux/if.h> is included here only, never in a module map (it clashes with Glibc's
 // <net/if.h> there).
 #include <linux/if.h>
@@ -196,6 +200,23 @@ int culvert_tun_create(const char *name, int flags, char *name_out) {
     memcpy(name_out, request.ifr_name, IFNAMSIZ);
     name_out[IFNAMSIZ - 1] = '\0';
     return fd;
+}
+
+_Static_assert(CULVERT_TUN_F_CSUM == TUN_F_CSUM, "TUN_F_CSUM matches the kernel's");
+_Static_assert(CULVERT_TUN_F_TSO4 == TUN_F_TSO4, "TUN_F_TSO4 matches the kernel's");
+_Static_assert(CULVERT_TUN_F_TSO6 == TUN_F_TSO6, "TUN_F_TSO6 matches the kernel's");
+_Static_assert(CULVERT_TUN_F_TSO_ECN == TUN_F_TSO_ECN, "TUN_F_TSO_ECN matches the kernel's");
+#ifdef TUN_F_USO4
+_Static_assert(CULVERT_TUN_F_USO4 == TUN_F_USO4, "TUN_F_USO4 matches the kernel's");
+_Static_assert(CULVERT_TUN_F_USO6 == TUN_F_USO6, "TUN_F_USO6 matches the kernel's");
+#endif
+
+int culvert_tun_set_offload(int fd, unsigned int flags) {
+    return ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags);
+}
+
+int culvert_tun_set_vnet_header_size(int fd, int size) {
+    return ioctl(fd, TUNSETVNETHDRSZ, &size);
 }
 
 // Network namespaces (for tests that must never touch the host's).

@@ -17,4 +17,8 @@ public enum MemoryPolicy {
     public static func releaseFreeMemory() {
         _ = culvert_malloc_trim()  // the result only says whether anything was released
     }
+
+    /// Bytes of heap allocated and not yet freed (glibc's mallinfo2 `uordblks`): for tests and
+    /// benchmarks that check a loop leaves the heap as it found it.
+    public static var heapBytesInUse: Int { Int(culvert_malloc_bytes_in_use()) }
 }

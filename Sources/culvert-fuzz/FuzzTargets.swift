@@ -1,6 +1,6 @@
 // Fuzz targets for the parsers hostile input reaches first: varlink messages (JSON framing and
 // call/reply decoding), varlink interface definitions (IDL parser + validator), and extension
-// bundles' manifest.json and signature.json.
+// bundles' manifest.json and signature.json; and TUN super-packets (OffloadFuzzTarget).
 // Each target also checks a property, so a wrong answer is found, not only a crash.
 
 import CulvertBundle
@@ -12,6 +12,7 @@ enum FuzzTargets {
         "varlink-idl": varlinkIDL,
         "bundle-manifest": bundleManifest,
         "bundle-signature": bundleSignature,
+        "virtio-split": OffloadFuzzTarget.virtioSplit,
     ]
 
     /// Decoding never traps; whatever decodes re-encodes to bytes that decode to the same value.

@@ -48,6 +48,8 @@ ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len);
 int culvert_malloc_fix_mmap_threshold(int bytes);
 /// malloc_trim(0): gives free heap pages back to the kernel. Returns 1 if memory was released.
 int culvert_malloc_trim(void);
+/// mallinfo2().uordblks: bytes of heap allocated and not yet freed (tests of allocation-free paths).
+size_t culvert_malloc_bytes_in_use(void);
 /// libFuzzer's entry for programs that keep their own main (only linked into fuzz builds).
 int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
 /// getrandom(2) without flags (blocks only before the pool is initialised at boot).
@@ -64,6 +66,19 @@ ssize_t culvert_getrandom(void *buf, size_t len);
 /// kernel choose). On success returns the fd and writes the kernel's name (NUL-terminated) into `name_out`,
 /// which holds CULVERT_INTERFACE_NAME_MAX + 1 bytes. Returns -1 with errno set (the fd is closed).
 int culvert_tun_create(const char *name, int flags, char *name_out);
+
+/// TUNSETOFFLOAD flags (values of <linux/if_tun.h>, pinned in shim.c): what the kernel may hand a TUN
+/// with IFF_VNET_HDR unfinished — checksums, TCP super-packets (v4, v6, with ECN) and UDP ones (USO, 6.2+).
+#define CULVERT_TUN_F_CSUM 0x01
+#define CULVERT_TUN_F_TSO4 0x02
+#define CULVERT_TUN_F_TSO6 0x04
+#define CULVERT_TUN_F_TSO_ECN 0x08
+#define CULVERT_TUN_F_USO4 0x20
+#define CULVERT_TUN_F_USO6 0x40
+/// ioctl(TUNSETOFFLOAD, flags): EINVAL for a flag this kernel does not know.
+int culvert_tun_set_offload(int fd, unsigned int flags);
+/// ioctl(TUNSETVNETHDRSZ, &size): the virtio_net_hdr length (10, or 12 with num_buffers); EINVAL under 10.
+int culvert_tun_set_vnet_header_size(int fd, int size);
 
 /// unshare(CLONE_NEWNET): moves the calling thread (only) into a new, empty network namespace.
 int culvert_unshare_network_namespace(void);
