@@ -8,6 +8,10 @@
 
 import CulvertSystem
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One complete message, NUL removed, and the descriptors that came with it (the taker owns them).
 struct VarlinkFrame {
     var bytes: ArraySlice<UInt8>
@@ -72,7 +76,7 @@ struct VarlinkStreamInput {
     /// Updates `partialMessageStart` for the bytes that arrived at `bytes[index...]`.
     private mutating func noteArrival(from index: Int) {
         guard index < bytes.count else { return }
-        if let nul = bytes[index...].lastIndex(of: 0) {
+        if let nul = lastNul(from: index) {
             partialMessageStart = nul == bytes.count - 1 ? nil : base + nul + 1
         } else if partialMessageStart == nil {
             partialMessageStart = base + index
@@ -124,7 +128,7 @@ struct VarlinkStreamInput {
 
     /// Takes the next complete message, or returns nil if none is complete yet.
     mutating func nextFrame(maximumSize: Int) throws(Failure) -> VarlinkFrame? {
-        guard let nul = bytes[scanned...].firstIndex(of: 0) else {
+        guard let nul = firstNul(from: scanned) else {
             scanned = bytes.count
             if bytes.count - start + 1 > maximumSize { throw .tooLarge }
             return nil
@@ -172,5 +176,25 @@ struct VarlinkStreamInput {
         var dropped: [UInt8] = []
         swap(&dropped, &bytes)
         VarlinkLargeBuffers.release(dropped)
+    }
+
+    // Every byte received is searched for NULs twice on the stream's queue. A byte loop costs about
+    // a nanosecond a byte (a quarter of a millisecond per 256 KiB wake-up of a large message);
+    // memchr is an order of magnitude faster.
+
+    /// Index of the first NUL in `bytes[index...]`, or nil.
+    private func firstNul(from index: Int) -> Int? {
+        guard index < bytes.count else { return nil }
+        return bytes.withUnsafeBytes { buffer -> Int? in
+            guard let base = buffer.baseAddress, let found = memchr(base + index, 0, buffer.count - index) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found))
+        }
+    }
+
+    /// Index of the last NUL in `bytes[index...]`, or nil: memchr says whether there is one, and a
+    /// backward scan stops at it (a message's NUL is usually its read's last byte).
+    private func lastNul(from index: Int) -> Int? {
+        guard firstNul(from: index) != nil else { return nil }
+        return bytes[index...].lastIndex(of: 0)
     }
 }
