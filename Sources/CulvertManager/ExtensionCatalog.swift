@@ -85,7 +85,9 @@ struct ExtensionCatalog {
         path: String, allowDowngrade: Bool, configDirectory: String, time: String
     ) throws(ExtensionError) -> (InstallOutcome, ExtensionInfo, previous: ExtensionInfo?) {
         let prepared = try prepareInstall(path: path, allowDowngrade: allowDowngrade, configDirectory: configDirectory, time: time)
-        if prepared.outcome != .unchanged { try commitInstall(prepared) }
+        if prepared.outcome != .unchanged, let replaced = try commitInstall(prepared), let copy = unusedCopy(replaced, running: []) {
+            Self.removeCopy(copy)
+        }
         return (prepared.outcome, prepared.info, prepared.previous)
     }
 
@@ -137,21 +139,29 @@ struct ExtensionCatalog {
         return PreparedInstall(outcome: previous == nil ? .installed : .replaced, info: info, previous: previous)
     }
 
-    /// Registers a prepared install (atomic replace) and removes the copy it replaced.
-    /// A copy a running provider (`running`: executables) still runs from is kept for gc to remove later.
-    mutating func commitInstall(_ prepared: PreparedInstall, running: [String] = []) throws(ExtensionError) {
+    /// Registers a prepared install (atomic replace). Returns the content digest of the copy it
+    /// replaced, if any: the caller removes it once nothing uses it (`unusedCopy`, `removeCopy`) —
+    /// off the manager queue when it can, since a copy may hold megabytes.
+    mutating func commitInstall(_ prepared: PreparedInstall) throws(ExtensionError) -> String? {
         var next = registry
         next.extensions[prepared.info.identifier] = prepared.info
         try commit(next)
         // The new version passed the install-time version check.
         markUsable(prepared.info.identifier, storePath: prepared.previous?.storePath)
-        let previousCopy = prepared.previous.map { storeDirectory + "/" + $0.contentDigest + "/" }
-        if let previous = prepared.previous, !registry.referencedDigests.contains(previous.contentDigest),
-            !running.contains(where: { previousCopy.map($0.hasPrefix) ?? false })
-        {
-            // The replaced copy is unreferenced now; if removing it fails, gc will.
-            try? FileSystem.removeTree(storeDirectory + "/" + previous.contentDigest)
-        }
+        return prepared.previous?.contentDigest
+    }
+
+    /// The path of the store copy `digest` if the registry does not reference it and no provider
+    /// runs from it (`running`: executables; a copy in use is left for gc to remove later).
+    func unusedCopy(_ digest: String, running: [String]) -> String? {
+        let path = storeDirectory + "/" + digest
+        guard !registry.referencedDigests.contains(digest), !running.contains(where: { $0.hasPrefix(path + "/") }) else { return nil }
+        return path
+    }
+
+    /// Removes a store copy nothing uses; on any thread.
+    static func removeCopy(_ path: String) {
+        try? FileSystem.removeTree(path)  // try?: a copy left behind is unreferenced, and gc removes it
     }
 
     /// Drops a prepared install: the registry stays as it is; the new copy goes unless referenced.

@@ -37,7 +37,7 @@ extension ManagerService {
                 case .failure(let error):
                     completion(.failure(wireError(error)))
                 case .success(let staged):
-                    finishInstall(staged, actor: actor, completion: completion)
+                    finishInstall(staged, actor: actor, inline: inline, completion: completion)
                 }
                 done()
             }
@@ -46,7 +46,8 @@ extension ManagerService {
 
     /// The install's second half, on the manager queue: register it, or upgrade sessions first.
     private func finishInstall(
-        _ staged: StagedInstall, actor: Actor, completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), ManagerError>) -> Void
+        _ staged: StagedInstall, actor: Actor, inline: Bool,
+        completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), ManagerError>) -> Void
     ) {
         let prepared = catalog.prepare(staged, time: WallClock.rfc3339Now())
         let info = prepared.info
@@ -68,9 +69,11 @@ extension ManagerService {
                             description: "an upgrade of \(info.identifier) finished while this install was verified", log: []))))
         }
         func register() {
-            do throws(ExtensionError) { try catalog.commitInstall(prepared, running: supervisor.runningExecutables) } catch {
+            let replaced: String?
+            do throws(ExtensionError) { replaced = try catalog.commitInstall(prepared) } catch {
                 return completion(.failure(wireError(error)))
             }
+            if let replaced { removeReplacedCopy(replaced, inline: inline) }
             if let previous = prepared.previous {
                 logger.info("extension \(info.identifier) replaced: \(previous.versionDescription) → \(info.versionDescription)")
                 let event = publish(
@@ -108,6 +111,25 @@ extension ManagerService {
             logger.error(
                 "extension \(info.identifier): upgrade to \(info.versionDescription) abandoned; \(previous.versionDescription) stays")
             completion(.failure(upgradeFailed(installed: previous.versionDescription, failure)))
+        }
+    }
+
+    /// Removes the store copy an install replaced, if nothing uses it, as the next job of
+    /// `installs` — so no install, uninstall or gc runs meanwhile — with the removal itself off the
+    /// manager queue (unlinking a copy of tens of MiB takes milliseconds). Whether it is still
+    /// unused is decided when its turn comes. `inline` (the spool at start) removes it at once.
+    private func removeReplacedCopy(_ digest: String, inline: Bool) {
+        guard !inline else {
+            if let copy = catalog.unusedCopy(digest, running: supervisor.runningExecutables) { ExtensionCatalog.removeCopy(copy) }
+            return
+        }
+        installs.enqueue { [self] done in
+            guard let copy = catalog.unusedCopy(digest, running: supervisor.runningExecutables) else { return done() }
+            installs.offQueue {
+                ExtensionCatalog.removeCopy(copy)
+            } then: {
+                done()
+            }
         }
     }
 

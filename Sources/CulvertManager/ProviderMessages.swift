@@ -1,8 +1,9 @@
 // ProviderMessages: SendProviderMessage's calls to providers (HandleAppMessage). Each is answered
 // exactly once — with the provider's reply, its error, its channel closing, or the timeout — and
 // the count of unanswered ones tells a re-exec whether anything is in flight. A message, and the
-// answer, of `OffQueue.inlineBelow` bytes or more is encoded off the manager queue (the channel
-// parses a large answer off it too: VarlinkFrameDecoding), so a large message delays no one else.
+// answer's whole reply frame, of `OffQueue.inlineBelow` bytes or more is encoded off the manager
+// queue (the channel parses a large answer off it too: VarlinkFrameDecoding; the streams queue and
+// buffer it without copying it whole), so a large message delays no one else.
 
 import CulvertCore
 import CulvertVarlink
@@ -53,9 +54,10 @@ final class ProviderMessages: @unchecked Sendable {  // confined to `queue`
                         on: OffQueue.messages, returningTo: queue,
                         inline: inline && (answer.stringValue?.utf8.count ?? 0) < OffQueue.inlineBelow
                     ) {
-                        JSONValue.object(["data": answer]).serialized()
-                    } then: { encoded in
-                        replier.reply(encodedParameters: encoded)
+                        // The whole reply frame: building it on the queue would copy the answer there.
+                        VarlinkReplyMessage.frame(encodedParameters: JSONValue.object(["data": answer]).serialized(), continues: false)
+                    } then: { frame in
+                        replier.reply(finalFrame: frame)
                     }
                 case .failure(.remote(let remote)):
                     replier.fail(failed("provider_error", remote.description))

@@ -27,7 +27,9 @@ public struct SeccompProgram: Sendable, Hashable {
     static let terminalInjection: [UInt64] = [0x5412, 0x541C]
     /// The families and types `SeccompRule.tunnelSocket` allows.
     static let tunnelFamilies: [UInt64] = [UInt64(AF_UNIX), UInt64(AF_INET), UInt64(AF_INET6)]
-    static let tunnelTypes: [UInt64] = [UInt64(SOCK_STREAM.rawValue), UInt64(SOCK_DGRAM.rawValue)]
+    /// SOCK_STREAM (1) and SOCK_DGRAM (2), Linux ABI values: glibc's `__socket_type` does not import
+    /// into this module in release builds ("cannot find 'SOCK_STREAM'"); a test checks them in debug.
+    static let tunnelTypes: [UInt64] = [1, 2]
 
     /// The program: struct sock_filter[], `instructionBytes` each.
     public let bytes: [UInt8]

@@ -187,17 +187,22 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
             }
             guard let frame else { break }
             guard frame.bytes.count >= VarlinkFrameDecoding.offQueueFrom else {
-                received(frame, parsed: VarlinkFrameDecoding.parse(frame.bytes, maximumDepth: limits.maximumDepth))
+                received(
+                    descriptors: frame.descriptors, size: frame.bytes.count,
+                    parsed: VarlinkFrameDecoding.parse(frame.bytes, maximumDepth: limits.maximumDepth))
                 continue
             }
             decodingLargeFrame = true
+            // The completion keeps the descriptors, not the bytes: the decode queue lets go of those.
+            let descriptors = frame.descriptors
+            let size = frame.bytes.count
             VarlinkFrameDecoding.parseOffQueue(frame.bytes, maximumDepth: limits.maximumDepth, returningTo: queue) { [self] parsed in
                 decodingLargeFrame = false
                 guard stream.isOpen else {
-                    frame.descriptors.forEach { $0.close() }
+                    descriptors.forEach { $0.close() }
                     return
                 }
-                received(frame, parsed: parsed)
+                received(descriptors: descriptors, size: size, parsed: parsed)
                 processInput()
                 if stream.inputEnded { endOfInput() }
             }
@@ -210,30 +215,31 @@ public final class VarlinkPeer: @unchecked Sendable {  // all mutable state is c
         close(because: .peerClosed)
     }
 
-    private func received(_ frame: VarlinkFrame, parsed: Result<JSONValue, VarlinkError>) {
+    /// Handles one parsed message of `size` bytes (NUL not counted) that came with `descriptors`.
+    private func received(descriptors: [Descriptor], size: Int, parsed: Result<JSONValue, VarlinkError>) {
         let value: JSONValue
         switch parsed {
         case .success(let parsedValue):
             value = parsedValue
         case .failure(let error):
-            frame.descriptors.forEach { $0.close() }
+            descriptors.forEach { $0.close() }
             close(because: .protocolError(error.description))
             return
         }
         if value["method"] != nil {
             do {
                 let message = try VarlinkCallMessage.decode(value)
-                guard allowed(frame.descriptors, message.member, limits.descriptorsPerCall) else { return }
-                enqueue(message, descriptors: frame.descriptors, size: frame.bytes.count + 1)
+                guard allowed(descriptors, message.member, limits.descriptorsPerCall) else { return }
+                enqueue(message, descriptors: descriptors, size: size + 1)
             } catch {
-                frame.descriptors.forEach { $0.close() }
+                descriptors.forEach { $0.close() }
                 close(because: .protocolError(error.description))
             }
         } else {
             do {
-                deliver(try VarlinkReplyMessage.decode(value), descriptors: frame.descriptors)
+                deliver(try VarlinkReplyMessage.decode(value), descriptors: descriptors)
             } catch {
-                frame.descriptors.forEach { $0.close() }
+                descriptors.forEach { $0.close() }
                 close(because: .protocolError(error.description))
             }
         }

@@ -44,6 +44,16 @@ public final class VarlinkReplier: @unchecked Sendable {  // confined to the ser
         if !continuing { connection?.callFinished() }
     }
 
+    /// Sends a final reply built beforehand with `VarlinkReplyMessage.frame(encodedParameters:continues: false)`
+    /// — off the queue, for a large one — so that its bytes are neither built nor copied here.
+    public func reply(finalFrame frame: [UInt8]) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !finished else { return }
+        finished = true
+        connection?.send(frame: frame)
+        connection?.callFinished()
+    }
+
     /// Sends a pre-built frame with `continues: true`, the fast path for broadcasting events.
     /// Returns false if the connection is gone or was dropped as too slow.
     @discardableResult

@@ -65,7 +65,7 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
     /// Set once more than `largeInputThreshold` bytes waited in the input buffer.
     private(set) var sawLargeInput = false
 
-    private var input = VarlinkStreamInput()
+    private var input: VarlinkStreamInput
     private var output = VarlinkStreamOutput()
     private var readSource: (any DispatchSourceRead)?
     private var writeSource: (any DispatchSourceWrite)?
@@ -84,6 +84,7 @@ final class VarlinkStream: @unchecked Sendable {  // confined to `queue`; Dispat
         self.maximumMessageSize = maximumMessageSize
         self.maximumQueuedOutput = maximumQueuedOutput
         self.queue = queue
+        input = VarlinkStreamInput(largeMessageCapacity: maximumMessageSize + VarlinkLimits.readChunkSize)
     }
 
     var isOpen: Bool { state == .open }

@@ -3,7 +3,11 @@
 // A frame with descriptors is its own entry and goes out in its own sendmsg, starting at its first
 // byte, so the receiver can attribute the descriptors (see VarlinkPeer.swift). Frames without
 // descriptors are coalesced into the entry before them when that entry carries none (or has
-// already sent its descriptors), so a burst of small frames costs one send.
+// already sent its descriptors) and both are small, so a burst of small frames costs one send.
+//
+// Nothing here copies or moves bytes in proportion to a large frame: a large frame is queued as
+// its own entry (never appended to another), a partly sent entry is never shifted (its offset
+// advances), and a large entry, once sent, is freed off the queue (`VarlinkLargeBuffers`).
 
 import CulvertSystem
 
@@ -15,9 +19,10 @@ struct VarlinkStreamOutput {
         var descriptors: [Descriptor]
     }
 
-    /// Bytes of the head entry already sent past which the entry is trimmed, so a long stream
-    /// that never quite drains does not keep everything it ever sent.
-    private static let trimThreshold = VarlinkLimits.readChunkSize * 4
+    /// Largest entry small frames are coalesced into. It bounds both the copy an append costs and
+    /// what a long stream that never quite drains keeps of bytes already sent (an entry is freed
+    /// once all of it is sent).
+    static let coalesceLimit = VarlinkLimits.readChunkSize * 4
 
     private var entries: [Entry] = []
     /// Bytes of `entries[0]` already sent.
@@ -29,7 +34,9 @@ struct VarlinkStreamOutput {
 
     /// Queues `frame`, taking ownership of `descriptors`.
     mutating func append(_ frame: [UInt8], passing descriptors: [Descriptor]) {
-        if descriptors.isEmpty, let last = entries.indices.last, entries[last].descriptors.isEmpty {
+        if descriptors.isEmpty, let last = entries.indices.last, entries[last].descriptors.isEmpty,
+            entries[last].bytes.count + frame.count <= Self.coalesceLimit
+        {
             entries[last].bytes.append(contentsOf: frame)
         } else {
             entries.append(Entry(bytes: frame, descriptors: descriptors))
@@ -58,10 +65,7 @@ struct VarlinkStreamOutput {
             offset += sent
             queuedBytes -= sent
             if offset == entries[0].bytes.count {
-                entries.removeFirst()
-                offset = 0
-            } else if offset >= Self.trimThreshold {
-                entries[0].bytes.removeSubrange(0..<offset)
+                VarlinkLargeBuffers.release(entries.removeFirst().bytes)
                 offset = 0
             }
         }
@@ -81,8 +85,10 @@ struct VarlinkStreamOutput {
 
     /// Drops everything unsent, closing the descriptors that were waiting to go.
     mutating func discard() {
-        for entry in entries { entry.descriptors.forEach { $0.close() } }
+        let dropped = entries
         entries = []
+        for entry in dropped { entry.descriptors.forEach { $0.close() } }
+        VarlinkLargeBuffers.release(dropped.map(\.bytes))
         offset = 0
         queuedBytes = 0
     }

@@ -99,6 +99,10 @@ final class ProviderContainmentTests: XCTestCase {
 
     /// The filter: each dangerous call fails with EPERM (clone3 with ENOSYS), ordinary tunnel work still
     /// succeeds, and the notifier counted every denial under the right name.
+    func testTheTunnelSocketTypesAreGlibcsStreamAndDatagram() {
+        XCTAssertEqual(SeccompProgram.tunnelTypes, [UInt64(SOCK_STREAM.rawValue), UInt64(SOCK_DGRAM.rawValue)])
+    }
+
     func testSeccompDeniesDangerousCallsAndCountsThem() throws {
         let queue = DispatchQueue(label: "seccomp-notifier-test")
         let containment = ProviderContainment(seccomp: try SeccompProgram.provider())
