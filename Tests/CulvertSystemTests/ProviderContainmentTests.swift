@@ -97,12 +97,13 @@ final class ProviderContainmentTests: XCTestCase {
         }
     }
 
-    /// The filter: each dangerous call fails with EPERM (clone3 with ENOSYS), ordinary tunnel work still
-    /// succeeds, and the notifier counted every denial under the right name.
+    /// The policy's socket types are written as numbers (see SeccompProgram.tunnelTypes): they must be glibc's.
     func testTheTunnelSocketTypesAreGlibcsStreamAndDatagram() {
         XCTAssertEqual(SeccompProgram.tunnelTypes, [UInt64(SOCK_STREAM.rawValue), UInt64(SOCK_DGRAM.rawValue)])
     }
 
+    /// The filter: each dangerous call fails with EPERM (clone3 with ENOSYS), ordinary tunnel work still
+    /// succeeds, and the notifier counted every denial under the right name.
     func testSeccompDeniesDangerousCallsAndCountsThem() throws {
         let queue = DispatchQueue(label: "seccomp-notifier-test")
         let containment = ProviderContainment(seccomp: try SeccompProgram.provider())
