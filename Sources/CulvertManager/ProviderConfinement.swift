@@ -31,7 +31,8 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
     let root: CgroupSessionsRoot?
     let seccomp: SeccompProgram?
     let limits: ProviderLimits
-    let identities: ClosedRange<UInt32>
+    /// The configured range (the pool's).
+    var identities: ClosedRange<UInt32> { pool.range }
     private(set) var pool: ProviderIdentityPool
     /// Identities of runs not yet ended (or still lingering).
     private(set) var taken: Set<UInt32> = []
@@ -47,7 +48,6 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
         self.queue = queue
         self.logger = logger
         limits = configuration.providerLimits
-        identities = configuration.providerIdentities
         var problems: [String] = []
         do { pool = try ProviderIdentityPool(range: configuration.providerIdentities) } catch {
             // validate() refused such a range before the daemon got here; a one-identity pool keeps this total.
@@ -112,12 +112,11 @@ final class ProviderConfinement: @unchecked Sendable {  // confined to the manag
     }
 
     /// A new run's identity and cgroup (`id`: the run's record id). The caller spawns with
-    /// `containment(for:)` and hands the run the result; on any failure nothing is left behind.
+    /// `spawnContainment()` and hands the run the result; on any failure nothing is left behind.
     func prepare(id: String, tasks: Int?, memoryBytes: Int?) throws(LaunchFailure) -> RunConfinement {
         let resolved: (tasks: Int, memoryBytes: Int)
-        switch limits.resolved(tasks: tasks, memoryBytes: memoryBytes) {
-        case .success(let value): resolved = value
-        case .failure(let refusal): throw LaunchFailure(step: .credentials, description: refusal.description)
+        do { resolved = try limits.resolved(tasks: tasks, memoryBytes: memoryBytes) } catch {
+            throw LaunchFailure(step: .credentials, description: error.description)
         }
         let busy = ProcessTable.identitiesInUse(within: identities)
         guard let uid = pool.allocate(liveSessions: taken, busy: { busy.contains($0) }) else {

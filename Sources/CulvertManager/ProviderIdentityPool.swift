@@ -13,8 +13,6 @@
 // testable without root or processes.
 
 struct ProviderIdentityPool: Sendable, Equatable {
-    /// Where identities come from unless `--provider-uids` says otherwise.
-    static let defaultRange: ClosedRange<UInt32> = 90_000...99_999
     /// Most identities a range may hold (the order below keeps one entry per identity).
     static let maximumSize = 65_536
 

@@ -24,23 +24,31 @@ public struct ProviderLimits: Sendable, Hashable {
 
     public init() {}
 
+    /// `--provider-uids FIRST-LAST` (the pool's grammar) within [1000, 2^31); nil otherwise. The
+    /// range is checked against the system's accounts when culvertd starts.
+    public static func identities(parsing text: String) -> ClosedRange<UInt32>? {
+        // try?: any refusal of the text is "not a range" to the flag's validation.
+        guard let range = try? ProviderIdentityPool.parseRange(text), range.lowerBound >= ProviderIdentityPool.lowestAllowedID,
+            range.upperBound <= ProviderIdentityPool.highestAllowedID
+        else { return nil }
+        return range
+    }
+
     /// What a session gets when its manifest declares `tasks`/`memoryBytes` (nil: the default).
     /// Throws a description when a declaration exceeds the maximum.
-    func resolved(tasks declaredTasks: Int?, memoryBytes declaredMemory: Int?) -> Result<(tasks: Int, memoryBytes: Int), LimitRefusal> {
+    func resolved(tasks declaredTasks: Int?, memoryBytes declaredMemory: Int?) throws(LimitRefusal) -> (tasks: Int, memoryBytes: Int) {
         if let declaredTasks, declaredTasks > maximumTasks {
-            return .failure(
-                LimitRefusal(
-                    description:
-                        "the extension asks for \(declaredTasks) tasks; culvertd allows at most \(maximumTasks) (--provider-tasks-max)"))
+            throw LimitRefusal(
+                description: "the extension asks for \(declaredTasks) tasks; culvertd allows at most \(maximumTasks) (--provider-tasks-max)"
+            )
         }
         if let declaredMemory, declaredMemory > maximumMemoryBytes {
-            return .failure(
-                LimitRefusal(
-                    description:
-                        "the extension asks for \(declaredMemory) bytes of memory; culvertd allows at most \(maximumMemoryBytes) (--provider-memory-max)"
-                ))
+            throw LimitRefusal(
+                description:
+                    "the extension asks for \(declaredMemory) bytes of memory; culvertd allows at most \(maximumMemoryBytes) (--provider-memory-max)"
+            )
         }
-        return .success((declaredTasks ?? tasks, declaredMemory ?? memoryBytes))
+        return (declaredTasks ?? tasks, declaredMemory ?? memoryBytes)
     }
 
     struct LimitRefusal: Error {

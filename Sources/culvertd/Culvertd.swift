@@ -198,7 +198,7 @@ struct Culvertd: AsyncParsableCommand {
         ] {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds") }
         }
-        guard Self.identityRange(providerUids) != nil else {
+        guard ProviderLimits.identities(parsing: providerUids) != nil else {
             throw ValidationError("--provider-uids must be FIRST-LAST with 1000 <= FIRST <= LAST < 2147483648")
         }
         guard providerTasks >= 1, providerTasksMax >= providerTasks else {
@@ -238,7 +238,7 @@ struct Culvertd: AsyncParsableCommand {
             reservedReaderConnections ?? min(VarlinkLimits.defaultReservedReaderConnections, maxConnections / 4)
         if let testPartialMessageDeadline { configuration.limits.partialMessageDeadline = .seconds(testPartialMessageDeadline) }
         if let testIdleDeadline { configuration.limits.idleDeadline = .seconds(testIdleDeadline) }
-        configuration.providerIdentities = Self.identityRange(providerUids) ?? ProviderLimits.defaultIdentities
+        configuration.providerIdentities = ProviderLimits.identities(parsing: providerUids) ?? ProviderLimits.defaultIdentities
         configuration.cgroupRoot = cgroupRoot
         configuration.providerLimits.tasks = providerTasks
         configuration.providerLimits.maximumTasks = providerTasksMax
@@ -268,15 +268,6 @@ struct Culvertd: AsyncParsableCommand {
             logger.critical("\(Self.describe(error))")
             throw ExitCode.failure
         }
-    }
-
-    /// "FIRST-LAST" within [1000, 2^31).
-    static func identityRange(_ text: String) -> ClosedRange<UInt32>? {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let first = UInt32(parts[0]), let last = UInt32(parts[1]), first >= 1000, first <= last,
-            last < 1 << 31
-        else { return nil }
-        return first...last
     }
 
     /// Bytes from "N", "NK", "NM" or "NG" (binary multiples); nil if malformed or above 1 TiB.

@@ -105,7 +105,7 @@ final class ProviderIdentityPoolTests: XCTestCase {
 
     func testDefaultRangeFitsADebianSystemWithoutAccountsInIt() throws {
         let files = try accountFiles()
-        XCTAssertEqual(try ProviderIdentityPool.validate(range: ProviderIdentityPool.defaultRange, files: files), [:])
+        XCTAssertEqual(try ProviderIdentityPool.validate(range: ProviderLimits.defaultIdentities, files: files), [:])
     }
 
     func testRangesOutsideTheAllowedSpanOrHoldingNobodyAreRefused() throws {
