@@ -108,7 +108,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
 
     /// Trust, policy, a signed bundle of the test provider; culvertd started and the bundle installed.
     private static func startDaemon(_ daemon: DaemonProcess, in root: String) throws -> (VarlinkClientConnection, SigningKey) {
-        // The provider runs as nobody and must reach its store copy below this directory.
+        // The provider runs under an unprivileged uid of its own and must reach its store copy below this directory.
         try FileSystem.setMode(root, 0o755)
         try Data("nameserver 192.0.2.53\nsearch example.invalid\noptions edns0\n".utf8).write(
             to: URL(fileURLWithPath: root + "/resolv.conf"))
