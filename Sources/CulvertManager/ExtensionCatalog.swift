@@ -8,6 +8,11 @@
 // Order of an install: verify the source, decide (contract 6), copy into staging, verify the
 // copy, rename staging → store (atomic), write the registry (atomic). A crash at any point leaves
 // the previous registry and at worst an unreferenced directory that start-up or gc removes.
+//
+// The catalog decides; it does not write registry.json itself. Each change is a function from
+// the registry to the next one (`registering`, `approving`, `uninstalling`, `collecting`), which
+// ManagerService.commitRegistry writes off the manager queue and hands back to `adopt` once it is
+// on disk — so `registry` is always what the file says.
 
 import CulvertBundle
 import CulvertCore
@@ -81,27 +86,6 @@ struct ExtensionCatalog {
 
     // MARK: install
 
-    mutating func install(
-        path: String, allowDowngrade: Bool, configDirectory: String, time: String
-    ) throws(ExtensionError) -> (InstallOutcome, ExtensionInfo, previous: ExtensionInfo?) {
-        let prepared = try prepareInstall(path: path, allowDowngrade: allowDowngrade, configDirectory: configDirectory, time: time)
-        if prepared.outcome != .unchanged, let replaced = try commitInstall(prepared), let copy = unusedCopy(replaced, running: []) {
-            Self.removeCopy(copy)
-        }
-        return (prepared.outcome, prepared.info, prepared.previous)
-    }
-
-    /// Everything of an install but registering it, in one step on the caller's queue (the
-    /// spool at start, before clients are served). Calls go through `ExtensionInstallQueue`,
-    /// which runs `stage` off the manager queue and `prepare` back on it.
-    mutating func prepareInstall(
-        path: String, allowDowngrade: Bool, configDirectory: String, time: String
-    ) throws(ExtensionError) -> PreparedInstall {
-        let staged = try Self.stage(
-            path: path, allowDowngrade: allowDowngrade, configDirectory: configDirectory, snapshot: installSnapshot)
-        return prepare(staged, time: time)
-    }
-
     /// What staging reads of the catalog, taken on the manager queue.
     var installSnapshot: InstallSnapshot {
         InstallSnapshot(
@@ -139,16 +123,23 @@ struct ExtensionCatalog {
         return PreparedInstall(outcome: previous == nil ? .installed : .replaced, info: info, previous: previous)
     }
 
-    /// Registers a prepared install (atomic replace). Returns the content digest of the copy it
-    /// replaced, if any: the caller removes it once nothing uses it (`unusedCopy`, `removeCopy`) —
-    /// off the manager queue when it can, since a copy may hold megabytes.
-    mutating func commitInstall(_ prepared: PreparedInstall) throws(ExtensionError) -> String? {
+    /// The registry with `prepared` registered. Once it is written, `adopt` it and call
+    /// `didRegister`; the copy it replaced (`prepared.previous?.contentDigest`) is removed once
+    /// nothing uses it (`unusedCopy`, `removeCopy`), off the manager queue.
+    func registering(_ prepared: PreparedInstall) -> ExtensionRegistry {
         var next = registry
         next.extensions[prepared.info.identifier] = prepared.info
-        try commit(next)
-        // The new version passed the install-time version check.
+        return next
+    }
+
+    /// After `registering(prepared)` was adopted: the new version passed the install-time version check.
+    mutating func didRegister(_ prepared: PreparedInstall) {
         markUsable(prepared.info.identifier, storePath: prepared.previous?.storePath)
-        return prepared.previous?.contentDigest
+    }
+
+    /// Takes `next` as the registry: ManagerService.commitRegistry calls it once `next` is on disk.
+    mutating func adopt(_ next: ExtensionRegistry) {
+        registry = next
     }
 
     /// The path of the store copy `digest` if the registry does not reference it and no provider
@@ -176,48 +167,45 @@ struct ExtensionCatalog {
         problems.removeAll { $0.kind == ProblemKind.extensionNotUsable.rawValue && $0.path == storePath }
     }
 
-    private mutating func commit(_ next: ExtensionRegistry) throws(ExtensionError) {
-        do {
-            try next.save(path: registryPath)
-        } catch {
-            throw .storage(error)
-        }
-        registry = next
-    }
-
     // MARK: approve, uninstall
 
-    mutating func approve(_ identifier: String) throws(ExtensionError) -> (ExtensionInfo, changed: Bool) {
+    /// The registry with `identifier` approved (nil: it already was), and its entry.
+    func approving(_ identifier: String) throws(ExtensionError) -> (next: ExtensionRegistry?, info: ExtensionInfo) {
         guard var info = registry.extensions[identifier] else { throw .notFound(identifier: identifier) }
-        guard info.state == .awaitingApproval else { return (info, false) }
+        guard info.state == .awaitingApproval else { return (nil, info) }
         info.state = .enabled
         info.reason = "approved"
         var next = registry
         next.extensions[identifier] = info
-        try commit(next)
-        return (info, true)
+        return (next, info)
     }
 
-    mutating func uninstall(_ identifier: String) throws(ExtensionError) -> ExtensionInfo {
+    /// The registry without `identifier`, and its entry as the event reports it.
+    func uninstalling(_ identifier: String) throws(ExtensionError) -> (next: ExtensionRegistry, removed: ExtensionInfo) {
         guard let info = registry.extensions[identifier] else { throw .notFound(identifier: identifier) }
         var next = registry
         next.extensions[identifier] = nil
-        try commit(next)
-        markUsable(identifier, storePath: info.storePath)
-        if !registry.referencedDigests.contains(info.contentDigest) {
-            try? FileSystem.removeTree(storeDirectory + "/" + info.contentDigest)  // gc removes it if this fails
-        }
         var removed = info
         removed.state = .uninstalling
         removed.reason = "uninstalled"
-        return removed
+        return (next, removed)
+    }
+
+    /// After `uninstalling` was adopted: forgets that the extension was unusable, and returns its
+    /// store copy if no other registration uses it, for removal off the manager queue.
+    mutating func didUninstall(_ removed: ExtensionInfo) -> String? {
+        markUsable(removed.identifier, storePath: removed.storePath)
+        guard !registry.referencedDigests.contains(removed.contentDigest) else { return nil }
+        return storeDirectory + "/" + removed.contentDigest
     }
 
     // MARK: garbage
 
+    /// What gc would remove, and the registry without the orphaned registrations (nil: unchanged).
+    /// The caller writes `next`, then removes the other paths (`removeGarbage`) off the manager queue.
     /// - Parameter running: executables of running providers; their store copies are kept even
     ///   when no registration references them any more (a provider runs only from its copy).
-    mutating func collectGarbage(dryRun: Bool, running: [String] = []) throws(ExtensionError) -> [Removal] {
+    func collecting(running: [String] = []) throws(ExtensionError) -> (next: ExtensionRegistry?, removals: [Removal]) {
         var removals: [Removal] = []
         var next = registry
         for info in registry.sorted where !FileSystem.exists(info.source) {
@@ -241,8 +229,12 @@ struct ExtensionCatalog {
         } catch {
             throw .storage(error)
         }
-        guard !dryRun else { return removals }
-        if next != registry { try commit(next) }
+        return (next == registry ? nil : next, removals)
+    }
+
+    /// Removes the directories of `removals` (not the orphaned registrations: those are the
+    /// registry's); on any thread.
+    static func removeGarbage(_ removals: [Removal]) throws(ExtensionError) {
         for removal in removals where removal.kind != .orphanedRegistration {
             do {
                 try FileSystem.removeTree(removal.path)
@@ -250,7 +242,6 @@ struct ExtensionCatalog {
                 throw .storage(error)
             }
         }
-        return removals
     }
 }
 

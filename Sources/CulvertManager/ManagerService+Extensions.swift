@@ -28,17 +28,22 @@ extension ManagerService {
             }
         case .approveExtension?:
             let identifier = parameters["identifier"]?.stringValue ?? ""
-            do throws(ExtensionError) {
-                let (info, changed) = try catalog.approve(identifier)
-                var seq = events.lastSeq
-                if changed {
-                    seq = publish(EventBody(kind: .extensionApproved, actor: actor(call), reason: "approved", extensionInfo: info)).seq
-                    logger.info("extension \(identifier) approved by uid \(call.peer.uid)")
+            commitRegistry { [self] () throws(ExtensionError) in
+                let (next, info) = try catalog.approving(identifier)
+                return (next, (info: info, changed: next != nil))
+            } then: { [self] result in
+                switch result {
+                case .success(let (info, changed)):
+                    var seq = events.lastSeq
+                    if changed {
+                        seq = publish(EventBody(kind: .extensionApproved, actor: actor(call), reason: "approved", extensionInfo: info)).seq
+                        logger.info("extension \(identifier) approved by uid \(call.peer.uid)")
+                    }
+                    replier.reply(
+                        encodedParameters: WireEncoding.encode(WireEncoding.ApproveReply(extensionInfo: info, changed: changed, seq: seq)))
+                case .failure(let error):
+                    replier.fail(wireError(error))
                 }
-                replier.reply(
-                    encodedParameters: WireEncoding.encode(WireEncoding.ApproveReply(extensionInfo: info, changed: changed, seq: seq)))
-            } catch {
-                replier.fail(wireError(error))
             }
         case .uninstallExtension?:
             // After any install in progress: it may be making the copy this would remove.
@@ -55,16 +60,27 @@ extension ManagerService {
                         _ = supervisor.disconnect(profileName: profile, reason: .extensionRemoved, wait: false, replier: nil)
                     }
                 }
-                do throws(ExtensionError) {
-                    let info = try catalog.uninstall(identifier)
+                commitRegistry { [self] () throws(ExtensionError) in
+                    let (next, removed) = try catalog.uninstalling(identifier)
+                    return (next, removed)
+                } then: { [self] result in
+                    guard case .success(let removed) = result else {
+                        if case .failure(let error) = result { replier.fail(wireError(error)) }
+                        return done()
+                    }
                     let event = publish(
-                        EventBody(kind: .extensionUninstalled, actor: actor(call), reason: "uninstalled", extensionInfo: info))
+                        EventBody(kind: .extensionUninstalled, actor: actor(call), reason: "uninstalled", extensionInfo: removed))
                     logger.info("extension \(identifier) uninstalled by uid \(call.peer.uid)")
-                    replier.reply(["seq": .int(event.seq)])
-                } catch {
-                    replier.fail(wireError(error))
+                    // The reply once its copy is gone too (a copy left behind is unreferenced, and gc removes it).
+                    guard let copy = catalog.didUninstall(removed) else {
+                        replier.reply(["seq": .int(event.seq)])
+                        return done()
+                    }
+                    installs.offQueue { ExtensionCatalog.removeCopy(copy) } then: {
+                        replier.reply(["seq": .int(event.seq)])
+                        done()
+                    }
                 }
-                done()
             }
         case .listExtensions?:
             let extensions = ReaderView.view(catalog.listed, for: audience(of: call.peer))
@@ -73,18 +89,35 @@ extension ManagerService {
             // After any install in progress: its staging directory and new store copy are not garbage.
             installs.enqueue { [self] done in
                 let dryRun = parameters["dryRun"]?.boolValue ?? false
-                do throws(ExtensionError) {
-                    let removals = try catalog.collectGarbage(dryRun: dryRun, running: supervisor.runningExecutables)
-                    var seq = events.lastSeq
-                    if !dryRun && !removals.isEmpty {
-                        seq = publish(EventBody(kind: .garbageCollected, actor: actor(call), removals: removals)).seq
-                        for removal in removals { logger.info("gc: removed \(removal.kind.rawValue) \(removal.path) (\(removal.reason))") }
+                let running = supervisor.runningExecutables
+                commitRegistry { [self] () throws(ExtensionError) in
+                    let (next, removals) = try catalog.collecting(running: running)
+                    return (dryRun ? nil : next, removals)
+                } then: { [self] result in
+                    switch result {
+                    case .failure(let error):
+                        replier.fail(wireError(error))
+                        done()
+                    case .success(let removals) where dryRun || removals.isEmpty:
+                        replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.GarbageReply(removals: removals, seq: events.lastSeq)))
+                        done()
+                    case .success(let removals):
+                        installs.offQueue { () -> ExtensionError? in
+                            do throws(ExtensionError) {
+                                try ExtensionCatalog.removeGarbage(removals)
+                                return nil
+                            } catch {
+                                return error
+                            }
+                        } then: { [self] failure in
+                            defer { done() }
+                            if let failure { return replier.fail(wireError(failure)) }
+                            let seq = publish(EventBody(kind: .garbageCollected, actor: actor(call), removals: removals)).seq
+                            for removal in removals { logger.info("gc: removed \(removal.kind.rawValue) \(removal.path) (\(removal.reason))") }
+                            replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.GarbageReply(removals: removals, seq: seq)))
+                        }
                     }
-                    replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.GarbageReply(removals: removals, seq: seq)))
-                } catch {
-                    replier.fail(wireError(error))
                 }
-                done()
             }
         default:
             replier.fail(.methodNotImplemented(call.message.method))

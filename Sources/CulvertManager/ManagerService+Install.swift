@@ -36,17 +36,19 @@ extension ManagerService {
                 switch staged {
                 case .failure(let error):
                     completion(.failure(wireError(error)))
+                    done()
                 case .success(let staged):
-                    finishInstall(staged, actor: actor, inline: inline, completion: completion)
+                    finishInstall(staged, actor: actor, inline: inline, done: done, completion: completion)
                 }
-                done()
             }
         }
     }
 
     /// The install's second half, on the manager queue: register it, or upgrade sessions first.
+    /// `done` ends the install's job: once the registration is written (so the next install is
+    /// decided against it), or once a live upgrade has begun (which registers it itself).
     private func finishInstall(
-        _ staged: StagedInstall, actor: Actor, inline: Bool,
+        _ staged: StagedInstall, actor: Actor, inline: Bool, done: @escaping () -> Void,
         completion: @escaping (Result<(InstallOutcome, ExtensionInfo, Event?), ManagerError>) -> Void
     ) {
         let prepared = catalog.prepare(staged, time: WallClock.rfc3339Now())
@@ -56,24 +58,45 @@ extension ManagerService {
                 identifier: info.identifier, installed: installed, offered: info.versionDescription,
                 profile: failure.profile, reason: failure.reason, description: failure.description, log: failure.log)
         }
-        if catalog.registry.extensions[staged.identifier]?.release != staged.previous?.release {
-            // Only a live upgrade registers a release outside `installs`: one finished while this
-            // copy was verified, so the decision was made against a version that is gone.
-            catalog.abandonInstall(prepared)
-            return completion(
-                .failure(
-                    upgradeFailed(
-                        installed: prepared.previous?.versionDescription ?? "",
-                        UpgradeFailure(
-                            profile: "", reason: "upgrade_in_progress",
-                            description: "an upgrade of \(info.identifier) finished while this install was verified", log: []))))
+        // Only a live upgrade registers a release outside `installs`: if one finished while this
+        // copy was verified, the decision was made against a version that is gone.
+        var decidedOnCurrentRelease: Bool { catalog.registry.extensions[staged.identifier]?.release == staged.previous?.release }
+        func supersededFailure() -> ManagerError {
+            upgradeFailed(
+                installed: prepared.previous?.versionDescription ?? "",
+                UpgradeFailure(
+                    profile: "", reason: "upgrade_in_progress",
+                    description: "an upgrade of \(info.identifier) finished while this install was verified", log: []))
         }
-        func register() {
-            let replaced: String?
-            do throws(ExtensionError) { replaced = try catalog.commitInstall(prepared) } catch {
-                return completion(.failure(wireError(error)))
+        guard decidedOnCurrentRelease else {
+            catalog.abandonInstall(prepared)
+            completion(.failure(supersededFailure()))
+            return done()
+        }
+        func register(then finished: @escaping () -> Void) {
+            commitRegistry(inline: inline) { [self] () throws(ExtensionError) in
+                // Checked again in turn: a live upgrade's registration may have been in flight.
+                decidedOnCurrentRelease ? (catalog.registering(prepared), true) : (nil, false)
+            } then: { [self] result in
+                defer { finished() }
+                switch result {
+                case .failure(let error):
+                    // The copy stays for gc: after a live upgrade, sessions run from it.
+                    return completion(.failure(wireError(error)))
+                case .success(false):
+                    if let copy = catalog.unusedCopy(info.contentDigest, running: supervisor.runningExecutables) {
+                        ExtensionCatalog.removeCopy(copy)
+                    }
+                    return completion(.failure(supersededFailure()))
+                case .success(true):
+                    break
+                }
+                catalog.didRegister(prepared)
+                if let replaced = prepared.previous?.contentDigest { removeReplacedCopy(replaced, inline: inline) }
+                announce()
             }
-            if let replaced { removeReplacedCopy(replaced, inline: inline) }
+        }
+        func announce() {
             if let previous = prepared.previous {
                 logger.info("extension \(info.identifier) replaced: \(previous.versionDescription) → \(info.versionDescription)")
                 let event = publish(
@@ -91,9 +114,13 @@ extension ManagerService {
         guard prepared.outcome == .replaced, let previous = prepared.previous, previous.state == .enabled, info.state == .enabled,
             !supervisor.upgradableSessions(of: info.identifier).isEmpty
         else {
-            if prepared.outcome == .unchanged { return completion(.success((.unchanged, info, nil))) }
-            return register()
+            guard prepared.outcome != .unchanged else {
+                completion(.success((.unchanged, info, nil)))
+                return done()
+            }
+            return register(then: done)
         }
+        defer { done() }
         guard !supervisor.upgradesInProgress.contains(info.identifier) else {
             // Its store copy may be the one the running upgrade installs: left for gc.
             return completion(
@@ -106,7 +133,7 @@ extension ManagerService {
         }
         logger.info("extension \(info.identifier): live upgrade \(previous.versionDescription) → \(info.versionDescription)")
         supervisor.upgradeSessions(from: previous, to: info) { [self] failure in
-            guard let failure else { return register() }
+            guard let failure else { return register(then: {}) }
             catalog.abandonInstall(prepared)
             logger.error(
                 "extension \(info.identifier): upgrade to \(info.versionDescription) abandoned; \(previous.versionDescription) stays")

@@ -27,7 +27,7 @@ extension ManagerService {
             refuse("binary_unusable", "\(binary.isEmpty ? "the running binary" : binary) is not an executable file given by absolute path")
             return
         }
-        guard supervisor.isQuiescent, installs.isIdle else {
+        guard supervisor.isQuiescent, installs.isIdle, registryWrites.isIdle else {
             refuse("busy", "sessions are starting or stopping, or clients wait on them; try again when they are settled")
             return
         }

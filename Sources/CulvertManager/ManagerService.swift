@@ -24,7 +24,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     /// Damage found at start outside the profile store and the catalog (spool requests, the DNS backup).
     var startProblems: [Problem] = []
     /// Serialises installs, uninstalls and gc, and runs an install's staging off the queue.
-    private(set) lazy var installs = ExtensionInstallQueue(queue: queue)
+    private(set) lazy var installs = OrderedJobs(queue: queue, work: OrderedJobs.installWorker)
+    /// Serialises changes to registry.json and writes them off the queue (`commitRegistry`).
+    private(set) lazy var registryWrites = OrderedJobs(queue: queue, work: OrderedJobs.registryWorker)
     /// Runs the sessions. Made once the stores are loaded: it looks launch targets up through `self`.
     private(set) lazy var supervisor = SessionSupervisor(
         configuration: supervisorConfiguration, stateDirectory: configuration.stateDirectory, queue: queue, logger: logger,

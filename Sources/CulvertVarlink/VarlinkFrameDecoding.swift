@@ -6,14 +6,16 @@
 // taking further frames (so order holds). Smaller frames are parsed in place: the hop would cost
 // more than the parse.
 
+import CulvertSystem
 import Dispatch
 
 public enum VarlinkFrameDecoding {
     /// Frames this large or larger are parsed off the connection's queue.
     public static let offQueueFrom = 64 << 10
     /// Where large frames are parsed (and large messages encoded, `EncodedCall`): one at a time,
-    /// at utility priority, so they share one core and do not crowd the server's queue.
-    public static let work = DispatchQueue(label: "culvert.varlink.decode", qos: .utility)
+    /// on a thread at `ThreadPriority.bulkNiceness`, so they share one core and yield the CPU to
+    /// the server's queue whenever both are runnable.
+    public static let work = WorkerThread(name: "culvert.varlink.decode", niceness: ThreadPriority.bulkNiceness)
 
     /// Parses one message's bytes (between two NULs); malformed JSON is `InvalidMessage`.
     static func parse(_ bytes: ArraySlice<UInt8>, maximumDepth: Int) -> Result<JSONValue, VarlinkError> {

@@ -178,6 +178,40 @@ final class ExtensionInstallTests: XCTestCase {
             refusal { try control.call("io.culvert.Manager.ApproveExtension", ["identifier": "io.culvert.none"]) }, "ExtensionNotFound")
     }
 
+    /// Registry changes asked for at once, on separate connections, all land — each is decided
+    /// against the registry the one before it wrote (ManagerService.commitRegistry) — and are in
+    /// registry.json after a restart.
+    func testConcurrentRegistryChangesAllLandAndPersist() throws {
+        let daemon = try daemon(requireApproval: true)
+        let control = try daemon.connect()
+        let names = ["io.culvert.a", "io.culvert.b", "io.culvert.c", "io.culvert.d"]
+        for name in names.prefix(3) {
+            _ = try install(control, try BundleFixture.make(in: sources.path + "/" + name, identifier: name, key: key))
+        }
+        let fourth = try BundleFixture.make(in: sources.path + "/" + names[3], identifier: names[3], key: key)
+        let calls: [VarlinkCallMessage] = [
+            VarlinkCallMessage(method: "io.culvert.Manager.ApproveExtension", parameters: ["identifier": .string(names[0])]),
+            VarlinkCallMessage(method: "io.culvert.Manager.InstallExtension", parameters: ["path": .string(fourth)]),
+            VarlinkCallMessage(method: "io.culvert.Manager.ApproveExtension", parameters: ["identifier": .string(names[1])]),
+            VarlinkCallMessage(method: "io.culvert.Manager.UninstallExtension", parameters: ["identifier": .string(names[2])]),
+        ]
+        let connections = try calls.map { _ in try daemon.connect() }
+        for (connection, call) in zip(connections, calls) { try connection.send(call) }
+        for (connection, call) in zip(connections, calls) {
+            let reply = try connection.receive(timeoutMilliseconds: Int32(replyTimeoutMilliseconds))
+            XCTAssertNil(reply.error, "\(call.method): \(reply.error ?? "")")
+        }
+        func states() throws -> [String: String] {
+            let listed = try XCTUnwrap(try daemon.connect().call("io.culvert.Manager.ListExtensions")["extensions"]?.arrayValue)
+            return Dictionary(uniqueKeysWithValues: listed.map { ($0["identifier"]?.stringValue ?? "", $0["state"]?.stringValue ?? "") })
+        }
+        let expected = [names[0]: "enabled", names[1]: "enabled", names[3]: "awaiting_approval"]
+        XCTAssertEqual(try states(), expected)
+        daemon.crash()
+        try daemon.start()
+        XCTAssertEqual(try states(), expected, "an acknowledged change is missing from registry.json")
+    }
+
     func testDeveloperModeAcceptsUnsignedBundlesAndSaysSo() throws {
         let strict = try daemon()
         let unsigned = try BundleFixture.make(in: sources.path + "/u", key: nil)

@@ -1,0 +1,28 @@
+// ThreadPriority: the scheduling weight of one thread. culvertd lowers it for threads whose work
+// is proportional to a client's input (an install's hashing and copying), so that on a small
+// machine the manager queue's thread wins the CPU whenever both are runnable.
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public enum ThreadPriority {
+    /// The nice value culvertd gives to bulk work: low enough that the CFS weight of a nice-0
+    /// thread is ~10× its own, not so low that the work starves on a busy machine.
+    public static let bulkNiceness: Int32 = 10
+
+    /// Sets the calling thread's nice value (Linux applies `setpriority(PRIO_PROCESS, tid)` to
+    /// that thread alone). Raising it needs no privilege; lowering it again needs CAP_SYS_NICE,
+    /// so callers use it only on threads that keep it for their whole life.
+    /// The corresponding C call is `setpriority(PRIO_PROCESS, gettid(), niceness)`.
+    public static func setCurrentThreadNiceness(_ niceness: Int32) throws(SystemError) {
+        let thread = id_t(bitPattern: NetworkNamespace.currentThreadID)
+        _ = try Syscall.call("setpriority") { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread, niceness) }
+    }
+
+    /// The calling thread's nice value. The corresponding C call is `getpriority(PRIO_PROCESS, gettid())`.
+    public static var currentThreadNiceness: Int32 {
+        // getpriority returns -1 both as a value and as an error; a thread can always read its own.
+        getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(bitPattern: NetworkNamespace.currentThreadID))
+    }
+}
