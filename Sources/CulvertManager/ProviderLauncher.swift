@@ -187,7 +187,8 @@ struct ProviderLauncher: Sendable {
             guard actual == framing else {
                 tun.descriptor.close()
                 throw LaunchFailure(
-                    step: .tun, description: "\(shared.name) carries \(actual.rawValue) packets but the extension declares \(framing.rawValue)")
+                    step: .tun,
+                    description: "\(shared.name) carries \(actual.rawValue) packets but the extension declares \(framing.rawValue)")
             }
             guard framing == .virtioNetHeader else { return tun }
             do { try tun.descriptor.setVirtioHeaderSize(VirtioNetHeader.size) } catch {

@@ -53,7 +53,8 @@ final class UpgradeMachineTests: XCTestCase {
     }
 
     func machine(_ mode: Machine.Mode, _ path: [Machine.Input], newTun: Bool = false) -> Machine {
-        var machine = newTun ? Machine(handover: mode == .handover, tunFramingChanges: true, timing: timing) : Machine(mode: mode, timing: timing)
+        var machine =
+            newTun ? Machine(handover: mode == .handover, tunFramingChanges: true, timing: timing) : Machine(mode: mode, timing: timing)
         for input in path {
             let actions = machine.handle(input)
             XCTAssertFalse(actions.contains { if case .ignored = $0 { return true } else { return false } }, "path \(path) at \(input)")

@@ -69,11 +69,14 @@ final class TunOffloadTests: XCTestCase {
         let h = try TunnelLab(test: self)
         try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
         let interface = try XCTUnwrap(try h.connect("lab")["session"]?["interface"]?.stringValue)
+        let position = try h.control.call("io.culvert.Manager.Ping", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
         let error = TunnelLab.remoteError {
             try h.installTestProvider(version: "2.0.0", capabilities: [.tunOffload], behaviour: "crash-at-start")
         }
         XCTAssertEqual(error?.name, "io.culvert.Manager.UpgradeFailed", String(describing: error))
         XCTAssertEqual(error?.parameters["reason"]?.stringValue, "new_provider_exited")
+        let started = try XCTUnwrap(try events(h, since: position).first { $0["kind"]?.stringValue == "handover_started" })
+        XCTAssertEqual(started["reason"]?.stringValue, "tun_framing_changed")
         let session = try XCTUnwrap(try h.session("lab"))
         XCTAssertEqual(session["state"]?.stringValue, "connected")
         XCTAssertEqual(session["extensionVersion"]?.stringValue, "1.0.0")
