@@ -163,9 +163,7 @@ struct ProviderLauncher: Sendable {
         return run
     }
 
-    /// The run's TUN: created with `framing`, or a duplicate of an interface whose framing the kernel
-    /// reports to be `framing` (with the header length set again: it is the interface's, and the
-    /// previous holder may have changed it).
+    /// The run's TUN: created with `framing`, or a duplicate of an existing interface (`duplicate`).
     private func tunDevice(_ source: TunSource, framing: TunFraming) throws(LaunchFailure) -> TunDevice {
         switch source {
         case .create:
@@ -173,30 +171,36 @@ struct ProviderLauncher: Sendable {
                 throw LaunchFailure(step: .tun, description: "creating the TUN interface: \(error)")
             }
         case .duplicate(let shared):
-            let tun: TunDevice
-            do {
-                tun = TunDevice(descriptor: try shared.descriptor.duplicate(), name: shared.name, interfaceIndex: shared.interfaceIndex)
-            } catch {
-                throw LaunchFailure(step: .tun, description: "duplicating the TUN descriptor: \(error)")
-            }
-            let actual: TunFraming
-            do { actual = try tun.framing() } catch {
-                tun.descriptor.close()
-                throw LaunchFailure(step: .tun, description: "reading the framing of \(shared.name): \(error)")
-            }
-            guard actual == framing else {
-                tun.descriptor.close()
-                throw LaunchFailure(
-                    step: .tun,
-                    description: "\(shared.name) carries \(actual.rawValue) packets but the extension declares \(framing.rawValue)")
-            }
-            guard framing == .virtioNetHeader else { return tun }
-            do { try tun.descriptor.setVirtioHeaderSize(VirtioNetHeader.size) } catch {
-                tun.descriptor.close()
-                throw LaunchFailure(step: .tun, description: "setting the virtio_net_hdr length of \(shared.name): \(error)")
-            }
-            return tun
+            return try Self.duplicate(shared, framing: framing)
         }
+    }
+
+    /// A duplicate of `shared` for a provider whose manifest declares `framing`, if the kernel reports
+    /// the interface to have that framing (else nothing is handed over: `LaunchFailure.tun`), with the
+    /// header length set again: it is the interface's, and the previous holder may have changed it.
+    static func duplicate(_ shared: TunDevice, framing: TunFraming) throws(LaunchFailure) -> TunDevice {
+        let tun: TunDevice
+        do {
+            tun = TunDevice(descriptor: try shared.descriptor.duplicate(), name: shared.name, interfaceIndex: shared.interfaceIndex)
+        } catch {
+            throw LaunchFailure(step: .tun, description: "duplicating the TUN descriptor: \(error)")
+        }
+        let actual: TunFraming
+        do { actual = try tun.framing() } catch {
+            tun.descriptor.close()
+            throw LaunchFailure(step: .tun, description: "reading the framing of \(shared.name): \(error)")
+        }
+        guard actual == framing else {
+            tun.descriptor.close()
+            throw LaunchFailure(
+                step: .tun, description: "\(shared.name) carries \(actual.rawValue) packets but the extension declares \(framing.rawValue)")
+        }
+        guard framing == .virtioNetHeader else { return tun }
+        do { try tun.descriptor.setVirtioHeaderSize(VirtioNetHeader.size) } catch {
+            tun.descriptor.close()
+            throw LaunchFailure(step: .tun, description: "setting the virtio_net_hdr length of \(shared.name): \(error)")
+        }
+        return tun
     }
 
     /// The rendezvous directory (owned by the provider's user, 0700) and the environment naming it.
