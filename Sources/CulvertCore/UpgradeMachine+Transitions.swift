@@ -8,10 +8,11 @@ extension UpgradeMachine {
         switch (state, input) {
         case (.idle, .begin): return begin()
         case (.idle, _), (_, .begin): return [.ignored(.notBegun)]
-        case (.keepingTun, .tunKept), (.keepingTun, .keepTunFailed), (.spawning, .spawned), (.spawning, .spawnFailed):
+        case (.keepingTun, .tunKept), (.keepingTun, .keepTunFailed), (.replacingTun, .tunReplaced), (.replacingTun, .replaceTunFailed),
+            (.spawning, .spawned), (.spawning, .spawnFailed):
             break
-        case (.keepingTun, _), (.spawning, _):
-            // keepTun and spawnNew are synchronous: the driver feeds their result before anything else.
+        case (.keepingTun, _), (.replacingTun, _), (.spawning, _):
+            // keepTun, replaceTun and spawnNew are synchronous: the driver feeds their result before anything else.
             return [.ignored(.duringSynchronousAction)]
         default:
             break
@@ -27,6 +28,12 @@ extension UpgradeMachine {
         case .handover:
             state = .spawning(.target)
             return [.publishStarted(.handover), .spawnNew(.target, tun: .oldRun)]
+        case .restart where replacesTun:
+            // No TUN is kept: the old run's own descriptor holds the interface until it has exited.
+            state = .stoppingOld(sessionChanged: false)
+            return [
+                .publishStarted(.tunFramingChanged), .sessionInput(.upgradeRestarting), .stopOld, .armStopGrace(after: timing.stopTimeout),
+            ]
         case .restart:
             state = .keepingTun
             return [.publishStarted(.restart), .sessionInput(.upgradeRestarting), .keepTun]
@@ -85,7 +92,8 @@ extension UpgradeMachine {
         case (_, .prepared), (_, .prepareFailed), (_, .imported), (_, .importFailed), (_, .parametersUnavailable),
             (_, .spawned), (_, .spawnFailed):
             return [.ignored(.unrequestedResult)]
-        case (_, .tunKept), (_, .keepTunFailed), (_, .started), (_, .startFailed), (_, .stopGraceElapsed):
+        case (_, .tunKept), (_, .keepTunFailed), (_, .tunReplaced), (_, .replaceTunFailed), (_, .started), (_, .startFailed),
+            (_, .stopGraceElapsed):
             return [.ignored(.wrongMode)]
         case (_, .deadline):
             return [.ignored(.staleTimer)]
@@ -127,9 +135,19 @@ extension UpgradeMachine {
             return []
         case (.stoppingOld(sessionChanged: true), .oldExited):
             return [.cancelStopGrace] + endForSessionChange()
+        case (.stoppingOld(sessionChanged: false), .oldExited) where replacesTun:
+            state = .replacingTun(.target)
+            return [.cancelStopGrace, .replaceTun(.target)]
         case (.stoppingOld(sessionChanged: false), .oldExited):
             state = .spawning(.target)
             return [.cancelStopGrace, .spawnNew(.target, tun: .kept)]
+
+        case (.replacingTun(let version), .tunReplaced):
+            state = .spawning(version)
+            return [.spawnNew(version, tun: .kept)]
+        case (.replacingTun(let version), .replaceTunFailed(let text)):
+            let failure = Failure(reason: .spawnFailed, description: "creating a TUN for the version: \(text)", withNewLog: false)
+            return failStart(version, failure)
 
         case (.spawning(let version), .spawned):
             state = .starting(version)
@@ -139,7 +157,7 @@ extension UpgradeMachine {
 
         case (.starting(let version), .started):
             state = version == .target ? .completed : .failed
-            let published: [Action] = version == .target ? [.publishCompleted(.restart)] : []
+            let published: [Action] = version == .target ? [.publishCompleted(reason)] : []
             return [.cancelDeadline, .closeKeptTun, .switchRun(version), .closeOld, .sessionInput(.upgradeRestarted)] + published
                 + [.finish(version == .target ? nil : targetFailure)]
         case (.starting, .startFailed(.closed)):
@@ -165,8 +183,8 @@ extension UpgradeMachine {
         case (.completed, .started), (.completed, .startFailed), (.failed, .started), (.failed, .startFailed):
             // failed: the start was given up (deadline, exit) before its reply; completed: impossible twice.
             return [.ignored(state == .failed ? .lateReply : .unrequestedResult)]
-        case (_, .tunKept), (_, .keepTunFailed), (_, .spawned), (_, .spawnFailed), (_, .parametersUnavailable), (_, .started),
-            (_, .startFailed):
+        case (_, .tunKept), (_, .keepTunFailed), (_, .tunReplaced), (_, .replaceTunFailed), (_, .spawned), (_, .spawnFailed),
+            (_, .parametersUnavailable), (_, .started), (_, .startFailed):
             return [.ignored(.unrequestedResult)]
         case (_, .prepared), (_, .prepareFailed), (_, .imported), (_, .importFailed):
             return [.ignored(.wrongMode)]
@@ -182,9 +200,14 @@ extension UpgradeMachine {
     }
 
     /// A start failed. The target's failure is published and the previous version is started the
-    /// same way; the previous version's failure ends the session (neither version runs).
+    /// same way (on a TUN with its own framing again, `replacesTun`); the previous version's
+    /// failure ends the session (neither version runs).
     private mutating func failStart(_ version: Version, _ failure: Failure) -> [Action] {
         switch version {
+        case .target where replacesTun:
+            targetFailure = failure
+            state = .replacingTun(.previous)
+            return [.publishFailed(failure), .replaceTun(.previous)]
         case .target:
             targetFailure = failure
             state = .spawning(.previous)

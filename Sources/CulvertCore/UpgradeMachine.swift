@@ -26,6 +26,20 @@
 //
 //   ² newExited, startFailed, deadline, parametersUnavailable. sessionChanged while spawning/starting
 //     ends the session at once (the new run is discarded, nothing is published).
+//
+// Stop → start with a new TUN (the versions differ in bundle capability `tun-offload`, so the TUN's
+// framing must change, which the kernel cannot do to a live interface; with or without `handover`):
+// no TUN is kept while the old run stops; once it has exited its settings are taken away and its
+// TUN closed, and a TUN with the framing of the version about to start is created (`replaceTun`,
+// synchronous; the same name if it is free). A rollback makes one with the previous framing again.
+//
+//   idle ─begin─► stoppingOld ─oldExited─► replacingTun(target) ─tunReplaced─► spawning(target) ─► … as above
+//                                               │ replaceTunFailed                 fail² │
+//                                               ▼                                        ▼
+//                                    replacingTun(previous) ─tunReplaced─► spawning(previous) ─► … as above
+//                                               │ replaceTunFailed
+//                                               ▼
+//                                    failed (neither version runs: the session ends)
 
 /// Why a session's live upgrade was abandoned: `reason` of the upgrade_failed event and of
 /// io.culvert.Manager.UpgradeFailed.
@@ -41,11 +55,22 @@ public enum UpgradeFailureReason: String, Sendable, Hashable, Codable, CaseItera
     case upgradeInProgress = "upgrade_in_progress"
 }
 
+/// How a session is upgraded, and why: `reason` of the handover_started and handover_completed events.
+public enum UpgradeReason: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Make-before-break (both versions declare nothing that changes the TUN, the new one `handover`).
+    case handover
+    /// Stop → start on the kept TUN: the new version does not declare `handover`.
+    case restart
+    /// Stop → start on a new TUN: one version declares `tun-offload` and the other does not, so the
+    /// interface cannot be kept (its framing is fixed at creation), whatever `handover` says.
+    case tunFramingChanged = "tun_framing_changed"
+}
+
 public struct UpgradeMachine: Sendable, Hashable {
     public enum Mode: Sendable, Hashable, CaseIterable {
         /// Make-before-break through PrepareHandover / ImportHandover.
         case handover
-        /// Stop the old version, then start the new one on the kept TUN.
+        /// Stop the old version, then start the new one on the kept TUN (or a new one: `replacesTun`).
         case restart
     }
 
@@ -59,7 +84,7 @@ public struct UpgradeMachine: Sendable, Hashable {
     public enum TunSource: Sendable, Hashable {
         /// The old run's (handover: both run on it at once).
         case oldRun
-        /// The one culvertd kept while no provider runs (stop → start).
+        /// The one culvertd kept (or made, `replacesTun`) while no provider runs (stop → start).
         case kept
     }
 
@@ -98,6 +123,8 @@ public struct UpgradeMachine: Sendable, Hashable {
         case idle
         /// Stop → start: `.keepTun` asked for (synchronous).
         case keepingTun
+        /// Stop → start with a new TUN: `.replaceTun` for the version asked for (synchronous).
+        case replacingTun(Version)
         /// `.spawnNew` asked for (synchronous).
         case spawning(Version)
         /// Handover: PrepareHandover called on the old run; the new run lives, the deadline runs.
@@ -124,6 +151,10 @@ public struct UpgradeMachine: Sendable, Hashable {
         case tunKept
         /// `.keepTun` failed (text: the error).
         case keepTunFailed(String)
+        /// `.replaceTun` succeeded: culvertd holds a new TUN with the version's framing.
+        case tunReplaced
+        /// `.replaceTun` failed (text: the error).
+        case replaceTunFailed(String)
         /// `.spawnNew` succeeded: the new run exists, its exit and calls are routed to this machine.
         case spawned
         /// `.spawnNew` failed (text: the error).
@@ -154,13 +185,18 @@ public struct UpgradeMachine: Sendable, Hashable {
     }
 
     public enum Action: Sendable, Hashable {
-        /// Publish handover_started (reason "handover" or "restart").
-        case publishStarted(Mode)
+        /// Publish handover_started with the reason (`UpgradeReason`).
+        case publishStarted(UpgradeReason)
         /// Feed the session's SessionMachine.
         case sessionInput(SessionMachine.Input)
         /// Duplicate the old run's TUN descriptor and keep it; feed `.tunKept` or `.keepTunFailed`.
         case keepTun
         case closeKeptTun
+        /// Stop → start with a new TUN, the old run having exited: take the old run's settings away and
+        /// close everything it holds (its interface goes with it), close the kept TUN if any, create a
+        /// TUN with the version's framing (same name if free) and keep it; feed `.tunReplaced` or
+        /// `.replaceTunFailed`.
+        case replaceTun(Version)
         /// Spawn the version's provider on a duplicate of the TUN; feed `.spawned` or `.spawnFailed`.
         case spawnNew(Version, tun: TunSource)
         case armDeadline(after: Duration)
@@ -190,8 +226,8 @@ public struct UpgradeMachine: Sendable, Hashable {
         case retireOld
         /// Stop → start: close the exited old run.
         case closeOld
-        /// Publish handover_completed (reason "handover" or "restart").
-        case publishCompleted(Mode)
+        /// Publish handover_completed with the reason (`UpgradeReason`).
+        case publishCompleted(UpgradeReason)
         /// Publish upgrade_failed with the failure's reason, description and log.
         case publishFailed(Failure)
         /// Neither version runs: if the old run is still the session's run, feed the session
@@ -223,7 +259,7 @@ public struct UpgradeMachine: Sendable, Hashable {
         case notBegun
         /// A result or reply (tunKept, spawned, prepared, …) to something the machine did not ask for.
         case unrequestedResult
-        /// Anything but the awaited result while a synchronous action (keepTun, spawnNew) is performed.
+        /// Anything but the awaited result while a synchronous action (keepTun, replaceTun, spawnNew) is performed.
         case duringSynchronousAction
         /// An input of the other mode.
         case wrongMode
@@ -239,14 +275,34 @@ public struct UpgradeMachine: Sendable, Hashable {
     }
 
     public let mode: Mode
+    /// Stop → start on a new TUN instead of the kept one (the versions' TUN framings differ).
+    public let replacesTun: Bool
     public let timing: SessionTiming
     public internal(set) var state: State = .idle
     /// Stop → start: the target's failure, reported as the result after a rollback.
     public internal(set) var targetFailure: Failure?
 
+    /// An upgrade that keeps the session's TUN.
     public init(mode: Mode, timing: SessionTiming) {
         self.mode = mode
+        self.replacesTun = false
         self.timing = timing
+    }
+
+    /// The upgrade the two versions allow: handover if the new one declares it and the TUN can be
+    /// kept; otherwise stop → start, on a new TUN if `tunFramingChanges`.
+    public init(handover: Bool, tunFramingChanges: Bool, timing: SessionTiming) {
+        self.mode = handover && !tunFramingChanges ? .handover : .restart
+        self.replacesTun = tunFramingChanges
+        self.timing = timing
+    }
+
+    /// Why the upgrade takes its path: handover_started's and handover_completed's reason.
+    public var reason: UpgradeReason {
+        switch mode {
+        case .handover: return .handover
+        case .restart: return replacesTun ? .tunFramingChanged : .restart
+        }
     }
 
     /// Whether the old run's exit goes to this machine (`.oldExited`) instead of the session.

@@ -4,7 +4,9 @@
 // rendezvous directory a crashed culvertd's successor will find, spawns the provider unprivileged
 // and confined (an identity and a cgroup of its own, the seccomp filter: ProviderConfinement)
 // and returns a `ProviderRun` holding all of it. Nothing is watched yet: the caller decides which
-// role the run plays before its exit and output sources start.
+// role the run plays before its exit and output sources start. The TUN's framing (bare packets, or
+// a virtio_net_hdr before each: bundle capability `tun-offload`) is the one the manifest of the
+// store copy declares; a TUN of another framing is never handed to the provider.
 
 import CulvertBundle
 import CulvertCore
@@ -41,8 +43,31 @@ struct ProviderLauncher: Sendable {
     enum TunSource {
         /// A new interface named by the configured pattern (Connect, restarts).
         case create
-        /// A duplicate descriptor of the session's interface (live upgrades: same link, same settings).
+        /// A duplicate descriptor of the session's interface (live upgrades: same link, same settings),
+        /// or of the interface an upgrade made for a version of another framing. Its framing must be
+        /// the manifest's.
         case duplicate(TunDevice)
+    }
+
+    /// The framing an extension's TUN has: what its manifest's capabilities declare.
+    static func framing(of capabilities: [BundleCapability]) -> TunFraming {
+        capabilities.contains(.tunOffload) ? .virtioNetHeader : .plain
+    }
+
+    /// The same from an installed extension's listing (the capabilities of its verified manifest).
+    static func framing(of info: ExtensionInfo) -> TunFraming {
+        info.capabilities.contains(BundleCapability.tunOffload.rawValue) ? .virtioNetHeader : .plain
+    }
+
+    /// A new TUN interface with `framing`, named `preferred` if no interface has that name (never
+    /// attaching to one that does: `IFF_TUN_EXCL`), else by the configured pattern.
+    func createTun(framing: TunFraming, preferring preferred: String?) throws(SystemError) -> TunDevice {
+        if let preferred {
+            do { return try TunDevice.create(name: preferred, framing: framing, exclusive: true) } catch {
+                logger.notice("a new TUN cannot be named \(preferred) (\(error)); the kernel picks the name")
+            }
+        }
+        return try TunDevice.create(name: configuration.interfaceNamePattern, framing: framing)
     }
 
     let configuration: SupervisorConfiguration
@@ -64,10 +89,12 @@ struct ProviderLauncher: Sendable {
         let info = target.extensionInfo
         let executable: String
         let manifestNeeds: (tasks: Int?, memoryBytes: Int?)
+        let framing: TunFraming
         do {
             let manifest = try BundleManifest.parse(try FileSystem.readFile(info.storePath + "/manifest.json"))
             executable = info.storePath + "/" + manifest.executable
             manifestNeeds = (manifest.taskLimit, manifest.memoryLimit)
+            framing = Self.framing(of: manifest.capabilities)
         } catch {
             throw LaunchFailure(step: .manifest, description: "reading the installed manifest of \(info.identifier): \(error)")
         }
@@ -80,19 +107,7 @@ struct ProviderLauncher: Sendable {
         let credentials = confined.credentials ?? ProviderCredentials(userID: 0, groupID: 0)  // always set by prepare
         let (containment, placement) = try confined.spawnContainment()
         defer { placement?.close() }
-        let tun: TunDevice
-        switch source {
-        case .create:
-            do { tun = try TunDevice.create(name: configuration.interfaceNamePattern) } catch {
-                throw LaunchFailure(step: .tun, description: "creating the TUN interface: \(error)")
-            }
-        case .duplicate(let shared):
-            do {
-                tun = TunDevice(descriptor: try shared.descriptor.duplicate(), name: shared.name, interfaceIndex: shared.interfaceIndex)
-            } catch {
-                throw LaunchFailure(step: .tun, description: "duplicating the TUN descriptor: \(error)")
-            }
-        }
+        let tun = try tunDevice(source, framing: framing)
         let ours: Descriptor
         let theirs: Descriptor
         do { (ours, theirs) = try DescriptorPassing.socketPair() } catch {
@@ -132,6 +147,9 @@ struct ProviderLauncher: Sendable {
                 pid: 0, startTime: 0, uid: 0, executable: "", interface: tun.name, interfaceIndex: tun.interfaceIndex,
                 requestedAt: requestedAt, connectedBy: connectedBy)
         record.id = recordID
+        if record.interfaceIndex != tun.interfaceIndex { record.settings = nil }  // a new TUN carries none yet
+        record.interface = tun.name
+        record.interfaceIndex = tun.interfaceIndex
         record.session = recordID == sessionID ? nil : sessionID
         record.extensionVersion = info.version
         record.pid = process.processID
@@ -143,6 +161,46 @@ struct ProviderLauncher: Sendable {
             "session \(target.profile.name): \(info.identifier) \(info.versionDescription) pid \(process.processID) uid \(credentials.userID) on \(tun.name)"
         )
         return run
+    }
+
+    /// The run's TUN: created with `framing`, or a duplicate of an existing interface (`duplicate`).
+    private func tunDevice(_ source: TunSource, framing: TunFraming) throws(LaunchFailure) -> TunDevice {
+        switch source {
+        case .create:
+            do { return try TunDevice.create(name: configuration.interfaceNamePattern, framing: framing) } catch {
+                throw LaunchFailure(step: .tun, description: "creating the TUN interface: \(error)")
+            }
+        case .duplicate(let shared):
+            return try Self.duplicate(shared, framing: framing)
+        }
+    }
+
+    /// A duplicate of `shared` for a provider whose manifest declares `framing`, if the kernel reports
+    /// the interface to have that framing (else nothing is handed over: `LaunchFailure.tun`), with the
+    /// header length set again: it is the interface's, and the previous holder may have changed it.
+    static func duplicate(_ shared: TunDevice, framing: TunFraming) throws(LaunchFailure) -> TunDevice {
+        let tun: TunDevice
+        do {
+            tun = TunDevice(descriptor: try shared.descriptor.duplicate(), name: shared.name, interfaceIndex: shared.interfaceIndex)
+        } catch {
+            throw LaunchFailure(step: .tun, description: "duplicating the TUN descriptor: \(error)")
+        }
+        let actual: TunFraming
+        do { actual = try tun.framing() } catch {
+            tun.descriptor.close()
+            throw LaunchFailure(step: .tun, description: "reading the framing of \(shared.name): \(error)")
+        }
+        guard actual == framing else {
+            tun.descriptor.close()
+            throw LaunchFailure(
+                step: .tun, description: "\(shared.name) carries \(actual.rawValue) packets but the extension declares \(framing.rawValue)")
+        }
+        guard framing == .virtioNetHeader else { return tun }
+        do { try tun.descriptor.setVirtioHeaderSize(VirtioNetHeader.size) } catch {
+            tun.descriptor.close()
+            throw LaunchFailure(step: .tun, description: "setting the virtio_net_hdr length of \(shared.name): \(error)")
+        }
+        return tun
     }
 
     /// The rendezvous directory (owned by the provider's user, 0700) and the environment naming it.

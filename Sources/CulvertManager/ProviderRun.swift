@@ -53,6 +53,8 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
     /// Its identity, cgroup and refusal counter; ended (cgroup killed and removed, identity
     /// released) when the run is closed.
     var confinement: RunConfinement?
+    /// Set by `close`: an upgrade that replaces the TUN closes the old run before the session lets go of it.
+    private(set) var closed = false
 
     init(tun: TunDevice, channel: VarlinkPeer, process: SpawnedProcess, log: ProcessLog) {
         self.tun = tun
@@ -142,9 +144,11 @@ final class ProviderRun: @unchecked Sendable {  // confined to the manager queue
         stopDeadline = nil
     }
 
-    /// Releases every descriptor. The network settings must have been reverted first.
-    /// `keepingProcess`: the process handle stays open for whoever still reaps it.
+    /// Releases every descriptor, once (later calls do nothing). The network settings must have been
+    /// reverted first. `keepingProcess`: the process handle stays open for whoever still reaps it.
     func close(keepingProcess: Bool = false) {
+        guard !closed else { return }
+        closed = true
         cancelTimers()
         exitSource?.cancel()
         outputSource?.cancel()

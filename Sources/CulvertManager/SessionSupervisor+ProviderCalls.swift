@@ -127,7 +127,7 @@ extension SessionSupervisor {
         // Replace: take the old settings away, apply the new ones; if that fails, put the old back.
         dns.revert(session: session.info.id) { [self] outcome in
             if case .failure(let error) = outcome { logger.error("session \(session.profileName): reverting DNS: \(error)") }
-            guard session.run === run else { return notReady(responder, session) }
+            guard actsForSession(run, session) else { return notReady(responder, session) }
             showDNS(nil, session)
             // Another session may have applied settings while the DNS was reverted: check again.
             if let plan {
@@ -145,12 +145,12 @@ extension SessionSupervisor {
                 [self] result, _ in
                 switch result {
                 case .success(let applied):
-                    guard session.run === run else { return notReady(responder, session) }  // its teardown reverts the DNS
+                    guard actsForSession(run, session) else { return notReady(responder, session) }  // its teardown reverts the DNS
                     showDNS(applied, session)
                     settingsApplied(settings, session: session, run: run, responder: responder)
                 case .failure(let error):
                     logger.error("session \(session.profileName): applying DNS: \(error)")
-                    if session.run === run, let applied = run.applied {
+                    if actsForSession(run, session), let applied = run.applied {
                         _ = applied.revert(on: socket)
                         run.applied = nil
                         run.plan = nil

@@ -119,6 +119,17 @@ extension SessionSupervisor {
             descriptors.forEach { $0.close() }
             throw ReadoptionRefusal("Reattach returned \(descriptors.count) descriptors, not the TUN")
         }
+        // It must be a TUN attached to the recorded interface. Its framing is whatever culvertd created
+        // it with (IFF_VNET_HDR cannot change on a live interface); upgrades check it before reuse.
+        let attached: TunInterfaceFlags
+        do { attached = try tunDescriptor.tunInterfaceFlags() } catch {
+            tunDescriptor.close()
+            throw ReadoptionRefusal("Reattach returned a descriptor that is not a TUN: \(error)")
+        }
+        guard attached.name == record.interface else {
+            tunDescriptor.close()
+            throw ReadoptionRefusal("Reattach returned the TUN of \(attached.name), not \(record.interface)")
+        }
         let socket = try NetlinkRouteSocket()
         guard try socket.interfaceIndex(named: record.interface) == record.interfaceIndex else {
             tunDescriptor.close()

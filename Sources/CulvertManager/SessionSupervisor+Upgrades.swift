@@ -12,7 +12,10 @@
 //     failure: the old version is started again the same way; if that fails too the session fails.
 //
 // The TUN never closes: culvertd keeps a descriptor of it from the first run to the last, and the
-// network settings stay applied (they move from the old run to the new one).
+// network settings stay applied (they move from the old run to the new one) — unless the versions
+// differ in `tun-offload` (reason tun_framing_changed): then, once the old run has exited, its
+// settings are taken away and its TUN closed (`releaseInterface`), the new version starts on a new
+// TUN with its own framing, and the settings it sends are applied to that TUN (`actsForSession`).
 
 import CulvertBundle
 import CulvertCore
@@ -90,15 +93,18 @@ extension SessionSupervisor {
         }
     }
 
-    /// Makes `newRun` the session's run: settings and the record move over from `oldRun`.
-    func switchRun(_ session: TunnelSession, from oldRun: ProviderRun, to newRun: ProviderRun, version: String) {
-        newRun.applied = oldRun.applied
-        newRun.plan = oldRun.plan
-        newRun.protectedEndpoints = oldRun.protectedEndpoints
-        newRun.record?.settings = oldRun.record?.settings
+    /// Makes `newRun` the session's run: the record moves over from `oldRun`, and the settings with it
+    /// if `movingSettings` (both run on one TUN); on a TUN of its own the new run keeps what it applied.
+    func switchRun(_ session: TunnelSession, from oldRun: ProviderRun, to newRun: ProviderRun, version: String, movingSettings: Bool) {
+        if movingSettings {
+            newRun.applied = oldRun.applied
+            newRun.plan = oldRun.plan
+            newRun.protectedEndpoints = oldRun.protectedEndpoints
+            newRun.record?.settings = oldRun.record?.settings
+            oldRun.applied = nil
+            oldRun.plan = nil
+        }
         newRun.record?.connectedAt = oldRun.record?.connectedAt
-        oldRun.applied = nil
-        oldRun.plan = nil
         if let id = oldRun.record?.id { removeRecord(id: id) }
         newRun.role = .session
         session.run = newRun
@@ -106,6 +112,7 @@ extension SessionSupervisor {
         session.info.uid = newRun.record.map { Int64($0.uid) }
         session.info.containment = newRun.confinement?.status
         session.info.extensionVersion = version
+        session.info.interface = newRun.tun.name
         saveRecord(newRun)
         events.statusChanged()
     }
@@ -127,9 +134,13 @@ extension SessionSupervisor {
         ) { _ in }
     }
 
-    /// Kills a successor that did not take over and closes what it holds (it is reaped off the
-    /// queue); returns its last output lines.
-    func discard(_ run: ProviderRun) -> [String] {
+    /// Kills a successor that did not take over, takes away settings it applied on a TUN of its own
+    /// and closes what it holds (it is reaped off the queue); returns its last output lines.
+    func discard(_ run: ProviderRun, session: TunnelSession) -> [String] {
+        if run.applied != nil {
+            revertNetwork(run, session: session)
+            clearNetworkInfo(session)
+        }
         run.cancelTimers()
         run.exitSource?.cancel()
         run.exitSource = nil
@@ -140,5 +151,35 @@ extension SessionSupervisor {
         if let id = run.record?.id { removeRecord(id: id) }
         reap(run)
         return log
+    }
+
+    /// Whether `run`'s SetTunnelNetworkSettings and Protect act for `session`: its own run, or an
+    /// upgrade's new version on a TUN of its own (stop → start with a new TUN) while it starts.
+    func actsForSession(_ run: ProviderRun, _ session: TunnelSession) -> Bool {
+        if session.run === run { return true }
+        guard let upgrade = session.upgrade, upgrade.newRun === run else { return false }
+        return upgrade.machine.replacesTun && upgrade.machine.watchesNewRun
+    }
+
+    /// Stop → start with a new TUN, the old run having exited: its routes, rules and addresses are
+    /// taken away and everything it holds is closed (its cgroup emptied first), so its interface goes
+    /// and nothing of it reaches the TUN that replaces it. The session's DNS stays until the new
+    /// version's settings replace it or the session ends (it is keyed by session, not interface).
+    func releaseInterface(of run: ProviderRun, session: TunnelSession) {
+        let index = run.tun.interfaceIndex
+        revertNetwork(run, session: session)
+        run.close()
+        absorbOwnChanges(on: index)
+        clearNetworkInfo(session)
+    }
+
+    /// What the session shows of settings no interface carries any more.
+    private func clearNetworkInfo(_ session: TunnelSession) {
+        session.info.mtu = nil
+        session.info.tunnelRemoteAddress = nil
+        session.info.addresses = []
+        session.info.routes = []
+        session.info.fullTunnel = false
+        events.statusChanged()
     }
 }

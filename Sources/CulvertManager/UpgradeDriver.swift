@@ -2,8 +2,10 @@
 // The machine says what to do; this class holds what doing it needs — the old run, the new run,
 // the kept TUN, the PrepareHandover reply, the timers — and feeds back what happened: call replies,
 // exits (routed here by `SessionSupervisor.runExited` while `machine.watchesOldExit` /
-// `watchesNewRun`), timers and the results of the synchronous actions (keepTun, spawnNew).
-// Every decision is in the machine; nothing here chooses a path.
+// `watchesNewRun`), timers and the results of the synchronous actions (keepTun, replaceTun, spawnNew).
+// Every decision is in the machine; nothing here chooses a path. What the machine is told at its
+// start are facts: whether the new version declares `handover`, and whether the TUN's framing
+// (the kernel's report for the running interface) differs from what the new version declares.
 
 import CulvertBundle
 import CulvertCore
@@ -28,7 +30,8 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
     let to: ExtensionInfo
     private(set) var machine: UpgradeMachine
     private(set) var newRun: ProviderRun?
-    /// Stop → start: culvertd's own descriptor of the TUN, holding the link while no provider runs.
+    /// Stop → start: culvertd's own descriptor of the TUN, holding the link while no provider runs
+    /// (with a new TUN: the interface made for the version about to start).
     private var kept: TunDevice?
     /// PrepareHandover's reply: the state and socket copies for ImportHandover.
     private var prepared: (state: String, descriptors: [Descriptor])?
@@ -52,7 +55,11 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
         self.supervisor = supervisor
         self.completion = completion
         let handover = to.capabilities.contains(BundleCapability.handover.rawValue)
-        machine = UpgradeMachine(mode: handover ? .handover : .restart, timing: supervisor.configuration.timing)
+        // try?: a TUN whose flags cannot be read is judged by what its version declares; the launcher
+        // still refuses to hand a successor a TUN of the wrong framing.
+        let running = (try? oldRun.tun.framing()) ?? ProviderLauncher.framing(of: from)
+        machine = UpgradeMachine(
+            handover: handover, tunFramingChanges: running != ProviderLauncher.framing(of: to), timing: supervisor.configuration.timing)
     }
 
     func start() {
@@ -83,7 +90,8 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
     func newRunExited(_ exit: ProcessExit) { feed(.newExited("\(exit)")) }
 
     /// A call from the new run before it has taken over: settings and Protect act on the session's
-    /// (shared) TUN through its current run; CancelTunnel gives the attempt up; others are answered.
+    /// (shared) TUN through its current run — or, on a TUN of its own (`replacesTun`), on the new
+    /// run itself; CancelTunnel gives the attempt up; others are answered.
     func successorCall(_ call: VarlinkPeerCall, responder: VarlinkPeerResponder) {
         guard machine.watchesNewRun, session.run === oldRun else {
             let state = machine.mode == .handover ? "handover" : "upgrade"
@@ -92,7 +100,8 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
         }
         switch ProviderMethod(rawValue: call.message.method) {
         case .setTunnelNetworkSettings?, .protect?:
-            supervisor.handleProviderCall(call, responder: responder, session: session, run: oldRun)
+            let acting = machine.replacesTun ? newRun ?? oldRun : oldRun  // watchesNewRun: newRun is set
+            supervisor.handleProviderCall(call, responder: responder, session: session, run: acting)
         case .cancelTunnel?:
             responder.reply([:])
             // try?: validated against the interface already; an absent error is nil either way.
@@ -109,10 +118,10 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
         let logger = supervisor.logger
         for action in actions {
             switch action {
-            case .publishStarted(let mode):
+            case .publishStarted(let reason):
                 supervisor.events.publish(
                     EventBody(
-                        kind: .handoverStarted, reason: mode == .handover ? "handover" : "restart", extensionInfo: to,
+                        kind: .handoverStarted, reason: reason.rawValue, extensionInfo: to,
                         previousVersion: from.versionDescription, session: session.info))
             case .sessionInput(let input):
                 supervisor.feed(input, session)
@@ -127,6 +136,8 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
             case .closeKeptTun:
                 kept?.descriptor.close()
                 kept = nil
+            case .replaceTun(let version):
+                replaceTun(framing: ProviderLauncher.framing(of: version == .target ? to : from))
             case .spawnNew(let version, let source):
                 spawn(version, on: source == .kept ? kept : oldRun.tun)
             case .armDeadline(let after):
@@ -153,7 +164,7 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
             case .killOld:
                 supervisor.killRun(oldRun)
             case .discardNew:
-                if let run = newRun { newLog = supervisor.discard(run) }
+                if let run = newRun { newLog = supervisor.discard(run, session: session) }
                 newRun = nil
             case .resumeOld:
                 guard session.run === oldRun, oldRun.exit == nil else { continue }
@@ -167,19 +178,21 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
                 prepared = nil
             case .switchRun(let version):
                 guard let run = newRun else { continue }
-                supervisor.switchRun(session, from: oldRun, to: run, version: version == .target ? to.version : from.version)
+                supervisor.switchRun(
+                    session, from: oldRun, to: run, version: version == .target ? to.version : from.version,
+                    movingSettings: !machine.replacesTun)
                 newRun = nil
             case .retireOld:
                 supervisor.retire(oldRun, session: session)
             case .closeOld:
                 oldRun.close()
-            case .publishCompleted(let mode):
+            case .publishCompleted(let reason):
                 logger.notice(
-                    "session \(session.profileName): upgraded \(from.versionDescription) → \(to.versionDescription) (\(mode)), pid \(session.info.pid ?? 0)"
+                    "session \(session.profileName): upgraded \(from.versionDescription) → \(to.versionDescription) (\(reason.rawValue)), pid \(session.info.pid ?? 0)"
                 )
                 supervisor.events.publish(
                     EventBody(
-                        kind: .handoverCompleted, reason: mode == .handover ? "handover" : "restart", extensionInfo: to,
+                        kind: .handoverCompleted, reason: reason.rawValue, extensionInfo: to,
                         previousVersion: from.versionDescription, session: session.info))
             case .publishFailed(let failure):
                 let report = upgradeFailure(failure)
@@ -214,6 +227,23 @@ final class UpgradeDriver: @unchecked Sendable {  // confined to the manager que
         UpgradeFailure(
             profile: session.profileName, reason: failure.reason.rawValue, description: failure.description,
             log: failure.withNewLog ? newLog : [])
+    }
+
+    /// The old run has exited: its interface goes (settings first, then every descriptor of it) and a
+    /// TUN with `framing` takes its place, under the same name if that is free.
+    private func replaceTun(framing: TunFraming) {
+        let name = kept?.name ?? oldRun.tun.name
+        supervisor.releaseInterface(of: oldRun, session: session)
+        kept?.descriptor.close()
+        kept = nil
+        do {
+            let tun = try supervisor.launcher.createTun(framing: framing, preferring: name)
+            kept = tun
+            supervisor.logger.notice("session \(session.profileName): new TUN \(tun.name) (\(framing.rawValue)) for the upgrade")
+            feed(.tunReplaced)
+        } catch {
+            feed(.replaceTunFailed(error.description))
+        }
     }
 
     private func spawn(_ version: UpgradeMachine.Version, on tun: TunDevice?) {

@@ -276,8 +276,10 @@ type Event (
   # session_state, session_stats, session_network_changed, daemon_going_away, daemon_back,
   # handover_started, handover_completed, upgrade_failed, or snapshot. A live extension upgrade of
   # a connected session (make-before-break) is handover_started, then handover_completed (reason
-  # handover, or restart for a provider without the handover capability, whose session is
-  # reasserting meanwhile) or upgrade_failed (the old version keeps running and stays installed).
+  # handover; restart for a provider without the handover capability, whose session is
+  # reasserting meanwhile; tun_framing_changed, a restart on a new TUN, when one version declares
+  # tun-offload and the other does not) or upgrade_failed (the old version keeps running and stays
+  # installed).
   kind: string,
   # Who caused the change (profile_saved, profile_removed, session_state when a client did).
   actor: ?Actor,
@@ -302,8 +304,9 @@ type Event (
   # Why a snapshot was sent: no_position, other_epoch, too_old, ahead; why a session changed
   # state (session_state); what someone else changed on a session's interface
   # (session_network_changed: link_down, link_deleted, mtu_changed, address_removed, address_added);
-  # how an upgrade went (handover_completed: handover, restart; upgrade_failed: spawn_failed,
-  # new_provider_exited, prepare_failed, import_failed, health_timeout, session_changed).
+  # how an upgrade went (handover_started, handover_completed: handover, restart,
+  # tun_framing_changed; upgrade_failed: spawn_failed, new_provider_exited, prepare_failed,
+  # import_failed, start_failed, health_timeout, session_changed).
   reason: ?string,
   # The session as it is after the change (session_state, handover_*, upgrade_failed), or with
   # fresh counters (session_stats).

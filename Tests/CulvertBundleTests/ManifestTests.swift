@@ -20,6 +20,23 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(try BundleManifest.parse(manifest.encoded()), manifest)
     }
 
+    /// `tun-offload` is a known capability (its wire name has a hyphen); near misses are unknown.
+    func testTunOffloadCapability() throws {
+        let manifest = try BundleManifest.parse(Array(BundleFixture.manifestText(["capabilities": #"["handover", "tun-offload"]"#]).utf8))
+        XCTAssertEqual(manifest.capabilities, [.handover, .tunOffload])
+        XCTAssertTrue(manifest.supports(.tunOffload))
+        XCTAssertTrue(String(decoding: manifest.encoded(), as: UTF8.self).contains(#""capabilities":["handover","tun-offload"]"#))
+        XCTAssertEqual(try BundleManifest.parse(manifest.encoded()), manifest)
+        for name in ["tun_offload", "tunOffload", "TUN-OFFLOAD"] {
+            XCTAssertThrowsError(try BundleManifest.parse(Array(BundleFixture.manifestText(["capabilities": "[\"\(name)\"]"]).utf8))) {
+                XCTAssertEqual($0 as? BundleError, .capabilityUnknown(name: name))
+            }
+        }
+        XCTAssertThrowsError(
+            try BundleManifest.parse(Array(BundleFixture.manifestText(["capabilities": #"["tun-offload", "tun-offload"]"#]).utf8))
+        ) { XCTAssertEqual($0 as? BundleError, .capabilityDuplicate(name: "tun-offload")) }
+    }
+
     /// Layout and key order do not matter; the canonical encoding is the same.
     func testLayoutDoesNotChangeTheCanonicalForm() throws {
         let compact =

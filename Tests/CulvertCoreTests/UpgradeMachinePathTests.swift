@@ -114,6 +114,51 @@ final class UpgradeMachinePathTests: XCTestCase {
             ], "one upgrade_failed only; the session fails like a provider exit")
     }
 
+    /// Offloading and plain versions: even with `handover` the old version stops first, its TUN goes
+    /// before the new one's is made, and a rollback makes one with the previous framing again.
+    func testFramingChangeReplacesTheTunAroundTheRestart() {
+        var machine = Machine(handover: true, tunFramingChanges: true, timing: timing)
+        XCTAssertEqual(machine.mode, .restart)
+        XCTAssertEqual(
+            machine.handle(.begin),
+            [.publishStarted(.tunFramingChanged), .sessionInput(.upgradeRestarting), .stopOld, .armStopGrace(after: .seconds(2))])
+        XCTAssertEqual(machine.handle(.oldExited), [.cancelStopGrace, .replaceTun(.target)])
+        XCTAssertFalse(machine.watchesNewRun)
+        XCTAssertEqual(machine.handle(.spawned), [.ignored(.duringSynchronousAction)], "the TUN comes first")
+        XCTAssertEqual(machine.handle(.tunReplaced), [.spawnNew(.target, tun: .kept)])
+        _ = machine.handle(.spawned)
+        let failure = Failure(reason: .healthTimeout, description: "StartTunnel did not finish in time", withNewLog: true)
+        XCTAssertEqual(machine.handle(.deadline), [.discardNew, .publishFailed(failure), .replaceTun(.previous)])
+        XCTAssertEqual(machine.handle(.tunReplaced), [.spawnNew(.previous, tun: .kept)])
+        _ = machine.handle(.spawned)
+        let back = machine.handle(.started)
+        XCTAssertTrue(back.contains(.switchRun(.previous)))
+        XCTAssertEqual(back.last, .finish(failure))
+        XCTAssertFalse(back.contains(.publishCompleted(.tunFramingChanged)))
+    }
+
+    func testFramingChangeCompletesWithItsReason() {
+        var machine = Machine(handover: false, tunFramingChanges: true, timing: timing)
+        _ = run(&machine, [.begin, .oldExited, .tunReplaced, .spawned])
+        XCTAssertEqual(
+            machine.handle(.started),
+            [
+                .cancelDeadline, .closeKeptTun, .switchRun(.target), .closeOld, .sessionInput(.upgradeRestarted),
+                .publishCompleted(.tunFramingChanged), .finish(nil),
+            ])
+    }
+
+    func testNoTunForEitherVersionEndsTheSession() {
+        var machine = Machine(handover: true, tunFramingChanges: true, timing: timing)
+        _ = run(&machine, [.begin, .oldExited])
+        let target = Failure(reason: .spawnFailed, description: "creating a TUN for the version: EBUSY", withNewLog: false)
+        XCTAssertEqual(machine.handle(.replaceTunFailed("EBUSY")), [.publishFailed(target), .replaceTun(.previous)])
+        XCTAssertEqual(
+            machine.handle(.replaceTunFailed("EBUSY")),
+            [.closeKeptTun, .endSession(description: "creating a TUN for the version: EBUSY", withNewLog: false), .finish(target)])
+        XCTAssertEqual(machine.state, .failed)
+    }
+
     func testSessionStoppedDuringRestartPublishesNoFailure() {
         var machine = Machine(mode: .restart, timing: timing)
         _ = run(&machine, [.begin, .tunKept])
@@ -125,6 +170,10 @@ final class UpgradeMachinePathTests: XCTestCase {
             actions.last,
             .finish(Failure(reason: .sessionChanged, description: "the session was stopped during the upgrade", withNewLog: false)))
         XCTAssertTrue(actions.contains(.endSession(description: "the provider stopped for an upgrade", withNewLog: false)))
+    }
+
+    func testUpgradeReasonsKeepTheirWireNames() {
+        XCTAssertEqual(UpgradeReason.allCases.map(\.rawValue), ["handover", "restart", "tun_framing_changed"])
     }
 
     func testFailureReasonsKeepTheirWireNames() {

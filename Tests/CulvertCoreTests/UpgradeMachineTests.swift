@@ -1,4 +1,5 @@
-// UpgradeMachine: every state × input pair of both modes, and the paths through them (rollback included).
+// UpgradeMachine: every state × input pair of both modes (stop → start also on a new TUN, when the
+// versions' TUN framings differ), and the paths through them (rollback included).
 
 import CulvertCore
 import XCTest
@@ -11,7 +12,8 @@ final class UpgradeMachineTests: XCTestCase {
 
     /// Every input, with the payload variants that take different paths.
     let inputs: [(String, Machine.Input)] = [
-        ("begin", .begin), ("tunKept", .tunKept), ("keepTunFailed", .keepTunFailed("x")), ("spawned", .spawned),
+        ("begin", .begin), ("tunKept", .tunKept), ("keepTunFailed", .keepTunFailed("x")), ("tunReplaced", .tunReplaced),
+        ("replaceTunFailed", .replaceTunFailed("x")), ("spawned", .spawned),
         ("spawnFailed", .spawnFailed("x")), ("prepared", .prepared), ("prepareFailed.remote", .prepareFailed(.remote("x"))),
         ("prepareFailed.closed", .prepareFailed(.closed("x"))), ("imported", .imported),
         ("importFailed.remote", .importFailed(.remote("x"))),
@@ -34,14 +36,25 @@ final class UpgradeMachineTests: XCTestCase {
         [.begin, .keepTunFailed("x")], [.begin, .tunKept, .oldExited, .spawned, .deadline, .spawned, .started],
         [.begin, .tunKept, .oldExited, .spawned, .deadline, .spawned, .deadline],
     ]
+    /// Stop → start on a new TUN (framings differ): reaches every state of that path, rollback included.
+    let newTunPaths: [[Machine.Input]] = [
+        [], [.begin], [.begin, .sessionChanged], [.begin, .sessionChanged, .oldExited], [.begin, .oldExited],
+        [.begin, .oldExited, .tunReplaced], [.begin, .oldExited, .tunReplaced, .spawned],
+        [.begin, .oldExited, .tunReplaced, .spawned, .started], [.begin, .oldExited, .tunReplaced, .spawned, .deadline],
+        [.begin, .oldExited, .tunReplaced, .spawned, .deadline, .tunReplaced],
+        [.begin, .oldExited, .tunReplaced, .spawned, .deadline, .tunReplaced, .spawned],
+        [.begin, .oldExited, .tunReplaced, .spawned, .deadline, .tunReplaced, .spawned, .started],
+        [.begin, .oldExited, .replaceTunFailed("x")], [.begin, .oldExited, .replaceTunFailed("x"), .replaceTunFailed("x")],
+    ]
 
     enum Expect: Equatable {
         case go(Machine.State, [Machine.Action])
         case ignored(Machine.IgnoredInput)
     }
 
-    func machine(_ mode: Machine.Mode, _ path: [Machine.Input]) -> Machine {
-        var machine = Machine(mode: mode, timing: timing)
+    func machine(_ mode: Machine.Mode, _ path: [Machine.Input], newTun: Bool = false) -> Machine {
+        var machine =
+            newTun ? Machine(handover: mode == .handover, tunFramingChanges: true, timing: timing) : Machine(mode: mode, timing: timing)
         for input in path {
             let actions = machine.handle(input)
             XCTAssertFalse(actions.contains { if case .ignored = $0 { return true } else { return false } }, "path \(path) at \(input)")
@@ -73,9 +86,41 @@ final class UpgradeMachineTests: XCTestCase {
     }
 
     func testEveryRestartPair() {
+        XCTAssertEqual(
+            restartPairStates(restartPaths, newTun: false),
+            [
+                .idle, .keepingTun, .stoppingOld(sessionChanged: false), .stoppingOld(sessionChanged: true), .spawning(.target),
+                .starting(.target), .spawning(.previous), .starting(.previous), .completed, .failed,
+            ])
+    }
+
+    /// The versions differ in `tun-offload`: stop → start on a new TUN, whether or not the new one can hand over.
+    func testEveryNewTunPair() {
+        XCTAssertEqual(
+            restartPairStates(newTunPaths, newTun: true),
+            [
+                .idle, .stoppingOld(sessionChanged: false), .stoppingOld(sessionChanged: true), .replacingTun(.target), .spawning(.target),
+                .starting(.target), .replacingTun(.previous), .spawning(.previous), .starting(.previous), .completed, .failed,
+            ])
+    }
+
+    func testTheVersionsDecideThePath() {
+        for handover in [false, true] {
+            for changes in [false, true] {
+                let machine = Machine(handover: handover, tunFramingChanges: changes, timing: timing)
+                XCTAssertEqual(machine.mode, handover && !changes ? .handover : .restart, "\(handover) \(changes)")
+                XCTAssertEqual(machine.replacesTun, changes)
+                XCTAssertEqual(machine.reason, changes ? .tunFramingChanged : handover ? .handover : .restart)
+            }
+        }
+        XCTAssertEqual(UpgradeReason.tunFramingChanged.rawValue, "tun_framing_changed")
+    }
+
+    /// Checks every input in every state `paths` reach (mode restart); returns those states.
+    func restartPairStates(_ paths: [[Machine.Input]], newTun: Bool) -> Set<Machine.State> {
         var states: Set<Machine.State> = []
-        for path in restartPaths {
-            let start = machine(.restart, path)
+        for path in paths {
+            let start = machine(newTun ? .handover : .restart, path, newTun: newTun)
             states.insert(start.state)
             for (name, input) in inputs {
                 var machine = start
@@ -90,12 +135,7 @@ final class UpgradeMachineTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(
-            states,
-            [
-                .idle, .keepingTun, .stoppingOld(sessionChanged: false), .stoppingOld(sessionChanged: true), .spawning(.target),
-                .starting(.target), .spawning(.previous), .starting(.previous), .completed, .failed,
-            ])
+        return states
     }
 
     // MARK: expectations, written out per pair
@@ -106,7 +146,10 @@ final class UpgradeMachineTests: XCTestCase {
     }
 
     func handoverExpectation(_ machine: Machine, _ input: String) -> Expect {
-        let restartOnly: Set = ["tunKept", "keepTunFailed", "started", "startFailed.remote", "startFailed.closed", "stopGraceElapsed"]
+        let restartOnly: Set = [
+            "tunKept", "keepTunFailed", "tunReplaced", "replaceTunFailed", "started", "startFailed.remote", "startFailed.closed",
+            "stopGraceElapsed",
+        ]
         switch (machine.state, input) {
         case (.idle, "begin"): return .go(.spawning(.target), [.publishStarted(.handover), .spawnNew(.target, tun: .oldRun)])
         case (.idle, _), (_, "begin"): return .ignored(.notBegun)
@@ -165,9 +208,12 @@ final class UpgradeMachineTests: XCTestCase {
         }
     }
 
-    /// A failed start of `version`: roll back to the previous version, or end the session.
+    /// A failed start of `version`: roll back to the previous version (on a TUN of its framing again
+    /// if the TUN is replaced), or end the session.
     func failStart(_ machine: Machine, _ version: Machine.Version, _ before: [Machine.Action], _ failure: Failure) -> Expect {
         switch version {
+        case .target where machine.replacesTun:
+            return .go(.replacingTun(.previous), before + [.publishFailed(failure), .replaceTun(.previous)])
         case .target: return .go(.spawning(.previous), before + [.publishFailed(failure), .spawnNew(.previous, tun: .kept)])
         case .previous:
             return .go(
@@ -186,8 +232,17 @@ final class UpgradeMachineTests: XCTestCase {
         let changed = Failure(reason: .sessionChanged, description: "the session was stopped during the upgrade", withNewLog: false)
         let endSession = Machine.Action.endSession(description: "the provider stopped for an upgrade", withNewLog: false)
         switch (machine.state, input) {
+        case (.idle, "begin") where machine.replacesTun:
+            return .go(
+                .stoppingOld(sessionChanged: false),
+                [.publishStarted(.tunFramingChanged), .sessionInput(.upgradeRestarting), .stopOld, .armStopGrace(after: .seconds(2))])
         case (.idle, "begin"): return .go(.keepingTun, [.publishStarted(.restart), .sessionInput(.upgradeRestarting), .keepTun])
         case (.idle, _), (_, "begin"): return .ignored(.notBegun)
+        case (.replacingTun(let version), "tunReplaced"): return .go(.spawning(version), [.spawnNew(version, tun: .kept)])
+        case (.replacingTun(let version), "replaceTunFailed"):
+            return failStart(
+                machine, version, [], Failure(reason: .spawnFailed, description: "creating a TUN for the version: x", withNewLog: false))
+        case (.replacingTun, _): return .ignored(.duringSynchronousAction)
         case (.keepingTun, "tunKept"): return .go(.stoppingOld(sessionChanged: false), [.stopOld, .armStopGrace(after: .seconds(2))])
         case (.keepingTun, "keepTunFailed"):
             let failure = Failure(reason: .spawnFailed, description: "duplicating the TUN descriptor: x", withNewLog: false)
@@ -195,6 +250,8 @@ final class UpgradeMachineTests: XCTestCase {
         case (.keepingTun, _): return .ignored(.duringSynchronousAction)
         case (.stoppingOld(let flag), "stopGraceElapsed"): return .go(.stoppingOld(sessionChanged: flag), [.killOld])
         case (.stoppingOld(false), "sessionChanged"): return .go(.stoppingOld(sessionChanged: true), [])
+        case (.stoppingOld(false), "oldExited") where machine.replacesTun:
+            return .go(.replacingTun(.target), [.cancelStopGrace, .replaceTun(.target)])
         case (.stoppingOld(false), "oldExited"): return .go(.spawning(.target), [.cancelStopGrace, .spawnNew(.target, tun: .kept)])
         case (.stoppingOld(true), "oldExited"): return .go(.failed, [.cancelStopGrace, .closeKeptTun, endSession, .finish(changed)])
         case (.spawning(let version), "spawned"): return .go(.starting(version), [.armDeadline(after: .seconds(3)), .callStart])
@@ -206,7 +263,7 @@ final class UpgradeMachineTests: XCTestCase {
                 .completed,
                 [
                     .cancelDeadline, .closeKeptTun, .switchRun(.target), .closeOld, .sessionInput(.upgradeRestarted),
-                    .publishCompleted(.restart), .finish(nil),
+                    .publishCompleted(machine.replacesTun ? .tunFramingChanged : .restart), .finish(nil),
                 ])
         case (.starting(.previous), "started"):
             return .go(
@@ -240,7 +297,8 @@ final class UpgradeMachineTests: XCTestCase {
         switch input {
         case "started", "startFailed.remote", "startFailed.closed":
             return .ignored(machine.state == .failed ? .lateReply : .unrequestedResult)
-        case "tunKept", "keepTunFailed", "spawned", "spawnFailed", "parametersUnavailable": return .ignored(.unrequestedResult)
+        case "tunKept", "keepTunFailed", "tunReplaced", "replaceTunFailed", "spawned", "spawnFailed", "parametersUnavailable":
+            return .ignored(.unrequestedResult)
         case "deadline", "stopGraceElapsed": return .ignored(.staleTimer)
         case "sessionChanged": return .ignored(.sessionChangeAfterEnd)
         default: return .ignored(.notWatched)  // newExited, newCancelled, oldExited
