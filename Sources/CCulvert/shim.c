@@ -219,6 +219,13 @@ int culvert_tun_set_vnet_header_size(int fd, int size) {
     return ioctl(fd, TUNSETVNETHDRSZ, &size);
 }
 
+int culvert_tun_get_flags(int fd) {
+    struct ifreq request;
+    memset(&request, 0, sizeof(request));
+    if (ioctl(fd, TUNGETIFF, &request) < 0) return -1;
+    return (int)(unsigned short)request.ifr_flags;
+}
+
 // Network namespaces (for tests that must never touch the host's).
 #include <sched.h>
 

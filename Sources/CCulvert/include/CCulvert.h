@@ -13,6 +13,7 @@
 #include "CCulvertDescriptors.h"
 #include "CCulvertSpawn.h"
 #include "CCulvertContainment.h"
+#include "CCulvertOffload.h"
 
 /// SO_PEERPIDFD (Linux 6.5+). Absent from Debian 12's Glibc headers.
 #define CULVERT_SO_PEERPIDFD 77

@@ -7,20 +7,61 @@ import CulvertSystem
 import Dispatch
 import Foundation
 
+/// One thread's reads and writes of IP packets.
+protocol PacketChannel {
+    mutating func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int
+    @discardableResult mutating func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int
+}
+
 /// Something that yields and takes IP packets: the SDK's PacketFlow, or a TUN the peer opened.
 protocol PacketPort: Sendable {
+    associatedtype Channel: PacketChannel
     var descriptor: Descriptor { get }
-    func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int
-    @discardableResult func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int
+    /// Whether the TUN carries a virtio_net_hdr: then the relay also uses UDP GSO/GRO.
+    var isOffloading: Bool { get }
+    func makeChannel() -> Channel
 }
 
 extension PacketFlow: PacketPort {}
+extension PacketFlow.Channel: PacketChannel {}
 
-/// The peer's own TUN.
+/// The peer's own TUN: plain, or (created with IFF_VNET_HDR) through the SDK's offload engine.
 struct TunPackets: PacketPort {
     let descriptor: Descriptor
-    func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int { try descriptor.readPackets(into: &batch) }
-    @discardableResult func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int { try descriptor.writePackets(batch) }
+    let isOffloading: Bool
+    /// What TUNSETOFFLOAD accepted.
+    let offloads: TunOffloads
+
+    init(descriptor: Descriptor) {
+        self.descriptor = descriptor
+        // try?: a descriptor TUNGETIFF does not answer for is read plainly.
+        isOffloading = (try? descriptor.tunHasVirtioHeader()) ?? false
+        offloads = isOffloading ? descriptor.enableTunOffloads() : []
+    }
+
+    func makeChannel() -> TunChannel {
+        let udp = offloads.contains(.udpV4) && offloads.contains(.udpV6)
+        return TunChannel(
+            descriptor: descriptor, reader: isOffloading ? OffloadReader() : nil,
+            writer: isOffloading ? OffloadWriter(options: OffloadCoalescer.Options(coalesceUDP: udp)) : nil)
+    }
+}
+
+struct TunChannel: PacketChannel {
+    let descriptor: Descriptor
+    var reader: OffloadReader?
+    var writer: OffloadWriter?
+
+    mutating func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int {
+        guard reader != nil else { return try descriptor.readPackets(into: &batch) }
+        return try reader!.readPackets(from: descriptor, into: &batch)  // force unwrap: checked above
+    }
+
+    @discardableResult mutating func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int {
+        guard writer != nil else { return try descriptor.writePackets(batch) }
+        try writer!.writePackets(batch, to: descriptor)  // force unwrap: checked above
+        return batch.count
+    }
 }
 
 final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock`; the rest is immutable
@@ -28,6 +69,8 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     static let waitSlice: Duration = .seconds(1)
     /// Packets per batch: enough to amortise syscalls, small enough to keep memory low.
     static let batchSize = 32
+    /// Packets per batch with offloads: as many as one batched call moves, to merge as much as possible.
+    static let offloadBatchSize = PacketBatch.maximumPacketCount
     /// Largest packet carried (the TUN MTU is at most this).
     static let slotSize = 16_384
 
@@ -75,18 +118,26 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     private var isStopped: Bool { lock.withLock { stopped } }
 
     private func pump(from packets: some PacketPort, to socket: DatagramSocket) {
-        var batch = PacketBatch(capacity: Self.batchSize, slotSize: Self.slotSize)
+        var batch = PacketBatch(capacity: packets.isOffloading ? Self.offloadBatchSize : Self.batchSize, slotSize: Self.slotSize)
+        var channel = packets.makeChannel()
+        var udp = packets.isOffloading ? DatagramOffload(socket: socket, coalesceReceives: false) : nil
         while !isStopped {
-            do {
+            do throws(SystemError) {
                 let ready = try Descriptor.waitReadable([packets.descriptor, wake.descriptor], timeout: Self.waitSlice)
                 if ready.contains(1) { return }
                 guard ready.contains(0) else { continue }
-                batch.removeAll()
-                let n = try packets.readAvailablePackets(into: &batch)
-                if n > 0 {
-                    _ = try socket.sendBatch(batch)
-                    lock.withLock { toPeer += n }
-                }
+                repeat {  // a full batch may leave segments pending: drain before waiting again
+                    batch.removeAll()
+                    let n = try channel.readAvailablePackets(into: &batch)
+                    if n > 0 {
+                        if udp != nil {
+                            _ = try udp!.send(batch)  // force unwrap: checked just above
+                        } else {
+                            _ = try socket.sendBatch(batch)
+                        }
+                        lock.withLock { toPeer += n }
+                    }
+                } while batch.isFull && !isStopped
             } catch {
                 if error.isWouldBlock || error.errno == ECONNREFUSED { continue }  // the peer is not up yet
                 say("relay out: \(error)")
@@ -96,18 +147,23 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     }
 
     private func pump(from socket: DatagramSocket, to packets: some PacketPort) {
-        var batch = PacketBatch(capacity: Self.batchSize, slotSize: Self.slotSize)
+        var batch = PacketBatch(capacity: packets.isOffloading ? Self.offloadBatchSize : Self.batchSize, slotSize: Self.slotSize)
+        var channel = packets.makeChannel()
+        var udp = packets.isOffloading ? DatagramOffload(socket: socket, segmentSends: false) : nil
         while !isStopped {
-            do {
+            do throws(SystemError) {
                 let ready = try Descriptor.waitReadable([socket.descriptor, wake.descriptor], timeout: Self.waitSlice)
                 if ready.contains(1) { return }
                 guard ready.contains(0) else { continue }
-                batch.removeAll()
-                let n = try socket.receiveBatch(into: &batch)
-                if n > 0 {
-                    try packets.writePackets(batch)
-                    lock.withLock { fromPeer += n }
-                }
+                repeat {  // a full batch may leave datagrams of a coalesced message pending
+                    batch.removeAll()
+                    // force unwrap: checked in the same expression.
+                    let n = udp != nil ? try udp!.receive(into: &batch) : try socket.receiveBatch(into: &batch)
+                    if n > 0 {
+                        try channel.writePackets(batch)
+                        lock.withLock { fromPeer += n }
+                    }
+                } while batch.isFull && !isStopped
             } catch {
                 if error.isWouldBlock || error.errno == ECONNREFUSED { continue }
                 say("relay in: \(error)")
