@@ -121,6 +121,18 @@ public final class PacketFlow: Sendable {
             _ = try Descriptor.waitReadable([], timeout: min(timeout ?? Self.pausedWait, Self.pausedWait))
             return false
         }
-        return !(try Descriptor.waitReadable([descriptor], timeout: timeout)).isEmpty
+        // One descriptor: poll it directly (no array per call on the hot path).
+        return try descriptor.waitReadable(timeoutMilliseconds: Self.milliseconds(timeout))
+    }
+
+    /// `timeout` as poll(2) milliseconds: -1 for nil, rounded up, at most Int32.max.
+    static func milliseconds(_ timeout: Duration?) -> Int32 {
+        guard let timeout else { return -1 }
+        let (seconds, attoseconds) = timeout.components
+        guard seconds >= 0 else { return 0 }
+        let total = seconds.multipliedReportingOverflow(by: 1_000)
+        let sub = (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        guard !total.overflow else { return Int32.max }
+        return Int32(clamping: total.partialValue &+ sub)
     }
 }
