@@ -115,6 +115,21 @@ struct DatagramReceiveBuffer: Sendable {
         }
     }
 
+    /// Test hook: stands for a `fill` that received `messages` (bytes, UDP_GRO segment size as the C
+    /// side reports it, cut or not), so hostile control data can be tried without a hostile kernel.
+    mutating func load(_ messages: [(bytes: [UInt8], segmentSize: Int32, truncated: Bool)]) {
+        precondition(messages.count <= lengths.count && messages.allSatisfy { $0.bytes.count <= slotSize }, "test messages do not fit")
+        for (index, message) in messages.enumerated() {
+            storage.replaceSubrange((index * slotSize)..<(index * slotSize + message.bytes.count), with: message.bytes)
+            lengths[index] = message.bytes.count
+            segmentSizes[index] = message.segmentSize
+            truncated[index] = message.truncated ? 1 : 0
+        }
+        received = messages.count
+        message = 0
+        offset = 0
+    }
+
     private mutating func nextMessage() {
         message += 1
         offset = 0
