@@ -47,6 +47,10 @@ extension PacketFlow {
             return try writer!.writePackets(batch)
         }
 
+        /// Whether packets of a super-packet already read are waiting: a thread that waits on the
+        /// TUN descriptor itself (e.g. together with a socket) must read again before it waits.
+        public var hasPendingReads: Bool { reader?.hasPending ?? false }
+
         /// What this channel split, merged and dropped.
         public var counters: OffloadCounters {
             (reader?.counters ?? OffloadCounters()).adding(writer?.counters ?? OffloadCounters())
