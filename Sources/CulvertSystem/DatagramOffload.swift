@@ -57,6 +57,9 @@ public struct DatagramOffload: Sendable {
     /// Whether UDP_GRO was accepted on the socket.
     public let receivesCoalesced: Bool
     public private(set) var counters = Counters()
+    /// Datagrams longer than this are never grouped: the path refused UDP_SEGMENT messages of
+    /// such segments (EINVAL/EMSGSIZE: beyond its MTU).
+    public private(set) var segmentSizeLimit = DatagramOffload.maximumSegmentedPayload
     /// Test hook: makes the next segmented send fail as if the kernel returned EIO.
     var failNextSegmentedSendWithEIO = false
 
@@ -84,18 +87,23 @@ public struct DatagramOffload: Sendable {
         precondition(startIndex >= 0 && startIndex <= batch.count, "start index \(startIndex) out of range 0...\(batch.count)")
         guard startIndex < batch.count else { return 0 }
         guard sendsSegmented else { return try socket.sendBatch(batch, from: startIndex, to: destination) }
+        var refusedSize: Int?
         do throws(SystemError) {
             if failNextSegmentedSendWithEIO {
                 failNextSegmentedSendWithEIO = false
                 throw SystemError(call: "sendmmsg(UDP_SEGMENT)", errno: Glibc.EIO)
             }
-            let (sent, datagrams) = try sendSegmented(batch, from: startIndex, to: destination)
+            let (sent, datagrams) = try sendSegmented(batch, from: startIndex, to: destination, refusedSize: &refusedSize)
             counters.segmentedSends &+= UInt64(sent.messages)
             counters.datagramsSentSegmented &+= UInt64(sent.segmented)
             return datagrams
         } catch {
-            guard error.errno == Glibc.EIO || error.errno == Syscall.EINVAL else { throw error }
+            let refusedByPath = error.errno == Syscall.EINVAL || error.errno == Syscall.EMSGSIZE
+            guard error.errno == Glibc.EIO || (refusedByPath && refusedSize != nil) else { throw error }
             if error.errno == Glibc.EIO { sendsSegmented = false }
+            // EINVAL/EMSGSIZE for a UDP_SEGMENT message: its segments plus headers exceed the path MTU (a
+            // plain send fragments instead). Segments of that size or more are sent plainly from now on.
+            if refusedByPath, let size = refusedSize { segmentSizeLimit = Swift.min(segmentSizeLimit, size - 1) }
             counters.segmentationFallbacks &+= 1
             return try socket.sendBatch(batch, from: startIndex, to: destination)
         }
@@ -135,8 +143,9 @@ public struct DatagramOffload: Sendable {
 
     /// Groups the batch from `startIndex` into UDP_SEGMENT messages and sends them in one call.
     /// Returns what was sent (messages, datagrams in multi-datagram messages) and the datagrams sent.
+    /// On failure `refusedSize` is the segment size of the first message if it was a UDP_SEGMENT one.
     private func sendSegmented(
-        _ batch: PacketBatch, from startIndex: Int, to destination: IPEndpoint?
+        _ batch: PacketBatch, from startIndex: Int, to destination: IPEndpoint?, refusedSize: inout Int?
     ) throws(SystemError) -> (sent: (messages: Int, segmented: Int), datagrams: Int) {
         if let destination, destination.family != socket.family {
             throw SystemError(call: "sendmmsg", errno: Glibc.EAFNOSUPPORT, path: destination.description)
@@ -153,15 +162,24 @@ public struct DatagramOffload: Sendable {
                 // baseAddress! : both allocations hold `capacity` >= 1 elements.
                 let firsts = plan.baseAddress!
                 let segments = plan.baseAddress! + capacity
+                let limit = segmentSizeLimit
                 let messages = batch.withUnsafePackets { _, lengths in
-                    Self.plan(lengths: lengths, from: startIndex, count: count, firsts: firsts, segments: segments, sizes: sizes.baseAddress!)
+                    Self.plan(
+                        lengths: lengths, from: startIndex, count: count, firsts: firsts, segments: segments, sizes: sizes.baseAddress!,
+                        segmentSizeLimit: limit)
                 }
-                let sent = try batch.withUnsafePackets { bytes, lengths throws(SystemError) in
-                    try Syscall.call("sendmmsg(UDP_SEGMENT)") {
-                        culvert_udp_send_segmented(
-                            fd, bytes.baseAddress!, slotSize, lengths.baseAddress!, firsts, segments, sizes.baseAddress!,
-                            Int32(messages), family, address, port)
+                let sent: Int32
+                do throws(SystemError) {
+                    sent = try batch.withUnsafePackets { bytes, lengths throws(SystemError) in
+                        try Syscall.call("sendmmsg(UDP_SEGMENT)") {
+                            culvert_udp_send_segmented(
+                                fd, bytes.baseAddress!, slotSize, lengths.baseAddress!, firsts, segments, sizes.baseAddress!,
+                                Int32(messages), family, address, port)
+                        }
                     }
+                } catch {
+                    refusedSize = segments[0] > 1 ? Int(sizes[0]) : nil
+                    throw error
                 }
                 var datagrams = 0
                 var segmented = 0
@@ -180,10 +198,11 @@ public struct DatagramOffload: Sendable {
     }
 
     /// Cuts `lengths[start..<count]` into messages: a run of equal, non-zero lengths (its last may be
-    /// shorter) within `maximumSegmentsPerSend` and `maximumSegmentedPayload`. Returns the message count.
+    /// shorter) within `maximumSegmentsPerSend` and `maximumSegmentedPayload`, of segments no longer
+    /// than `segmentSizeLimit` (longer datagrams go one per message). Returns the message count.
     static func plan(
         lengths: UnsafeBufferPointer<Int>, from start: Int, count: Int, firsts: UnsafeMutablePointer<Int32>,
-        segments: UnsafeMutablePointer<Int32>, sizes: UnsafeMutablePointer<UInt16>
+        segments: UnsafeMutablePointer<Int32>, sizes: UnsafeMutablePointer<UInt16>, segmentSizeLimit: Int = maximumSegmentedPayload
     ) -> Int {
         var messages = 0
         var index = start
@@ -191,7 +210,7 @@ public struct DatagramOffload: Sendable {
             let size = lengths[index]
             var run = 1
             var total = size
-            if size > 0 && size <= maximumSegmentedPayload {
+            if size > 0 && size <= Swift.min(segmentSizeLimit, maximumSegmentedPayload) {
                 while index + run < count, run < maximumSegmentsPerSend {
                     let next = lengths[index + run]
                     guard next > 0, next <= size, total + next <= maximumSegmentedPayload else { break }

@@ -19,6 +19,8 @@ protocol PacketPort: Sendable {
     var descriptor: Descriptor { get }
     /// Whether the TUN carries a virtio_net_hdr: then the relay also uses UDP GSO/GRO.
     var isOffloading: Bool { get }
+    /// What TUNSETOFFLOAD accepted.
+    var offloads: TunOffloads { get }
     func makeChannel() -> Channel
 }
 
@@ -86,6 +88,7 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
         wake = try WakeEvent()
         try packets.descriptor.setNonblocking(true)
         try socket.setNonblocking(true)
+        if packets.isOffloading { say("relay: TUN with virtio_net_hdr, offloads 0x\(String(packets.offloads.rawValue, radix: 16)), UDP GSO/GRO") }
         let outbound = Thread { [self] in
             pump(from: packets, to: socket)
             finished.leave()
