@@ -161,6 +161,49 @@ final class DatagramOffloadTests: XCTestCase {
         }
     }
 
+    func testSegmentsBeyondThePathMTUAreSentPlainlyAndSmallerOnesStillSegmented() {
+        withPrivateNetworkNamespace { here in
+            try here.run("ip link set lo mtu 1500")
+            try here.run("ip link set lo up")
+            let receiverSocket = try DatagramSocket.open(.ipv4, nonblocking: true)
+            defer { receiverSocket.close() }
+            try receiverSocket.bind(to: IPEndpoint("127.0.0.1:7201"))
+            let senderSocket = try DatagramSocket.open(.ipv4)
+            defer { senderSocket.close() }
+            try senderSocket.connect(to: IPEndpoint("127.0.0.1:7201"))
+            var sender = DatagramOffload(socket: senderSocket, coalesceReceives: false)
+            var receiver = DatagramOffload(socket: receiverSocket, segmentSends: false)
+            var batch = PacketBatch(capacity: 8, slotSize: 2_048)
+            var scratch = [UInt8](repeating: 0, count: 1_600)
+            for (round, size) in [1_600, 1_000].enumerated() {
+                batch.removeAll()
+                for sequence in 0..<8 {
+                    fillDatagram(&scratch, sequence: round * 8 + sequence, length: size)
+                    try batch.append(scratch[0..<size])
+                }
+                var sent = 0
+                while sent < batch.count { sent += try sender.send(batch, from: sent) }  // each call sends at least one or throws
+                if round == 0 {
+                    try require(sender.segmentSizeLimit < 1_600, "1,600-byte segments past a 1,500 MTU were not refused")
+                    try require(sender.counters.segmentationFallbacks == 1, "\(sender.counters)")
+                    try require(sender.sendsSegmented, "a path refusal turned segmentation off")
+                } else {
+                    try require(sender.counters.segmentedSends == 1, "1,000-byte datagrams not segmented: \(sender.counters)")
+                }
+                var incoming = PacketBatch(capacity: PacketBatch.maximumPacketCount, slotSize: 2_048)
+                var arrived = 0
+                while arrived < 8 {  // bounded by the wait below
+                    try require(try receiverSocket.descriptor.waitReadable(timeoutMilliseconds: arrivalTimeoutMilliseconds), "missing")
+                    let n = try receiver.receive(into: &incoming)
+                    for index in arrived..<(arrived + n) {
+                        try require(isDatagram(incoming[index], sequence: round * 8 + index, length: size), "datagram \(index) of \(size)")
+                    }
+                    arrived += n
+                }
+            }
+        }
+    }
+
     func testHostileCoalescedMessagesAreDroppedAndCounted() throws {
         let socket = try DatagramSocket.open(.ipv4, nonblocking: true)
         defer { socket.close() }
