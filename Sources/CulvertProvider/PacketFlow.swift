@@ -74,7 +74,8 @@ public final class PacketFlow: Sendable {
             guard !ready.isEmpty else { return 0 }
             return try descriptor.readPackets(into: &batch)
         }
-        if !sharedReader.withLock({ $0?.hasPending ?? false }) {
+        // Paused, it waits even with segments pending (they are handed out after a failed handover).
+        if isPaused || !sharedReader.withLock({ $0?.hasPending ?? false }) {
             guard try waitForPackets(timeout: timeout) else { return 0 }
         }
         return try readAvailablePackets(into: &batch)

@@ -25,7 +25,8 @@ extension PacketFlow {
         /// when segments of an earlier super-packet are still pending.
         public mutating func readPackets(into batch: inout PacketBatch, timeout: Duration?) throws(SystemError) -> Int {
             guard reader != nil else { return try flow.readPackets(into: &batch, timeout: timeout) }
-            if !(reader?.hasPending ?? false) {
+            // Paused, it waits even with segments pending (they are handed out after a failed handover).
+            if flow.isPaused || !(reader?.hasPending ?? false) {
                 guard try flow.waitForPackets(timeout: timeout) else { return 0 }
             }
             return try readAvailablePackets(into: &batch)

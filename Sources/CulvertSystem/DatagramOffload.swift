@@ -83,7 +83,8 @@ public struct DatagramOffload: Sendable {
     /// the rest from `startIndex + sent`.
     /// - Throws: `SystemError` if not even the first could be sent (EAGAIN, ECONNREFUSED, EMSGSIZE, …).
     /// The corresponding C function is `sendmmsg` (with UDP_SEGMENT control messages).
-    public mutating func send(_ batch: PacketBatch, from startIndex: Int = 0, to destination: IPEndpoint? = nil) throws(SystemError) -> Int {
+    public mutating func send(_ batch: PacketBatch, from startIndex: Int = 0, to destination: IPEndpoint? = nil) throws(SystemError) -> Int
+    {
         precondition(startIndex >= 0 && startIndex <= batch.count, "start index \(startIndex) out of range 0...\(batch.count)")
         guard startIndex < batch.count else { return 0 }
         guard sendsSegmented else { return try socket.sendBatch(batch, from: startIndex, to: destination) }
@@ -164,6 +165,7 @@ public struct DatagramOffload: Sendable {
                 let segments = plan.baseAddress! + capacity
                 let limit = segmentSizeLimit
                 let messages = batch.withUnsafePackets { _, lengths in
+                    // sizes.baseAddress! : the allocation holds `capacity` >= 1 elements.
                     Self.plan(
                         lengths: lengths, from: startIndex, count: count, firsts: firsts, segments: segments, sizes: sizes.baseAddress!,
                         segmentSizeLimit: limit)
@@ -171,6 +173,7 @@ public struct DatagramOffload: Sendable {
                 let sent: Int32
                 do throws(SystemError) {
                     sent = try batch.withUnsafePackets { bytes, lengths throws(SystemError) in
+                        // baseAddress! : the batch's buffers are non-empty (capacity >= 1).
                         try Syscall.call("sendmmsg(UDP_SEGMENT)") {
                             culvert_udp_send_segmented(
                                 fd, bytes.baseAddress!, slotSize, lengths.baseAddress!, firsts, segments, sizes.baseAddress!,

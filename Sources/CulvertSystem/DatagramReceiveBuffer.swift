@@ -140,8 +140,10 @@ struct DatagramReceiveBuffer: Sendable {
         let family = families[index]
         let port = ports[index]
         let (high, low) = addresses.withUnsafeBytes { bytes in
-            (bytes.loadUnaligned(fromByteOffset: 16 * index, as: UInt64.self),
-             bytes.loadUnaligned(fromByteOffset: 16 * index + 8, as: UInt64.self))
+            (
+                bytes.loadUnaligned(fromByteOffset: 16 * index, as: UInt64.self),
+                bytes.loadUnaligned(fromByteOffset: 16 * index + 8, as: UInt64.self)
+            )
         }
         if let lastSender, lastSenderKey == (family, port, high, low) { return lastSender }
         let endpoint =

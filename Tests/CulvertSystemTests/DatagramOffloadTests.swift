@@ -4,9 +4,10 @@
 // datagram, EIO turns segmentation off for good with the batch still sent, and hostile coalesced
 // messages (malformed UDP_GRO data, cut messages, oversized segments) are dropped and counted.
 
-@testable import CulvertSystem
 import Foundation
 import XCTest
+
+@testable import CulvertSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -150,11 +151,13 @@ final class DatagramOffloadTests: XCTestCase {
             var incoming = PacketBatch(capacity: PacketBatch.maximumPacketCount, slotSize: 2_048)
             var arrived = 0
             while arrived < 20 {  // bounded by the wait below
-                try require(try receiverSocket.descriptor.waitReadable(timeoutMilliseconds: arrivalTimeoutMilliseconds), "missing datagrams")
+                try require(
+                    try receiverSocket.descriptor.waitReadable(timeoutMilliseconds: arrivalTimeoutMilliseconds), "missing datagrams")
                 incoming.removeAll()
                 let n = try receiverSocket.receiveBatch(into: &incoming)
                 for index in 0..<n {
-                    try require(isDatagram(incoming[index], sequence: (arrived + index) % 10, length: datagramSize), "datagram \(arrived + index)")
+                    try require(
+                        isDatagram(incoming[index], sequence: (arrived + index) % 10, length: datagramSize), "datagram \(arrived + index)")
                 }
                 arrived += n
             }

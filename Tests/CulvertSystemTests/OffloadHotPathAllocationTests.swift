@@ -4,10 +4,11 @@
 // PacketFlow channel (super-packets split), reflected in place, written back (coalesced) and
 // received with UDP_GRO. The heap must end where it started: nothing is allocated per packet.
 
-@testable import CulvertProvider
-@testable import CulvertSystem
 import Foundation
 import XCTest
+
+@testable import CulvertProvider
+@testable import CulvertSystem
 
 #if canImport(Glibc)
     import Glibc

@@ -5,11 +5,12 @@
 // which keeps every checksum) and writes it through the same channel. A local TCP connection then
 // crosses the TUN twice per packet: super-packets are split on read and segments coalesced on write.
 
-@testable import CulvertProvider
 import CulvertSystem
 import Foundation
 import Synchronization
 import XCTest
+
+@testable import CulvertProvider
 
 #if canImport(Glibc)
     import Glibc
@@ -113,6 +114,32 @@ final class PacketFlowOffloadTests: XCTestCase {
             var batch = PacketBatch(capacity: 4, slotSize: 2_048)
             // Link down: nothing to read, and a channel on a plain TUN reads as the flow does.
             try require(try channel.readAvailablePackets(into: &batch) == 0, "a packet from a TUN that is down")
+        }
+    }
+
+    func testAPausedOffloadingFlowHandsOutNothingUntilResumed() {
+        withPrivateNetworkNamespace { namespace in
+            let tun = try TunDevice.create(name: "culvpause0", options: .virtioNetHeader)
+            defer { tun.descriptor.close() }
+            try tun.descriptor.setVirtioHeaderSize(VirtioNetHeader.size)
+            let flow = PacketFlow(descriptor: tun.descriptor)
+            try namespace.run("ip link set culvpause0 addrgenmode none")
+            try namespace.run("ip addr add 10.99.0.1/32 dev culvpause0")
+            try namespace.run("ip link set culvpause0 up")
+            try namespace.run("ip route add 10.99.1.0/24 dev culvpause0")
+            let socket = try DatagramSocket.open(.ipv4)
+            defer { socket.close() }
+            try socket.connect(to: IPEndpoint("10.99.1.2:7400"))
+            var channel = flow.makeChannel()
+            var batch = PacketBatch(capacity: 8, slotSize: 2_048)
+            flow.setPaused(true)
+            _ = try socket.send([UInt8](repeating: 9, count: 100))
+            try require(try tun.descriptor.waitReadable(timeoutMilliseconds: 5_000), "the datagram never reached the TUN")
+            try require(try channel.readPackets(into: &batch, timeout: .milliseconds(10)) == 0, "read while paused")
+            try require(try flow.readPackets(into: &batch, timeout: .milliseconds(10)) == 0, "read while paused")
+            flow.setPaused(false)
+            try require(try channel.readPackets(into: &batch, timeout: .seconds(5)) == 1, "nothing read after resuming")
+            try require(batch[0].count == 128 && checksumProblems(Array(batch[0])).isEmpty, "the packet came out wrong")
         }
     }
 

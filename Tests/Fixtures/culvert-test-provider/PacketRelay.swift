@@ -88,7 +88,9 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
         wake = try WakeEvent()
         try packets.descriptor.setNonblocking(true)
         try socket.setNonblocking(true)
-        if packets.isOffloading { say("relay: TUN with virtio_net_hdr, offloads 0x\(String(packets.offloads.rawValue, radix: 16)), UDP GSO/GRO") }
+        if packets.isOffloading {
+            say("relay: TUN with virtio_net_hdr, offloads 0x\(String(packets.offloads.rawValue, radix: 16)), UDP GSO/GRO")
+        }
         let outbound = Thread { [self] in
             pump(from: packets, to: socket)
             finished.leave()

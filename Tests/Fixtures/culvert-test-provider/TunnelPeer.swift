@@ -31,7 +31,9 @@ enum TunnelPeer {
         guard arguments.isEmpty, let listenText = options["listen"]?.first, let remoteText = options["remote"]?.first,
             let addressText = options["address"]?.first
         else {
-            fail("usage: culvert-test-provider peer --listen ADDR:PORT --remote ADDR:PORT --address CIDR [--route PREFIX]… [--seconds N] [--tun-offload on] [--socket-buffer BYTES]")
+            fail(
+                "usage: culvert-test-provider peer --listen ADDR:PORT --remote ADDR:PORT --address CIDR [--route PREFIX]… [--seconds N] [--tun-offload on] [--socket-buffer BYTES]"
+            )
         }
         do {
             let listen = try IPEndpoint(listenText)
