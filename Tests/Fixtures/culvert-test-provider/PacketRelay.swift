@@ -11,6 +11,8 @@ import Foundation
 protocol PacketChannel {
     mutating func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int
     @discardableResult mutating func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int
+    /// What the offload engine split, merged and dropped (zero on a plain TUN).
+    var counters: OffloadCounters { get }
 }
 
 /// Something that yields and takes IP packets: the SDK's PacketFlow, or a TUN the peer opened.
@@ -53,6 +55,8 @@ struct TunChannel: PacketChannel {
     let descriptor: Descriptor
     var reader: OffloadReader?
     var writer: OffloadWriter?
+
+    var counters: OffloadCounters { (reader?.counters ?? OffloadCounters()).adding(writer?.counters ?? OffloadCounters()) }
 
     mutating func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int {
         guard reader != nil else { return try descriptor.readPackets(into: &batch) }
@@ -122,10 +126,19 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
 
     private var isStopped: Bool { lock.withLock { stopped } }
 
+    /// Logs what one direction's offloads did, as the thread ends (for benchmarks and failures).
+    private func report(_ direction: String, _ tun: OffloadCounters, _ udp: DatagramOffload.Counters) {
+        say(
+            "relay \(direction) offloads: super-packets read \(tun.superPacketsSplit) written \(tun.superPacketsCoalesced), "
+                + "TUN drops \(tun.totalDropped), UDP segmented sends \(udp.segmentedSends) coalesced receives \(udp.coalescedReceives) "
+                + "drops \(udp.truncatedMessages + udp.malformedControl + udp.oversizedDatagrams)")
+    }
+
     private func pump(from packets: some PacketPort, to socket: DatagramSocket) {
         var batch = PacketBatch(capacity: packets.isOffloading ? Self.offloadBatchSize : Self.batchSize, slotSize: Self.slotSize)
         var channel = packets.makeChannel()
         var udp = packets.isOffloading ? DatagramOffload(socket: socket, coalesceReceives: false) : nil
+        defer { if let udp { report("out", channel.counters, udp.counters) } }
         while !isStopped {
             do throws(SystemError) {
                 let ready = try Descriptor.waitReadable([packets.descriptor, wake.descriptor], timeout: Self.waitSlice)
@@ -155,6 +168,7 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
         var batch = PacketBatch(capacity: packets.isOffloading ? Self.offloadBatchSize : Self.batchSize, slotSize: Self.slotSize)
         var channel = packets.makeChannel()
         var udp = packets.isOffloading ? DatagramOffload(socket: socket, segmentSends: false) : nil
+        defer { if let udp { report("in", channel.counters, udp.counters) } }
         while !isStopped {
             do throws(SystemError) {
                 let ready = try Descriptor.waitReadable([socket.descriptor, wake.descriptor], timeout: Self.waitSlice)
