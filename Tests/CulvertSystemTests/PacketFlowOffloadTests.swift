@@ -16,9 +16,13 @@ import XCTest
     import Glibc
 #endif
 
-/// Addresses: both local ends on the TUN; 10.99.1.0/24 is routed into it and reflected to 10.99.0.0/24.
+/// Addresses: both local ends on the TUN; 10.99.1.0/24 is routed into it and reflected to 10.99.0.0/24
+/// (IPv6: fd99:1::/64 to fd99::/64, the fourth byte flipped).
 private let clientAddress: [UInt8] = [10, 99, 0, 1]
 private let serverAddress: [UInt8] = [10, 99, 0, 2]
+private let clientAddress6: [UInt8] = [0xfd, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+private let serverAddress6: [UInt8] = [0xfd, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+private let reflectedServerAddress6: [UInt8] = [0xfd, 0x99, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
 /// Where the client connects: the server's address as seen across the reflection.
 private let reflectedServerAddress: [UInt8] = [10, 99, 1, 2]
 private let serverPort: UInt16 = 5_201
@@ -46,6 +50,7 @@ final class ReflectingRelay: @unchecked Sendable {  // `problems`/`counts` behin
     private let lock = NSLock()
     private var problems: [String] = []
     private var segments = 0
+    private var segments6 = 0
     private var longest = 0
     private var channelCounters = OffloadCounters()
 
@@ -60,10 +65,10 @@ final class ReflectingRelay: @unchecked Sendable {  // `problems`/`counts` behin
     }
 
     /// Stops the thread and waits (bounded) for it; returns what it saw.
-    func stop() -> (problems: [String], segments: Int, longest: Int, counters: OffloadCounters) {
+    func stop() -> (problems: [String], segments: Int, segments6: Int, longest: Int, counters: OffloadCounters) {
         stopped.store(true, ordering: .releasing)
         _ = finished.wait(timeout: .now() + .seconds(5))
-        return lock.withLock { (problems, segments, longest, channelCounters) }
+        return lock.withLock { (problems, segments, segments6, longest, channelCounters) }
     }
 
     private func record(_ problem: String) { lock.withLock { if problems.count < 20 { problems.append(problem) } } }
@@ -80,16 +85,22 @@ final class ReflectingRelay: @unchecked Sendable {  // `problems`/`counts` behin
                 for packet in input {
                     var bytes = Array(packet)
                     // Only IPv4 TCP between the test's addresses; a new link's IPv6 chatter is ignored.
-                    guard bytes.count >= 40, bytes[0] == 0x45, bytes[9] == 6, Array(bytes[12..<14]) == [10, 99] else { continue }
+                    // Only TCP between the test's addresses; a new link's IPv6 chatter (ICMPv6) is ignored.
+                    let isV4 = bytes.count >= 40 && bytes[0] == 0x45 && bytes[9] == 6 && Array(bytes[12..<14]) == [10, 99]
+                    let isV6 = bytes.count >= 60 && bytes[0] >> 4 == 6 && bytes[6] == 6 && Array(bytes[8..<10]) == [0xfd, 0x99]
+                    guard isV4 || isV6 else { continue }
                     let problems = checksumProblems(bytes)
                     if !problems.isEmpty { record("segment of \(bytes.count) bytes: \(problems)") }
                     if bytes.count > tunMTU { record("segment of \(bytes.count) bytes exceeds the MTU") }
                     lock.withLock {
                         segments += 1
+                        if isV6 { segments6 += 1 }
                         longest = max(longest, bytes.count)
                     }
-                    bytes[14] ^= 1  // source 10.99.0.x ↔ 10.99.1.x
-                    bytes[18] ^= 1  // destination likewise: the sum, and so every checksum, is unchanged
+                    // Source 10.99.0.x ↔ 10.99.1.x (fd99:0:: ↔ fd99:1::), destination likewise: one address
+                    // word goes up by what the other goes down, so the sum, and every checksum, is unchanged.
+                    bytes[isV4 ? 14 : 11] ^= 1
+                    bytes[isV4 ? 18 : 27] ^= 1
                     try output.append(bytes)
                 }
                 if !output.isEmpty { try channel.writePackets(output) }
@@ -138,8 +149,11 @@ final class PacketFlowOffloadTests: XCTestCase {
             try require(try channel.readPackets(into: &batch, timeout: .milliseconds(10)) == 0, "read while paused")
             try require(try flow.readPackets(into: &batch, timeout: .milliseconds(10)) == 0, "read while paused")
             flow.setPaused(false)
-            try require(try channel.readPackets(into: &batch, timeout: .seconds(5)) == 1, "nothing read after resuming")
+            // The flow's own (shared, locked) reader this time; the channel is covered by the TCP test.
+            try require(try flow.readPackets(into: &batch, timeout: .seconds(5)) == 1, "nothing read after resuming")
             try require(batch[0].count == 128 && checksumProblems(Array(batch[0])).isEmpty, "the packet came out wrong")
+            try require(flow.counters.segmentsProduced == 1, "flow counters: \(flow.counters)")
+            try require(channel.counters.segmentsProduced == 0, "the channel read too: \(channel.counters)")
         }
     }
 
@@ -156,41 +170,50 @@ final class PacketFlowOffloadTests: XCTestCase {
             try namespace.run("ip addr add 10.99.0.2/32 dev culvflow0")
             try namespace.run("ip link set culvflow0 up")
             try namespace.run("ip route add 10.99.1.0/24 dev culvflow0")
+            try namespace.run("ip addr add fd99::1/128 dev culvflow0 nodad")
+            try namespace.run("ip addr add fd99::2/128 dev culvflow0 nodad")
+            try namespace.run("ip route add fd99:1::/64 dev culvflow0")
             let relay = ReflectingRelay(flow: flow)
             relay.start()
-            let received: Int
+            let received4: Int
+            let received6: Int
             do {
-                received = try Self.transferThroughTun()
+                received4 = try Self.transferThroughTun(ipv6: false)
+                received6 = try Self.transferThroughTun(ipv6: true)
             } catch {
                 _ = relay.stop()
                 throw error
             }
             let seen = relay.stop()
             try require(seen.problems.isEmpty, "the provider was handed bad packets: \(seen.problems)")
-            try require(received == transferBytes, "received \(received) of \(transferBytes) bytes")
+            try require(received4 == transferBytes, "IPv4: received \(received4) of \(transferBytes) bytes")
+            try require(received6 == transferBytes, "IPv6: received \(received6) of \(transferBytes) bytes")
+            try require(seen.segments6 > 0, "no IPv6 segment was handed over")
             try require(seen.longest <= tunMTU, "a packet of \(seen.longest) bytes")
             try require(seen.counters.superPacketsSplit > 0, "no super-packet was read: \(seen.counters)")
             try require(seen.counters.superPacketsCoalesced > 0, "no super-packet was written: \(seen.counters)")
             try require(seen.counters.totalDropped == 0, "drops: \(seen.counters)")
             print(
-                "PacketFlow TCP: \(seen.segments) segments, \(seen.counters.superPacketsSplit) super-packets read, "
+                "PacketFlow TCP: \(seen.segments) segments (\(seen.segments6) IPv6), \(seen.counters.superPacketsSplit) super-packets read, "
                     + "\(seen.counters.superPacketsCoalesced) written (\(seen.counters.packetsCoalesced) packets merged)")
         }
     }
 
     /// Connects client → server across the reflection, sends `transferBytes` and checks each byte
     /// as it arrives. Returns how many arrived in order and intact.
-    private static func transferThroughTun() throws -> Int {
-        let listener = try tcpSocket()
+    private static func transferThroughTun(ipv6: Bool) throws -> Int {
+        let (clientAt, serverAt, reflected) =
+            ipv6 ? (clientAddress6, serverAddress6, reflectedServerAddress6) : (clientAddress, serverAddress, reflectedServerAddress)
+        let listener = try tcpSocket(ipv6: ipv6)
         defer { close(listener) }
         var on: Int32 = 1
         _ = setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        try require(withAddress(serverAddress, port: serverPort) { bind(listener, $0, $1) } == 0, "bind: errno \(errno)")
+        try require(withSocketAddress(serverAt, port: serverPort) { bind(listener, $0, $1) } == 0, "bind: errno \(errno)")
         try require(listen(listener, 1) == 0, "listen: errno \(errno)")
-        let client = try tcpSocket()
+        let client = try tcpSocket(ipv6: ipv6)
         defer { close(client) }
-        try require(withAddress(clientAddress, port: 0) { bind(client, $0, $1) } == 0, "bind client: errno \(errno)")
-        let rc = withAddress(reflectedServerAddress, port: serverPort) { connect(client, $0, $1) }
+        try require(withSocketAddress(clientAt, port: 0) { bind(client, $0, $1) } == 0, "bind client: errno \(errno)")
+        let rc = withSocketAddress(reflected, port: serverPort) { connect(client, $0, $1) }
         try require(rc == 0 || errno == EINPROGRESS, "connect: errno \(errno)")
         let deadline = ContinuousClock.now + transferTimeout
         var server: Int32 = -1
@@ -230,9 +253,22 @@ final class PacketFlowOffloadTests: XCTestCase {
         return received
     }
 
+    /// Calls `body` with a 4- or 16-byte `address` and `port` as a sockaddr.
+    private static func withSocketAddress<R>(_ address: [UInt8], port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        guard address.count == 16 else { return withAddress(address, port: port, body) }
+        var storage = sockaddr_in6()
+        storage.sin6_family = sa_family_t(AF_INET6)
+        storage.sin6_port = port.bigEndian
+        withUnsafeMutableBytes(of: &storage.sin6_addr) { $0.copyBytes(from: address) }
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+    }
+
     /// A TCP socket: non-blocking, close-on-exec.
-    private static func tcpSocket() throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    private static func tcpSocket(ipv6: Bool) throws -> Int32 {
+        let fd = socket(
+            ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         try require(fd >= 0, "socket: errno \(errno)")
         return fd
     }
