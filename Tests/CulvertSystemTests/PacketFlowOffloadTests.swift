@@ -128,6 +128,24 @@ final class PacketFlowOffloadTests: XCTestCase {
         }
     }
 
+    func testTheOffloadsInForceAreOnlyThoseTheKernelAccepted() throws {
+        withPrivateNetworkNamespace { _ in
+            let tun = try TunDevice.create(name: "culvfeat0", options: .virtioNetHeader)
+            defer { tun.descriptor.close() }
+            try require(try tun.descriptor.tunHasVirtioHeader(), "TUNGETIFF lost IFF_VNET_HDR")
+            let some = tun.descriptor.enableTunOffloads([.checksum, .tcpV4])
+            try require(some == [.checksum, .tcpV4], "asked checksum+TSO4, got \(some.rawValue)")
+            let withoutChecksum = tun.descriptor.enableTunOffloads([.tcpV4, .tcpV6])
+            try require(withoutChecksum.isEmpty, "TSO without checksum offload: \(withoutChecksum.rawValue)")
+        }
+        // Not a TUN: TUNGETIFF fails, and TUNSETOFFLOAD's first refusal (not EINVAL) stops the sequence.
+        let socket = try DatagramSocket.open(.ipv4)
+        defer { socket.close() }
+        XCTAssertThrowsError(try socket.descriptor.tunHasVirtioHeader())
+        XCTAssertEqual(socket.descriptor.enableTunOffloads(), [])
+        XCTAssertFalse(PacketFlow(descriptor: socket.descriptor).isOffloading)
+    }
+
     func testAPausedOffloadingFlowHandsOutNothingUntilResumed() {
         withPrivateNetworkNamespace { namespace in
             let tun = try TunDevice.create(name: "culvpause0", options: .virtioNetHeader)
