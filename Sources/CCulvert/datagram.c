@@ -213,3 +213,125 @@ int culvert_eventfd_drain(int fd) {
     if (n < 0) return -1;
     return 1;
 }
+
+// UDP segmentation offload (declared in CCulvertOffload.h): kept here beside the sockaddr helpers.
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+int culvert_udp_probe_segment(int fd) {
+    int size = 0;
+    socklen_t len = sizeof(size);
+    return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) < 0 ? -1 : 0;
+}
+
+int culvert_udp_set_gro(int fd, int on) {
+    int value = on ? 1 : 0;
+    return setsockopt(fd, SOL_UDP, UDP_GRO, &value, sizeof(value));
+}
+
+int culvert_udp_send_segmented(int fd, const void *base, size_t slot_size, const size_t *lengths, const int *firsts,
+                               const int *segments, const uint16_t *segment_sizes, int count, int family,
+                               const uint8_t *address, uint16_t port) {
+    if (count < 0 || count > CULVERT_DATAGRAM_BATCH_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct sockaddr_storage storage;
+    socklen_t address_len = 0;
+    if (family != 0) {
+        address_len = fill_ip_address(&storage, family, address, port);
+        if (address_len == 0) return -1;
+    }
+    struct mmsghdr messages[CULVERT_DATAGRAM_BATCH_MAX];
+    struct iovec vectors[CULVERT_DATAGRAM_BATCH_MAX];
+    union {
+        char bytes[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } controls[CULVERT_DATAGRAM_BATCH_MAX];
+    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
+    int used = 0;  // iovecs handed out so far; every datagram is in at most one message
+    for (int i = 0; i < count; i++) {
+        int first = firsts[i], n = segments[i];
+        if (n < 1 || first < 0 || used + n > CULVERT_DATAGRAM_BATCH_MAX || first + n > CULVERT_DATAGRAM_BATCH_MAX) {
+            errno = EINVAL;
+            return -1;
+        }
+        for (int j = 0; j < n; j++) {
+            vectors[used + j].iov_base = (uint8_t *)base + slot_size * (size_t)(first + j);
+            vectors[used + j].iov_len = lengths[first + j];
+        }
+        messages[i].msg_hdr.msg_iov = &vectors[used];
+        messages[i].msg_hdr.msg_iovlen = (size_t)n;
+        used += n;
+        if (family != 0) {
+            messages[i].msg_hdr.msg_name = &storage;
+            messages[i].msg_hdr.msg_namelen = address_len;
+        }
+        if (n > 1) {
+            memset(&controls[i], 0, sizeof(controls[i]));
+            messages[i].msg_hdr.msg_control = controls[i].bytes;
+            messages[i].msg_hdr.msg_controllen = sizeof(controls[i].bytes);
+            struct cmsghdr *cmsg = CMSG_FIRSTHDR(&messages[i].msg_hdr);
+            cmsg->cmsg_level = SOL_UDP;
+            cmsg->cmsg_type = UDP_SEGMENT;
+            cmsg->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            memcpy(CMSG_DATA(cmsg), &segment_sizes[i], sizeof(uint16_t));
+        }
+    }
+    return sendmmsg(fd, messages, (unsigned int)count, MSG_NOSIGNAL);
+}
+
+int culvert_udp_receive_coalesced(int fd, void *base, size_t slot_size, size_t *lengths, uint8_t *truncated,
+                                  int *segment_sizes, int count, int *families, uint8_t *addresses, uint16_t *ports) {
+    if (count < 0 || count > CULVERT_DATAGRAM_BATCH_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct mmsghdr messages[CULVERT_DATAGRAM_BATCH_MAX];
+    struct iovec vectors[CULVERT_DATAGRAM_BATCH_MAX];
+    struct sockaddr_storage senders[CULVERT_DATAGRAM_BATCH_MAX];
+    union {
+        char bytes[CMSG_SPACE(sizeof(int)) * 2];
+        struct cmsghdr align;
+    } controls[CULVERT_DATAGRAM_BATCH_MAX];
+    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        vectors[i].iov_base = (uint8_t *)base + slot_size * (size_t)i;
+        vectors[i].iov_len = slot_size;
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+        messages[i].msg_hdr.msg_control = controls[i].bytes;
+        messages[i].msg_hdr.msg_controllen = sizeof(controls[i].bytes);
+        if (families != NULL) {
+            memset(&senders[i], 0, sizeof(senders[i]));
+            messages[i].msg_hdr.msg_name = &senders[i];
+            messages[i].msg_hdr.msg_namelen = sizeof(senders[i]);
+        }
+    }
+    int received = recvmmsg(fd, messages, (unsigned int)count, MSG_WAITFORONE, NULL);
+    if (received < 0) return -1;
+    for (int i = 0; i < received; i++) {
+        struct msghdr *header = &messages[i].msg_hdr;
+        lengths[i] = messages[i].msg_len;
+        truncated[i] = (header->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? 1 : 0;
+        segment_sizes[i] = 0;
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(header); cmsg != NULL; cmsg = CMSG_NXTHDR(header, cmsg)) {
+            if (cmsg->cmsg_level != SOL_UDP || cmsg->cmsg_type != UDP_GRO) continue;
+            int size = -1;
+            if (cmsg->cmsg_len == CMSG_LEN(sizeof(int))) memcpy(&size, CMSG_DATA(cmsg), sizeof(int));
+            segment_sizes[i] = size > 0 ? size : -1;
+        }
+        if (families != NULL && read_ip_address(&senders[i], &families[i], addresses + 16 * (size_t)i, &ports[i]) < 0) {
+            families[i] = 0;
+        }
+    }
+    return received;
+}

@@ -126,6 +126,19 @@ public struct OffloadCounters: Sendable, Hashable {
         }
     }
 
+    /// The sum of these counters and `other`'s (e.g. a reader's and a writer's).
+    public func adding(_ other: OffloadCounters) -> OffloadCounters {
+        var sum = self
+        sum.superPacketsSplit &+= other.superPacketsSplit
+        sum.segmentsProduced &+= other.segmentsProduced
+        sum.checksumsCompleted &+= other.checksumsCompleted
+        sum.superPacketsCoalesced &+= other.superPacketsCoalesced
+        sum.packetsCoalesced &+= other.packetsCoalesced
+        sum.packetsPassedThrough &+= other.packetsPassedThrough
+        for drop in OffloadDrop.allCases { sum[drop] &+= other[drop] }
+        return sum
+    }
+
     /// Counts one drop.
     mutating func record(_ drop: OffloadDrop) { self[drop] &+= 1 }
 }

@@ -16,6 +16,10 @@ public struct OffloadReader: Sendable {
     /// The segment of `buffer` to hand out next, or nil when nothing is pending.
     private var pending: Int?
 
+    /// Whether segments of the last super-packet read are still to be handed out (the next call
+    /// returns them without reading).
+    public var hasPending: Bool { pending != nil }
+
     /// A reader for a TUN whose packets start with a `headerSize`-byte virtio_net_hdr (10 or 12).
     public init(headerSize: Int = VirtioNetHeader.size) {
         segmenter = OffloadSegmenter(headerSize: headerSize)

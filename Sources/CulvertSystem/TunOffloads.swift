@@ -44,3 +44,46 @@ extension Descriptor {
         _ = try Syscall.call("TUNSETVNETHDRSZ") { culvert_tun_set_vnet_header_size(fd, Int32(truncatingIfNeeded: size)) }
     }
 }
+
+extension TunOffloads {
+    /// The order `enableTunOffloads` tries them in: each step is kept only if the kernel accepts it
+    /// together with the steps kept before (USO4 and USO6 go together: the kernel enables UDP
+    /// segmentation only with both).
+    public static let enableOrder: [TunOffloads] = [.checksum, .tcpV4, .tcpV6, .tcpECN, [.udpV4, .udpV6]]
+}
+
+extension Descriptor {
+    /// Whether this TUN descriptor prefixes every packet with a virtio_net_hdr (it was created with
+    /// IFF_VNET_HDR). False for a TUN without it.
+    /// - Throws: `SystemError` (EBADFD, EINVAL or ENOTTY for a descriptor that is not an attached TUN).
+    /// The corresponding C call is `ioctl(TUNGETIFF)`.
+    public func tunHasVirtioHeader() throws(SystemError) -> Bool {
+        try tunInterfaceFlags().framing == .virtioNetHeader
+    }
+
+    /// Enables the offloads of `wanted` one step of `TunOffloads.enableOrder` at a time, keeping each
+    /// step the kernel accepts (EINVAL: this kernel does not know it, or refuses it without the
+    /// steps before) and returns the set in force. Nothing is assumed: a step is in the result only
+    /// if its TUNSETOFFLOAD succeeded, and without `.checksum` nothing else is tried. Any error other
+    /// than EINVAL stops the sequence with what was in force until then.
+    /// The corresponding C call is `ioctl(TUNSETOFFLOAD)`, once per step.
+    public func enableTunOffloads(_ wanted: TunOffloads = TunOffloads(TunOffloads.enableOrder)) -> TunOffloads {
+        var accepted: TunOffloads = []
+        var lastFailed = false
+        for step in TunOffloads.enableOrder where wanted.isSuperset(of: step) {
+            if step != .checksum && !accepted.contains(.checksum) { break }
+            do throws(SystemError) {
+                try setTunOffloads(accepted.union(step))
+                accepted.formUnion(step)
+                lastFailed = false
+            } catch {
+                lastFailed = true
+                if error.errno != Syscall.EINVAL { break }
+            }
+        }
+        // The kernel leaves the set unchanged on a refused TUNSETOFFLOAD; restated so the set in force is
+        // exactly `accepted` even if it did not. try?: if even this fails, the set before the refused call stands.
+        if lastFailed { try? setTunOffloads(accepted) }
+        return accepted
+    }
+}

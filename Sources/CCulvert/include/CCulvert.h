@@ -14,6 +14,7 @@
 #include "CCulvertSpawn.h"
 #include "CCulvertContainment.h"
 #include "CCulvertTunFraming.h"
+#include "CCulvertOffload.h"
 
 /// SO_PEERPIDFD (Linux 6.5+). Absent from Debian 12's Glibc headers.
 #define CULVERT_SO_PEERPIDFD 77

@@ -7,20 +7,67 @@ import CulvertSystem
 import Dispatch
 import Foundation
 
+/// One thread's reads and writes of IP packets.
+protocol PacketChannel {
+    mutating func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int
+    @discardableResult mutating func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int
+    /// What the offload engine split, merged and dropped (zero on a plain TUN).
+    var counters: OffloadCounters { get }
+}
+
 /// Something that yields and takes IP packets: the SDK's PacketFlow, or a TUN the peer opened.
 protocol PacketPort: Sendable {
+    associatedtype Channel: PacketChannel
     var descriptor: Descriptor { get }
-    func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int
-    @discardableResult func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int
+    /// Whether the TUN carries a virtio_net_hdr: then the relay also uses UDP GSO/GRO.
+    var isOffloading: Bool { get }
+    /// What TUNSETOFFLOAD accepted.
+    var offloads: TunOffloads { get }
+    func makeChannel() -> Channel
 }
 
 extension PacketFlow: PacketPort {}
+extension PacketFlow.Channel: PacketChannel {}
 
-/// The peer's own TUN.
+/// The peer's own TUN: plain, or (created with IFF_VNET_HDR) through the SDK's offload engine.
 struct TunPackets: PacketPort {
     let descriptor: Descriptor
-    func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int { try descriptor.readPackets(into: &batch) }
-    @discardableResult func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int { try descriptor.writePackets(batch) }
+    let isOffloading: Bool
+    /// What TUNSETOFFLOAD accepted.
+    let offloads: TunOffloads
+
+    init(descriptor: Descriptor) {
+        self.descriptor = descriptor
+        // try?: a descriptor TUNGETIFF does not answer for is read plainly.
+        isOffloading = (try? descriptor.tunHasVirtioHeader()) ?? false
+        offloads = isOffloading ? descriptor.enableTunOffloads() : []
+    }
+
+    func makeChannel() -> TunChannel {
+        let udp = offloads.contains(.udpV4) && offloads.contains(.udpV6)
+        return TunChannel(
+            descriptor: descriptor, reader: isOffloading ? OffloadReader() : nil,
+            writer: isOffloading ? OffloadWriter(options: OffloadCoalescer.Options(coalesceUDP: udp)) : nil)
+    }
+}
+
+struct TunChannel: PacketChannel {
+    let descriptor: Descriptor
+    var reader: OffloadReader?
+    var writer: OffloadWriter?
+
+    var counters: OffloadCounters { (reader?.counters ?? OffloadCounters()).adding(writer?.counters ?? OffloadCounters()) }
+
+    mutating func readAvailablePackets(into batch: inout PacketBatch) throws(SystemError) -> Int {
+        guard reader != nil else { return try descriptor.readPackets(into: &batch) }
+        return try reader!.readPackets(from: descriptor, into: &batch)  // force unwrap: checked above
+    }
+
+    @discardableResult mutating func writePackets(_ batch: PacketBatch) throws(SystemError) -> Int {
+        guard writer != nil else { return try descriptor.writePackets(batch) }
+        try writer!.writePackets(batch, to: descriptor)  // force unwrap: checked above
+        return batch.count
+    }
 }
 
 final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock`; the rest is immutable
@@ -28,6 +75,8 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     static let waitSlice: Duration = .seconds(1)
     /// Packets per batch: enough to amortise syscalls, small enough to keep memory low.
     static let batchSize = 32
+    /// Packets per batch with offloads: as many as one batched call moves, to merge as much as possible.
+    static let offloadBatchSize = PacketBatch.maximumPacketCount
     /// Largest packet carried (the TUN MTU is at most this).
     static let slotSize = 16_384
 
@@ -43,6 +92,9 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
         wake = try WakeEvent()
         try packets.descriptor.setNonblocking(true)
         try socket.setNonblocking(true)
+        if packets.isOffloading {
+            say("relay: TUN with virtio_net_hdr, offloads 0x\(String(packets.offloads.rawValue, radix: 16)), UDP GSO/GRO")
+        }
         let outbound = Thread { [self] in
             pump(from: packets, to: socket)
             finished.leave()
@@ -74,19 +126,36 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
 
     private var isStopped: Bool { lock.withLock { stopped } }
 
+    /// Logs what one direction's offloads did, as the thread ends (for benchmarks and failures).
+    private func report(_ direction: String, _ tun: OffloadCounters, _ udp: DatagramOffload.Counters) {
+        say(
+            "relay \(direction) offloads: super-packets read \(tun.superPacketsSplit) written \(tun.superPacketsCoalesced), "
+                + "TUN drops \(tun.totalDropped), UDP segmented sends \(udp.segmentedSends) coalesced receives \(udp.coalescedReceives) "
+                + "drops \(udp.truncatedMessages + udp.malformedControl + udp.oversizedDatagrams)")
+    }
+
     private func pump(from packets: some PacketPort, to socket: DatagramSocket) {
-        var batch = PacketBatch(capacity: Self.batchSize, slotSize: Self.slotSize)
+        var batch = PacketBatch(capacity: packets.isOffloading ? Self.offloadBatchSize : Self.batchSize, slotSize: Self.slotSize)
+        var channel = packets.makeChannel()
+        var udp = packets.isOffloading ? DatagramOffload(socket: socket, coalesceReceives: false) : nil
+        defer { if let udp { report("out", channel.counters, udp.counters) } }
         while !isStopped {
-            do {
+            do throws(SystemError) {
                 let ready = try Descriptor.waitReadable([packets.descriptor, wake.descriptor], timeout: Self.waitSlice)
                 if ready.contains(1) { return }
                 guard ready.contains(0) else { continue }
-                batch.removeAll()
-                let n = try packets.readAvailablePackets(into: &batch)
-                if n > 0 {
-                    _ = try socket.sendBatch(batch)
-                    lock.withLock { toPeer += n }
-                }
+                repeat {  // a full batch may leave segments pending: drain before waiting again
+                    batch.removeAll()
+                    let n = try channel.readAvailablePackets(into: &batch)
+                    if n > 0 {
+                        if udp != nil {
+                            _ = try udp!.send(batch)  // force unwrap: checked just above
+                        } else {
+                            _ = try socket.sendBatch(batch)
+                        }
+                        lock.withLock { toPeer += n }
+                    }
+                } while batch.isFull && !isStopped
             } catch {
                 if error.isWouldBlock || error.errno == ECONNREFUSED { continue }  // the peer is not up yet
                 say("relay out: \(error)")
@@ -96,18 +165,24 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     }
 
     private func pump(from socket: DatagramSocket, to packets: some PacketPort) {
-        var batch = PacketBatch(capacity: Self.batchSize, slotSize: Self.slotSize)
+        var batch = PacketBatch(capacity: packets.isOffloading ? Self.offloadBatchSize : Self.batchSize, slotSize: Self.slotSize)
+        var channel = packets.makeChannel()
+        var udp = packets.isOffloading ? DatagramOffload(socket: socket, segmentSends: false) : nil
+        defer { if let udp { report("in", channel.counters, udp.counters) } }
         while !isStopped {
-            do {
+            do throws(SystemError) {
                 let ready = try Descriptor.waitReadable([socket.descriptor, wake.descriptor], timeout: Self.waitSlice)
                 if ready.contains(1) { return }
                 guard ready.contains(0) else { continue }
-                batch.removeAll()
-                let n = try socket.receiveBatch(into: &batch)
-                if n > 0 {
-                    try packets.writePackets(batch)
-                    lock.withLock { fromPeer += n }
-                }
+                repeat {  // a full batch may leave datagrams of a coalesced message pending
+                    batch.removeAll()
+                    // force unwrap: checked in the same expression.
+                    let n = udp != nil ? try udp!.receive(into: &batch) : try socket.receiveBatch(into: &batch)
+                    if n > 0 {
+                        try channel.writePackets(batch)
+                        lock.withLock { fromPeer += n }
+                    }
+                } while batch.isFull && !isStopped
             } catch {
                 if error.isWouldBlock || error.errno == ECONNREFUSED { continue }
                 say("relay in: \(error)")

@@ -2,7 +2,12 @@
 // namespace: a TUN configured directly over netlink, relayed to UDP like the provider does.
 //
 //   culvert-test-provider peer --listen 10.200.0.2:7000 --remote 10.200.0.1:7001 \
-//       --address 10.77.0.2/24 [--route 10.98.0.0/24 …] [--seconds 120]
+//       --address 10.77.0.2/24 [--route 10.98.0.0/24 …] [--seconds 120] [--tun-offload on] [--socket-buffer 7340032]
+//
+// With `--tun-offload on` the peer's TUN is created with IFF_VNET_HDR (as culvertd does for a bundle
+// that declares `tun-offload`) and relayed through the SDK's offload engine and UDP GSO/GRO.
+// `--socket-buffer BYTES` forces the UDP socket's buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE, as
+// culvertd's Protect does for the provider's socket), so both ends of a benchmark match.
 
 import CulvertSystem
 import Dispatch
@@ -26,14 +31,18 @@ enum TunnelPeer {
         guard arguments.isEmpty, let listenText = options["listen"]?.first, let remoteText = options["remote"]?.first,
             let addressText = options["address"]?.first
         else {
-            fail("usage: culvert-test-provider peer --listen ADDR:PORT --remote ADDR:PORT --address CIDR [--route PREFIX]… [--seconds N]")
+            fail(
+                "usage: culvert-test-provider peer --listen ADDR:PORT --remote ADDR:PORT --address CIDR [--route PREFIX]… [--seconds N] [--tun-offload on] [--socket-buffer BYTES]"
+            )
         }
         do {
             let listen = try IPEndpoint(listenText)
             let remote = try IPEndpoint(remoteText)
             let address = try InterfaceAddress(addressText)
             let routes = try (options["route"] ?? []).map { text throws(IPPrefixError) in try IPPrefix(text) }
-            let tun = try TunDevice.create(name: "cvtpeer%d")
+            let offload = options["tun-offload"]?.first == "on"
+            let tun = try TunDevice.create(name: "cvtpeer%d", options: offload ? .virtioNetHeader : [])
+            if offload { try tun.descriptor.setVirtioHeaderSize(VirtioNetHeader.size) }
             let netlink = try NetlinkRouteSocket()
             var steps: [NetworkStep] = [
                 .addAddress(address, interfaceIndex: tun.interfaceIndex), .setLinkUp(true, interfaceIndex: tun.interfaceIndex),
@@ -43,8 +52,12 @@ enum TunnelPeer {
             let socket = try DatagramSocket.open(listen.address.family)
             try socket.bind(to: listen)
             try socket.connect(to: remote)
+            if let text = options["socket-buffer"]?.first {
+                guard let bytes = Int(text), bytes > 0 else { fail("peer: --socket-buffer takes a byte count") }
+                try socket.descriptor.forceBufferSizes(bytes)
+            }
             _ = try PacketRelay(packets: TunPackets(descriptor: tun.descriptor), socket: socket)
-            say("peer: \(tun.name) \(address) relaying to \(remote) from \(listen)")
+            say("peer: \(tun.name) \(address) relaying to \(remote) from \(listen)\(offload ? " with offloads" : "")")
             let seconds = options["seconds"]?.first.flatMap { Int($0) } ?? defaultLifetimeSeconds
             DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
                 say("peer: lifetime of \(seconds) s reached")
