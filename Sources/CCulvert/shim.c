@@ -230,6 +230,28 @@ int32_t culvert_thread_id(void) {
     return (int32_t)gettid();
 }
 
+#include <sys/syscall.h>
+
+// I/O priority: no glibc wrapper, and the constants are in <linux/ioprio.h>, kept out of Swift.
+#define CULVERT_IOPRIO_WHO_PROCESS 1
+#define CULVERT_IOPRIO_CLASS_SHIFT 13
+#define CULVERT_IOPRIO_CLASS_IDLE 3
+
+int culvert_set_thread_io_idle(void) {
+    return (int)syscall(SYS_ioprio_set, CULVERT_IOPRIO_WHO_PROCESS, (int)gettid(), CULVERT_IOPRIO_CLASS_IDLE << CULVERT_IOPRIO_CLASS_SHIFT);
+}
+
+int culvert_thread_io_class(void) {
+    long value = syscall(SYS_ioprio_get, CULVERT_IOPRIO_WHO_PROCESS, (int)gettid());
+    return value < 0 ? -1 : (int)(value >> CULVERT_IOPRIO_CLASS_SHIFT);
+}
+
+int culvert_write_back_range(int fd, int64_t offset, int64_t length, int wait) {
+    unsigned int flags = SYNC_FILE_RANGE_WRITE;
+    if (wait) flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+    return sync_file_range(fd, offset, length, flags);
+}
+
 // Provider processes (culvert_spawn_provider): spawn.c.
 #include <signal.h>
 #include <sys/syscall.h>

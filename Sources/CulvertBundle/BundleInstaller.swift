@@ -9,6 +9,9 @@ public enum BundleInstaller {
     public static let filePermissions: UInt32 = 0o444
     /// Permissions of a copied regular file that had any execute bit.
     public static let executablePermissions: UInt32 = 0o555
+    /// A copied file's writeback is started every this many bytes (`sync_file_range`), the chunk
+    /// before waited for, so at most two chunks are dirty at a time.
+    public static let writebackChunkBytes = 4 << 20
     /// Permissions of every copied directory, the copy's root included.
     public static let directoryPermissions: UInt32 = 0o555
 
@@ -73,6 +76,9 @@ private struct CopyingVisitor: BundleTreeVisitor {
     private var directories: [DirectoryHandle]
     private var file: Descriptor?
     private var fileIsExecutable = false
+    /// Bytes of the current file written, and how far its writeback has been started.
+    private var written: Int64 = 0
+    private var writebackStarted: Int64 = 0
     /// The absolute path of the copy's root and of the file being written, for errors.
     private let rootPath: String
     private var filePath = ""
@@ -100,11 +106,24 @@ private struct CopyingVisitor: BundleTreeVisitor {
         filePath = destination(source.path)
         file = try writing(filePath) { () throws(SystemError) in try parent.createFile(named: source.name, permissions: 0o600) }
         fileIsExecutable = source.status.isExecutable
+        written = 0
+        writebackStarted = 0
     }
 
     mutating func consume(_ bytes: UnsafeRawBufferPointer) throws(BundleError) {
         let file = file!  // beginFile always precedes consume
         try writing(filePath) { () throws(SystemError) in try file.writeAll(bytes) }
+        written += Int64(bytes.count)
+        // Writeback in chunks as the copy goes, waiting for the one before: a large file never
+        // leaves tens of MiB dirty for one long fsync that floods the disk at the end.
+        let chunk = Int64(BundleInstaller.writebackChunkBytes)
+        guard written - writebackStarted >= chunk else { return }
+        let start = writebackStarted
+        try writing(filePath) { () throws(SystemError) in
+            if start >= chunk { try file.writeBack(offset: start - chunk, length: chunk, wait: true) }
+            try file.writeBack(offset: start, length: chunk, wait: false)
+        }
+        writebackStarted += chunk
     }
 
     mutating func endFile(_ source: BundleTree.File) throws(BundleError) {

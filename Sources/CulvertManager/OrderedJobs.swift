@@ -32,9 +32,10 @@ extension WorkerThread: OffQueueExecutor {
 final class OrderedJobs: @unchecked Sendable {  // confined to `queue`; only `work` runs elsewhere
     typealias Job = (_ done: @escaping () -> Void) -> Void
 
-    /// Where installs stage: one thread for the process, at `ThreadPriority.bulkNiceness`, so that
-    /// hashing and copying a bundle yields the CPU to the manager queue on a small machine.
-    static let installWorker = WorkerThread(name: "culvertd.install", niceness: ThreadPriority.bulkNiceness)
+    /// Where installs stage: one thread for the process, at `ThreadPriority.bulkNiceness` and in
+    /// the idle I/O class, so that hashing and copying a bundle yields the CPU and the disk to
+    /// everything else on a small machine.
+    static let installWorker = WorkerThread(name: "culvertd.install", niceness: ThreadPriority.bulkNiceness, idleIO: true)
     /// Where registry.json is written: short, but fsync waits for the disk.
     static let registryWorker = DispatchQueue(label: "culvertd.registry", qos: .userInitiated)
 

@@ -2,6 +2,8 @@
 // is proportional to a client's input (an install's hashing and copying), so that on a small
 // machine the manager queue's thread wins the CPU whenever both are runnable.
 
+import CCulvert
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -24,5 +26,18 @@ public enum ThreadPriority {
     public static var currentThreadNiceness: Int32 {
         // getpriority returns -1 both as a value and as an error; a thread can always read its own.
         getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(bitPattern: NetworkNamespace.currentThreadID))
+    }
+
+    /// Puts the calling thread's disk I/O in the idle class: served only when no other I/O waits
+    /// (by schedulers that honour priorities, such as mq-deadline and bfq). Per thread, for life.
+    /// The corresponding C call is `ioprio_set(IOPRIO_WHO_PROCESS, gettid(), IOPRIO_CLASS_IDLE)`.
+    public static func setCurrentThreadIOIdle() throws(SystemError) {
+        _ = try Syscall.call("ioprio_set") { culvert_set_thread_io_idle() }
+    }
+
+    /// The calling thread's I/O priority class: 0 none set, 1 realtime, 2 best effort, 3 idle.
+    /// The corresponding C call is `ioprio_get(IOPRIO_WHO_PROCESS, gettid())`.
+    public static func currentThreadIOClass() throws(SystemError) -> Int32 {
+        try Syscall.call("ioprio_get") { culvert_thread_io_class() }
     }
 }

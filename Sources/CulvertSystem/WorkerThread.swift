@@ -11,11 +11,13 @@ public final class WorkerThread: @unchecked Sendable {  // `jobs` is only touche
     private let condition = NSCondition()
     private var jobs: [@Sendable () -> Void] = []
 
-    /// Starts the thread; `niceness` is applied by the thread to itself before its first job.
-    public init(name: String, niceness: Int32) {
+    /// Starts the thread; `niceness` (and with `idleIO`, the idle I/O class) is applied by the
+    /// thread to itself before its first job.
+    public init(name: String, niceness: Int32, idleIO: Bool = false) {
         let thread = Thread { [self] in
-            // try?: a thread that keeps nice 0 still does its work correctly, only less politely.
+            // try?: a thread that keeps nice 0 or its I/O class still does its work correctly, only less politely.
             try? ThreadPriority.setCurrentThreadNiceness(niceness)
+            if idleIO { try? ThreadPriority.setCurrentThreadIOIdle() }
             while true { next()() }
         }
         thread.name = name

@@ -46,5 +46,13 @@ final class WorkerThreadTests: XCTestCase {
             XCTAssertEqual(finished.wait(timeout: .now() + 10), .success, name)
             XCTAssertEqual(niceness.withLock { $0 }, ThreadPriority.bulkNiceness, name)
         }
+        let ioClass = Mutex<Int32?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        OrderedJobs.installWorker.async {
+            ioClass.withLock { $0 = try? ThreadPriority.currentThreadIOClass() }  // try?: nil fails the assertion below
+            finished.signal()
+        }
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(ioClass.withLock { $0 }, 3, "the install worker's disk I/O is not in the idle class")
     }
 }

@@ -86,6 +86,13 @@ int culvert_tun_set_vnet_header_size(int fd, int size);
 int culvert_unshare_network_namespace(void);
 /// gettid(): the calling thread's kernel id (for /proc/<pid>/task/<tid>/ns/net).
 int32_t culvert_thread_id(void);
+/// ioprio_set(IOPRIO_WHO_PROCESS, gettid(), IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)): the calling
+/// thread's disk I/O is served only when no other I/O waits (schedulers that honour priorities).
+int culvert_set_thread_io_idle(void);
+/// The calling thread's I/O priority class (ioprio_get; 0 = none set, 3 = idle), or -1 with errno.
+int culvert_thread_io_class(void);
+/// sync_file_range(fd, offset, length, flags): start (and with wait, finish) writeback of a range.
+int culvert_write_back_range(int fd, int64_t offset, int64_t length, int wait);
 
 // Provider processes: CCulvertSpawn.h (spawning) and CCulvertContainment.h (seccomp notifications, dumpability).
 
