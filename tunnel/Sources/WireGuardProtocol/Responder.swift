@@ -67,7 +67,8 @@ public struct Responder: Sendable {
         let key = state.mixPresharedKey(presharedKey)
         let sealed = state.encryptAndHash([], key: key)
         let tag = sealed.withUnsafeBytes { try! MAC16(copying: $0) }  // an empty payload seals to exactly its 16-byte tag
-        let message = HandshakeResponse(senderIndex: senderIndex, receiverIndex: remoteIndex, ephemeral: ephemeral.publicKey, encryptedNothing: tag)
+        let message = HandshakeResponse(
+            senderIndex: senderIndex, receiverIndex: remoteIndex, ephemeral: ephemeral.publicKey, encryptedNothing: tag)
         let (receiving, sending) = state.split()
         let keys = TransportKeys(
             sendingKey: sending, receivingKey: receiving, localIndex: senderIndex, remoteIndex: remoteIndex, isInitiator: false,

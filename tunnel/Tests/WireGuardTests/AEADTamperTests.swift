@@ -30,10 +30,14 @@ final class AEADTamperTests: XCTestCase {
         for count in 0...130 {
             var buffer = [UInt8](repeating: 0xa5, count: count + 16)
             let original = Array(buffer[0..<count])
-            let sealedCount = try buffer.withUnsafeMutableBytes { try aead.seal(inPlace: $0, plaintextCount: count, nonce: .init(counter: UInt64(count))) }
+            let sealedCount = try buffer.withUnsafeMutableBytes {
+                try aead.seal(inPlace: $0, plaintextCount: count, nonce: .init(counter: UInt64(count)))
+            }
             XCTAssertEqual(sealedCount, count + 16)
             if count > 0 { XCTAssertNotEqual(Array(buffer[0..<count]), original) }
-            let opened = try buffer.withUnsafeMutableBytes { try aead.open(inPlace: $0, ciphertextCount: sealedCount, nonce: .init(counter: UInt64(count))) }
+            let opened = try buffer.withUnsafeMutableBytes {
+                try aead.open(inPlace: $0, ciphertextCount: sealedCount, nonce: .init(counter: UInt64(count)))
+            }
             XCTAssertEqual(opened, count)
             XCTAssertEqual(Array(buffer[0..<count]), original)
         }
@@ -74,7 +78,8 @@ final class AEADTamperTests: XCTestCase {
         XCTAssertThrowsError(try small.withUnsafeMutableBytes { try aead.seal(inPlace: $0, plaintextCount: 5, nonce: .init(counter: 0)) }) {
             XCTAssertEqual($0 as? CryptoError, .bufferTooSmall(needed: 21, available: 20))
         }
-        XCTAssertThrowsError(try small.withUnsafeMutableBytes { try aead.open(inPlace: $0, ciphertextCount: 21, nonce: .init(counter: 0)) }) {
+        XCTAssertThrowsError(try small.withUnsafeMutableBytes { try aead.open(inPlace: $0, ciphertextCount: 21, nonce: .init(counter: 0)) })
+        {
             XCTAssertEqual($0 as? CryptoError, .authenticationFailed)
         }
     }
@@ -82,14 +87,18 @@ final class AEADTamperTests: XCTestCase {
     func testWireGuardNonceIsZeroThenLittleEndianCounter() throws {
         let explicit = try ChaCha20Poly1305.Nonce(bytes: [0, 0, 0, 0, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01])
         XCTAssertEqual(ChaCha20Poly1305.Nonce(counter: 0x0102_0304_0506_0708), explicit)
-        XCTAssertThrowsError(try ChaCha20Poly1305.Nonce(bytes: [0])) { XCTAssertEqual($0 as? CryptoError, .wrongLength(expected: 12, actual: 1)) }
+        XCTAssertThrowsError(try ChaCha20Poly1305.Nonce(bytes: [0])) {
+            XCTAssertEqual($0 as? CryptoError, .wrongLength(expected: 12, actual: 1))
+        }
     }
 
     func testXChaChaTamperIsRefusedAndZeroed() throws {
         let xaead = XChaCha20Poly1305(key: .filled(0x11))
         let nonce = [UInt8](repeating: 0x22, count: 24)
         var buffer = [UInt8](repeating: 0x33, count: 16 + 16)
-        _ = try buffer.withUnsafeMutableBytes { raw in try nonce.withUnsafeBytes { try xaead.seal(inPlace: raw, plaintextCount: 16, nonce: $0) } }
+        _ = try buffer.withUnsafeMutableBytes { raw in
+            try nonce.withUnsafeBytes { try xaead.seal(inPlace: raw, plaintextCount: 16, nonce: $0) }
+        }
         buffer[3] ^= 0x04
         let result = buffer.withUnsafeMutableBytes { raw in
             nonce.withUnsafeBytes { n in
@@ -99,7 +108,11 @@ final class AEADTamperTests: XCTestCase {
         XCTAssertEqual(result, .failure(.authenticationFailed))
         XCTAssertEqual(buffer, [UInt8](repeating: 0, count: 32))
         let shortNonce = [UInt8](repeating: 0, count: 12)
-        XCTAssertThrowsError(try buffer.withUnsafeMutableBytes { raw in try shortNonce.withUnsafeBytes { try xaead.open(inPlace: raw, ciphertextCount: 32, nonce: $0) } }) {
+        XCTAssertThrowsError(
+            try buffer.withUnsafeMutableBytes { raw in
+                try shortNonce.withUnsafeBytes { try xaead.open(inPlace: raw, ciphertextCount: 32, nonce: $0) }
+            }
+        ) {
             XCTAssertEqual($0 as? CryptoError, .wrongLength(expected: 24, actual: 12))
         }
     }

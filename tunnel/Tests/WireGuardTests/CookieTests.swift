@@ -58,7 +58,8 @@ final class CookieTests: XCTestCase {
         var (_, old) = try Fixture.initiate()
         var oldGenerator = CookieGenerator(remotePublicKey: Fixture.responderStatic.publicKey)
         oldGenerator.addMACs(to: &old, now: .zero)
-        try oldGenerator.consume(checker.makeReply(to: old, receiverIndex: 1, source: source, now: .seconds(100), using: &random), now: .seconds(100))
+        try oldGenerator.consume(
+            checker.makeReply(to: old, receiverIndex: 1, source: source, now: .seconds(100), using: &random), now: .seconds(100))
         _ = checker.makeReply(to: message, receiverIndex: 1, source: source, now: .seconds(230), using: &random)
         oldGenerator.addMACs(to: &old, now: .seconds(210))
         XCTAssertNotEqual(old.mac2, .zero)
@@ -71,11 +72,15 @@ final class CookieTests: XCTestCase {
         var generator = CookieGenerator(remotePublicKey: Fixture.responderStatic.publicKey)
         var (_, message) = try Fixture.initiate()
         let unsolicited = checker.makeReply(to: message, receiverIndex: 1, source: source, now: .zero, using: &random)
-        XCTAssertThrowsError(try generator.consume(unsolicited, now: .zero)) { XCTAssertEqual($0 as? HandshakeError, .unexpectedCookieReply) }
+        XCTAssertThrowsError(try generator.consume(unsolicited, now: .zero)) {
+            XCTAssertEqual($0 as? HandshakeError, .unexpectedCookieReply)
+        }
 
         generator.addMACs(to: &message, now: .zero)
         // The reply computed before mac1 was set authenticates a different mac1.
-        XCTAssertThrowsError(try generator.consume(unsolicited, now: .zero)) { XCTAssertEqual($0 as? HandshakeError, .cookieDecryptionFailed) }
+        XCTAssertThrowsError(try generator.consume(unsolicited, now: .zero)) {
+            XCTAssertEqual($0 as? HandshakeError, .cookieDecryptionFailed)
+        }
         let reply = checker.makeReply(to: message, receiverIndex: 1, source: source, now: .zero, using: &random)
         for offset in [10, 40, 60] {  // nonce, cookie, tag
             var bytes = reply.bytes

@@ -4,7 +4,8 @@ import WireGuardCrypto
 import XCTest
 
 final class CryptoKnownAnswerTests: XCTestCase {
-    static let sunscreen = Array("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".utf8)
+    static let sunscreen = Array(
+        "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".utf8)
     static let aeadKey = try! SecretKey(bytes: Array(0x80...0x9f))  // 32 bytes
     static let aeadAD = hex("50515253c0c1c2c3c4c5c6c7")
 
@@ -49,7 +50,9 @@ final class CryptoKnownAnswerTests: XCTestCase {
         XCTAssertEqual(buffer, expected)
         let opened = try Self.aeadAD.withUnsafeBytes { ad in
             try nonce.withUnsafeBytes { nonceRaw in
-                try buffer.withUnsafeMutableBytes { try aead.open(inPlace: $0, ciphertextCount: $0.count, nonce: nonceRaw, authenticating: ad) }
+                try buffer.withUnsafeMutableBytes {
+                    try aead.open(inPlace: $0, ciphertextCount: $0.count, nonce: nonceRaw, authenticating: ad)
+                }
             }
         }
         XCTAssertEqual(Array(buffer[0..<opened]), Self.sunscreen)
@@ -92,7 +95,9 @@ final class CryptoKnownAnswerTests: XCTestCase {
     }
 
     func testBLAKE2sRefusesBadParameters() {
-        XCTAssertThrowsError(try BLAKE2sHasher(outputCount: 0)) { XCTAssertEqual($0 as? CryptoError, .wrongLength(expected: 32, actual: 0)) }
+        XCTAssertThrowsError(try BLAKE2sHasher(outputCount: 0)) {
+            XCTAssertEqual($0 as? CryptoError, .wrongLength(expected: 32, actual: 0))
+        }
         XCTAssertThrowsError(try BLAKE2sHasher(outputCount: 33))
         let longKey = [UInt8](repeating: 1, count: 33)
         XCTAssertThrowsError(try longKey.withUnsafeBytes { try BLAKE2sHasher(outputCount: 16, key: $0) }) {

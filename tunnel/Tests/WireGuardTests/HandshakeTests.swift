@@ -81,7 +81,9 @@ final class HandshakeTests: XCTestCase {
 
     func testAlteredEncryptedFieldsAreRefused() throws {
         let (_, initiation) = try Fixture.initiate()
-        for (offset, expected) in [(45, HandshakeError.staticDecryptionFailed), (100, .timestampDecryptionFailed), (10, .staticDecryptionFailed)] {
+        for (offset, expected) in [
+            (45, HandshakeError.staticDecryptionFailed), (100, .timestampDecryptionFailed), (10, .staticDecryptionFailed),
+        ] {
             var bytes = initiation.bytes
             bytes[offset] ^= 0x10
             assertHandshakeError(expected) {

@@ -34,7 +34,9 @@ final class MessageParseTests: XCTestCase {
         var packet = [UInt8](repeating: 0, count: 32)
         try packet.withUnsafeMutableBytes { try TransportHeader(receiverIndex: 9, counter: 0x0102_0304_0506_0708).write(into: $0) }
         XCTAssertEqual(Array(packet[0..<16]), [4, 0, 0, 0, 9, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1])
-        XCTAssertEqual(try packet.withUnsafeBytes { try TransportHeader(parsing: $0) }, TransportHeader(receiverIndex: 9, counter: 0x0102_0304_0506_0708))
+        XCTAssertEqual(
+            try packet.withUnsafeBytes { try TransportHeader(parsing: $0) },
+            TransportHeader(receiverIndex: 9, counter: 0x0102_0304_0506_0708))
     }
 
     func testEveryTruncationOfAnInitiationIsTyped() throws {
