@@ -48,6 +48,24 @@ public struct CookieChecker: Sendable {
         }
     }
 
+    /// What to do with a handshake message whose mac1 is good.
+    public enum Verdict: Sendable, Equatable {
+        /// Process the handshake.
+        case accept
+        /// Under load without a valid mac2: answer with `makeReply` instead of processing it.
+        case sendCookie
+    }
+
+    /// The responder's gate for every handshake message: `.invalidMAC1` drops it; under load a
+    /// message without a current mac2 gets a cookie reply rather than a (costly) handshake.
+    public func verify(_ message: some HandshakeMessage, source: [UInt8], now: Duration, underLoad: Bool) throws(HandshakeError)
+        -> Verdict
+    {
+        guard checkMAC1(message) else { throw .invalidMAC1 }
+        guard underLoad else { return .accept }
+        return checkMAC2(message, source: source, now: now) ? .accept : .sendCookie
+    }
+
     /// The cookie reply for `message` (whose sender index is `receiverIndex`) from `source`,
     /// rotating the secret first when it has expired. The generator supplies the secret and the nonce.
     public mutating func makeReply(

@@ -2,8 +2,6 @@
 import WireGuardCrypto
 
 public enum HandshakeError: Error, Equatable, Sendable {
-    /// The bytes are not a well-formed message.
-    case malformed(MessageParseError)
     /// mac1 does not match our static public key (the sender does not know who we are).
     case invalidMAC1
     /// The encrypted static does not open: it was not sealed to our static key, or was altered.

@@ -18,6 +18,8 @@ final class CookieTests: XCTestCase {
         XCTAssertEqual(first.mac2, .zero)
         XCTAssertTrue(checker.checkMAC1(first))
         XCTAssertFalse(checker.checkMAC2(first, source: source, now: .seconds(10)))
+        XCTAssertEqual(try checker.verify(first, source: source, now: .seconds(10), underLoad: true), .sendCookie)
+        XCTAssertEqual(try checker.verify(first, source: source, now: .seconds(10), underLoad: false), .accept)
         let reply = checker.makeReply(to: first, receiverIndex: first.senderIndex, source: source, now: .seconds(10), using: &random)
         XCTAssertEqual(reply.receiverIndex, Fixture.initiatorIndex)
 
@@ -30,6 +32,7 @@ final class CookieTests: XCTestCase {
         let received = try HandshakeInitiation(parsing: retry.bytes)
         XCTAssertTrue(checker.checkMAC1(received))
         XCTAssertTrue(checker.checkMAC2(received, source: source, now: .seconds(12)))
+        XCTAssertEqual(try checker.verify(received, source: source, now: .seconds(12), underLoad: true), .accept)
         XCTAssertFalse(checker.checkMAC2(received, source: [10, 0, 0, 2, 0x1f, 0x90], now: .seconds(12)), "cookie bound to the source")
 
         // The retried handshake completes.

@@ -61,7 +61,10 @@ final class HandshakeTests: XCTestCase {
         XCTAssertTrue(checker.checkMAC1(initiation))
         var bytes = initiation.bytes
         bytes[20] ^= 1
-        XCTAssertFalse(checker.checkMAC1(try HandshakeInitiation(parsing: bytes)))
+        let altered = try HandshakeInitiation(parsing: bytes)
+        XCTAssertFalse(checker.checkMAC1(altered))
+        assertHandshakeError(.invalidMAC1) { _ = try checker.verify(altered, source: [], now: .zero, underLoad: false) }
+        XCTAssertEqual(try checker.verify(initiation, source: [], now: .zero, underLoad: false), .accept)
     }
 
     func testInitiationToAnotherStaticKeyIsRefused() throws {
