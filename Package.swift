@@ -24,7 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Exact: tunnel/Sources/WireGuardCrypto/BoringSSLAEAD.swift calls BoringSSL through swift-crypto's
+        // CCryptoBoringSSL module, which is not a stable API.
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         // C: the only place C types exist. Everything above wraps them.
@@ -110,6 +112,23 @@ let package = Package(
             ], swiftSettings: strict),
         .executableTarget(
             name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CulvertSystem", "CCulvert"], swiftSettings: strict),
+
+        // tunnel/: the WireGuard provider (issue 14). Crypto primitives, then the protocol as pure value types.
+        .systemLibrary(name: "CBlake2", path: "tunnel/Sources/CBlake2", pkgConfig: "libb2", providers: [.apt(["libb2-dev"])]),
+        .target(
+            name: "WireGuardCrypto", dependencies: ["CBlake2", .product(name: "Crypto", package: "swift-crypto")],
+            path: "tunnel/Sources/WireGuardCrypto", swiftSettings: strict),
+        .target(
+            name: "WireGuardProtocol", dependencies: ["WireGuardCrypto"], path: "tunnel/Sources/WireGuardProtocol",
+            swiftSettings: strict),
+        // By hand, release build: in-place ChaCha20-Poly1305 against swift-crypto's ChaChaPoly (docs/notes-wgcrypto.md).
+        .executableTarget(
+            name: "wireguard-crypto-bench",
+            dependencies: ["WireGuardCrypto", .product(name: "Crypto", package: "swift-crypto")],
+            path: "tunnel/Sources/wireguard-crypto-bench", swiftSettings: strict),
+        .testTarget(
+            name: "WireGuardTests", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Tests/WireGuardTests",
+            exclude: ["noise_reference.py"], swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(
