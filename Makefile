@@ -50,10 +50,10 @@ check-generated: generate
 	  || { echo "generated interface files were stale; run 'make generate' and commit"; git --no-pager diff --stat; exit 1; }
 
 format:
-	$(SWIFT) format --in-place --recursive --parallel Package.swift Sources Tests
+	$(SWIFT) format --in-place --recursive --parallel Package.swift Sources Tests tunnel
 
 lint:
-	$(SWIFT) format lint --strict --recursive --parallel Package.swift Sources Tests
+	$(SWIFT) format lint --strict --recursive --parallel Package.swift Sources Tests tunnel
 
 certify: build
 	scripts/certify $(PRODUCTS)
