@@ -33,7 +33,15 @@ struct QueueLoad: ParsableCommand {
     var roundsPerWindow = 2
 
     func run() throws {
-        let lab = try TunnelLab(daemonArguments: [])
+        // Installed before the lab exists, as in `tunnel`: an interrupted run leaves no namespace or daemon behind.
+        let box = LabBox()
+        try SignalTeardown.install { box.settled()?.tearDown() }
+        let lab: TunnelLab
+        do { lab = try TunnelLab(daemonArguments: []) } catch {
+            box.settle(nil)
+            throw error
+        }
+        box.settle(lab)
         defer { lab.tearDown() }
         try lab.saveProfile("bench")
         _ = try lab.connect("bench")
