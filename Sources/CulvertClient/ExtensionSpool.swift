@@ -28,7 +28,8 @@ public enum ExtensionSpool {
 
     /// Writes `request` as a new file of the spool under `stateDirectory` and returns its path.
     ///
-    /// The directory (and any missing parent) is created with mode 0700. The file is named
+    /// The directory is created with mode 0700, any missing parent (the state directory itself on
+    /// a fresh system) with 0755, as culvertd would make it. The file is named
     /// `<requestedAt, compact>-<random>.json`: culvertd applies requests in name order, so they
     /// are applied in the order they were made, and the random part keeps requests made in the
     /// same millisecond apart. It is written atomically and durably (temp file, fsync, rename,

@@ -76,7 +76,9 @@ extension ManagerService {
                         replier.reply(["seq": .int(event.seq)])
                         return done()
                     }
-                    installs.offQueue { ExtensionCatalog.removeCopy(copy) } then: {
+                    installs.offQueue {
+                        ExtensionCatalog.removeCopy(copy)
+                    } then: {
                         replier.reply(["seq": .int(event.seq)])
                         done()
                     }
@@ -99,7 +101,8 @@ extension ManagerService {
                         replier.fail(wireError(error))
                         done()
                     case .success(let removals) where dryRun || removals.isEmpty:
-                        replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.GarbageReply(removals: removals, seq: events.lastSeq)))
+                        replier.reply(
+                            encodedParameters: WireEncoding.encode(WireEncoding.GarbageReply(removals: removals, seq: events.lastSeq)))
                         done()
                     case .success(let removals):
                         installs.offQueue { () -> ExtensionError? in
@@ -113,7 +116,9 @@ extension ManagerService {
                             defer { done() }
                             if let failure { return replier.fail(wireError(failure)) }
                             let seq = publish(EventBody(kind: .garbageCollected, actor: actor(call), removals: removals)).seq
-                            for removal in removals { logger.info("gc: removed \(removal.kind.rawValue) \(removal.path) (\(removal.reason))") }
+                            for removal in removals {
+                                logger.info("gc: removed \(removal.kind.rawValue) \(removal.path) (\(removal.reason))")
+                            }
                             replier.reply(encodedParameters: WireEncoding.encode(WireEncoding.GarbageReply(removals: removals, seq: seq)))
                         }
                     }

@@ -21,7 +21,10 @@ extension ManagerService {
         func refuse(_ reason: String, _ description: String) {
             replier.fail(ManagerError.reexecFailed(reason: reason, description: description))
         }
-        let binary = call.parameters["binary"]?.stringValue ?? SpawnedProcess.executablePath(of: Identity.processID) ?? ""
+        // Without `binary`: the program culvertd was started from, which after a package upgrade is the new file there.
+        let binary =
+            call.parameters["binary"]?.stringValue
+            ?? SpawnedProcess.executablePath(of: Identity.processID).map(ProcessImage.reexecutablePath(fromExecutableLink:)) ?? ""
         // try?: an unreadable binary is as unusable as a missing one.
         guard binary.hasPrefix("/"), let status = try? FileSystem.status(of: binary), status.kind == .regular, status.isExecutable else {
             refuse("binary_unusable", "\(binary.isEmpty ? "the running binary" : binary) is not an executable file given by absolute path")

@@ -88,12 +88,17 @@ public enum FileSystem {
         return result
     }
 
-    /// Creates `path` and its parents with `mode` (existing directories are left as they are).
-    public static func createDirectory(_ path: String, mode: UInt32 = 0o755) throws(SystemError) {
+    /// Creates `path` with `mode` and its missing parents with `parentMode` (existing directories
+    /// are left as they are; the umask applies).
+    public static func createDirectory(_ path: String, mode: UInt32 = 0o755, parentMode: UInt32 = 0o755) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
+        let components = path.split(separator: "/")
+        for (index, component) in components.enumerated() {
             prefix += "/" + component
-            if mkdir(prefix, mode_t(mode)) != 0 {
+            // Only the leaf gets `mode`: a private leaf must not make its missing parents private
+            // too (a 0700 /var/lib/culvert, made by a spooled install, kept providers from their
+            // store copies).
+            if mkdir(prefix, mode_t(index == components.count - 1 ? mode : parentMode)) != 0 {
                 let code = Glibc.errno
                 guard code == EEXIST else { throw SystemError(call: "mkdir", errno: code, path: prefix) }
             }

@@ -8,6 +8,19 @@ import CCulvert
 #endif
 
 public enum ProcessImage {
+    /// What the kernel appends to `/proc/PID/exe` once the file a process runs was unlinked or
+    /// replaced (dpkg installs a new binary by renaming it over the old one).
+    static let deletedSuffix = " (deleted)"
+
+    /// The path to re-execute for "the same program" given the running process's `/proc/self/exe`
+    /// target: after a package upgrade replaced the file it reads "PATH (deleted)", and PATH — the
+    /// new file — is what the upgrade wants run. A name that only looks like that (a file really
+    /// called "x (deleted)" that exists) is kept as it is.
+    public static func reexecutablePath(fromExecutableLink link: String) -> String {
+        guard link.hasSuffix(deletedSuffix), !FileSystem.exists(link) else { return link }
+        return String(link.dropLast(deletedSuffix.count))
+    }
+
     /// An anonymous in-memory file holding `bytes`, positioned at its start, close-on-exec (clear
     /// that on the descriptor that must survive the exec). The corresponding C function is `memfd_create`.
     public static func memoryFile(named name: String, containing bytes: [UInt8]) throws(SystemError) -> Descriptor {

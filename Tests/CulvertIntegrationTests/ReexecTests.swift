@@ -2,6 +2,7 @@
 // Watch sees daemon_going_away then daemon_back with the next seqs, same epoch, no disconnect;
 // the control connection keeps working; tunnels keep their provider, settings and traffic.
 
+import CulvertSystem
 import CulvertTesting
 import CulvertVarlink
 import Foundation
@@ -74,5 +75,32 @@ final class ReexecTests: XCTestCase {
         XCTAssertEqual(busy?.name, "io.culvert.Manager.ReexecFailed")
         XCTAssertEqual(busy?.parameters["reason"]?.stringValue, "busy")
         XCTAssertEqual(try h.session("slow")?["state"]?.stringValue, "connecting", "a refused re-exec changes nothing")
+    }
+
+    /// dpkg installs a new culvertd by renaming it over the running one; /proc/self/exe then reads
+    /// "… (deleted)". Reexec without `binary` (the postinst's and ExecReload's call) runs the new file.
+    func testReexecWithoutBinaryRunsTheFileThatReplacedTheRunningOne() throws {
+        let work = try TemporaryDirectory(prefix: "culvert-replaced")
+        defer { work.remove() }
+        let installed = work.path + "/sbin/culvertd"
+        try FileManager.default.createDirectory(atPath: work.path + "/sbin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Products.path(of: "culvertd"), toPath: installed)
+        let daemon = DaemonProcess(root: work.path + "/root", executable: installed)
+        defer { daemon.crash() }
+        try daemon.start()
+        let pid = daemon.pid
+        let control = try daemon.connect()
+        try FileManager.default.copyItem(atPath: Products.path(of: "culvertd"), toPath: installed + ".dpkg-new")
+        XCTAssertEqual(rename(installed + ".dpkg-new", installed), 0, "rename over the running binary")
+        let before = try FileSystem.symbolicLinkTarget("/proc/\(pid)/exe")
+        XCTAssertEqual(before, installed + " (deleted)")
+        _ = try control.call("io.culvert.Manager.Reexec", [:], timeoutMilliseconds: replyTimeoutMilliseconds)
+        var after = before
+        for _ in 0..<100 where after != installed {  // the exec happens after the reply: bounded wait
+            usleep(50_000)
+            after = (try? FileSystem.symbolicLinkTarget("/proc/\(pid)/exe")) ?? after  // try?: mid-exec reads may fail; retried
+        }
+        XCTAssertEqual(after, installed, "culvertd did not re-execute the replacing file")
+        XCTAssertEqual(try daemon.connect().call("io.culvert.Manager.Ping")["version"]?.stringValue?.isEmpty, false)
     }
 }

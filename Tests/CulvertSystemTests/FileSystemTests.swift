@@ -44,4 +44,31 @@ final class FileSystemTests: XCTestCase {
             XCTAssertEqual((error as? SystemError)?.path, self.directory + "/missing")
         }
     }
+
+    /// A private leaf does not make its missing parents private (a spooled install once made
+    /// /var/lib/culvert 0700 this way, and no provider could reach its store copy).
+    func testCreateDirectoryGivesOnlyTheLeafItsMode() throws {
+        let base = NSTemporaryDirectory() + "culvert-mkdir-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }  // try?: cleanup of a temporary tree
+        let saved = umask(0o022)
+        defer { umask(saved) }
+        try FileSystem.createDirectory(base + "/a/b/leaf", mode: 0o700)
+        func mode(_ path: String) throws -> UInt32? { try FileSystem.status(of: path)?.permissions }
+        XCTAssertEqual(try mode(base), 0o755)
+        XCTAssertEqual(try mode(base + "/a/b"), 0o755)
+        XCTAssertEqual(try mode(base + "/a/b/leaf"), 0o700)
+        try FileSystem.createDirectory(base + "/a/b/leaf", mode: 0o755)  // existing: left as it is
+        XCTAssertEqual(try mode(base + "/a/b/leaf"), 0o700)
+    }
+
+    /// After dpkg renamed a new binary over the running one, /proc/self/exe reads "PATH (deleted)":
+    /// the re-exec target is PATH; a file really named like that is kept.
+    func testReexecutablePathDropsTheKernelsDeletedSuffix() throws {
+        XCTAssertEqual(ProcessImage.reexecutablePath(fromExecutableLink: "/usr/sbin/culvertd (deleted)"), "/usr/sbin/culvertd")
+        XCTAssertEqual(ProcessImage.reexecutablePath(fromExecutableLink: "/usr/sbin/culvertd"), "/usr/sbin/culvertd")
+        let odd = NSTemporaryDirectory() + "culvert-odd-\(getpid()) (deleted)"
+        XCTAssertTrue(FileManager.default.createFile(atPath: odd, contents: Data()))
+        defer { try? FileManager.default.removeItem(atPath: odd) }  // try?: cleanup of a temporary file
+        XCTAssertEqual(ProcessImage.reexecutablePath(fromExecutableLink: odd), odd)
+    }
 }
