@@ -110,7 +110,9 @@ extension Culvertctl.ProfileCommand {
             let tooLarge = CommandFailure(status: .inputRefused, code: "input_too_large", message: "\(path) is larger than \(limit) bytes")
             let status: FileStatus?
             let bytes: [UInt8]
-            do throws(SystemError) { status = try FileSystem.status(of: path) } catch { throw failure(error, path: path, tooLarge: tooLarge) }
+            do throws(SystemError) { status = try FileSystem.status(of: path) } catch {
+                throw failure(error, path: path, tooLarge: tooLarge)
+            }
             guard let status else { throw CommandFailure(status: .notFound, code: "file_not_found", message: "no such file: \(path)") }
             guard status.kind == .regular else { throw notRegular(path) }
             guard status.size <= limit else { throw tooLarge }
@@ -127,7 +129,8 @@ extension Culvertctl.ProfileCommand {
         private static func failure(_ error: SystemError, path: String, tooLarge: CommandFailure) -> CommandFailure {
             switch error.errno {
             case ENOENT: return CommandFailure(status: .notFound, code: "file_not_found", message: "no such file: \(path)")
-            case EACCES, EPERM: return CommandFailure(status: .permissionDenied, code: "permission_denied", message: "cannot read \(path): \(error)")
+            case EACCES, EPERM:
+                return CommandFailure(status: .permissionDenied, code: "permission_denied", message: "cannot read \(path): \(error)")
             case EFBIG: return tooLarge
             case ELOOP, EISDIR, EINVAL: return notRegular(path)
             default: return CommandFailure(status: .failure, code: "read_failed", message: "cannot read \(path): \(error)")

@@ -61,7 +61,9 @@ final class CulvertctlImportTests: XCTestCase {
         XCTAssertEqual(again.status, 65)
         XCTAssertEqual(
             again.stderrLines,
-            [#"culvertctl: error: a profile named "wg0" already exists (give --replace to replace it, or --name to import under another name)"#])
+            [
+                #"culvertctl: error: a profile named "wg0" already exists (give --replace to replace it, or --name to import under another name)"#
+            ])
         let replaced = try culvertctl(socket + ["--json", "profile", "import", file, "--replace"])
         XCTAssertEqual(replaced.status, 0, replaced.stderr)
         XCTAssertEqual(try jsonObject(replaced.stdout)["created"] as? Bool, false)
@@ -155,7 +157,9 @@ final class CulvertctlImportTests: XCTestCase {
     func testHelpIsAManPage() throws {
         let help = try culvertctl(["profile", "import", "--help"])
         XCTAssertEqual(help.status, 0)
-        for text in ["OVERVIEW: Import a wg-quick", "PostUp", "SaveConfig", "--replace", "--name <name>", "EXAMPLES\n  culvertctl profile import"] {
+        for text in [
+            "OVERVIEW: Import a wg-quick", "PostUp", "SaveConfig", "--replace", "--name <name>", "EXAMPLES\n  culvertctl profile import",
+        ] {
             XCTAssertTrue(help.stdout.contains(text), "import --help lacks \(text):\n\(help.stdout)")
         }
     }

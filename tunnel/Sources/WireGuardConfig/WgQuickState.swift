@@ -76,7 +76,8 @@ struct WgQuickState {
             var pending = interface!
             guard isRepeatable || seen.insert(name).inserted else { throw WgQuickError(line: line, .duplicateKey(shown)) }
             switch name {
-            case "privatekey": pending.privateKey = try parsed { () throws(WireGuardConfigError) in try ValueParser.key(value, option: shown) }
+            case "privatekey":
+                pending.privateKey = try parsed { () throws(WireGuardConfigError) in try ValueParser.key(value, option: shown) }
             case "address":
                 pending.addresses += try parsed { () throws(WireGuardConfigError) in try ValueParser.cidrs(String(value), option: shown) }
                 try Self.checkCount(pending.addresses.count, key: shown, line: line)
@@ -87,7 +88,8 @@ struct WgQuickState {
                     } else if DomainName.isValid(entry) {
                         pending.searchDomains.append(String(entry))
                     } else {
-                        throw WgQuickError(line: line, .invalidValue(key: shown, reason: "entry \(index + 1) is neither an IP address nor a domain"))
+                        throw WgQuickError(
+                            line: line, .invalidValue(key: shown, reason: "entry \(index + 1) is neither an IP address nor a domain"))
                     }
                 }
                 try Self.checkCount(pending.dnsServers.count + pending.searchDomains.count, key: shown, line: line)
@@ -110,7 +112,8 @@ struct WgQuickState {
             var pending = peer!
             guard isRepeatable || seen.insert(name).inserted else { throw WgQuickError(line: line, .duplicateKey(shown)) }
             switch name {
-            case "publickey": pending.publicKey = try parsed { () throws(WireGuardConfigError) in try ValueParser.key(value, option: shown) }
+            case "publickey":
+                pending.publicKey = try parsed { () throws(WireGuardConfigError) in try ValueParser.key(value, option: shown) }
             case "presharedkey":
                 pending.presharedKey = try parsed { () throws(WireGuardConfigError) in try ValueParser.key(value, option: shown) }
             case "endpoint":
@@ -141,7 +144,9 @@ struct WgQuickState {
         guard let privateKey = interface.privateKey else {
             throw WgQuickError(line: interface.line, .missingKey(section: "Interface", key: "PrivateKey"))
         }
-        guard !interface.addresses.isEmpty else { throw WgQuickError(line: interface.line, .missingKey(section: "Interface", key: "Address")) }
+        guard !interface.addresses.isEmpty else {
+            throw WgQuickError(line: interface.line, .missingKey(section: "Interface", key: "Address"))
+        }
         let configuration = WireGuardConfiguration(
             interface: .init(
                 privateKey: privateKey, addresses: interface.addresses, dnsServers: interface.dnsServers,
@@ -154,7 +159,9 @@ struct WgQuickState {
     private mutating func finishPeer() throws(WgQuickError) {
         guard let pending = peer else { return }
         peer = nil
-        guard let publicKey = pending.publicKey else { throw WgQuickError(line: pending.line, .missingKey(section: "Peer", key: "PublicKey")) }
+        guard let publicKey = pending.publicKey else {
+            throw WgQuickError(line: pending.line, .missingKey(section: "Peer", key: "PublicKey"))
+        }
         peers.append(
             WireGuardConfiguration.Peer(
                 publicKey: publicKey, presharedKey: pending.presharedKey, endpoint: pending.endpoint, allowedIPs: pending.allowedIPs,

@@ -33,7 +33,8 @@ public enum ProfileKey {
     /// peer maximum); nil for any other name.
     static func parsePeer(_ key: String) -> (index: Int, field: PeerField)? {
         let parts = key.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "peer", (1...3).contains(parts[1].utf8.count), parts[1].utf8.allSatisfy(WireGuardIPAddress.isDigit),
+        guard parts.count == 3, parts[0] == "peer", (1...3).contains(parts[1].utf8.count),
+            parts[1].utf8.allSatisfy(WireGuardIPAddress.isDigit),
             parts[1] == "0" || parts[1].first != "0", let index = Int(parts[1]), index < WireGuardConfiguration.maximumPeers,
             let field = PeerField(rawValue: String(parts[2]))
         else { return nil }
@@ -76,7 +77,9 @@ extension WireGuardConfiguration {
         let interface = Interface(
             privateKey: privateKey,
             addresses: try ValueParser.cidrs(addressText, option: ProfileKey.address),
-            dnsServers: try options[ProfileKey.dns].map { v throws(WireGuardConfigError) in try ValueParser.addresses(v, option: ProfileKey.dns) }
+            dnsServers: try options[ProfileKey.dns].map { v throws(WireGuardConfigError) in
+                try ValueParser.addresses(v, option: ProfileKey.dns)
+            }
                 ?? [],
             searchDomains: try options[ProfileKey.dnsSearch].map { v throws(WireGuardConfigError) in
                 try ValueParser.domains(v, option: ProfileKey.dnsSearch)
@@ -104,8 +107,11 @@ extension WireGuardConfiguration {
             peers.append(
                 Peer(
                     publicKey: publicKey, presharedKey: presharedKey,
-                    endpoint: try fields[.endpoint].map { v throws(WireGuardConfigError) in try ValueParser.endpoint(v, option: endpointName) },
-                    allowedIPs: try ValueParser.cidrs(fields[.allowedIPs] ?? "", option: ProfileKey.peer(index, .allowedIPs), allowsEmpty: true),
+                    endpoint: try fields[.endpoint].map { v throws(WireGuardConfigError) in
+                        try ValueParser.endpoint(v, option: endpointName)
+                    },
+                    allowedIPs: try ValueParser.cidrs(
+                        fields[.allowedIPs] ?? "", option: ProfileKey.peer(index, .allowedIPs), allowsEmpty: true),
                     persistentKeepalive: try fields[.persistentKeepalive].map { v throws(WireGuardConfigError) in
                         try ValueParser.integer(v, in: Self.keepaliveRange, option: keepaliveName)
                     }))
@@ -145,10 +151,12 @@ extension WireGuardConfiguration {
 enum ProfileFit {
     static func check(options: [String: String], secrets: [String: String]) throws(WireGuardConfigError) {
         guard options.count <= ProfileLimits.maximumOptions else {
-            throw .exceedsProfileLimit(limit: "maximumOptions", subject: "options", needed: options.count, maximum: ProfileLimits.maximumOptions)
+            throw .exceedsProfileLimit(
+                limit: "maximumOptions", subject: "options", needed: options.count, maximum: ProfileLimits.maximumOptions)
         }
         guard secrets.count <= ProfileLimits.maximumSecrets else {
-            throw .exceedsProfileLimit(limit: "maximumSecrets", subject: "secrets", needed: secrets.count, maximum: ProfileLimits.maximumSecrets)
+            throw .exceedsProfileLimit(
+                limit: "maximumSecrets", subject: "secrets", needed: secrets.count, maximum: ProfileLimits.maximumSecrets)
         }
         for (key, value) in options.sorted(by: { $0.key < $1.key }) where value.utf8.count > ProfileLimits.maximumOptionValueLength {
             throw .exceedsProfileLimit(

@@ -50,7 +50,8 @@ public struct WireGuardConfiguration: Sendable, Equatable, CustomStringConvertib
         public var persistentKeepalive: Int?
 
         public init(
-            publicKey: WireGuardKey, presharedKey: WireGuardKey? = nil, endpoint: WireGuardEndpoint? = nil, allowedIPs: [WireGuardCIDR] = [],
+            publicKey: WireGuardKey, presharedKey: WireGuardKey? = nil, endpoint: WireGuardEndpoint? = nil,
+            allowedIPs: [WireGuardCIDR] = [],
             persistentKeepalive: Int? = nil
         ) {
             self.publicKey = publicKey

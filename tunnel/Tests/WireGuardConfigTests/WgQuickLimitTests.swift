@@ -11,7 +11,8 @@ final class WgQuickLimitTests: XCTestCase {
         XCTAssertEqual(error(nul), WgQuickError(line: 3, .controlCharacter))
         XCTAssertEqual(error(bytes: Array(nul.utf8)), WgQuickError(line: 3, .controlCharacter))
         XCTAssertEqual(error("[Interface]\nAddress = 10.0.0.1\u{1B}[2J\n"), WgQuickError(line: 2, .controlCharacter))
-        XCTAssertEqual(error(bytes: Array("[Interface]\n# caf".utf8) + [0xC3, 0x28] + Array("\n".utf8)), WgQuickError(line: 2, .invalidUTF8))
+        XCTAssertEqual(
+            error(bytes: Array("[Interface]\n# caf".utf8) + [0xC3, 0x28] + Array("\n".utf8)), WgQuickError(line: 2, .invalidUTF8))
         XCTAssertEqual(error(bytes: [0xFF, 0xFE, 0x00]), WgQuickError(line: 1, .controlCharacter))
         XCTAssertEqual(error(bytes: [0xFF, 0xFE]), WgQuickError(line: 1, .invalidUTF8))
     }
@@ -26,7 +27,8 @@ final class WgQuickLimitTests: XCTestCase {
         XCTAssertEqual(
             error("[Interface]\nAddress = " + longLine),
             WgQuickError(line: 2, .invalidValue(key: "Address", reason: "entry 1 is not an IP address with an optional /prefix in range")))
-        XCTAssertEqual(error("[Interface]\n" + longLine + " = 1"), WgQuickError(line: 2, .unknownKey(key: "(a name not shown)", section: "Interface")))
+        XCTAssertEqual(
+            error("[Interface]\n" + longLine + " = 1"), WgQuickError(line: 2, .unknownKey(key: "(a name not shown)", section: "Interface")))
     }
 
     func testTenThousandPeersStopAtThe257th() {
@@ -40,12 +42,14 @@ final class WgQuickLimitTests: XCTestCase {
         // Each peer takes two options (public-key, allowed-ips): 128 peers need 257.
         XCTAssertEqual(
             error(peers(128)),
-            WgQuickError(line: nil, .profileLimit(.exceedsProfileLimit(limit: "maximumOptions", subject: "options", needed: 257, maximum: 256))))
+            WgQuickError(
+                line: nil, .profileLimit(.exceedsProfileLimit(limit: "maximumOptions", subject: "options", needed: 257, maximum: 256))))
         XCTAssertNoThrow(try WgQuickParser.parse(peers(127)))
         // Each preshared key is a secret, with the private key: 64 of them need 65.
         XCTAssertEqual(
             error(peers(64, extra: "PresharedKey = \(Fixture.peer0Preshared)\n")),
-            WgQuickError(line: nil, .profileLimit(.exceedsProfileLimit(limit: "maximumSecrets", subject: "secrets", needed: 65, maximum: 64))))
+            WgQuickError(
+                line: nil, .profileLimit(.exceedsProfileLimit(limit: "maximumSecrets", subject: "secrets", needed: 65, maximum: 64))))
         XCTAssertNoThrow(try WgQuickParser.parse(peers(63, extra: "PresharedKey = \(Fixture.peer0Preshared)\n")))
         // 300 AllowedIPs of 14 to 16 bytes each: an option value over 4,096 bytes.
         let allowed = (0..<300).map { "192.168.\($0 % 256).0/24" }

@@ -38,7 +38,8 @@ final class WgQuickParserTests: XCTestCase {
     }
 
     func testCommentsBlankLinesCRLFAndCaseInsensitivity() throws {
-        let text = "  # leading comment\r\n\r\n[INTERFACE]  # trailing\r\nprivatekey=\(Fixture.privateKey)\r\n\tADDRESS\t=\t10.0.0.2/32#c\r\n"
+        let text =
+            "  # leading comment\r\n\r\n[INTERFACE]  # trailing\r\nprivatekey=\(Fixture.privateKey)\r\n\tADDRESS\t=\t10.0.0.2/32#c\r\n"
         let configuration = try WgQuickParser.parse(text)
         XCTAssertEqual(configuration.interface.addresses.map(\.description), ["10.0.0.2/32"])
         XCTAssertEqual(configuration.peers, [])
@@ -65,8 +66,14 @@ final class WgQuickParserTests: XCTestCase {
             (Fixture.minimal(interfaceExtra: "[Interface]"), 4, .duplicateInterface),
             (Fixture.minimal(interfaceExtra: "just words"), 4, .malformedLine),
             (Fixture.minimal(interfaceExtra: "[Interface"), 4, .malformedLine),
-            (Fixture.minimal(interfaceExtra: "ListenPort = 65536"), 4, .invalidValue(key: "ListenPort", reason: "must be a whole number 1–65535")),
-            (Fixture.minimal(interfaceExtra: "ListenPort = 0"), 4, .invalidValue(key: "ListenPort", reason: "must be a whole number 1–65535")),
+            (
+                Fixture.minimal(interfaceExtra: "ListenPort = 65536"), 4,
+                .invalidValue(key: "ListenPort", reason: "must be a whole number 1–65535")
+            ),
+            (
+                Fixture.minimal(interfaceExtra: "ListenPort = 0"), 4,
+                .invalidValue(key: "ListenPort", reason: "must be a whole number 1–65535")
+            ),
             (Fixture.minimal(interfaceExtra: "MTU = 575"), 4, .invalidValue(key: "MTU", reason: "must be a whole number 576–65535")),
             (
                 Fixture.minimal(interfaceExtra: "Address = 10.0.0.300/24"), 4,
@@ -89,8 +96,14 @@ final class WgQuickParserTests: XCTestCase {
                 Fixture.minimal(peerExtra: "PersistentKeepalive = 65536"), 7,
                 .invalidValue(key: "PersistentKeepalive", reason: "must be a whole number 1–65535")
             ),
-            (Fixture.minimal(interfaceExtra: "DNS = 1.1.1.1, bad domain"), 4, .invalidValue(key: "DNS", reason: "entry 2 is neither an IP address nor a domain")),
-            ("[Interface]\nPrivateKey = \(Fixture.privateKey)\n[Peer]\nPublicKey = \(Fixture.peer0Public)", 1, .missingKey(section: "Interface", key: "Address")),
+            (
+                Fixture.minimal(interfaceExtra: "DNS = 1.1.1.1, bad domain"), 4,
+                .invalidValue(key: "DNS", reason: "entry 2 is neither an IP address nor a domain")
+            ),
+            (
+                "[Interface]\nPrivateKey = \(Fixture.privateKey)\n[Peer]\nPublicKey = \(Fixture.peer0Public)", 1,
+                .missingKey(section: "Interface", key: "Address")
+            ),
             ("[Interface]\nAddress = 10.0.0.1/32\n", 1, .missingKey(section: "Interface", key: "PrivateKey")),
             (Fixture.minimal() + "\n[Peer]\nAllowedIPs = 10.0.0.0/8\n[Peer]", 8, .missingKey(section: "Peer", key: "PublicKey")),
         ]

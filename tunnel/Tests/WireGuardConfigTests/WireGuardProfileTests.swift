@@ -38,7 +38,8 @@ final class WireGuardProfileTests: XCTestCase {
         }
         XCTAssertEqual(refusal { _, s in s["private-key"] = nil }, .missingSecret("private-key"))
         XCTAssertEqual(refusal { o, _ in o["address"] = nil }, .missingOption("address"))
-        XCTAssertEqual(refusal { o, _ in o["address"] = "" }, .invalidValue(option: "address", reason: "at least one address/prefix is required"))
+        XCTAssertEqual(
+            refusal { o, _ in o["address"] = "" }, .invalidValue(option: "address", reason: "at least one address/prefix is required"))
         XCTAssertEqual(refusal { o, _ in o["endpoint"] = "x" }, .unknownOption("endpoint"))
         XCTAssertEqual(refusal { o, _ in o["private-key"] = Fixture.privateKey }, .unknownOption("private-key"))
         XCTAssertEqual(refusal { o, _ in o["peer.0.preshared-key"] = Fixture.peer0Preshared }, .unknownOption("peer.0.preshared-key"))
@@ -48,10 +49,14 @@ final class WireGuardProfileTests: XCTestCase {
         XCTAssertEqual(refusal { _, s in s["peer.1.preshared-key"] = Fixture.peer0Preshared }, .missingOption("peer.1.public-key"))
         XCTAssertEqual(refusal { o, _ in o["peer.1.endpoint"] = "1.2.3.4:5" }, .missingOption("peer.1.public-key"))
         XCTAssertEqual(refusal { o, _ in o["peer.0.endpoint"] = "vpn.example.net:51820" }, .endpointIsHostName(option: "peer.0.endpoint"))
-        XCTAssertEqual(refusal { o, _ in o["peer.0.persistent-keepalive"] = "0" }, .invalidValue(option: "peer.0.persistent-keepalive", reason: "must be a whole number 1–65535"))
+        XCTAssertEqual(
+            refusal { o, _ in o["peer.0.persistent-keepalive"] = "0" },
+            .invalidValue(option: "peer.0.persistent-keepalive", reason: "must be a whole number 1–65535"))
         XCTAssertEqual(refusal { o, _ in o["mtu"] = "70000" }, .invalidValue(option: "mtu", reason: "must be a whole number 576–65535"))
-        XCTAssertEqual(refusal { o, _ in o["listen-port"] = "+5" }, .invalidValue(option: "listen-port", reason: "must be a whole number 1–65535"))
-        XCTAssertEqual(refusal { o, _ in o["dns-search"] = "a..b" }, .invalidValue(option: "dns-search", reason: "entry 1 is not a domain name"))
+        XCTAssertEqual(
+            refusal { o, _ in o["listen-port"] = "+5" }, .invalidValue(option: "listen-port", reason: "must be a whole number 1–65535"))
+        XCTAssertEqual(
+            refusal { o, _ in o["dns-search"] = "a..b" }, .invalidValue(option: "dns-search", reason: "entry 1 is not a domain name"))
         XCTAssertEqual(
             refusal { _, s in s["private-key"] = String(Fixture.privateKey.dropLast(2)) + "9=" },
             .invalidValue(option: "private-key", reason: "must be the base64 of exactly 32 bytes (as `wg genkey` prints)"))
