@@ -66,7 +66,7 @@ final class WgQuickLimitTests: XCTestCase {
         XCTAssertEqual(
             error(Fixture.minimal(peerExtra: "AllowedIPs = \(tooMany)")),
             WgQuickError(line: 7, .tooManyEntries(key: "AllowedIPs", maximum: WgQuickParser.maximumListEntries)))
-        XCTAssertTrue(String(describing: error(peers(128))!).contains("ProfileLimits.maximumOptions"))
+        XCTAssertTrue(String(describing: error(peers(128))).contains("ProfileLimits.maximumOptions"))
     }
 
     private func peers(_ count: Int, extra: String = "") -> String {
