@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "culvertctl",
             dependencies: [
-                "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem", "CulvertVarlink",
+                "CulvertClient", "CulvertCore", "CulvertBundle", "CulvertSystem", "CulvertVarlink", "WireGuardConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         // culvert-tui's screen as a value: the reducer and the layout, without a terminal, so they can be unit-tested.
@@ -121,6 +121,8 @@ let package = Package(
         .target(
             name: "WireGuardProtocol", dependencies: ["WireGuardCrypto"], path: "tunnel/Sources/WireGuardProtocol",
             swiftSettings: strict),
+        // The io.culvert.wireguard profile schema and the wg-quick reader (culvertctl profile import); pure Swift.
+        .target(name: "WireGuardConfig", dependencies: ["CulvertCore"], path: "tunnel/Sources/WireGuardConfig", swiftSettings: strict),
         // By hand, release build: in-place ChaCha20-Poly1305 against swift-crypto's ChaChaPoly (docs/notes-wgcrypto.md).
         .executableTarget(
             name: "wireguard-crypto-bench",
@@ -129,6 +131,9 @@ let package = Package(
         .testTarget(
             name: "WireGuardTests", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Tests/WireGuardTests",
             exclude: ["noise_reference.py"], swiftSettings: strict),
+        .testTarget(
+            name: "WireGuardConfigTests", dependencies: ["WireGuardConfig", "CulvertCore"], path: "tunnel/Tests/WireGuardConfigTests",
+            swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(

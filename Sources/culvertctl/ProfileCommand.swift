@@ -8,7 +8,7 @@ extension Culvertctl {
     struct ProfileCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "profile",
-            abstract: "Add, list, show and remove tunnel profiles.",
+            abstract: "Add, import, list, show and remove tunnel profiles.",
             discussion: """
                 A profile names a tunnel configuration: the extension that runs it, its options, whether \
                 it is always on, and its secrets. Secret values are write-only: they are read from \
@@ -16,10 +16,11 @@ extension Culvertctl {
 
                 EXAMPLES
                   culvertctl profile list
+                  culvertctl profile import /etc/wireguard/wg0.conf
                   culvertctl profile show office
                   culvertctl profile remove office
                 """,
-            subcommands: [Add.self, List.self, Show.self, Remove.self])
+            subcommands: [Add.self, Import.self, List.self, Show.self, Remove.self])
 
         /// Lets global options go here too (`culvertctl profile --json list`).
         @OptionGroup var global: GlobalOptions
