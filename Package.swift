@@ -121,6 +121,10 @@ let package = Package(
         .target(
             name: "WireGuardProtocol", dependencies: ["WireGuardCrypto"], path: "tunnel/Sources/WireGuardProtocol",
             swiftSettings: strict),
+        // The provider's protocol core as pure values: routing, replay, sessions, the device, timers (docs/notes-wgdevice.md).
+        .target(
+            name: "WireGuardDevice", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Sources/WireGuardDevice",
+            swiftSettings: strict),
         // By hand, release build: in-place ChaCha20-Poly1305 against swift-crypto's ChaChaPoly (docs/notes-wgcrypto.md).
         .executableTarget(
             name: "wireguard-crypto-bench",
@@ -129,6 +133,9 @@ let package = Package(
         .testTarget(
             name: "WireGuardTests", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Tests/WireGuardTests",
             exclude: ["noise_reference.py"], swiftSettings: strict),
+        .testTarget(
+            name: "WireGuardDeviceTests", dependencies: ["WireGuardDevice", "WireGuardCrypto", "WireGuardProtocol", "CulvertSystem"],
+            path: "tunnel/Tests/WireGuardDeviceTests", swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(
