@@ -83,6 +83,8 @@ public enum DropReason: Int, Sendable, CaseIterable, Codable {
     case handshakeGaveUp
     /// The outbound buffer had no room for header, padding and tag.
     case bufferTooSmall
+    /// A valid initiation less than `WireGuardDevice.initiationFloodInterval` after the last one from that peer.
+    case initiationFlood
 }
 
 /// Drop counts by reason. Fixed storage: counting never allocates.

@@ -13,6 +13,8 @@ struct PeerState: Sendable {
     var cookieGenerator: CookieGenerator
     /// Greatest initiation timestamp accepted from this peer.
     var latestTimestamp: TAI64N?
+    /// When we last accepted an initiation from this peer (the responder's flood limit).
+    var lastInitiationConsumedAt: Duration?
     var keypairs = Keypairs()
     /// Our initiation awaiting a response.
     var handshake: Initiator?

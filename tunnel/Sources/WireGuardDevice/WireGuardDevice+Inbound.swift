@@ -73,6 +73,9 @@ extension WireGuardDevice {
             return drop(error == .unknownPeer ? .unknownPeer : error == .replayedTimestamp ? .replayedInitiation : .handshakeFailed)
         }
         guard let peer = peerByKey[responder.peer] else { return drop(.unknownPeer) }
+        if let last = peers[peer].lastInitiationConsumedAt, now >= last, now - last < Self.initiationFloodInterval {
+            return drop(.initiationFlood)
+        }
         let index = allocateIndex(for: peer, using: &generator)
         let ephemeral = PrivateKey.generate(using: &generator)
         let responded: (HandshakeResponse, TransportKeys)
@@ -84,6 +87,7 @@ extension WireGuardDevice {
         }
         var response = responded.0
         peers[peer].latestTimestamp = responder.timestamp
+        peers[peer].lastInitiationConsumedAt = now
         peers[peer].cookieGenerator.addMACs(to: &response, now: now)
         let keypair = Keypair(keys: responded.1, createdAt: now, rejectAfterMessages: timers.rejectAfterMessages)
         updateIndices(of: peer) { $0.keypairs.install(keypair) }

@@ -11,6 +11,9 @@ public struct WireGuardDevice: Sendable {
     /// Packets queued per peer while it has no session; the oldest is dropped beyond this (the
     /// kernel's MAX_STAGED_PACKETS).
     public static let maxQueuedPackets = 128
+    /// A peer's initiations are processed at most once per this interval (wireguard-go's
+    /// HandshakeInitationRate): a peer (or whoever holds its key) cannot make us derive sessions in a loop.
+    public static let initiationFloodInterval: Duration = .milliseconds(20)
     /// Bytes the caller leaves in front of an outbound inner packet for the transport header.
     public static let headroom = TransportHeader.byteCount
 
