@@ -123,6 +123,10 @@ let package = Package(
             swiftSettings: strict),
         // The io.culvert.wireguard profile schema and the wg-quick reader (culvertctl profile import); pure Swift.
         .target(name: "WireGuardConfig", dependencies: ["CulvertCore"], path: "tunnel/Sources/WireGuardConfig", swiftSettings: strict),
+        // The provider's protocol core as pure values: routing, replay, sessions, the device, timers (docs/notes-wgdevice.md).
+        .target(
+            name: "WireGuardDevice", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Sources/WireGuardDevice",
+            swiftSettings: strict),
         // By hand, release build: in-place ChaCha20-Poly1305 against swift-crypto's ChaChaPoly (docs/notes-wgcrypto.md).
         .executableTarget(
             name: "wireguard-crypto-bench",
@@ -134,6 +138,9 @@ let package = Package(
         .testTarget(
             name: "WireGuardConfigTests", dependencies: ["WireGuardConfig", "CulvertCore"], path: "tunnel/Tests/WireGuardConfigTests",
             swiftSettings: strict),
+        .testTarget(
+            name: "WireGuardDeviceTests", dependencies: ["WireGuardDevice", "WireGuardCrypto", "WireGuardProtocol", "CulvertSystem"],
+            path: "tunnel/Tests/WireGuardDeviceTests", swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),
         .testTarget(

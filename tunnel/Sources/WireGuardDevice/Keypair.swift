@@ -1,0 +1,174 @@
+// Keypair: one session's data-path state (whitepaper §5.4.6): the sending key and next counter, the
+// receiving key and its replay window, both indices and the creation time. Encryption and
+// decryption work in the caller's buffer: the 16-byte header goes in front of the inner packet,
+// which is zero-padded to a multiple of 16 and sealed in place with its tag after it. Nothing here
+// allocates per packet. The keys are kept as SecretKeys too, so a later handover can export them.
+import WireGuardCrypto
+import WireGuardProtocol
+
+public enum TransportError: Error, Equatable, Sendable {
+    /// The buffer cannot hold header + padded packet + tag.
+    case bufferTooSmall(needed: Int, available: Int)
+    /// The session has sent REJECT_AFTER_MESSAGES messages (or is otherwise spent).
+    case counterExhausted
+    /// Shorter than a header plus a tag, or not a transport message.
+    case malformed
+    /// Counter too old, a duplicate, or at/above REJECT_AFTER_MESSAGES.
+    case replayed
+    /// The tag did not verify (the buffer's payload has been wiped).
+    case authenticationFailed
+}
+
+public struct Keypair: Sendable {
+    /// Plaintext is padded to a multiple of this before sealing (whitepaper §5.4.6).
+    public static let paddingMultiple = 16
+    /// Bytes a transport message adds to its (padded) inner packet: header + tag.
+    public static let overhead = TransportHeader.byteCount + ChaCha20Poly1305.tagCount
+
+    public let sendingKey: SecretKey
+    public let receivingKey: SecretKey
+    let sender: ChaCha20Poly1305
+    let receiver: ChaCha20Poly1305
+    /// The counter the next message sent will carry.
+    public internal(set) var sendCounter: UInt64 = 0
+    public internal(set) var replay: ReplayWindow
+    public let localIndex: UInt32
+    public let remoteIndex: UInt32
+    public let isInitiator: Bool
+    /// When the session was derived (caller's monotonic clock).
+    public let createdAt: Duration
+
+    public init(keys: TransportKeys, createdAt: Duration, rejectAfterMessages: UInt64) {
+        sendingKey = keys.sendingKey
+        receivingKey = keys.receivingKey
+        sender = ChaCha20Poly1305(key: keys.sendingKey)
+        receiver = ChaCha20Poly1305(key: keys.receivingKey)
+        replay = ReplayWindow(limit: rejectAfterMessages)
+        localIndex = keys.localIndex
+        remoteIndex = keys.remoteIndex
+        isInitiator = keys.isInitiator
+        self.createdAt = createdAt
+    }
+
+    /// The padded length of an inner packet of `count` bytes.
+    public static func paddedCount(_ count: Int) -> Int { (count + paddingMultiple - 1) / paddingMultiple * paddingMultiple }
+
+    /// The transport message size for an inner packet of `count` bytes.
+    public static func messageCount(forPacket count: Int) -> Int { paddedCount(count) + overhead }
+
+    /// Seals the inner packet at `buffer[16 ..< 16 + packetCount]` into a transport message starting
+    /// at `buffer[0]`; returns the message length. A keepalive is `packetCount` 0.
+    public mutating func encrypt(inPlace buffer: UnsafeMutableRawBufferPointer, packetCount: Int) throws(TransportError) -> Int {
+        let padded = Self.paddedCount(packetCount)
+        let needed = padded + Self.overhead
+        guard packetCount >= 0, buffer.count >= needed else { throw .bufferTooSmall(needed: needed, available: buffer.count) }
+        guard sendCounter < replay.limit else { throw .counterExhausted }
+        let counter = sendCounter
+        sendCounter += 1
+        let body = UnsafeMutableRawBufferPointer(rebasing: buffer[TransportHeader.byteCount...])
+        if padded > packetCount {
+            body.baseAddress!.advanced(by: packetCount).initializeMemory(as: UInt8.self, repeating: 0, count: padded - packetCount)
+        }  // buffer non-empty: needed ≥ 32
+        do throws(CryptoError) {
+            _ = try sender.seal(inPlace: body, plaintextCount: padded, nonce: .init(counter: counter))
+        } catch {
+            throw .bufferTooSmall(needed: needed, available: buffer.count)  // checked above; keeps the error typed
+        }
+        try! TransportHeader(receiverIndex: remoteIndex, counter: counter).write(into: buffer)  // buffer ≥ 32 bytes
+        return needed
+    }
+
+    /// Opens the transport message `buffer[0 ..< count]` in place; on success the padded inner
+    /// packet is at `buffer[16 ..< 16 + returned count]` and the counter is recorded.
+    public mutating func decrypt(inPlace buffer: UnsafeMutableRawBufferPointer, count: Int) throws(TransportError) -> Int {
+        guard count <= buffer.count, count >= TransportHeader.minimumMessageCount else { throw .malformed }
+        let message = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+        let header: TransportHeader
+        do throws(MessageParseError) {
+            header = try TransportHeader(parsing: UnsafeRawBufferPointer(message))
+        } catch {
+            throw .malformed
+        }
+        guard header.receiverIndex == localIndex else { throw .malformed }
+        guard replay.wouldAccept(header.counter) else { throw .replayed }
+        let body = UnsafeMutableRawBufferPointer(rebasing: message[TransportHeader.byteCount...])
+        let opened: Int
+        do throws(CryptoError) {
+            opened = try receiver.open(inPlace: body, ciphertextCount: body.count, nonce: .init(counter: header.counter))
+        } catch {
+            throw .authenticationFailed
+        }
+        guard replay.accept(header.counter) else { throw .replayed }
+        return opened
+    }
+
+    /// Whether this session may still send or receive at `now` (REJECT_AFTER_TIME, REJECT_AFTER_MESSAGES).
+    public func isUsable(now: Duration, timers: WireGuardTimers) -> Bool {
+        now - createdAt < timers.rejectAfterTime && sendCounter < timers.rejectAfterMessages
+    }
+}
+
+/// A peer's sessions (whitepaper §6.1 and the kernel's noise.c): `current` sends; `previous` still
+/// receives what was in flight; `next` is the responder's new session, not used for sending until
+/// the initiator proves it has it by sending data on it (then it becomes `current`).
+public struct Keypairs: Sendable {
+    public internal(set) var current: Keypair?
+    public internal(set) var previous: Keypair?
+    public internal(set) var next: Keypair?
+
+    public init() {}
+
+    /// Installs a fresh session. The initiator uses it at once; the responder keeps it as `next`.
+    public mutating func install(_ keypair: Keypair) {
+        if keypair.isInitiator {
+            if let pending = next {
+                previous = pending
+                next = nil
+            } else {
+                previous = current
+            }
+            current = keypair
+        } else {
+            next = keypair
+            previous = nil
+        }
+    }
+
+    /// Which slot holds `localIndex`.
+    public enum Slot: Sendable { case current, previous, next }
+
+    public func slot(for localIndex: UInt32) -> Slot? {
+        if current?.localIndex == localIndex { return .current }
+        if next?.localIndex == localIndex { return .next }
+        if previous?.localIndex == localIndex { return .previous }
+        return nil
+    }
+
+    /// Data authenticated on `next`: confirm it (previous ← current, current ← next). True if it rotated.
+    public mutating func confirmNext() -> Bool {
+        guard let pending = next else { return false }
+        previous = current
+        current = pending
+        next = nil
+        return true
+    }
+
+    /// Every local index in use (to release them from the device's index table).
+    public var localIndices: [UInt32] { [current, previous, next].compactMap { $0?.localIndex } }
+
+    /// Drops every session; the SecretKeys wipe themselves when released.
+    public mutating func clear() {
+        current = nil
+        previous = nil
+        next = nil
+    }
+
+    /// Runs `body` on the keypair in `slot` in place (no copy of the replay window).
+    mutating func with<R>(_ slot: Slot, _ body: (inout Keypair) throws(TransportError) -> R) throws(TransportError) -> R? {
+        switch slot {
+        case .current: return current == nil ? nil : try body(&current!)  // checked non-nil
+        case .previous: return previous == nil ? nil : try body(&previous!)  // checked non-nil
+        case .next: return next == nil ? nil : try body(&next!)  // checked non-nil
+        }
+    }
+}
