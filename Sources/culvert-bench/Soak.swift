@@ -34,6 +34,11 @@ struct Soak: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run an iperf3 TCP stream through the tunnel during the soak.")
     var iperf = true
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Every provider version declares tun-offload and the peer runs with --tun-offload on and 7 MiB socket buffers (issue 13).")
+    var tunOffload = true
+
     @Option(help: "Seed of the operation order.")
     var seed: UInt64 = 1
 
@@ -60,7 +65,7 @@ struct Soak: AsyncParsableCommand {
         let box = LabBox()
         try SignalTeardown.install { box.settled()?.tearDown() }
         let lab: TunnelLab
-        do { lab = try TunnelLab() } catch {
+        do { lab = try TunnelLab(peerOptions: tunOffload ? .offloading : .plain) } catch {
             box.settle(nil)
             throw error
         }
@@ -72,12 +77,15 @@ struct Soak: AsyncParsableCommand {
         let plan = SoakPlan(
             upgrades: upgrades, reexecs: reexecs, crashes: crashes, pingInterval: pingInterval, watchers: watchers,
             settle: .milliseconds(settle), seed: seed,
-            referenceWatcher: (python.hasPrefix("/") ? python : cwd + "/" + python, cwd + "/" + referenceWatcher), iperf: iperf)
+            referenceWatcher: (python.hasPrefix("/") ? python : cwd + "/" + python, cwd + "/" + referenceWatcher), iperf: iperf,
+            tunOffload: tunOffload)
         let baselineDescriptors = lab.daemonDescriptorCount
         let report = try await SoakRunner.run(plan, lab: lab, profile: "soak")
         _ = try lab.daemon.connect().call(ManagerMethod.disconnect.rawValue, ["profile": .string("soak")], timeoutMilliseconds: 20_000)
         let after = try lab.networkStateA()
-        print("culvert-bench soak: \(upgrades) upgrades, \(reexecs) re-execs, \(crashes) crashes, seed \(seed)")
+        print(
+            "culvert-bench soak: \(upgrades) upgrades, \(reexecs) re-execs, \(crashes) crashes, seed \(seed), "
+                + (tunOffload ? "tun-offload provider, offloading peer (7 MiB buffers)" : "plain provider and peer"))
         print(report)
         print("after Disconnect: ip -j state \(after == before ? "identical to before Connect" : "DIFFERS from before Connect")")
         print("culvertd descriptors: \(baselineDescriptors) before the soak (idle), \(lab.daemonDescriptorCount) after Disconnect")
