@@ -2,7 +2,28 @@
 // with or without its own offloads, with or without forced socket buffers — so a bench or test can
 // pair the peer with the provider variant it runs (plain, or a bundle declaring `tun-offload`).
 
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension TunnelLab {
+    /// How long a peer may take to exit on SIGTERM before it gets SIGKILL.
+    public static let peerStopGrace: TimeInterval = 2
+
+    /// SIGTERM, up to `grace` seconds for the exit, then SIGKILL; reaped either way. A child started
+    /// from a thread that blocks signals (Dispatch's threads do, and the mask survives exec) never
+    /// sees the SIGTERM: without the SIGKILL a bench would wait for it forever.
+    public static func stop(_ process: Process, grace: TimeInterval) {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
     /// culvertd forces 7 MiB on the provider's protected socket (Protect, SO_RCVBUFFORCE/SO_SNDBUFFORCE);
     /// a peer started with this matches it.
     public static let matchingSocketBuffer = 7 * 1024 * 1024

@@ -101,7 +101,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     }
 
     private static func release(peer: Process?, daemon: DaemonProcess, namespaces: NetworkNamespacePair, directory: TemporaryDirectory) {
-        stop(peer)
+        stopPeer(peer)
         daemon.stop()
         namespaces.tearDown()
         directory.remove()
@@ -186,16 +186,15 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     /// Stops the running peer (waiting for its exit, so its TUN and UDP port are gone) and starts
     /// one with `options`, e.g. `--tun-offload on` to match a bundle that declares `tun-offload`.
     public func restartPeer(_ options: PeerOptions) throws {
-        Self.stop(peer)
+        Self.stopPeer(peer)
         peer = nil
         peerOptions = options
         try startPeerProcess()
     }
 
-    private static func stop(_ peer: Process?) {
-        guard let peer, peer.isRunning else { return }
-        peer.terminate()
-        peer.waitUntilExit()
+    private static func stopPeer(_ peer: Process?) {
+        guard let peer else { return }
+        stop(peer, grace: peerStopGrace)
     }
 
     /// Saves a profile of the test provider. `options` add to / override the defaults (peer, listen, address).

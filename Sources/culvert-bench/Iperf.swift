@@ -36,12 +36,7 @@ enum Iperf {
     /// TCP from A to `address` (in B) for `seconds`; `watch` are pids whose CPU time is sampled around the run.
     static func measure(lab: TunnelLab, to address: String, seconds: Int, watch: [Int32] = [], log: String) throws -> IperfResult {
         let server = try lab.namespaces.spawn(in: lab.namespaces.b, [command, "-s", "-B", address], output: log)
-        defer {
-            if server.isRunning {
-                server.terminate()
-                server.waitUntilExit()
-            }
-        }
+        defer { TunnelLab.stop(server, grace: 0) }
         let client = [shell, "-c", timingScript, command, "-c", address, "-t", String(seconds), "-J"]
         for _ in 0..<connectAttempts {
             let before = watch.map(CPUTime.seconds(of:))
@@ -79,7 +74,9 @@ enum Iperf {
     /// The children's user + system seconds from `times` output ("0m1.230000s 0m2.340000s", second line).
     static func childrenCPUSeconds(_ text: String) throws -> Double {
         let lines = text.split(separator: "\n").filter { $0.split(separator: " ").count == 2 && $0.hasSuffix("s") }
-        guard let children = lines.last else { throw BenchError.failed("no `times` line from the iperf3 client's shell: \(text.suffix(300))") }
+        guard let children = lines.last else {
+            throw BenchError.failed("no `times` line from the iperf3 client's shell: \(text.suffix(300))")
+        }
         return children.split(separator: " ").reduce(0) { sum, field in
             // "1m2.5s" → 62.5
             let parts = field.dropLast().split(separator: "m")

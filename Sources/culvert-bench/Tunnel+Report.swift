@@ -46,8 +46,10 @@ extension Tunnel {
             let provider = tunnel ? perGB(runs) { $0.iperf.watchedCPUSeconds.first ?? .nan } : "—"
             let peer = tunnel ? perGB(runs) { $0.iperf.watchedCPUSeconds.last ?? .nan } : "—"
             let cpu = "\(provider) / \(peer) / \(perGB(runs, \.iperf.clientCPUSeconds)) / \(perGB(runs, \.iperf.serverCPUSeconds))"
-            let overflows = "\(runs.map { $0.udpReceiveBufferErrors.a }.reduce(0, +)) / \(runs.map { $0.udpReceiveBufferErrors.b }.reduce(0, +))"
-            let drops = tunnel ? "\(runs.map { $0.tunTransmitDrops.a }.reduce(0, +)) / \(runs.map { $0.tunTransmitDrops.b }.reduce(0, +))" : "—"
+            let overflows =
+                "\(runs.map { $0.udpReceiveBufferErrors.a }.reduce(0, +)) / \(runs.map { $0.udpReceiveBufferErrors.b }.reduce(0, +))"
+            let drops =
+                tunnel ? "\(runs.map { $0.tunTransmitDrops.a }.reduce(0, +)) / \(runs.map { $0.tunTransmitDrops.b }.reduce(0, +))" : "—"
             return
                 "| \(path.rawValue) | \(throughput.mtu[path] ?? 0) | \(perRound) | \(String(format: "%.2f", gigabits(runs))) | **\(ratio(gigabits(runs), vethMean))** (\(roundRatios)) | \(retransmits) | \(cpu) | \(overflows) | \(drops) |"
         }

@@ -76,10 +76,14 @@ extension Tunnel {
 
     private func measureRun(_ lab: TunnelLab, _ path: Path, to address: String, watch: [Int32], log: String) throws -> PathRun {
         let overflowsBefore = (try udpReceiveBufferErrors(lab, lab.namespaces.a), try udpReceiveBufferErrors(lab, lab.namespaces.b))
-        let dropsBefore = (try transmitDrops(lab, lab.namespaces.a, prefix: "cvt"), try transmitDrops(lab, lab.namespaces.b, prefix: "cvtpeer"))
+        let dropsBefore = (
+            try transmitDrops(lab, lab.namespaces.a, prefix: "cvt"), try transmitDrops(lab, lab.namespaces.b, prefix: "cvtpeer")
+        )
         let iperf = try Iperf.measure(lab: lab, to: address, seconds: seconds, watch: watch, log: log)
         let overflowsAfter = (try udpReceiveBufferErrors(lab, lab.namespaces.a), try udpReceiveBufferErrors(lab, lab.namespaces.b))
-        let dropsAfter = (try transmitDrops(lab, lab.namespaces.a, prefix: "cvt"), try transmitDrops(lab, lab.namespaces.b, prefix: "cvtpeer"))
+        let dropsAfter = (
+            try transmitDrops(lab, lab.namespaces.a, prefix: "cvt"), try transmitDrops(lab, lab.namespaces.b, prefix: "cvtpeer")
+        )
         return PathRun(
             iperf: iperf, udpReceiveBufferErrors: (overflowsAfter.0 - overflowsBefore.0, overflowsAfter.1 - overflowsBefore.1),
             tunTransmitDrops: (dropsAfter.0 - dropsBefore.0, dropsAfter.1 - dropsBefore.1))

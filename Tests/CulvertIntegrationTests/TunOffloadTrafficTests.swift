@@ -66,7 +66,8 @@ final class TunOffloadTrafficTests: XCTestCase {
     /// `iperf3 -c 10.99.0.1 -t iperfSeconds -J` plus `extra` from A against a one-shot server in B; its JSON.
     private func iperf(_ h: TunnelLab, _ extra: [String]) throws -> String {
         let log = h.directory.path + "/iperf-server.log"
-        let server = try h.namespaces.spawn(in: h.namespaces.b, ["iperf3", "-s", "-1", "--forceflush", "-B", TunnelLab.behindPeer], output: log)
+        let server = try h.namespaces.spawn(
+            in: h.namespaces.b, ["iperf3", "-s", "-1", "--forceflush", "-B", TunnelLab.behindPeer], output: log)
         defer {
             if server.isRunning {
                 server.terminate()
