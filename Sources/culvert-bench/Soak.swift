@@ -39,6 +39,9 @@ struct Soak: AsyncParsableCommand {
         help: "Every provider version declares tun-offload and the peer runs with --tun-offload on and 7 MiB socket buffers (issue 13).")
     var tunOffload = true
 
+    @Option(help: "The tunnel's MTU (profile option mtu); 0 leaves the provider's default (1,500: outer datagrams fragmented).")
+    var tunnelMTU = Tunnel.defaultTunnelMTU
+
     @Option(help: "Seed of the operation order.")
     var seed: UInt64 = 1
 
@@ -71,7 +74,7 @@ struct Soak: AsyncParsableCommand {
         }
         box.settle(lab)
         defer { lab.tearDown() }
-        try lab.saveProfile("soak", options: ["routes": "10.99.0.0/24"])
+        try lab.saveProfile("soak", options: ["routes": "10.99.0.0/24"].merging(tunnelMTU > 0 ? ["mtu": String(tunnelMTU)] : [:]) { $1 })
         let before = try lab.networkStateA()
         let cwd = FileManager.default.currentDirectoryPath
         let plan = SoakPlan(
@@ -85,7 +88,8 @@ struct Soak: AsyncParsableCommand {
         let after = try lab.networkStateA()
         print(
             "culvert-bench soak: \(upgrades) upgrades, \(reexecs) re-execs, \(crashes) crashes, seed \(seed), "
-                + (tunOffload ? "tun-offload provider, offloading peer (7 MiB buffers)" : "plain provider and peer"))
+                + (tunOffload ? "tun-offload provider, offloading peer (7 MiB buffers)" : "plain provider and peer")
+                + ", tunnel MTU \(tunnelMTU > 0 ? String(tunnelMTU) : "default")")
         print(report)
         print("after Disconnect: ip -j state \(after == before ? "identical to before Connect" : "DIFFERS from before Connect")")
         print("culvertd descriptors: \(baselineDescriptors) before the soak (idle), \(lab.daemonDescriptorCount) after Disconnect")

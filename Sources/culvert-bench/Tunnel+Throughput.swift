@@ -13,6 +13,8 @@ extension Tunnel {
     /// The offloading variant: the same test provider, installed under a second identifier.
     static let offloadExtension = TunnelLab.extensionIdentifier + ".offload"
     static let offloadProfile = "bench-offload"
+    /// veth MTU 1,500 − 20 (outer IPv4) − 8 (UDP): the test provider adds no header of its own.
+    static let defaultTunnelMTU = 1472
     static let plainPeer = TunnelLab.PeerOptions(tunOffload: false, socketBuffer: TunnelLab.matchingSocketBuffer)
     /// IFF_VNET_HDR in /sys/class/net/<ifname>/tun_flags.
     static let virtioHeaderFlag = 0x4000
@@ -37,7 +39,7 @@ extension Tunnel {
 
     func measureThroughput(_ lab: TunnelLab) throws -> Throughput {
         try lab.installTestProvider(version: "1.0.0", capabilities: [.tunOffload], identifier: Self.offloadExtension)
-        try lab.saveProfile(Self.offloadProfile, extensionIdentifier: Self.offloadExtension)
+        try lab.saveProfile(Self.offloadProfile, options: ["mtu": String(tunnelMTU)], extensionIdentifier: Self.offloadExtension)
         var result = Throughput()
         result.mtu[.veth] = try mtu(lab, "veth-a")
         let log = lab.directory.file("iperf-server.log")

@@ -36,13 +36,21 @@ struct Tunnel: ParsableCommand {
     @Option(help: "iperf3 runs per path; each round measures the veth, the plain provider and the offloading one in turn.")
     var rounds = 3
 
+    @Option(
+        help:
+            "The tunnel's MTU (the profile's mtu option): 1472 fills the 1,500-byte veth exactly with the outer IPv4/UDP header, so no outer datagram is fragmented."
+    )
+    var tunnelMTU = Tunnel.defaultTunnelMTU
+
     @Flag(help: "Only the throughput rows (no Ping, Connect/Disconnect or provider-start latency).")
     var throughputOnly = false
 
     func validate() throws {
         guard (1...10_000).contains(cycles), (0...100).contains(warmup), (1...1_000_000).contains(pings), (1...1_000).contains(probes)
         else { throw ValidationError("cycles 1–10000, warmup 0–100, pings 1–1000000, probes 1–1000") }
-        guard (1...60).contains(seconds), (1...10).contains(rounds) else { throw ValidationError("seconds 1–60, rounds 1–10") }
+        guard (1...60).contains(seconds), (1...10).contains(rounds), (576...9000).contains(tunnelMTU) else {
+            throw ValidationError("seconds 1–60, rounds 1–10, tunnel-mtu 576–9000")
+        }
     }
 
     func run() throws {
@@ -58,7 +66,7 @@ struct Tunnel: ParsableCommand {
         }
         box.settle(lab)
         defer { lab.tearDown() }
-        try lab.saveProfile(Self.profile)
+        try lab.saveProfile(Self.profile, options: ["mtu": String(tunnelMTU)])
 
         if !throughputOnly {
             let ping = try measurePing(lab)
