@@ -56,6 +56,7 @@ struct Soak: AsyncParsableCommand {
         guard (0...1000).contains(upgrades), (0...1000).contains(reexecs), (0...1000).contains(crashes)
         else { throw ValidationError("upgrades, reexecs and crashes: 0–1000 each") }
         guard pingInterval >= 0.0002, pingInterval <= 1 else { throw ValidationError("--ping-interval 0.0002–1") }
+        guard tunnelMTU == 0 || (576...9000).contains(tunnelMTU) else { throw ValidationError("--tunnel-mtu 0 or 576–9000") }
         guard (0...64).contains(watchers), (0...10_000).contains(settle) else { throw ValidationError("watchers 0–64, settle 0–10000") }
         guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.fileExists(atPath: referenceWatcher) else {
             throw ValidationError(
