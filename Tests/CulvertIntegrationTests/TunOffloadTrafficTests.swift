@@ -35,6 +35,8 @@ final class TunOffloadTrafficTests: XCTestCase {
         let flags = try h.inA(["cat", "/sys/class/net/\(interface)/tun_flags"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual((Int(flags.dropFirst(2), radix: 16) ?? 0) & Self.virtioHeaderFlag, Self.virtioHeaderFlag, flags)
         XCTAssertTrue(h.peerLog.contains("with offloads"), h.peerLog)
+        let log = try h.sessionLog("lab")
+        XCTAssertTrue(log.contains { $0.contains("relay: TUN with virtio_net_hdr") }, "the provider relays with offloads: \(log)")
         let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
         XCTAssertEqual(ping.status, 0, ping.output + ping.error)
 
