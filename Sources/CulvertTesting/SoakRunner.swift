@@ -27,10 +27,13 @@ public struct SoakPlan: Sendable {
     /// reference watcher should run.
     public var referenceWatcher: (python: String, script: String)?
     public var iperf: Bool
+    /// Every version of the provider declares `tun-offload` (issue 13): the lab's peer should then
+    /// run with `TunnelLab.PeerOptions.offloading`. Upgrades stay handovers (the framing never changes).
+    public var tunOffload: Bool
 
     public init(
         upgrades: Int, reexecs: Int, crashes: Int, pingInterval: Double, watchers: Int, settle: Duration, seed: UInt64,
-        referenceWatcher: (python: String, script: String)?, iperf: Bool
+        referenceWatcher: (python: String, script: String)?, iperf: Bool, tunOffload: Bool = false
     ) {
         self.upgrades = upgrades
         self.reexecs = reexecs
@@ -41,6 +44,7 @@ public struct SoakPlan: Sendable {
         self.seed = seed
         self.referenceWatcher = referenceWatcher
         self.iperf = iperf
+        self.tunOffload = tunOffload
     }
 }
 
@@ -112,6 +116,9 @@ private actor WatchRecorder {
 }
 
 public enum SoakRunner {
+    /// The version an offloading soak connects on (the upgrades then alternate 2.0.0 and 1.0.0).
+    static let offloadStartVersion = "1.5.0"
+
     /// Runs `plan` on `lab` for `profile` (already saved; connected here). Bounded: every
     /// operation has its own deadline, the ping has a count, iperf3 a duration.
     public static func run(_ plan: SoakPlan, lab: TunnelLab, profile: String) async throws -> SoakReport {
@@ -122,6 +129,11 @@ public enum SoakRunner {
             Array(repeating: "upgrade", count: plan.upgrades) + Array(repeating: "reexec", count: plan.reexecs)
             + Array(repeating: "crash", count: plan.crashes)
         operations.shuffle(using: &generator)
+        let capabilities: [BundleCapability] = plan.tunOffload ? [.tunOffload, .handover] : [.handover]
+        if plan.tunOffload {
+            // The lab installed a plain 1.0.0; the session starts on an offloading version between 1.0.0 and 2.0.0.
+            try lab.installTestProvider(version: offloadStartVersion, capabilities: capabilities)
+        }
         if let pid = try lab.connect(profile)["session"]?["pid"]?.intValue { report.providerPIDs.insert(pid) }
 
         // Watchers.
@@ -186,7 +198,7 @@ public enum SoakRunner {
                 case "upgrade":
                     let control = try lab.daemon.connect()
                     _ = try lab.installTestProvider(
-                        version: upgradeToV2 ? "2.0.0" : "1.0.0", capabilities: [.handover], allowDowngrade: true, connection: control)
+                        version: upgradeToV2 ? "2.0.0" : "1.0.0", capabilities: capabilities, allowDowngrade: true, connection: control)
                     upgradeToV2.toggle()
                 case "reexec":
                     let control = try lab.daemon.connect()

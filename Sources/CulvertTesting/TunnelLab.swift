@@ -48,6 +48,8 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     /// The publisher key the installed test provider is signed with (trusted by culvertd).
     public let signingKey: SigningKey
     public private(set) var peer: Process?
+    /// How the running (or next) peer is started; `restartPeer(_:)` changes it.
+    public private(set) var peerOptions: PeerOptions
     private let lock = NSLock()
     private var tornDown = false
 
@@ -56,8 +58,10 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     public var peerLog: String { (try? String(contentsOfFile: directory.path + "/peer.log", encoding: .utf8)) ?? "" }  // absent: empty
 
     /// Creates the namespaces, starts culvertd in A, installs the test provider and (unless
-    /// `startPeer` is false) starts its peer in B. Everything made so far is removed if a step fails.
-    public init(daemonArguments: [String] = [], startPeer: Bool = true) throws {
+    /// `startPeer` is false) starts its peer in B with `peerOptions`. Everything made so far is
+    /// removed if a step fails.
+    public init(daemonArguments: [String] = [], startPeer: Bool = true, peerOptions: PeerOptions = .plain) throws {
+        self.peerOptions = peerOptions
         namespaces = try NetworkNamespacePair()
         do {
             directory = try TemporaryDirectory(prefix: "culvert-tunnel")
@@ -97,10 +101,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     }
 
     private static func release(peer: Process?, daemon: DaemonProcess, namespaces: NetworkNamespacePair, directory: TemporaryDirectory) {
-        if let peer, peer.isRunning {
-            peer.terminate()
-            peer.waitUntilExit()
-        }
+        stopPeer(peer)
         daemon.stop()
         namespaces.tearDown()
         directory.remove()
@@ -132,10 +133,11 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     @discardableResult
     public func installTestProvider(
         version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil, allowDowngrade: Bool = false,
-        connection: VarlinkClientConnection? = nil, limits: (tasks: Int?, memory: Int?) = (nil, nil)
+        connection: VarlinkClientConnection? = nil, limits: (tasks: Int?, memory: Int?) = (nil, nil),
+        identifier: String = TunnelLab.extensionIdentifier
     ) throws -> JSONValue {
         let bundle = try providerBundle(
-            version: version, build: build, capabilities: capabilities, behaviour: behaviour, limits: limits)
+            version: version, build: build, capabilities: capabilities, behaviour: behaviour, limits: limits, identifier: identifier)
         return try (connection ?? control).call(
             ManagerMethod.installExtension.rawValue, ["path": .string(bundle), "allowDowngrade": .bool(allowDowngrade)],
             timeoutMilliseconds: Self.sessionCallMilliseconds)
@@ -143,31 +145,35 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
 
     /// A bundle of the test provider at `version` (`build`), signed with the lab's key: installing it
     /// replaces the installed one (an upgrade when the version is higher). `behaviour` goes into
-    /// the bundle's bin/behaviour.txt (see TestProvider). Returns its path.
+    /// the bundle's bin/behaviour.txt (see TestProvider). `identifier` other than the default makes
+    /// a second extension of the same code (e.g. an offloading variant next to the plain one).
+    /// Returns its path.
     public func providerBundle(
         version: String, build: Int = 1, capabilities: [BundleCapability] = [], behaviour: String? = nil,
-        limits: (tasks: Int?, memory: Int?) = (nil, nil)
+        limits: (tasks: Int?, memory: Int?) = (nil, nil), identifier: String = TunnelLab.extensionIdentifier
     ) throws -> String {
-        let sources = directory.path + "/src-\(version)-\(build)-\(behaviour ?? "normal")"
+        let sources = directory.path + "/src-\(identifier)-\(version)-\(build)-\(behaviour ?? "normal")"
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
         try FileSystem.setMode(sources, 0o755)
         return try BundleFixture.make(
-            in: sources, identifier: Self.extensionIdentifier, version: version, build: build, capabilities: capabilities,
+            in: sources, identifier: identifier, version: version, build: build, capabilities: capabilities,
             key: signingKey, executableFile: Products.path(of: "culvert-test-provider"),
             extraFiles: behaviour.map { ["bin/behaviour.txt": $0 + "\n"] } ?? [:], taskLimit: limits.tasks, memoryLimit: limits.memory)
     }
 
-    /// Starts `culvert-test-provider peer` in B (TUN 10.77.0.2/24, 10.99.0.1 on its loopback) and
-    /// waits (bounded) until it relays.
+    /// Starts `culvert-test-provider peer` in B (TUN 10.77.0.2/24, 10.99.0.1 on its loopback) with
+    /// `peerOptions` and waits (bounded) until it relays.
     public func startPeerProcess() throws {
-        try namespaces.ip(in: namespaces.b, ["addr", "add", Self.behindPeer + "/32", "dev", "lo"])
+        if try !namespaces.ip(in: namespaces.b, ["-j", "addr", "show", "dev", "lo"]).contains("\"\(Self.behindPeer)\"") {
+            try namespaces.ip(in: namespaces.b, ["addr", "add", Self.behindPeer + "/32", "dev", "lo"])
+        }
         let process = try namespaces.spawn(
             in: namespaces.b,
             [
                 Products.path(of: "culvert-test-provider"), "peer", "--listen", "\(NetworkNamespacePair.addressB):\(Self.peerPort)",
                 "--remote", "\(NetworkNamespacePair.addressA):\(Self.providerPort)", "--address", Self.tunnelAddressB + "/24",
                 "--seconds", String(Self.peerLifetimeSeconds),
-            ], output: directory.path + "/peer.log")
+            ] + peerOptions.arguments, output: directory.path + "/peer.log")
         peer = process
         let deadline = Date().addingTimeInterval(Self.peerStartDeadline)
         while Date() < deadline {
@@ -177,10 +183,26 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
         throw NetworkNamespacePair.CommandError.failed(command: "peer", status: -1, error: peerLog)
     }
 
+    /// Stops the running peer (waiting for its exit, so its TUN and UDP port are gone) and starts
+    /// one with `options`, e.g. `--tun-offload on` to match a bundle that declares `tun-offload`.
+    public func restartPeer(_ options: PeerOptions) throws {
+        Self.stopPeer(peer)
+        peer = nil
+        peerOptions = options
+        try startPeerProcess()
+    }
+
+    private static func stopPeer(_ peer: Process?) {
+        guard let peer else { return }
+        stop(peer, grace: peerStopGrace)
+    }
+
     /// Saves a profile of the test provider. `options` add to / override the defaults (peer, listen, address).
-    public func saveProfile(_ name: String, options: [String: String] = [:], alwaysOn: Bool = false, secrets: [String: String] = [:])
-        throws
-    {
+    /// `extensionIdentifier` picks another installed variant (see `providerBundle`).
+    public func saveProfile(
+        _ name: String, options: [String: String] = [:], alwaysOn: Bool = false, secrets: [String: String] = [:],
+        extensionIdentifier: String = TunnelLab.extensionIdentifier
+    ) throws {
         var all = [
             "peer": "\(NetworkNamespacePair.addressB):\(Self.peerPort)", "listen": "0.0.0.0:\(Self.providerPort)",
             "address": Self.tunnelAddressA + "/24",
@@ -190,7 +212,7 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
             ManagerMethod.saveProfile.rawValue,
             [
                 "profile": [
-                    "name": .string(name), "extension": .string(Self.extensionIdentifier),
+                    "name": .string(name), "extension": .string(extensionIdentifier),
                     "options": .object(all.mapValues { .string($0) }), "alwaysOn": .bool(alwaysOn),
                     "secrets": .object(secrets.mapValues { .string($0) }),
                 ]

@@ -1,6 +1,6 @@
 // `culvert-bench tunnel`: Connect → connected latency against two baselines (a Ping on the same
-// connection; a bare provider start), and TCP throughput through the test provider's tunnel against
-// the plain veth it runs over. Everything happens in two network namespaces of a TunnelLab, which
+// connection; a bare provider start), and TCP throughput through the test provider's tunnel — plain,
+// and with TUN/UDP offloads (issue 13) — against the plain veth it runs over (Tunnel+Throughput). Everything happens in two network namespaces of a TunnelLab, which
 // is torn down on exit, on error and on SIGINT/SIGTERM.
 
 import ArgumentParser
@@ -12,7 +12,9 @@ import Foundation
 
 struct Tunnel: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Connect latency vs Ping and a bare provider start; iperf3 TCP through the tunnel vs the plain veth. Needs root.")
+        abstract:
+            "Connect latency vs Ping and a bare provider start; iperf3 TCP through the tunnel (plain and offloading) vs the plain veth. Needs root."
+    )
 
     static let profile = "bench"
 
@@ -31,38 +33,51 @@ struct Tunnel: ParsableCommand {
     @Option(help: "Seconds per iperf3 run.")
     var seconds = 5
 
-    @Option(help: "iperf3 runs per path, veth and tunnel alternating.")
-    var rounds = 2
+    @Option(help: "iperf3 runs per path; each round measures the veth, the plain provider and the offloading one in turn.")
+    var rounds = 3
+
+    @Option(
+        help:
+            "The tunnel's MTU (the profile's mtu option): 1472 fills the 1,500-byte veth exactly with the outer IPv4/UDP header, so no outer datagram is fragmented."
+    )
+    var tunnelMTU = Tunnel.defaultTunnelMTU
+
+    @Flag(help: "Only the throughput rows (no Ping, Connect/Disconnect or provider-start latency).")
+    var throughputOnly = false
 
     func validate() throws {
         guard (1...10_000).contains(cycles), (0...100).contains(warmup), (1...1_000_000).contains(pings), (1...1_000).contains(probes)
         else { throw ValidationError("cycles 1–10000, warmup 0–100, pings 1–1000000, probes 1–1000") }
-        guard (1...60).contains(seconds), (1...10).contains(rounds) else { throw ValidationError("seconds 1–60, rounds 1–10") }
+        guard (1...60).contains(seconds), (1...10).contains(rounds), (576...9000).contains(tunnelMTU) else {
+            throw ValidationError("seconds 1–60, rounds 1–10, tunnel-mtu 576–9000")
+        }
     }
 
     func run() throws {
         guard getuid() == 0 else { throw ValidationError("culvert-bench tunnel creates network namespaces: run it as root") }
         // Installed before the lab exists; a signal during its setup waits for it (a failing setup cleans up itself).
+        let loadBefore = loadAverage()
         let box = LabBox()
         try SignalTeardown.install { box.settled()?.tearDown() }
         let lab: TunnelLab
-        do { lab = try TunnelLab() } catch {
+        do { lab = try TunnelLab(peerOptions: Self.plainPeer) } catch {
             box.settle(nil)
             throw error
         }
         box.settle(lab)
         defer { lab.tearDown() }
-        try lab.saveProfile(Self.profile)
+        try lab.saveProfile(Self.profile, options: ["mtu": String(tunnelMTU)])
 
-        let ping = try measurePing(lab)
-        let (connect, disconnect) = try measureCycles(lab)
-        let probe = try measureProviderStart(lab)
-        let throughput = try measureThroughput(lab)
-
-        print(
-            report(
-                ping: Percentiles(nanoseconds: ping), connect: Percentiles(nanoseconds: connect),
-                disconnect: Percentiles(nanoseconds: disconnect), probe: Percentiles(nanoseconds: probe), throughput: throughput))
+        if !throughputOnly {
+            let ping = try measurePing(lab)
+            let (connect, disconnect) = try measureCycles(lab)
+            let probe = try measureProviderStart(lab)
+            print(
+                latencyReport(
+                    ping: Percentiles(nanoseconds: ping), connect: Percentiles(nanoseconds: connect),
+                    disconnect: Percentiles(nanoseconds: disconnect), probe: Percentiles(nanoseconds: probe)))
+        }
+        print(throughputReport(try measureThroughput(lab), load: (loadBefore, loadAverage())))
     }
 
     // MARK: latency
@@ -110,70 +125,6 @@ struct Tunnel: ParsableCommand {
         let probe = try ProviderStartProbe(executable: store + "/bin/provider", user: "nobody")
         for _ in 0..<2 { _ = try probe.measureOnce() }
         return try (0..<probes).map { _ in try probe.measureOnce() }
-    }
-
-    // MARK: throughput
-
-    struct Throughput {
-        var veth: [IperfResult] = []
-        var tunnel: [IperfResult] = []
-        var tunnelMTU = 0
-        var vethMTU = 0
-        /// Where the tunnel loses packets: UDP receive-buffer overflows (the outer datagrams) and
-        /// packets the TUN devices dropped on transmit (queue full), in A and in B.
-        var udpReceiveBufferErrors = (a: 0, b: 0)
-        var tunTransmitDrops = (a: 0, b: 0)
-    }
-
-    private func measureThroughput(_ lab: TunnelLab) throws -> Throughput {
-        let reply = try lab.connect(Self.profile)
-        guard let providerPID = reply["session"]?["pid"]?.intValue, let interface = reply["session"]?["interface"]?.stringValue else {
-            throw BenchError.failed("Connect replied without pid or interface: \(reply.jsonString)")
-        }
-        let peerPID = lab.peer?.processIdentifier ?? 0
-        var result = Throughput()
-        result.tunnelMTU = try mtu(lab, interface)
-        result.vethMTU = try mtu(lab, "veth-a")
-        let reach = try lab.inA(["ping", "-c", "1", "-W", "2", TunnelLab.tunnelAddressB])
-        guard reach.status == 0 else { throw BenchError.failed("no ping through the tunnel: \(reach.output)\(reach.error)\(lab.peerLog)") }
-        let log = lab.directory.file("iperf-server.log")
-        for _ in 0..<rounds {
-            result.veth.append(try Iperf.measure(lab: lab, to: NetworkNamespacePair.addressB, seconds: seconds, log: log))
-            result.tunnel.append(
-                try Iperf.measure(lab: lab, to: TunnelLab.tunnelAddressB, seconds: seconds, watch: [Int32(providerPID), peerPID], log: log))
-        }
-        result.udpReceiveBufferErrors = (
-            try udpReceiveBufferErrors(lab, lab.namespaces.a), try udpReceiveBufferErrors(lab, lab.namespaces.b)
-        )
-        result.tunTransmitDrops = (
-            try transmitDrops(lab, lab.namespaces.a, prefix: "cvt"), try transmitDrops(lab, lab.namespaces.b, prefix: "cvtpeer")
-        )
-        try lab.disconnect(Self.profile)
-        return result
-    }
-
-    /// Udp RcvbufErrors of `namespace` since it was created (/proc/net/snmp).
-    private func udpReceiveBufferErrors(_ lab: TunnelLab, _ namespace: String) throws -> Int {
-        let snmp = try lab.namespaces.exec(in: namespace, ["cat", "/proc/net/snmp"]).output
-        let udp = snmp.split(separator: "\n").filter { $0.hasPrefix("Udp: ") }.map { $0.split(separator: " ") }
-        guard udp.count >= 2, let column = udp[0].firstIndex(of: "RcvbufErrors"), column < udp[1].count else { return -1 }
-        return Int(udp[1][column]) ?? -1
-    }
-
-    /// Transmit drops of the links in `namespace` whose name starts with `prefix`.
-    private func transmitDrops(_ lab: TunnelLab, _ namespace: String, prefix: String) throws -> Int {
-        let text = try lab.namespaces.ip(in: namespace, ["-j", "-s", "link", "show"])
-        let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] ?? []
-        return links.filter { ($0["ifname"] as? String)?.hasPrefix(prefix) ?? false }.reduce(0) { sum, link in
-            let tx = (link["stats64"] as? [String: Any])?["tx"] as? [String: Any]
-            return sum + (tx?["dropped"] as? Int ?? 0)
-        }
-    }
-
-    private func mtu(_ lab: TunnelLab, _ interface: String) throws -> Int {
-        let text = try lab.namespaces.ip(in: lab.namespaces.a, ["-j", "link", "show", "dev", interface])
-        let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]
-        return links?.first?["mtu"] as? Int ?? 0
     }
 }
 
