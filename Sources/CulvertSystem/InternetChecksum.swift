@@ -13,21 +13,45 @@ struct InternetChecksum {
 
     /// Adds `bytes` as big-endian 16-bit words; an odd last byte is padded with a zero byte.
     /// Ranges added one after the other must each start at an even offset of the checksummed data.
+    ///
+    /// Sums native 64-bit words with end-around carry and swaps the folded result once: the ones'
+    /// complement sum is byte-order independent (RFC 1071 §2(B)), so this equals the sum of
+    /// big-endian 16-bit words at a quarter of the loads and no per-word swap (it is the hot loop of
+    /// splitting and merging 64 KiB super-packets).
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
-        var index = 0
         let count = bytes.count
-        var wide: UInt64 = 0
-        while index + 4 <= count {
-            wide &+= UInt64(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt32.self)))
-            index += 4
+        var index = 0
+        var accumulator: UInt64 = 0
+        var carries: UInt64 = 0
+        @inline(__always) func accumulate(_ word: UInt64) {
+            let (total, overflow) = accumulator.addingReportingOverflow(word)
+            accumulator = total
+            carries &+= overflow ? 1 : 0
         }
-        if index + 2 <= count {
-            wide &+= UInt64(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt16.self)))
-            index += 2
+        while index + 32 <= count {
+            accumulate(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            accumulate(bytes.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self))
+            accumulate(bytes.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self))
+            accumulate(bytes.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self))
+            index += 32
         }
-        if index < count { wide &+= UInt64(bytes[index]) << 8 }
-        // At most 16,384 4-byte words per 64 KiB range: no overflow of 64 bits for any sane number of ranges.
-        sum &+= wide
+        while index + 8 <= count {
+            accumulate(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            index += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < count {
+            tail |= UInt64(bytes[index]) << shift
+            shift += 8
+            index += 1
+        }
+        accumulate(tail)
+        // Each carry out of 64 bits is worth 2^64 ≡ 1 (mod 2^16 − 1): add them back, then fold.
+        var folded = (accumulator & 0xFFFF_FFFF) &+ (accumulator >> 32) &+ carries
+        while folded > 0xFFFF { folded = (folded & 0xFFFF) &+ (folded >> 16) }
+        // Native order is little-endian on every platform Culvert runs on; the swap makes it big-endian.
+        sum &+= UInt64(UInt16(littleEndian: UInt16(folded)).byteSwapped)
     }
 
     /// Adds one 16-bit word.
