@@ -123,11 +123,11 @@ let package = Package(
             swiftSettings: strict),
         // The io.culvert.wireguard profile schema and the wg-quick reader (culvertctl profile import); pure Swift.
         .target(name: "WireGuardConfig", dependencies: ["CulvertCore"], path: "tunnel/Sources/WireGuardConfig", swiftSettings: strict),
-        // The provider's protocol core as pure values: routing, replay, sessions, the device, timers (docs/notes-wgdevice.md).
+        // The provider's protocol core as pure values: routing, replay, sessions, the device, timers (docs/ARCHITECTURE.md, "The WireGuard provider").
         .target(
             name: "WireGuardDevice", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Sources/WireGuardDevice",
             swiftSettings: strict),
-        // By hand, release build: in-place ChaCha20-Poly1305 against swift-crypto's ChaChaPoly (docs/notes-wgcrypto.md).
+        // By hand, release build: in-place ChaCha20-Poly1305 against swift-crypto's ChaChaPoly (docs/ARCHITECTURE.md, "The WireGuard provider").
         .executableTarget(
             name: "wireguard-crypto-bench",
             dependencies: ["WireGuardCrypto", .product(name: "Crypto", package: "swift-crypto")],

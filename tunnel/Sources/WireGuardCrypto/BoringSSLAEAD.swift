@@ -5,7 +5,7 @@
 // measured on this machine (release build, 1,420-byte packets, one core) swift-crypto's ChaChaPoly
 // seals at 0.3–0.45 GB/s with 13 heap allocations a call and has no in-place API; BoringSSL's
 // EVP_AEAD_CTX with a reused context seals in place at ~1.2 GB/s with none (libsodium 0.7, OpenSSL 3
-// 0.8; figures and the bench in docs/notes-wgcrypto.md). It adds no runtime library: swift-crypto
+// 0.8; figures and the bench in docs/ARCHITECTURE.md ("The WireGuard provider")). It adds no runtime library: swift-crypto
 // already compiles BoringSSL into every binary that uses Crypto. The catch: CCryptoBoringSSL is not a
 // stable API, so Package.swift pins swift-crypto `exact:` and nothing outside this file touches it.
 internal import CCryptoBoringSSL

@@ -1,6 +1,6 @@
 // wireguard-crypto-bench: seals 1,420-byte packets on one core with WireGuardCrypto's in-place
 // ChaCha20-Poly1305 (BoringSSL, reused context) and with swift-crypto's ChaChaPoly, and prints
-// GB/s for each. Run by hand, release build (figures in docs/notes-wgcrypto.md):
+// GB/s for each. Run by hand, release build (figures in docs/ARCHITECTURE.md ("The WireGuard provider")):
 //   swift build -c release --product wireguard-crypto-bench && .build/release/wireguard-crypto-bench [seconds-per-run] [runs]
 // Not a test: timings are never asserted.
 import Crypto
