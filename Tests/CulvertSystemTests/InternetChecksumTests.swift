@@ -42,8 +42,10 @@ final class InternetChecksumTests: XCTestCase {
         for round in 0..<2_000 {
             let count = Int.random(in: 0...1_600, using: &generator)
             let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            let pieces = (0..<Int.random(in: 0...4, using: &generator)).map { _ in Int.random(in: 0...max(0, count / 2), using: &generator) * 2 }
-                .sorted()
+            let pieces = (0..<Int.random(in: 0...4, using: &generator)).map { _ in
+                Int.random(in: 0...max(0, count / 2), using: &generator) * 2
+            }
+            .sorted()
             XCTAssertEqual(checksum(bytes, pieces: pieces), Self.reference(bytes), "round \(round), \(count) bytes, pieces \(pieces)")
         }
     }
