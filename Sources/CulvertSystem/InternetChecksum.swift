@@ -21,22 +21,18 @@ struct InternetChecksum {
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
         let count = bytes.count
         var index = 0
-        var accumulator: UInt64 = 0
-        var carries: UInt64 = 0
-        @inline(__always) func accumulate(_ word: UInt64) {
-            let (total, overflow) = accumulator.addingReportingOverflow(word)
-            accumulator = total
-            carries &+= overflow ? 1 : 0
-        }
+        // A two-word accumulator passed inout, not a nested function capturing it: a capturing
+        // closure boxes its variables on the heap in debug builds, once per call.
+        var sums = (accumulator: UInt64(0), carries: UInt64(0))
         while index + 32 <= count {
-            accumulate(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-            accumulate(bytes.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self))
-            accumulate(bytes.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self))
-            accumulate(bytes.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self))
+            Self.accumulate(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self), into: &sums)
+            Self.accumulate(bytes.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self), into: &sums)
+            Self.accumulate(bytes.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self), into: &sums)
+            Self.accumulate(bytes.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self), into: &sums)
             index += 32
         }
         while index + 8 <= count {
-            accumulate(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            Self.accumulate(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self), into: &sums)
             index += 8
         }
         var tail: UInt64 = 0
@@ -46,12 +42,19 @@ struct InternetChecksum {
             shift += 8
             index += 1
         }
-        accumulate(tail)
+        Self.accumulate(tail, into: &sums)
         // Each carry out of 64 bits is worth 2^64 ≡ 1 (mod 2^16 − 1): add them back, then fold.
-        var folded = (accumulator & 0xFFFF_FFFF) &+ (accumulator >> 32) &+ carries
+        var folded = (sums.accumulator & 0xFFFF_FFFF) &+ (sums.accumulator >> 32) &+ sums.carries
         while folded > 0xFFFF { folded = (folded & 0xFFFF) &+ (folded >> 16) }
         // Native order is little-endian on every platform Culvert runs on; the swap makes it big-endian.
         sum &+= UInt64(UInt16(littleEndian: UInt16(folded)).byteSwapped)
+    }
+
+    @inline(__always)
+    private static func accumulate(_ word: UInt64, into sums: inout (accumulator: UInt64, carries: UInt64)) {
+        let (total, overflow) = sums.accumulator.addingReportingOverflow(word)
+        sums.accumulator = total
+        sums.carries &+= overflow ? 1 : 0
     }
 
     /// Adds one 16-bit word.
