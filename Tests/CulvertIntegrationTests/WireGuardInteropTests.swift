@@ -70,6 +70,8 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertGreaterThan(peers.first?["transferTx"] as? Int ?? 0, 3 * 1452)
         XCTAssertEqual(peers.first?["handshakesInitiated"] as? Int, 1, "A initiated the one handshake")
         try assertNoSecrets(lab)
+        let containment = try lab.lab.session("wg")?["containment"]
+        XCTAssertEqual(containment?["deniedCalls"]?.intValue, 0, "culvert-wireguard makes no call the filter refuses: \(String(describing: containment))")
     }
 
     func testWireguardGoInitiates() throws {
@@ -105,6 +107,33 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertGreaterThan(handshake, 0, log(lab))
         let peer = (try statusOf(lab)["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(peer["persistentKeepalive"] as? Int, 1)
+    }
+
+    func testAnInvalidProfileFailsTheStartNamingTheProblem() throws {
+        let lab = try makeLab()
+        let cases: [(String, [String: String], [String: String], String)] = [
+            ("no-key", ["address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB], [:], "private-key"),
+            ("unknown", ["address": "10.66.0.1/24", "colour": "blue"], ["private-key": lab.privateKeyA], "colour"),
+            ("v6-endpoint", ["address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB, "peer.0.endpoint": "[fd00::2]:51820"],
+                ["private-key": lab.privateKeyA], "IPv6"),
+        ]
+        for (name, options, secrets, expected) in cases {
+            _ = try lab.lab.control.call(
+                "io.culvert.Manager.SaveProfile",
+                [
+                    "profile": [
+                        "name": .string(name), "extension": .string(WireGuardLab.extensionIdentifier),
+                        "options": .object(options.mapValues { .string($0) }), "alwaysOn": .bool(false),
+                        "secrets": .object(secrets.mapValues { .string($0) }),
+                    ]
+                ], timeoutMilliseconds: TunnelLab.callMilliseconds)
+            let error = TunnelLab.remoteError { try lab.lab.connect(name) }
+            XCTAssertEqual(error?.name, "io.culvert.Manager.ConnectFailed", name)
+            XCTAssertEqual(error?.parameters["reason"]?.stringValue, "start_failed", name)
+            let description = error?.parameters["description"]?.stringValue ?? ""
+            XCTAssertTrue(description.contains(expected), "\(name): \(description)")
+            XCTAssertFalse(description.contains(lab.privateKeyA), name)
+        }
     }
 
     // MARK: helpers
