@@ -102,7 +102,8 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
     public func wgInB(_ arguments: [String]) throws -> String {
         let result = try lab.inB([Self.wgCommand] + arguments)
         guard result.status == 0 else {
-            throw NetworkNamespacePair.CommandError.failed(command: "wg " + arguments.joined(separator: " "), status: result.status, error: result.error)
+            throw NetworkNamespacePair.CommandError.failed(
+                command: "wg " + arguments.joined(separator: " "), status: result.status, error: result.error)
         }
         return result.output
     }
@@ -169,7 +170,8 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
     private static func wg(_ arguments: [String]) throws -> String {
         let result = try NetworkNamespacePair.run(wgCommand, arguments)
         guard result.status == 0 else {
-            throw NetworkNamespacePair.CommandError.failed(command: "wg " + arguments.joined(separator: " "), status: result.status, error: result.error)
+            throw NetworkNamespacePair.CommandError.failed(
+                command: "wg " + arguments.joined(separator: " "), status: result.status, error: result.error)
         }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -177,7 +179,9 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
     /// `wg pubkey` reads the key on stdin; a shell feeds it (test keys only).
     private static func publicKey(of privateKey: String) throws -> String {
         let result = try NetworkNamespacePair.run("/bin/sh", ["-c", "printf '%s\\n' \"$0\" | \(wgCommand) pubkey", privateKey])
-        guard result.status == 0 else { throw NetworkNamespacePair.CommandError.failed(command: "wg pubkey", status: result.status, error: result.error) }
+        guard result.status == 0 else {
+            throw NetworkNamespacePair.CommandError.failed(command: "wg pubkey", status: result.status, error: result.error)
+        }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -71,7 +71,9 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertEqual(peers.first?["handshakesInitiated"] as? Int, 1, "A initiated the one handshake")
         try assertNoSecrets(lab)
         let containment = try lab.lab.session("wg")?["containment"]
-        XCTAssertEqual(containment?["deniedCalls"]?.intValue, 0, "culvert-wireguard makes no call the filter refuses: \(String(describing: containment))")
+        XCTAssertEqual(
+            containment?["deniedCalls"]?.intValue, 0,
+            "culvert-wireguard makes no call the filter refuses: \(String(describing: containment))")
     }
 
     func testWireguardGoInitiates() throws {
@@ -114,8 +116,10 @@ final class WireGuardInteropTests: XCTestCase {
         let cases: [(String, [String: String], [String: String], String)] = [
             ("no-key", ["address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB], [:], "private-key"),
             ("unknown", ["address": "10.66.0.1/24", "colour": "blue"], ["private-key": lab.privateKeyA], "colour"),
-            ("v6-endpoint", ["address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB, "peer.0.endpoint": "[fd00::2]:51820"],
-                ["private-key": lab.privateKeyA], "IPv6"),
+            (
+                "v6-endpoint", ["address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB, "peer.0.endpoint": "[fd00::2]:51820"],
+                ["private-key": lab.privateKeyA], "IPv6"
+            ),
         ]
         for (name, options, secrets, expected) in cases {
             _ = try lab.lab.control.call(

@@ -101,11 +101,7 @@ final class DataPlane: Sendable {
                     for packet in packets {
                         let count = packet.count
                         let result = scratch.withUnsafeMutableBytes { buffer in
-                            packet.withUnsafeBytes { bytes in
-                                if let base = bytes.baseAddress {
-                                    (buffer.baseAddress! + WireGuardDevice.headroom).copyMemory(from: base, byteCount: count)  // !: non-empty array
-                                }
-                            }
+                            Self.copy(packet, into: buffer, at: WireGuardDevice.headroom)
                             return device.withLock { $0.send(packet: buffer, packetCount: count, now: now, using: &random) }
                         }
                         actions += result.actions
@@ -150,13 +146,13 @@ final class DataPlane: Sendable {
                     var actions: [DeviceAction] = []
                     for index in 0..<min(datagrams.count, senders.count) {
                         let sender = senders[index]
-                        guard let from = ProfileMapping.endpoint(RawEndpoint(address: sender.address.bytes, port: sender.port)) else { continue }
+                        guard let from = ProfileMapping.endpoint(RawEndpoint(address: sender.address.bytes, port: sender.port)) else {
+                            continue
+                        }
                         let datagram = datagrams[index]
                         let count = datagram.count
                         let result = scratch.withUnsafeMutableBytes { buffer in
-                            datagram.withUnsafeBytes { bytes in
-                                if let base = bytes.baseAddress { buffer.baseAddress!.copyMemory(from: base, byteCount: count) }  // !: non-empty array
-                            }
+                            Self.copy(datagram, into: buffer, at: 0)
                             return device.withLock { $0.receive(datagram: buffer, count: count, from: from, now: now, using: &random) }
                         }
                         actions += result.actions
@@ -225,6 +221,14 @@ final class DataPlane: Sendable {
             case .handshakeGaveUp(let peer, let dropped):
                 say("peer \(StatusReport.base64(peer)): handshake gave up, \(dropped) queued packets dropped")
             }
+        }
+    }
+
+    /// Copies `bytes` into `buffer` at `offset`; the scratch buffers are sized for the largest slot.
+    private static func copy(_ bytes: ArraySlice<UInt8>, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
+        precondition(offset + bytes.count <= buffer.count, "a scratch buffer is smaller than a batch slot")
+        bytes.withUnsafeBytes { source in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + source.count]).copyMemory(from: source)
         }
     }
 

@@ -70,7 +70,9 @@ enum ProfileMapping {
                 guard let address = IPAddress(bytes: given.address.bytes) else { throw .unsupported("peer.\(index).endpoint") }
                 endpoint = Endpoint(address: address, port: given.port)
             }
-            let allowed = peer.allowedIPs.compactMap { cidr in IPAddress(bytes: cidr.address.bytes).flatMap { IPPrefix($0, cidr.prefixLength) } }
+            let allowed = peer.allowedIPs.compactMap { cidr in
+                IPAddress(bytes: cidr.address.bytes).flatMap { IPPrefix($0, cidr.prefixLength) }
+            }
             peers.append(
                 PeerConfiguration(
                     publicKey: publicKey, presharedKey: presharedKey, endpoint: endpoint, allowedIPs: allowed,

@@ -48,7 +48,8 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         self.socket = socket
         listenPort = bound
         keepalives = Dictionary(
-            deviceConfiguration.peers.map { ($0.publicKey, Int($0.persistentKeepalive?.components.seconds ?? 0)) }) { first, _ in first }
+            deviceConfiguration.peers.map { ($0.publicKey, Int($0.persistentKeepalive?.components.seconds ?? 0)) }
+        ) { first, _ in first }
         plane = try DataPlane(device: device, start: start, flow: tunnel.packetFlow, socket: socket, mtu: plan.mtu)
         say(
             "started: interface \(StatusReport.base64(device.publicKey)) on \(tunnel.session?.interface ?? "?"), UDP port \(bound), "
