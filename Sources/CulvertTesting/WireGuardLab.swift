@@ -7,7 +7,7 @@
 //   namespace A                                              namespace B
 //   culvertd ── culvert-wireguard ── UDP 10.200.0.1:51821 ═══ 10.200.0.2:51820 ── wireguard-go
 //                    │ fd 3                                                          │
-//                  cvtN 10.66.0.1/24 ─ ─ ─ ─ ─ ─ WireGuard ─ ─ ─ ─ ─ ─ ─ ─ ─ ─   wgtN 10.66.0.2/24
+//                  cvtN 10.66.0.1/24 fd66::1/64 ─ ─ ─ WireGuard ─ ─ ─ ─ ─ ─   wgtN 10.66.0.2/24 fd66::2/64
 
 import CulvertSystem
 import CulvertVarlink
@@ -18,6 +18,8 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
     public static let extensionIdentifier = "io.culvert.wireguard"
     public static let tunnelAddressA = "10.66.0.1"
     public static let tunnelAddressB = "10.66.0.2"
+    public static let tunnelAddress6A = "fd66::1"
+    public static let tunnelAddress6B = "fd66::2"
     public static let portA = 51821
     public static let portB = 51820
     public static let wgCommand = "/usr/bin/wg"
@@ -82,7 +84,7 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
         var text = """
             [Interface]
             PrivateKey = \(privateKeyA)
-            Address = \(Self.tunnelAddressA)/24
+            Address = \(Self.tunnelAddressA)/24, \(Self.tunnelAddress6A)/64
             ListenPort = \(Self.portA)
             DNS = 10.66.0.53, wg.example.invalid
 
@@ -90,7 +92,7 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
             PublicKey = \(publicKeyB)
             PresharedKey = \(presharedKey)
             Endpoint = \(NetworkNamespacePair.addressB):\(Self.portB)
-            AllowedIPs = \(Self.tunnelAddressB)/32
+            AllowedIPs = \(Self.tunnelAddressB)/32, \(Self.tunnelAddress6B)/128
 
             """
         if let persistentKeepalive { text += "PersistentKeepalive = \(persistentKeepalive)\n" }
@@ -158,12 +160,13 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
             PublicKey = \(publicKeyA)
             PresharedKey = \(presharedKey)
             Endpoint = \(NetworkNamespacePair.addressA):\(Self.portA)
-            AllowedIPs = \(Self.tunnelAddressA)/32
+            AllowedIPs = \(Self.tunnelAddressA)/32, \(Self.tunnelAddress6A)/128
 
             """
         _ = FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         try wgInB(["setconf", interfaceB, file])
         try lab.namespaces.ip(in: lab.namespaces.b, ["addr", "add", Self.tunnelAddressB + "/24", "dev", interfaceB])
+        try lab.namespaces.ip(in: lab.namespaces.b, ["addr", "add", Self.tunnelAddress6B + "/64", "dev", interfaceB, "nodad"])
         try lab.namespaces.ip(in: lab.namespaces.b, ["link", "set", interfaceB, "up"])
     }
 

@@ -97,6 +97,33 @@ final class WireGuardInteropTests: XCTestCase {
         try assertNoSecrets(lab)
     }
 
+    func testIPv6InsideTheTunnel() throws {
+        let lab = try makeLab()
+        try connect(lab)
+        let ping = try lab.lab.inA(["ping", "-6", "-c", "3", "-W", Self.pingWait, WireGuardLab.tunnelAddress6B])
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error + log(lab))
+        let back = try lab.lab.inB(["ping", "-6", "-c", "3", "-W", Self.pingWait, WireGuardLab.tunnelAddress6A])
+        XCTAssertEqual(back.status, 0, back.output + back.error + log(lab))
+        // 1372 + 8 (ICMPv6) + 40 (IPv6) = 1420.
+        let full = try lab.lab.inA(["ping", "-6", "-c", "2", "-M", "do", "-s", "1372", "-W", Self.pingWait, WireGuardLab.tunnelAddress6B])
+        XCTAssertEqual(full.status, 0, full.output + full.error + log(lab))
+    }
+
+    func testReconnectHandshakesAgain() throws {
+        let lab = try makeLab()
+        try connect(lab)
+        let first = try lab.lab.inA(["ping", "-c", "2", "-W", Self.pingWait, WireGuardLab.tunnelAddressB])
+        XCTAssertEqual(first.status, 0, first.output + first.error + log(lab))
+        try lab.lab.disconnect("wg")
+        XCTAssertEqual(try lab.lab.session("wg")?["state"]?.stringValue ?? "disconnected", "disconnected")
+        try connect(lab)
+        // A new provider process: new keys in flight, wireguard-go still holds the old session and must accept the new one.
+        let second = try lab.lab.inA(["ping", "-c", "2", "-W", Self.pingWait, WireGuardLab.tunnelAddressB])
+        XCTAssertEqual(second.status, 0, second.output + second.error + log(lab))
+        let peer = (try statusOf(lab)["peers"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(peer["handshakesInitiated"] as? Int, 1, "the new process initiated its own handshake")
+    }
+
     func testPersistentKeepaliveHandshakesWithoutTraffic() throws {
         let lab = try makeLab(persistentKeepalive: 1)
         try connect(lab)
