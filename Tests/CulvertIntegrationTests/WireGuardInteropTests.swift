@@ -69,6 +69,11 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertGreaterThan(peers.first?["transferRx"] as? Int ?? 0, 3 * 1452)
         XCTAssertGreaterThan(peers.first?["transferTx"] as? Int ?? 0, 3 * 1452)
         XCTAssertEqual(peers.first?["handshakesInitiated"] as? Int, 1, "A initiated the one handshake")
+        let drops = status["drops"] as? [String: Int]
+        XCTAssertNotNil(drops)
+        for reason in ["authenticationFailed", "replayedCounter", "disallowedSource", "invalidMAC1"] {
+            XCTAssertNil(drops?[reason], "wireguard-go's messages all authenticate: \(String(describing: drops))")
+        }
         try assertNoSecrets(lab)
         let containment = try lab.lab.session("wg")?["containment"]
         XCTAssertEqual(

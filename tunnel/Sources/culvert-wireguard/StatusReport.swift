@@ -1,7 +1,7 @@
 // StatusReport: the answer to the `status` provider message (`culvertctl message PROFILE status`),
 // a JSON object in the spirit of `wg show`: the interface's public key and port, and per peer its
-// public key, endpoint, latest handshake, transfer and persistent keepalive. Public keys only: no
-// private or preshared key ever reaches this file's output.
+// public key, endpoint, latest handshake, transfer and persistent keepalive; the device's drops by
+// reason. Public keys only: no private or preshared key ever reaches this file's output.
 
 import Foundation
 import WireGuardCrypto
@@ -30,6 +30,10 @@ enum StatusReport {
         let object: [String: Any] = [
             "publicKey": base64(device.publicKey), "listenPort": Int(listenPort ?? 0), "peers": peers,
             "dropped": Int(clamping: device.drops.total),
+            "drops": Dictionary(
+                uniqueKeysWithValues: DropReason.allCases.filter { device.drops[$0] > 0 }.map {
+                    (String(describing: $0), Int(clamping: device.drops[$0]))
+                }),
         ]
         // try?: every value above is a string, a number, an array or a dictionary of them.
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
