@@ -80,7 +80,8 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
     }
 
     /// A's side as a wg-quick file (keys included: for `culvertctl profile import`).
-    public func wgQuickFileA(persistentKeepalive: Int? = nil) -> String {
+    /// `allowedIPs` replaces the peer's AllowedIPs (default: B's tunnel addresses).
+    public func wgQuickFileA(persistentKeepalive: Int? = nil, allowedIPs: String? = nil) -> String {
         var text = """
             [Interface]
             PrivateKey = \(privateKeyA)
@@ -92,7 +93,7 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
             PublicKey = \(publicKeyB)
             PresharedKey = \(presharedKey)
             Endpoint = \(NetworkNamespacePair.addressB):\(Self.portB)
-            AllowedIPs = \(Self.tunnelAddressB)/32, \(Self.tunnelAddress6B)/128
+            AllowedIPs = \(allowedIPs ?? "\(Self.tunnelAddressB)/32, \(Self.tunnelAddress6B)/128")
 
             """
         if let persistentKeepalive { text += "PersistentKeepalive = \(persistentKeepalive)\n" }

@@ -13,14 +13,14 @@ final class WireGuardInteropTests: XCTestCase {
     static let pingWait = "5"
 
     /// A lab with culvert-wireguard installed, wireguard-go up in B, and A's wg-quick file imported as profile "wg".
-    private func makeLab(persistentKeepalive: Int? = nil) throws -> WireGuardLab {
+    private func makeLab(persistentKeepalive: Int? = nil, allowedIPs: String? = nil) throws -> WireGuardLab {
         let tunnel = try TunnelLab(test: self, startPeer: false)
         let lab = try WireGuardLab(lab: tunnel)
         addTeardownBlock { lab.tearDown() }
         let file = tunnel.directory.path + "/wg.conf"
         XCTAssertTrue(
             FileManager.default.createFile(
-                atPath: file, contents: Data(lab.wgQuickFileA(persistentKeepalive: persistentKeepalive).utf8),
+                atPath: file, contents: Data(lab.wgQuickFileA(persistentKeepalive: persistentKeepalive, allowedIPs: allowedIPs).utf8),
                 attributes: [.posixPermissions: 0o600]))
         let imported = try culvertctl(lab, ["profile", "import", file, "--name", "wg"])
         XCTAssertEqual(imported.status, 0, imported.stderr)
@@ -112,6 +112,23 @@ final class WireGuardInteropTests: XCTestCase {
         // 1372 + 8 (ICMPv6) + 40 (IPv6) = 1420.
         let full = try lab.lab.inA(["ping", "-6", "-c", "2", "-M", "do", "-s", "1372", "-W", Self.pingWait, WireGuardLab.tunnelAddress6B])
         XCTAssertEqual(full.status, 0, full.output + full.error + log(lab))
+    }
+
+    func testFullTunnelKeepsTheUnderlayOutside() throws {
+        let lab = try makeLab(allowedIPs: "0.0.0.0/0")
+        // Reachable from A only through the tunnel: on B's loopback, not on the veth.
+        try lab.lab.namespaces.ip(in: lab.lab.namespaces.b, ["addr", "add", TunnelLab.behindPeer + "/32", "dev", "lo"])
+        try connect(lab)
+        let route = try lab.lab.inA(["ip", "route", "get", TunnelLab.behindPeer])
+        XCTAssertEqual(route.status, 0, "A has a route only through the tunnel's default: \(route.error)")
+        XCTAssertFalse(route.output.contains("veth-a"), "everything goes through the tunnel: \(route.output)")
+        let ping = try lab.lab.inA(["ping", "-c", "3", "-W", Self.pingWait, TunnelLab.behindPeer])
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error + log(lab))
+        XCTAssertGreaterThan(try lab.latestHandshakeInB(), 0)
+        let peer = (try statusOf(lab)["peers"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(
+            peer["endpoint"] as? String, "\(NetworkNamespacePair.addressB):\(WireGuardLab.portB)", "the protected socket stayed on the veth"
+        )
     }
 
     func testReconnectHandshakesAgain() throws {
