@@ -30,12 +30,18 @@ final class DataPlane: Sendable {
     static let stopDeadline: DispatchTimeInterval = .seconds(3)
     /// Pause after an unexpected socket or TUN error, so a persistent one does not spin.
     static let errorPause = 0.01
+    /// Shortest timer wait: a deadline a tick did not move cannot make the timer thread spin.
+    static let minimumTimerWait: Duration = .milliseconds(1)
+    /// At most one error line per this interval (a send failing for every packet must not flood the session log).
+    static let errorLogInterval: Duration = .seconds(1)
 
     let device: Mutex<WireGuardDevice>
     private let flow: PacketFlow
     private let socket: DatagramSocket
     private let wake: WakeEvent
     private let stopped = Atomic<Bool>(false)
+    /// When an error was last logged, and how many were not logged since.
+    private let errorLog = Mutex<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
     private let finished = DispatchGroup()
     private let start: ContinuousClock.Instant
     /// Largest inner packet read from the TUN (its MTU, bounded by an IP packet's size).
@@ -118,7 +124,7 @@ final class DataPlane: Sendable {
                 } while packets.isFull && !isStopped
             } catch {
                 if error.isWouldBlock { continue }
-                say("tun-to-udp: \(error)")
+                sayError("tun-to-udp: \(error)")
                 Thread.sleep(forTimeInterval: Self.errorPause)
             }
         }
@@ -165,7 +171,7 @@ final class DataPlane: Sendable {
                 } while datagrams.isFull && !isStopped
             } catch {
                 if error.isWouldBlock { continue }
-                say("udp-to-tun: \(error)")
+                sayError("udp-to-tun: \(error)")
                 Thread.sleep(forTimeInterval: Self.errorPause)
             }
         }
@@ -178,11 +184,9 @@ final class DataPlane: Sendable {
         while !isStopped {
             let deadline = device.withLock { $0.nextDeadline }
             var wait = Self.timerSlice
-            if let deadline { wait = max(.zero, min(deadline - now, Self.timerSlice)) }
-            if wait > .zero {
-                // try?: a failed wait just ticks early, which fires nothing before its deadline.
-                if let ready = try? Descriptor.waitReadable([wake.descriptor], timeout: wait), ready.contains(0) { return }
-            }
+            if let deadline { wait = max(Self.minimumTimerWait, min(deadline - now, Self.timerSlice)) }
+            // try?: a failed wait just ticks early, which fires nothing before its deadline.
+            if let ready = try? Descriptor.waitReadable([wake.descriptor], timeout: wait), ready.contains(0) { return }
             perform(device.withLock { $0.tick(now: now, using: &random) })
         }
     }
@@ -199,7 +203,7 @@ final class DataPlane: Sendable {
                 guard n > 0 else { return }
                 sent += n
             } catch {
-                if !error.isWouldBlock { say("send to \(destination): \(error)") }
+                if !error.isWouldBlock { sayError("send to \(destination): \(error)") }
                 return
             }
         }
@@ -214,7 +218,7 @@ final class DataPlane: Sendable {
                 do throws(SystemError) {
                     _ = try socket.send(bytes, to: destination)
                 } catch {
-                    if !error.isWouldBlock { say("send to \(destination): \(error)") }
+                    if !error.isWouldBlock { sayError("send to \(destination): \(error)") }
                 }
             case .keysZeroed(let peer):
                 say("peer \(StatusReport.base64(peer)): keys zeroed after 3 × REJECT_AFTER_TIME without a handshake")
@@ -222,6 +226,21 @@ final class DataPlane: Sendable {
                 say("peer \(StatusReport.base64(peer)): handshake gave up, \(dropped) queued packets dropped")
             }
         }
+    }
+
+    /// Logs `text` unless an error was logged less than `errorLogInterval` ago (then counts it).
+    private func sayError(_ text: String) {
+        let suppressed: Int? = errorLog.withLock { state in
+            let now = ContinuousClock.now
+            if let last = state.last, last.duration(to: now) < Self.errorLogInterval {
+                state.suppressed += 1
+                return nil
+            }
+            defer { state = (now, 0) }
+            return state.suppressed
+        }
+        guard let suppressed else { return }
+        say(suppressed > 0 ? "\(text) (\(suppressed) more errors not logged)" : text)
     }
 
     /// Copies `bytes` into `buffer` at `offset`; the scratch buffers are sized for the largest slot.

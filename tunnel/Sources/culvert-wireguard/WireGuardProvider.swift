@@ -44,6 +44,10 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
             socket.close()
             throw error
         }
+        for (family, addresses, routes) in [("IPv4", plan.ipv4Addresses, plan.ipv4Routes), ("IPv6", plan.ipv6Addresses, plan.ipv6Routes)]
+        where addresses.isEmpty && !routes.isEmpty {
+            say("no \(family) address: the \(family) AllowedIPs (\(routes.joined(separator: ", "))) get no route")
+        }
         let bound = try socket.localEndpoint().port
         self.socket = socket
         listenPort = bound
