@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CulvertClient", targets: ["CulvertClient"]),
         .library(name: "CulvertProvider", targets: ["CulvertProvider"]),
         .executable(name: "culvert-test-provider", targets: ["culvert-test-provider"]),
+        .executable(name: "culvert-wireguard", targets: ["culvert-wireguard"]),
         .executable(name: "culvert-hostile-provider", targets: ["culvert-hostile-provider"]),
     ],
     dependencies: [
@@ -127,6 +128,10 @@ let package = Package(
         .target(
             name: "WireGuardDevice", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Sources/WireGuardDevice",
             swiftSettings: strict),
+        // The provider executable: WireGuardDevice on the CulvertProvider SDK (issue 14, item 3).
+        .executableTarget(
+            name: "culvert-wireguard", dependencies: ["CulvertProvider", "WireGuardConfig", "WireGuardDevice", "WireGuardCrypto"],
+            path: "tunnel/Sources/culvert-wireguard", swiftSettings: strict),
         // By hand, release build: in-place ChaCha20-Poly1305 against swift-crypto's ChaChaPoly (docs/ARCHITECTURE.md, "The WireGuard provider").
         .executableTarget(
             name: "wireguard-crypto-bench",

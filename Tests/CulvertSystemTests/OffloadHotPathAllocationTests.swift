@@ -146,7 +146,9 @@ final class OffloadHotPathAllocationTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: trace) }  // try?: cleanup of a temporary file
         let child = Process()
         child.executableURL = URL(fileURLWithPath: try FileSystem.symbolicLinkTarget("/proc/self/exe"))
-        child.arguments = ["CulvertSystemTests.OffloadHotPathAllocationTests/testTenThousandPacketsThroughPacketFlowAndDatagramOffloadLeaveTheHeapAsItWas"]
+        child.arguments = [
+            "CulvertSystemTests.OffloadHotPathAllocationTests/testTenThousandPacketsThroughPacketFlowAndDatagramOffloadLeaveTheHeapAsItWas"
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["LD_PRELOAD"] = tracer
         environment["MALLOC_TRACE"] = trace
@@ -192,7 +194,8 @@ enum MallocTrace {
     static func start() { call("mtrace") }
     static func stop() { call("muntrace") }
 
-    private typealias VersionedLookup = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>, UnsafePointer<CChar>) ->
+    private typealias VersionedLookup =
+        @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>, UnsafePointer<CChar>) ->
         UnsafeMutableRawPointer?
 
     /// libc_malloc_debug's mtrace/muntrace are non-default versions (`mtrace@GLIBC_2.2.5`, libc has

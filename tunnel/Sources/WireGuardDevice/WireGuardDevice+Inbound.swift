@@ -191,6 +191,9 @@ extension WireGuardDevice {
         peers[peer].statistics.receivedBytes += UInt64(count)
         if slot == .next {
             updateIndices(of: peer) { _ = $0.keypairs.confirmNext() }
+            // The responder's handshake is complete once the initiator's first data confirms it
+            // (kernel receive.c, wireguard-go ReceivedWithKeypair): latest handshake, timers.
+            peers[peer].handshakeComplete(now: now)
             result.actions = flushQueue(peer, now: now, keepaliveIfEmpty: false, using: &generator)
         }
         peers[peer].anyAuthenticatedPacketReceived()

@@ -25,6 +25,8 @@ final class DeviceHandshakeTests: XCTestCase {
         XCTAssertNotNil(network.devices[a].keypairs(of: keyB)?.current)
         XCTAssertNotNil(network.devices[b].keypairs(of: keyA)?.current, "first data confirmed the responder's session")
         XCTAssertNil(network.devices[b].keypairs(of: keyA)?.next)
+        XCTAssertNotNil(network.devices[a].statistics(of: keyB)?.lastHandshakeAt, "the initiator's handshake completed")
+        XCTAssertNotNil(network.devices[b].statistics(of: keyA)?.lastHandshakeAt, "the responder's completed on confirmation")
         for round in 0..<20 {
             let fromA = network.sendPacket(from: a, toHost: 2, payloadCount: round * 37, fill: UInt8(round))
             XCTAssertNotNil(fromA.messageCount)

@@ -1,0 +1,42 @@
+// StatusReport: the answer to the `status` provider message (`culvertctl message PROFILE status`),
+// a JSON object in the spirit of `wg show`: the interface's public key and port, and per peer its
+// public key, endpoint, latest handshake, transfer and persistent keepalive; the device's drops by
+// reason. Public keys only: no private or preshared key ever reaches this file's output.
+
+import Foundation
+import WireGuardCrypto
+import WireGuardDevice
+
+enum StatusReport {
+    static func base64(_ key: PublicKey) -> String { Data(key.bytes).base64EncodedString() }
+
+    /// `keepalives`: each peer's persistent keepalive in seconds (0 = off), by public key.
+    static func json(device: WireGuardDevice, listenPort: UInt16?, keepalives: [PublicKey: Int]) -> [UInt8] {
+        var peers: [[String: Any]] = []
+        for key in device.peerKeys {
+            guard let statistics = device.statistics(of: key) else { continue }
+            var latest = 0
+            if let at = statistics.lastHandshakeAt { latest = Int((device.unixTimeAtZero + at).components.seconds) }
+            peers.append([
+                "publicKey": base64(key),
+                "endpoint": device.endpoint(of: key)?.description ?? "",
+                "latestHandshake": latest,
+                "transferRx": Int(clamping: statistics.receivedBytes),
+                "transferTx": Int(clamping: statistics.sentBytes),
+                "persistentKeepalive": keepalives[key] ?? 0,
+                "handshakesInitiated": Int(clamping: statistics.handshakesInitiated),
+            ])
+        }
+        let object: [String: Any] = [
+            "publicKey": base64(device.publicKey), "listenPort": Int(listenPort ?? 0), "peers": peers,
+            "dropped": Int(clamping: device.drops.total),
+            "drops": Dictionary(
+                uniqueKeysWithValues: DropReason.allCases.filter { device.drops[$0] > 0 }.map {
+                    (String(describing: $0), Int(clamping: device.drops[$0]))
+                }),
+        ]
+        // try?: every value above is a string, a number, an array or a dictionary of them.
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+}

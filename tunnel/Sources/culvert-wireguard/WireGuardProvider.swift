@@ -1,0 +1,94 @@
+// WireGuardProvider: the PacketTunnelProvider of culvert-wireguard. startTunnel reads the profile
+// (WireGuardConfiguration: options + secrets), builds the WireGuardDevice, opens and protects one
+// UDP socket (IPv4, the listen port or an ephemeral one), applies addresses, routes (every peer's
+// AllowedIPs), DNS and MTU through culvertd, and starts the DataPlane. Handover is not declared
+// yet (the device's state export is later work), so an upgrade is stop → start.
+// Keys never reach the log: the configuration types redact them and only public keys are printed.
+
+import CulvertProvider
+import CulvertSystem
+import Foundation
+import WireGuardConfig
+import WireGuardCrypto
+import WireGuardDevice
+
+final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // plane/socket change only in calls, which run one at a time
+    let tunnel: Tunnel
+    private var plane: DataPlane?
+    private var socket: DatagramSocket?
+    private var listenPort: UInt16?
+    private var keepalives: [PublicKey: Int] = [:]
+
+    init(tunnel: Tunnel) { self.tunnel = tunnel }
+
+    func startTunnel(options: [String: String]) async throws {
+        let configuration: WireGuardConfiguration
+        do {
+            configuration = try WireGuardConfiguration(options: options, secrets: tunnel.secrets)
+        } catch {
+            throw WireGuardStartError.configuration(error)
+        }
+        let deviceConfiguration = try ProfileMapping.device(configuration)
+        let plan = ProfileMapping.settings(configuration)
+        let start = ContinuousClock.now
+        let unixNow = Date().timeIntervalSince1970
+        let device = WireGuardDevice(configuration: deviceConfiguration, unixTimeAtZero: .seconds(unixNow))
+
+        let socket = try DatagramSocket.open(.ipv4)
+        do {
+            try socket.bind(to: IPEndpoint(address: .unspecified(.ipv4), port: configuration.interface.listenPort ?? 0))
+            // Marked before the first send, so a full tunnel never routes the tunnel's own datagrams into itself.
+            try await tunnel.protect(socket)
+            try await tunnel.setTunnelNetworkSettings(Self.networkSettings(plan))
+        } catch {
+            socket.close()
+            throw error
+        }
+        for (family, addresses, routes) in [("IPv4", plan.ipv4Addresses, plan.ipv4Routes), ("IPv6", plan.ipv6Addresses, plan.ipv6Routes)]
+        where addresses.isEmpty && !routes.isEmpty {
+            say("no \(family) address: the \(family) AllowedIPs (\(routes.joined(separator: ", "))) get no route")
+        }
+        let bound = try socket.localEndpoint().port
+        self.socket = socket
+        listenPort = bound
+        keepalives = Dictionary(
+            deviceConfiguration.peers.map { ($0.publicKey, Int($0.persistentKeepalive?.components.seconds ?? 0)) }
+        ) { first, _ in first }
+        plane = try DataPlane(device: device, start: start, flow: tunnel.packetFlow, socket: socket, mtu: plan.mtu)
+        say(
+            "started: interface \(StatusReport.base64(device.publicKey)) on \(tunnel.session?.interface ?? "?"), UDP port \(bound), "
+                + "\(deviceConfiguration.peers.count) peer(s), MTU \(plan.mtu)")
+    }
+
+    func stopTunnel(reason: TunnelStopReason) async {
+        say("stopTunnel reason=\(reason.rawValue)")
+        plane?.stop()
+        plane = nil
+        socket?.close()
+        socket = nil
+    }
+
+    func handleAppMessage(_ message: [UInt8]) async -> [UInt8]? {
+        let text = String(decoding: message, as: UTF8.self)
+        guard text == "status" else { return Array("unknown message; try \"status\"".utf8) }
+        guard let plane else { return Array("{}".utf8) }
+        let port = listenPort
+        let keepalives = keepalives
+        return plane.device.withLock { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives) }
+    }
+
+    static func networkSettings(_ plan: SettingsPlan) -> TunnelNetworkSettings {
+        var settings = TunnelNetworkSettings(tunnelRemoteAddress: plan.remoteAddress, mtu: plan.mtu)
+        if !plan.ipv4Addresses.isEmpty { settings.ipv4 = IPSettings(addresses: plan.ipv4Addresses, includedRoutes: plan.ipv4Routes) }
+        if !plan.ipv6Addresses.isEmpty { settings.ipv6 = IPSettings(addresses: plan.ipv6Addresses, includedRoutes: plan.ipv6Routes) }
+        if !plan.dnsServers.isEmpty || !plan.searchDomains.isEmpty {
+            settings.dns = DNSSettings(servers: plan.dnsServers, searchDomains: plan.searchDomains)
+        }
+        return settings
+    }
+}
+
+/// One line to stdout, unbuffered (culvertd keeps it as the session log). Never pass it a key.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data("culvert-wireguard: \(text)\n".utf8))
+}
