@@ -108,18 +108,25 @@ ssize_t culvert_datagram_receive(int fd, void *buf, size_t len, int *family, uin
     return n;
 }
 
-int culvert_datagram_send_batch(int fd, const void *base, size_t slot_size, const size_t *lengths, int count, int family,
-                                const uint8_t *address, uint16_t port) {
+/// The checks and destination both batch senders share: `count` within the batch limit, and the
+/// address (family 0: the socket's connected peer, length 0). -1 with errno on bad input.
+static int batch_destination(int count, int family, const uint8_t *address, uint16_t port, struct sockaddr_storage *storage,
+                             socklen_t *address_len) {
     if (count < 0 || count > CULVERT_DATAGRAM_BATCH_MAX) {
         errno = EINVAL;
         return -1;
     }
+    *address_len = 0;
+    if (family == 0) return 0;
+    *address_len = fill_ip_address(storage, family, address, port);
+    return *address_len == 0 ? -1 : 0;
+}
+
+int culvert_datagram_send_batch(int fd, const void *base, size_t slot_size, const size_t *lengths, int count, int family,
+                                const uint8_t *address, uint16_t port) {
     struct sockaddr_storage storage;
     socklen_t address_len = 0;
-    if (family != 0) {
-        address_len = fill_ip_address(&storage, family, address, port);
-        if (address_len == 0) return -1;
-    }
+    if (batch_destination(count, family, address, port, &storage, &address_len) < 0) return -1;
     struct mmsghdr messages[CULVERT_DATAGRAM_BATCH_MAX];
     struct iovec vectors[CULVERT_DATAGRAM_BATCH_MAX];
     memset(messages, 0, sizeof(messages[0]) * (size_t)count);
@@ -240,16 +247,9 @@ int culvert_udp_set_gro(int fd, int on) {
 int culvert_udp_send_segmented(int fd, const void *base, size_t slot_size, const size_t *lengths, const int *firsts,
                                const int *segments, const uint16_t *segment_sizes, int count, int family,
                                const uint8_t *address, uint16_t port) {
-    if (count < 0 || count > CULVERT_DATAGRAM_BATCH_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
     struct sockaddr_storage storage;
     socklen_t address_len = 0;
-    if (family != 0) {
-        address_len = fill_ip_address(&storage, family, address, port);
-        if (address_len == 0) return -1;
-    }
+    if (batch_destination(count, family, address, port, &storage, &address_len) < 0) return -1;
     struct mmsghdr messages[CULVERT_DATAGRAM_BATCH_MAX];
     struct iovec vectors[CULVERT_DATAGRAM_BATCH_MAX];
     union {

@@ -65,16 +65,17 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
         }
     }
 
+    /// How long wireguard-go gets to exit on SIGTERM before SIGKILL.
+    static let stopGrace: TimeInterval = 2
+
     deinit { tearDown() }
 
     public func tearDown() {
         lock.withLock {
             guard !tornDown else { return }
             tornDown = true
-            if let process = wireguardGo, process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
+            // TunnelLab.stop: SIGKILL after a grace (children of Dispatch threads may block SIGTERM).
+            if let process = wireguardGo { TunnelLab.stop(process, grace: Self.stopGrace) }
             try? FileManager.default.removeItem(atPath: "\(Self.controlDirectory)/\(interfaceB).sock")  // try?: gone after a clean exit
         }
     }

@@ -47,22 +47,32 @@ extension WireGuardDevice {
         return result
     }
 
+    /// The responder's gate for a handshake message: nil lets it through; otherwise what to answer
+    /// instead — a drop for a bad mac1, or under load, for a message without a current mac2, a
+    /// cookie reply to `source`.
+    private mutating func cookieGate(
+        _ message: some HandshakeMessage, senderIndex: UInt32, from source: Endpoint, now: Duration,
+        using generator: inout some RandomNumberGenerator
+    ) -> InboundResult? {
+        let sourceBytes = source.cookieSource
+        do throws(HandshakeError) {
+            guard try cookieChecker.verify(message, source: sourceBytes, now: now, underLoad: underLoad) == .sendCookie else { return nil }
+        } catch {
+            return drop(.invalidMAC1)
+        }
+        let reply = cookieChecker.makeReply(to: message, receiverIndex: senderIndex, source: sourceBytes, now: now, using: &generator)
+        var result = InboundResult()
+        result.actions = [.send(reply.bytes, to: source)]
+        return result
+    }
+
     private mutating func receiveInitiation(
         _ datagram: UnsafeRawBufferPointer, from source: Endpoint, now: Duration, using generator: inout some RandomNumberGenerator
     ) -> InboundResult {
         let message: HandshakeInitiation
         do throws(MessageParseError) { message = try HandshakeInitiation(parsing: datagram) } catch { return drop(.malformed) }
-        let sourceBytes = source.cookieSource
-        do throws(HandshakeError) {
-            if try cookieChecker.verify(message, source: sourceBytes, now: now, underLoad: underLoad) == .sendCookie {
-                let reply = cookieChecker.makeReply(
-                    to: message, receiverIndex: message.senderIndex, source: sourceBytes, now: now, using: &generator)
-                var result = InboundResult()
-                result.actions = [.send(reply.bytes, to: source)]
-                return result
-            }
-        } catch {
-            return drop(.invalidMAC1)
+        if let refusal = cookieGate(message, senderIndex: message.senderIndex, from: source, now: now, using: &generator) {
+            return refusal
         }
         let responder: Responder
         do throws(HandshakeError) {
@@ -110,17 +120,8 @@ extension WireGuardDevice {
         guard let peer = peerByIndex[message.receiverIndex], let initiator = peers[peer].handshake,
             initiator.localIndex == message.receiverIndex
         else { return drop(.unknownReceiverIndex) }
-        let sourceBytes = source.cookieSource
-        do throws(HandshakeError) {
-            if try cookieChecker.verify(message, source: sourceBytes, now: now, underLoad: underLoad) == .sendCookie {
-                let reply = cookieChecker.makeReply(
-                    to: message, receiverIndex: message.senderIndex, source: sourceBytes, now: now, using: &generator)
-                var result = InboundResult()
-                result.actions = [.send(reply.bytes, to: source)]
-                return result
-            }
-        } catch {
-            return drop(.invalidMAC1)
+        if let refusal = cookieGate(message, senderIndex: message.senderIndex, from: source, now: now, using: &generator) {
+            return refusal
         }
         let keys: TransportKeys
         do throws(HandshakeError) { keys = try initiator.consume(response: message, local: privateKey) } catch {
