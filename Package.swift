@@ -112,7 +112,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], swiftSettings: strict),
         .executableTarget(
-            name: "culvert-fuzz", dependencies: ["CulvertVarlink", "CulvertBundle", "CulvertSystem", "CCulvert"], swiftSettings: strict),
+            name: "culvert-fuzz",
+            dependencies: ["CulvertVarlink", "CulvertBundle", "CulvertSystem", "CCulvert", "WireGuardCrypto", "WireGuardDevice"],
+            swiftSettings: strict),
 
         // tunnel/: the WireGuard provider (issue 14). Crypto primitives, then the protocol as pure value types.
         .systemLibrary(name: "CBlake2", path: "tunnel/Sources/CBlake2", pkgConfig: "libb2", providers: [.apt(["libb2-dev"])]),

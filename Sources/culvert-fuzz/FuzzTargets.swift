@@ -1,6 +1,7 @@
 // Fuzz targets for the parsers hostile input reaches first: varlink messages (JSON framing and
 // call/reply decoding), varlink interface definitions (IDL parser + validator), and extension
-// bundles' manifest.json and signature.json; and TUN super-packets (OffloadFuzzTarget).
+// bundles' manifest.json and signature.json; TUN super-packets (OffloadFuzzTarget); WireGuard
+// datagrams (WireGuardFuzzTarget).
 // Each target also checks a property, so a wrong answer is found, not only a crash.
 
 import CulvertBundle
@@ -13,6 +14,7 @@ enum FuzzTargets {
         "bundle-manifest": bundleManifest,
         "bundle-signature": bundleSignature,
         "virtio-split": OffloadFuzzTarget.virtioSplit,
+        "wireguard-datagram": WireGuardFuzzTarget.datagram,
     ]
 
     /// Decoding never traps; whatever decodes re-encodes to bytes that decode to the same value.
