@@ -113,7 +113,9 @@ let package = Package(
             ], swiftSettings: strict),
         .executableTarget(
             name: "culvert-fuzz",
-            dependencies: ["CulvertVarlink", "CulvertBundle", "CulvertSystem", "CCulvert", "WireGuardCrypto", "WireGuardDevice"],
+            dependencies: [
+                "CulvertVarlink", "CulvertBundle", "CulvertSystem", "CulvertCore", "CCulvert", "WireGuardCrypto", "WireGuardDevice",
+            ],
             swiftSettings: strict),
 
         // tunnel/: the WireGuard provider (issue 14). Crypto primitives, then the protocol as pure value types.
@@ -140,13 +142,15 @@ let package = Package(
             dependencies: ["WireGuardCrypto", .product(name: "Crypto", package: "swift-crypto")],
             path: "tunnel/Sources/wireguard-crypto-bench", swiftSettings: strict),
         .testTarget(
-            name: "WireGuardTests", dependencies: ["WireGuardCrypto", "WireGuardProtocol"], path: "tunnel/Tests/WireGuardTests",
+            name: "WireGuardTests", dependencies: ["WireGuardCrypto", "WireGuardProtocol", "CulvertCore"],
+            path: "tunnel/Tests/WireGuardTests",
             exclude: ["noise_reference.py"], swiftSettings: strict),
         .testTarget(
             name: "WireGuardConfigTests", dependencies: ["WireGuardConfig", "CulvertCore"], path: "tunnel/Tests/WireGuardConfigTests",
             swiftSettings: strict),
         .testTarget(
-            name: "WireGuardDeviceTests", dependencies: ["WireGuardDevice", "WireGuardCrypto", "WireGuardProtocol", "CulvertSystem"],
+            name: "WireGuardDeviceTests",
+            dependencies: ["WireGuardDevice", "WireGuardCrypto", "WireGuardProtocol", "CulvertSystem", "CulvertCore"],
             path: "tunnel/Tests/WireGuardDeviceTests", swiftSettings: strict),
 
         .testTarget(name: "CulvertCoreTests", dependencies: ["CulvertCore"], swiftSettings: strict),

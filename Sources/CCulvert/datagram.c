@@ -108,6 +108,24 @@ ssize_t culvert_datagram_receive(int fd, void *buf, size_t len, int *family, uin
     return n;
 }
 
+/// The headers both batch receivers share: message i reads into slot i of `base`, and, with
+/// `senders`, records its source address there.
+static void prepare_receive(struct mmsghdr *messages, struct iovec *vectors, struct sockaddr_storage *senders, const void *base,
+                            size_t slot_size, int count) {
+    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        vectors[i].iov_base = (uint8_t *)base + slot_size * (size_t)i;
+        vectors[i].iov_len = slot_size;
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+        if (senders != NULL) {
+            memset(&senders[i], 0, sizeof(senders[i]));
+            messages[i].msg_hdr.msg_name = &senders[i];
+            messages[i].msg_hdr.msg_namelen = sizeof(senders[i]);
+        }
+    }
+}
+
 /// The checks and destination both batch senders share: `count` within the batch limit, and the
 /// address (family 0: the socket's connected peer, length 0). -1 with errno on bad input.
 static int batch_destination(int count, int family, const uint8_t *address, uint16_t port, struct sockaddr_storage *storage,
@@ -152,18 +170,7 @@ int culvert_datagram_receive_batch(int fd, void *base, size_t slot_size, size_t 
     struct mmsghdr messages[CULVERT_DATAGRAM_BATCH_MAX];
     struct iovec vectors[CULVERT_DATAGRAM_BATCH_MAX];
     struct sockaddr_storage senders[CULVERT_DATAGRAM_BATCH_MAX];
-    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
-    for (int i = 0; i < count; i++) {
-        vectors[i].iov_base = (uint8_t *)base + slot_size * (size_t)i;
-        vectors[i].iov_len = slot_size;
-        messages[i].msg_hdr.msg_iov = &vectors[i];
-        messages[i].msg_hdr.msg_iovlen = 1;
-        if (families != NULL) {
-            memset(&senders[i], 0, sizeof(senders[i]));
-            messages[i].msg_hdr.msg_name = &senders[i];
-            messages[i].msg_hdr.msg_namelen = sizeof(senders[i]);
-        }
-    }
+    prepare_receive(messages, vectors, families != NULL ? senders : NULL, base, slot_size, count);
     // MSG_WAITFORONE: block (on a blocking socket) only for the first datagram, then take what is queued.
     int received = recvmmsg(fd, messages, (unsigned int)count, MSG_WAITFORONE, NULL);
     if (received < 0) return -1;
@@ -302,19 +309,10 @@ int culvert_udp_receive_coalesced(int fd, void *base, size_t slot_size, size_t *
         char bytes[CMSG_SPACE(sizeof(int)) * 2];
         struct cmsghdr align;
     } controls[CULVERT_DATAGRAM_BATCH_MAX];
-    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
+    prepare_receive(messages, vectors, families != NULL ? senders : NULL, base, slot_size, count);
     for (int i = 0; i < count; i++) {
-        vectors[i].iov_base = (uint8_t *)base + slot_size * (size_t)i;
-        vectors[i].iov_len = slot_size;
-        messages[i].msg_hdr.msg_iov = &vectors[i];
-        messages[i].msg_hdr.msg_iovlen = 1;
         messages[i].msg_hdr.msg_control = controls[i].bytes;
         messages[i].msg_hdr.msg_controllen = sizeof(controls[i].bytes);
-        if (families != NULL) {
-            memset(&senders[i], 0, sizeof(senders[i]));
-            messages[i].msg_hdr.msg_name = &senders[i];
-            messages[i].msg_hdr.msg_namelen = sizeof(senders[i]);
-        }
     }
     int received = recvmmsg(fd, messages, (unsigned int)count, MSG_WAITFORONE, NULL);
     if (received < 0) return -1;

@@ -1,17 +1,13 @@
 // Helpers for WireGuardDeviceTests: a seeded generator and IP packet builders.
+import CulvertCore
 import WireGuardCrypto
 import WireGuardDevice
 
-/// SplitMix64: a seeded generator so runs are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The seeded generator tests use (SplitMix64, CulvertCore), under the name they call it by.
+typealias SeededGenerator = SeededRandomNumberGenerator
+
+extension SeededRandomNumberGenerator {
+    init(state: UInt64) { self.init(seed: state) }
 }
 
 enum TestPackets {

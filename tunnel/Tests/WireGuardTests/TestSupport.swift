@@ -1,4 +1,5 @@
 // Helpers for WireGuardTests: hex, fixed keys, a seeded generator (deterministic tests).
+import CulvertCore
 import WireGuardCrypto
 import XCTest
 
@@ -25,14 +26,9 @@ extension SecretKey {
     static func filled(_ byte: UInt8) -> SecretKey { try! SecretKey(bytes: [UInt8](repeating: byte, count: 32)) }  // 32 bytes
 }
 
-/// SplitMix64: a seeded generator so handshakes and cookies are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The seeded generator tests use (SplitMix64, CulvertCore), under the name they call it by.
+typealias SeededGenerator = SeededRandomNumberGenerator
+
+extension SeededRandomNumberGenerator {
+    init(state: UInt64) { self.init(seed: state) }
 }
