@@ -150,6 +150,9 @@ final class ProviderContainmentTests: XCTestCase {
         let listener = try XCTUnwrap(process.seccompListener)
         XCTAssertEqual(
             try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(listener.rawValue)"), "anon_inode:seccomp notify")
+        // The listing must wait for sleep(1) to be asleep: until then the dynamic loader briefly holds
+        // ld.so.cache and libc on fd 5 (the first free number), which CI once caught mid-load.
+        try Self.waitUntilAsleep(processID: process.processID)
         let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processID)/fd").sorted()
         XCTAssertEqual(fds, ["0", "1", "2", "3", "4"])
         for fd in fds {
@@ -161,6 +164,18 @@ final class ProviderContainmentTests: XCTestCase {
         let cgroupLines = try String(contentsOfFile: "/proc/\(process.processID)/cgroup", encoding: .utf8).split(separator: "\n").map(
             String.init)
         XCTAssertTrue(cgroups.expectedMembership.isSubset(of: CgroupFixture.membership(cgroupLines)), "\(cgroupLines)")
+    }
+
+    /// Waits (bounded) until the process is blocked in nanosleep or clock_nanosleep (x86-64 numbers 35
+    /// and 230, as /proc/PID/syscall shows them), so its startup descriptors are closed.
+    private static func waitUntilAsleep(processID: Int32) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let syscall = try String(contentsOfFile: "/proc/\(processID)/syscall", encoding: .utf8)
+            if syscall.hasPrefix("35 ") || syscall.hasPrefix("230 ") { return }
+            usleep(2_000)
+        }
+        XCTFail("process \(processID) never reached its sleep within 10 s")
     }
 
     /// The notifier keeps a bounded list of distinct names, most recent last.
