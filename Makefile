@@ -28,9 +28,9 @@ test: deps check-generated lint
 	scripts/skew-build >/dev/null
 	$(SWIFT) test --skip-build --scratch-path $(BUILD_DIR)
 
-# A live tunnel in two private network namespaces, watched in culvert-tui. `build` builds every
-# product the script runs: culvertd, culvertctl, culvert-tui and culvert-test-provider (the tunnel's
-# provider and its peer); deps brings iproute2, ping and iperf3.
+# A live WireGuard tunnel in two private network namespaces, watched in culvert-tui. `build` builds
+# every product the script runs: culvertd, culvertctl, culvert-tui and culvert-wireguard (the
+# tunnel's provider); deps brings wireguard-go and wg (the peer), iproute2, ping and iperf3.
 demo: build
 	scripts/demo $(PRODUCTS)
 

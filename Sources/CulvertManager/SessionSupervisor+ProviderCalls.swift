@@ -205,6 +205,9 @@ extension SessionSupervisor {
             run.applied = try NetworkTransaction(steps: plan.steps).apply(
                 on: socket, injectingFailureAt: configuration.injectSettingsFailureAtStep)
             run.plan = plan
+            // Now, not only in settingsApplied: the DNS step below may complete later, and the
+            // monitor's read source could meanwhile take our own link events for someone else's.
+            absorbOwnChanges(on: run.tun.interfaceIndex)
             return true
         } catch {
             logger.error("session \(session.profileName): applying settings: \(error)")

@@ -79,6 +79,10 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertEqual(
             containment?["deniedCalls"]?.intValue, 0,
             "culvert-wireguard makes no call the filter refuses: \(String(describing: containment))")
+        // culvertd's own link changes (MTU, up) while the DNS step was still running were once
+        // reported as someone else's ("cvt0 was set down by someone other than culvertd").
+        let daemonLog = (try? String(contentsOfFile: lab.lab.daemon.logPath, encoding: .utf8)) ?? ""  // try?: absent reads as empty
+        XCTAssertFalse(daemonLog.contains("someone other than culvertd"), daemonLog)
     }
 
     func testWireguardGoInitiates() throws {
