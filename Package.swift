@@ -28,6 +28,9 @@ let package = Package(
         // Exact: tunnel/Sources/WireGuardCrypto/BoringSSLAEAD.swift calls BoringSSL through swift-crypto's
         // CCryptoBoringSSL module, which is not a stable API.
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        // culvertd's metrics (issue 16): swift-metrics' API, served in Prometheus text by swift-prometheus.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C: the only place C types exist. Everything above wraps them.
@@ -58,6 +61,7 @@ let package = Package(
             dependencies: [
                 "CulvertCore", "CulvertSystem", "CulvertVarlink", "CulvertWire", "CulvertBundle",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),

@@ -18,3 +18,18 @@ extension CulvertClient {
         _ = try await call(.reexec, .object(parameters))
     }
 }
+
+extension CulvertClient {
+    /// culvertd's counters and gauges in the Prometheus text exposition format (version 0.0.4):
+    /// every `culvert_*` series, with profile names, extension identifiers and outcomes as labels,
+    /// never a secret, an option value or a path. Root and the reader group may call it.
+    ///
+    /// - Throws: `.permissionDenied`; from a culvertd older than GetMetrics, its MethodNotFound.
+    public func metrics() async throws(CulvertClientError) -> String {
+        let reply = try await call(.getMetrics)
+        guard let text = reply["text"]?.stringValue else {
+            throw .protocolViolation("GetMetrics reply has no text")
+        }
+        return text
+    }
+}

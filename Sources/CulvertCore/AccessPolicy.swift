@@ -22,7 +22,7 @@ public enum AccessLevel: String, Sendable, Codable {
 
 public struct AccessPolicy: Sendable {
     /// Methods that only observe state.
-    public static let readMethods: Set<String> = ["Ping", "GetStatus", "Watch", "ListExtensions"]
+    public static let readMethods: Set<String> = ["Ping", "GetStatus", "Watch", "ListExtensions", "GetMetrics"]
 
     /// gid of the reader group, or nil when that group does not exist (then only root has access).
     public var readerGroupID: UInt32?

@@ -18,6 +18,9 @@ final class EventStream: @unchecked Sendable {  // confined to `queue`
     /// should cost a copy, not a JSON encoding.
     private var encodedStatus: [Audience: [UInt8]] = [:]
 
+    /// Told of every published event (ManagerMetrics counts them), on the queue.
+    var observer: ((EventBody) -> Void)?
+
     init(log: EventLog, queue: DispatchQueue) {
         self.log = log
         self.queue = queue
@@ -50,6 +53,7 @@ final class EventStream: @unchecked Sendable {  // confined to `queue`
         dispatchPrecondition(condition: .onQueue(queue))
         let event = log.append(body, time: WallClock.rfc3339Now())
         encodedStatus = [:]
+        observer?(body)
         var frames: [Audience: [UInt8]] = [:]
         for (id, subscriber) in subscribers.all {
             let frame = frames[subscriber.audience] ?? WireEncoding.eventFrame(event, for: subscriber.audience)

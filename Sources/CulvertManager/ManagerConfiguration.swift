@@ -16,6 +16,8 @@ public struct ManagerConfiguration: Sendable {
     public var eventCapacity = EventLog.defaultCapacity
     public var limits = VarlinkLimits()
     public var version = CulvertVersion.current
+    /// Where culvert.prom is rewritten for node_exporter's textfile collector (nil: not written).
+    public var metricsTextfileDirectory: String?
     var supervisor = SupervisorConfiguration()
     /// The uids (and equal gids) providers run as: each running provider has one of its own.
     public var providerIdentities: ClosedRange<UInt32> {

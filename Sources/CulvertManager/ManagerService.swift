@@ -41,6 +41,13 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     var ownsSocketPath = true
     /// What a re-exec carried in, until the connections are adopted.
     var restoring: ReexecState?
+    /// Counters and gauges for GetMetrics and the textfile (ManagerService+Metrics).
+    let metrics: ManagerMetrics
+    /// Rewrites the metrics textfile every stats interval, when --metrics-textfile is given.
+    var metricsTimer: (any DispatchSourceTimer)?
+    /// Whether a textfile write is in flight (one at a time), and the last write error logged.
+    var metricsWriteInFlight = false
+    var metricsLastError: String?
 
     public convenience init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger) throws(SystemError) {
         try self.init(configuration: configuration, queue: queue, logger: logger, restoring: nil)
@@ -74,6 +81,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             stream = EventStream(log: EventLog(epoch: epoch, capacity: configuration.eventCapacity), queue: queue)
         }
         self.restoring = restoring
+        metrics = ManagerMetrics(
+            version: configuration.version, startTime: WallClock.unixSeconds(), ringCapacity: max(configuration.eventCapacity, 1))
         // Providers (an unprivileged user) must reach their store copy under the state directory;
         // the secrets inside it sit in 0700/0600 subdirectories.
         try FileSystem.createDirectory(configuration.stateDirectory, mode: 0o755)
@@ -87,6 +96,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         for problem in store.problems + catalog.problems + startProblems {
             logger.error("\(problem.kind) \(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
         }
+        stream.observer = { [metrics] body in metrics.observe(body) }
         if restoring == nil { stream.record(EventBody(kind: .daemonStarted, daemon: daemon)) }
         supervisor.quietTransitions = restoring != nil
         supervisor.readoptProviders(carrying: restoring?.seccompListeners ?? [])
@@ -95,6 +105,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         supervisor.quietTransitions = false
         applySpool()
         startAlwaysOnSessions()
+        startMetricsTextfile()
     }
 
     /// The event ring (read-only here: events are added through `publish`).
@@ -150,6 +161,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])
         case .getStatus?:
             replier.reply(encodedParameters: appendingLimits(to: stream.encodedStatus(for: audience(of: call.peer)) { status }))
+        case .getMetrics?:
+            replier.reply(["text": .string(String(decoding: renderMetrics(), as: UTF8.self))])
         case .watch?:
             watch(call, replier: replier)
         case .saveProfile?:

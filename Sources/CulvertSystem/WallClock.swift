@@ -30,6 +30,13 @@ public enum WallClock {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(millis, 3))Z"
     }
 
+    /// Now as seconds since the Unix epoch (CLOCK_REALTIME).
+    public static func unixSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
     /// Monotonic time in nanoseconds, for measuring intervals.
     public static func monotonicNanoseconds() -> UInt64 {
         var spec = timespec()

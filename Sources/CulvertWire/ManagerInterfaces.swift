@@ -325,6 +325,11 @@ method Ping() -> (version: string, epoch: string, seq: int)
 # Returns the whole state at one instant, and the connection limits in force with their use.
 method GetStatus() -> (status: Status, limits: ?ConnectionLimits)
 
+# The daemon's and every session's counters and gauges in the Prometheus text exposition format
+# (version 0.0.4): series named culvert_*, labels without secrets, option values or paths.
+# Readers may call it; the same text is what --metrics-textfile writes.
+method GetMetrics() -> (text: string)
+
 # Streams events; must be called with "more". Without a position (or with one this daemon
 # cannot serve) the first reply is a snapshot event; otherwise the events after `since` in
 # `epoch` are replayed. Live events follow, each exactly once and in order.

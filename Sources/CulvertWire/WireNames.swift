@@ -46,6 +46,7 @@ public enum ManagerMethod: String, CaseIterable, Sendable {
 
     case ping = "io.culvert.Manager.Ping"
     case getStatus = "io.culvert.Manager.GetStatus"
+    case getMetrics = "io.culvert.Manager.GetMetrics"
     case watch = "io.culvert.Manager.Watch"
     case saveProfile = "io.culvert.Manager.SaveProfile"
     case removeProfile = "io.culvert.Manager.RemoveProfile"

@@ -68,7 +68,7 @@ struct Culvertctl: AsyncParsableCommand {
             """,
         subcommands: [
             Status.self, Watch.self, Ping.self, Connect.self, Disconnect.self, SessionCommand.self, Message.self, ProfileCommand.self,
-            ExtensionCommand.self, BundleCommand.self, DaemonCommand.self,
+            ExtensionCommand.self, BundleCommand.self, DaemonCommand.self, Metrics.self,
         ])
 
     /// Lets global options go before the subcommand too (`culvertctl --json status`).

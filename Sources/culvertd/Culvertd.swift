@@ -174,6 +174,13 @@ struct Culvertd: AsyncParsableCommand {
             valueName: "auto|resolved|file"))
     var dns = "auto"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A directory where culvert.prom (the metrics, as `culvertctl metrics` prints them) is rewritten atomically every --stats-interval, for node_exporter's textfile collector.",
+            valueName: "dir"))
+    var metricsTextfile: String?
+
     @Option(name: .long, help: .hidden)
     var testFailSettingsAtStep: Int?
 
@@ -212,6 +219,7 @@ struct Culvertd: AsyncParsableCommand {
         }
         guard DNSBackendChoice(rawValue: dns) != nil else { throw ValidationError("--dns must be auto, resolved or file") }
         guard restartDelayMax >= restartDelay else { throw ValidationError("--restart-delay-max must be at least --restart-delay") }
+        if let metricsTextfile, !metricsTextfile.hasPrefix("/") { throw ValidationError("--metrics-textfile must be an absolute path") }
     }
 
     func run() async throws {
@@ -252,6 +260,7 @@ struct Culvertd: AsyncParsableCommand {
         configuration.resolvConfPath = resolvConf
         configuration.dnsBackend = DNSBackendChoice(rawValue: dns) ?? .auto
         configuration.injectSettingsFailureAtStep = testFailSettingsAtStep
+        configuration.metricsTextfileDirectory = metricsTextfile
         let daemon = ManagerDaemon(configuration: configuration, logger: logger, environment: ProcessInfo.processInfo.environment)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -96,6 +96,9 @@ final class ReaderVisibilityTests: XCTestCase {
         let readerText = try BackgroundCommand(culvertctl + ["status"]).wait()
         XCTAssertEqual(readerStatus.status, 0, readerStatus.stderr)
         XCTAssertEqual(readerText.status, 0, readerText.stderr)
+        let readerMetrics = try BackgroundCommand(culvertctl + ["metrics"]).wait()
+        XCTAssertEqual(readerMetrics.status, 0, readerMetrics.stderr)
+        XCTAssertTrue(readerMetrics.stdout.contains("culvert_session_up{profile=\"leaky\"}"), readerMetrics.stdout)
 
         // Each view was exercised: live events, a snapshot, and a replay (not a snapshot) from seq 0.
         let readerOnceLines = readerOnce.stdoutLines
@@ -108,6 +111,7 @@ final class ReaderVisibilityTests: XCTestCase {
         let reader = [
             ("live Watch", readerLiveResult.stdout), ("GetStatus, ListExtensions, snapshot and replay", readerOnce.stdout),
             ("culvertctl --json status", readerStatus.stdout), ("culvertctl status", readerText.stdout),
+            ("culvertctl metrics", readerMetrics.stdout),
         ]
         for (view, output) in reader {
             let text = output.replacingOccurrences(of: socket, with: "")  // culvertctl status names the socket it was given
