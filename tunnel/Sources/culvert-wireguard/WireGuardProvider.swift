@@ -23,8 +23,12 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
 
     func startTunnel(options: [String: String]) async throws {
         let configuration: WireGuardConfiguration
+        let testOptions: TestOnlyOptions
         do {
-            configuration = try WireGuardConfiguration(options: options, secrets: tunnel.secrets)
+            // Test-only options (test-timers) are set apart first; a release build refuses them.
+            let split = try TestOnlyOptions.split(options, allowed: TestOnlyTimers.allowed)
+            testOptions = split.test
+            configuration = try WireGuardConfiguration(options: split.profile, secrets: tunnel.secrets)
         } catch {
             throw WireGuardStartError.configuration(error)
         }
@@ -32,7 +36,9 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         let plan = ProfileMapping.settings(configuration)
         let start = ContinuousClock.now
         let unixNow = Date().timeIntervalSince1970
-        let device = WireGuardDevice(configuration: deviceConfiguration, unixTimeAtZero: .seconds(unixNow))
+        let device = WireGuardDevice(
+            configuration: deviceConfiguration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow))
+        if let preset = testOptions.timers { say("test-only timers in force: \(preset.rawValue)") }
 
         let socket = try DatagramSocket.open(.ipv4)
         do {
