@@ -74,7 +74,8 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
             let bundle = try Self.bundle(in: lab)
             for control in [lab.control, controlB] {
                 _ = try control.call(
-                    ManagerMethod.installExtension.rawValue, ["path": .string(bundle)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
+                    ManagerMethod.installExtension.rawValue, ["path": .string(bundle)],
+                    timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
             }
             try saveProfile(.a, options: options.merging(optionsA) { $1 })
             try saveProfile(.b, options: options.merging(optionsB) { $1 })
@@ -175,7 +176,8 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     @discardableResult
     public func disconnect(_ side: Side) throws -> JSONValue {
         try control(side).call(
-            ManagerMethod.disconnect.rawValue, ["profile": .string(Self.profileName)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
+            ManagerMethod.disconnect.rawValue, ["profile": .string(Self.profileName)],
+            timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
     }
 
     /// The session of profile "wg" in `side`'s GetStatus, if any.
@@ -196,7 +198,8 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     /// Both sessions' logs, labelled: for failure messages.
     public var logs: String {
         Side.allCases.map { side in
-            "\n\(side.rawValue) session log:\n" + ((try? sessionLog(side).joined(separator: "\n")) ?? "?")  // try?: only for failure messages
+            // try?: only for failure messages.
+            "\n\(side.rawValue) session log:\n" + ((try? sessionLog(side).joined(separator: "\n")) ?? "?")
         }.joined()
     }
 

@@ -104,7 +104,8 @@ final class WireGuardCookieTests: XCTestCase {
 
     private func statusOf(_ tunnel: TunnelLab) throws -> [String: Any] {
         let reply = try tunnel.control.call(
-            "io.culvert.Manager.SendProviderMessage", ["profile": .string("wg"), "data": .string(Data("status".utf8).base64EncodedString())],
+            "io.culvert.Manager.SendProviderMessage",
+            ["profile": .string("wg"), "data": .string(Data("status".utf8).base64EncodedString())],
             timeoutMilliseconds: TunnelLab.callMilliseconds)
         let data = Data(base64Encoded: reply["data"]?.stringValue ?? "") ?? Data()
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]

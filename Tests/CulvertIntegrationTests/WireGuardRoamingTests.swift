@@ -58,16 +58,21 @@ final class WireGuardRoamingTests: XCTestCase {
 
         // B roams: a new address, and its datagrams to A leave from it. Then the old one goes away.
         let flood = try BackgroundCommand(
-            [NetworkNamespacePair.ipCommand, "netns", "exec", b, "ping", "-q", "-c", "1200", "-i", "0.01", "-W", "2", pair.tunnelTarget(.a)])
+            [
+                NetworkNamespacePair.ipCommand, "netns", "exec", b, "ping", "-q", "-c", "1200", "-i", "0.01", "-W", "2",
+                pair.tunnelTarget(.a),
+            ])
         _ = try pair.run(in: .b, ["sysctl", "-qw", "net.ipv4.conf.veth-b.promote_secondaries=1"])
         try lab.namespaces.ip(in: b, ["addr", "add", Self.roamedAddress + "/24", "dev", "veth-b"])
-        try lab.namespaces.ip(in: b, ["route", "replace", NetworkNamespacePair.addressA + "/32", "dev", "veth-b", "src", Self.roamedAddress])
+        try lab.namespaces.ip(
+            in: b, ["route", "replace", NetworkNamespacePair.addressA + "/32", "dev", "veth-b", "src", Self.roamedAddress])
         let roamed = "\(Self.roamedAddress):\(WireGuardCulvertPair.portB)"
         let followed = try pair.waitForPeerStatus(.a) { $0["endpoint"] as? String == roamed }
         XCTAssertEqual(followed["endpoint"] as? String, roamed, "A follows B's authenticated packets" + pair.logs)
         try lab.namespaces.ip(in: b, ["addr", "del", NetworkNamespacePair.addressB + "/24", "dev", "veth-b"])
         let moved = try flood.wait()
-        XCTAssertTrue(moved.stdout.contains("1200 packets transmitted, 1200 received"), "no ping lost while roaming: " + moved.stdout + pair.logs)
+        XCTAssertTrue(
+            moved.stdout.contains("1200 packets transmitted, 1200 received"), "no ping lost while roaming: " + moved.stdout + pair.logs)
 
         // And A's own traffic reaches B at the new address only (the old one is gone).
         try ping(pair, from: .a, count: 3)
