@@ -40,9 +40,10 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
             configuration: deviceConfiguration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow))
         if let preset = testOptions.timers { say("test-only timers in force: \(preset.rawValue)") }
 
-        let socket = try DatagramSocket.open(.ipv4)
+        let family: IPFamily = try ProfileMapping.outerSocketIsIPv6(configuration) ? .ipv6 : .ipv4
+        let socket = try DatagramSocket.open(family)
         do {
-            try socket.bind(to: IPEndpoint(address: .unspecified(.ipv4), port: configuration.interface.listenPort ?? 0))
+            try socket.bind(to: IPEndpoint(address: .unspecified(family), port: configuration.interface.listenPort ?? 0))
             // Marked before the first send, so a full tunnel never routes the tunnel's own datagrams into itself.
             try await tunnel.protect(socket)
             try await tunnel.setTunnelNetworkSettings(Self.networkSettings(plan))
