@@ -58,12 +58,38 @@ final class WireGuardTimerTests: XCTestCase {
 
     func testRejectAfterTimeStopsUsingTheSessionAndZeroesKeys() throws {
         let pair = try makePair(timers: "shortened")
-        try ping(pair, from: .a, count: 3)
+        // One echo (no rekey: the session is younger than REKEY_AFTER_TIME throughout); B's reply,
+        // a transport message on that session, is captured on B's veth as it leaves.
+        let capture = try BackgroundCommand(
+            [
+                NetworkNamespacePair.ipCommand, "netns", "exec", pair.lab.namespaces.b, "python3", "-c", Self.capturer, "veth-b",
+                NetworkNamespacePair.addressB, NetworkNamespacePair.addressA, String(WireGuardCulvertPair.portA),
+            ])
+        defer { capture.kill() }
+        _ = try capture.waitForLine { $0 == "ready" }
+        try ping(pair, from: .a, count: 1)
+        let captured = try capture.wait()
+        let message = captured.stdoutLines.last ?? ""
+        XCTAssertGreaterThan(message.count, 64, "a transport message was captured: \(captured.stdout) \(captured.stderr)")
         let first = try pair.peerStatus(.b)
 
-        // Traffic stopped for longer than REJECT_AFTER_TIME (1.8 s): B must not send on the old
-        // session (§6.2); its next packet waits for a handshake B initiates itself.
+        // Traffic stopped for longer than REJECT_AFTER_TIME (1.8 s). A refuses that message now
+        // (§6.1: nothing is accepted on a session that old) although it is authentic and its key
+        // is still held (it goes at 3 × REJECT_AFTER_TIME).
         Thread.sleep(forTimeInterval: 2.5)
+        let replay = try pair.run(
+            in: .b,
+            ["python3", "-c", Self.sender, message, NetworkNamespacePair.addressA, String(WireGuardCulvertPair.portA)])
+        XCTAssertEqual(replay.status, 0, replay.output + replay.error)
+        var expired = 0
+        for _ in 0..<100 where expired == 0 {
+            expired = (try pair.status(.a)["drops"] as? [String: Int])?["expiredSession"] ?? 0
+            if expired == 0 { usleep(50_000) }
+        }
+        let statusA = try pair.status(.a)
+        XCTAssertEqual(expired, 1, "A refused the message on its expired session: \(statusA)")
+
+        // And B must not send on its old session (§6.2): its next packet waits for a handshake B initiates itself.
         try ping(pair, from: .b, count: 1)
         // (B may also have initiated once right after the first pings, when A's keepalive came later
         // than KEEPALIVE_TIMEOUT + REKEY_TIMEOUT; that session is as expired by now.)
@@ -83,8 +109,44 @@ final class WireGuardTimerTests: XCTestCase {
         let initiated = try pair.peerFigure(.a, "handshakesInitiated")
         try ping(pair, from: .a, count: 1)
         XCTAssertEqual(try pair.peerFigure(.a, "handshakesInitiated"), initiated + 1, "a new handshake after the keys were zeroed")
-        try assertNoAuthenticationDrops(pair)
+        try assertNoAuthenticationDrops(pair, allowing: ["expiredSession"])
     }
+
+    /// Captures (stdlib Python, at most 10 s) the first transport message carrying data from B to
+    /// A's port as it leaves B's veth (ETH_P_ALL: only such a tap sees outgoing frames); prints
+    /// "ready" once listening, then the message in hex.
+    static let capturer = #"""
+        import socket, struct, sys, time
+        iface, b, a, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+        sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        sniff.bind((iface, 0))
+        sniff.settimeout(0.2)
+        print("ready", flush=True)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                frame = sniff.recv(65535)
+            except socket.timeout:
+                continue
+            ip = frame[14:]
+            if frame[12:14] != b"\x08\x00" or len(ip) < 28 or ip[9] != 17:
+                continue
+            ihl = (ip[0] & 15) * 4
+            payload = ip[ihl + 8:]
+            if socket.inet_ntoa(ip[12:16]) != b or socket.inet_ntoa(ip[16:20]) != a:
+                continue
+            if struct.unpack("!H", ip[ihl + 2:ihl + 4])[0] != port or len(payload) <= 32 or payload[0] != 4:
+                continue
+            print(payload.hex(), flush=True)
+            sys.exit(0)
+        sys.exit(1)
+        """#
+
+    /// Sends the hex datagram argv[1] to argv[2]:argv[3] from an ephemeral port.
+    static let sender = #"""
+        import socket, sys
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes.fromhex(sys.argv[1]), (sys.argv[2], int(sys.argv[3])))
+        """#
 
     // MARK: helpers
 
@@ -141,14 +203,14 @@ extension XCTestCase {
 
     /// Neither provider dropped a transport message that failed to authenticate or was replayed,
     /// nor one on an expired session.
-    /// `allowingReplays`: a test that replays a message itself expects `replayedCounter`.
+    /// `allowing`: reasons a test causes itself (a replayed message: `replayedCounter`).
     func assertNoAuthenticationDrops(
-        _ pair: WireGuardCulvertPair, allowingReplays: Bool = false, file: StaticString = #filePath, line: UInt = #line
+        _ pair: WireGuardCulvertPair, allowing: Set<String> = [], file: StaticString = #filePath, line: UInt = #line
     ) throws {
         for side in WireGuardCulvertPair.Side.allCases {
             let drops = try pair.status(side)["drops"] as? [String: Int] ?? [:]
-            for reason in ["authenticationFailed", "replayedCounter", "expiredSession", "handshakeFailed"]
-            where !(allowingReplays && reason == "replayedCounter") {
+            for reason in ["authenticationFailed", "replayedCounter", "expiredSession", "handshakeFailed"] where !allowing.contains(reason)
+            {
                 XCTAssertNil(drops[reason], "\(side) dropped: \(drops)", file: file, line: line)
             }
         }
