@@ -39,7 +39,9 @@ extension WireGuardProvider: HandoverCapable {
         let device = plane.device.withLock { $0 }
         let data = device.exportHandover(now: plane.now)
         pausedDevice = device
-        say("handover prepared: data plane stopped, \(device.sessionCount) session(s) exported (\(data.count) bytes), moving the UDP socket")
+        say(
+            "handover prepared: data plane stopped, \(device.sessionCount) session(s) exported (\(data.count) bytes), moving the UDP socket"
+        )
         return HandoverState(data: data, sockets: [socket])
     }
 
