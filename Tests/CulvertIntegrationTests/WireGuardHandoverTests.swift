@@ -1,9 +1,9 @@
 // WireGuardHandoverTests (issue 14 item 4): culvert-wireguard in namespace A against Debian's
 // wireguard-go in B, a 1,000 pings/s flood from A to B's tunnel address running throughout, and
 // (a) a live extension upgrade to a second bundle version (a handover), (b) a culvertd re-exec,
-// (c) culvertd killed with SIGKILL and restarted (re-adoption). Each time B's `wg show
-// latest-handshakes` must not change (no new handshake) and no ping may be lost. Root; private
-// namespaces torn down by the labs even when a test fails.
+// (c) culvertd killed with SIGKILL and restarted (re-adoption of a provider that took over by
+// handover). Each time B's `wg show latest-handshakes` must not change (no new handshake) and no
+// ping may be lost. Root; private namespaces torn down by the labs even when a test fails.
 
 import CulvertTesting
 import CulvertVarlink
@@ -56,7 +56,8 @@ final class WireGuardHandoverTests: XCTestCase {
         XCTAssertFalse(ping.isRunning, "ping did not finish")
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""  // try?: absent is reported below
         let (sent, received) = HandoverTests.pingCounts(text)
-        print("WireGuardHandoverTests \(name): step \(String(format: "%.2f", took)) s, pings \(sent) sent \(received) received")
+        let rtt = text.split(separator: "\n").first { $0.hasPrefix("rtt") } ?? "no rtt line"
+        print("WireGuardHandoverTests \(name): step \(String(format: "%.2f", took)) s, pings \(sent) sent \(received) received, \(rtt)")
         XCTAssertEqual(sent, Self.floodCount, text)
         XCTAssertEqual(sent - received, 0, "pings lost across \(name):\n\(text)" + log(lab))
         XCTAssertEqual(try lab.latestHandshakeInB(), handshake, "B saw a new handshake across \(name)" + log(lab))
@@ -97,6 +98,9 @@ final class WireGuardHandoverTests: XCTestCase {
 
     func testDaemonKillAndRestartReadoptsTheSession() throws {
         let lab = try makeLab()
+        // A handed-over provider (its record moved to the new run) is what culvertd must re-adopt.
+        let installed = try lab.installBundle(version: "2.0.0", capabilities: [.handover])
+        XCTAssertEqual(installed["result"]?.stringValue, "replaced", "\(installed)")
         let pid = try XCTUnwrap(try lab.lab.session("wg")?["pid"]?.intValue)
         try flood(lab, "kill -9 and restart") {
             lab.lab.daemon.crash()
@@ -109,6 +113,7 @@ final class WireGuardHandoverTests: XCTestCase {
         let session = try XCTUnwrap(sessions.first { $0["profile"]?.stringValue == "wg" })
         XCTAssertEqual(session["reason"]?.stringValue, "readopted")
         XCTAssertEqual(session["pid"]?.intValue, pid)
+        XCTAssertEqual(session["extensionVersion"]?.stringValue, "2.0.0")
         _ = try control.call(
             "io.culvert.Manager.Disconnect", ["profile": .string("wg")], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
     }

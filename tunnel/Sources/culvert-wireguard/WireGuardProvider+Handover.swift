@@ -14,12 +14,14 @@ import WireGuardDevice
 /// Why a handover step failed here. Never carries a key.
 enum WireGuardHandoverError: Error, CustomStringConvertible {
     case notRunning
+    case stopTimedOut
     case sockets(count: Int)
     case state(DeviceHandoverError)
 
     var description: String {
         switch self {
         case .notRunning: return "no running tunnel to hand over"
+        case .stopTimedOut: return "the data plane did not stop in time; not handing over"
         case .sockets(let count): return "a handover passes exactly one UDP socket, not \(count)"
         case .state(let error): return "\(error)"
         }
@@ -34,9 +36,16 @@ extension WireGuardProvider: HandoverCapable {
 
     func prepareHandover() async throws -> HandoverState {
         guard let plane, let socket else { throw WireGuardHandoverError.notRunning }
-        plane.stop()  // every thread gone: the counters are final
         self.plane = nil
-        let device = plane.device.withLock { $0 }
+        let stopped = plane.stop()
+        var device = plane.device.withLock { $0 }
+        guard stopped else {
+            // A thread outlived the stop deadline: it could still seal a batch on the old copy, so no
+            // state leaves, and this version carries on past any counter the straggler may use.
+            device.skipSendCounters(by: Self.resumeCounterSkip)
+            self.plane = try DataPlane(device: device, start: clockStart, flow: tunnel.packetFlow, socket: socket, mtu: mtu)
+            throw WireGuardHandoverError.stopTimedOut
+        }
         let data = device.exportHandover(now: plane.now)
         pausedDevice = device
         say(
