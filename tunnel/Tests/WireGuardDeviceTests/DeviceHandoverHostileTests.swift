@@ -165,6 +165,30 @@ final class DeviceHandoverHostileTests: XCTestCase {
         XCTAssertEqual(refusal(initiator, into: device), .invalidField("isInitiator", at: blob.count - 11))
     }
 
+    func testTheLargestStateFitsTheLimit() throws {
+        let (_, blob) = running()
+        var state = try DeviceHandoverState.decode(blob)
+        var peer = state.peers[0]
+        peer.endpoint = Endpoint(address: IPAddress(v6High: .max, low: .max), port: 1)
+        peer.cookie = CookieGenerator.HandoverCookie(lastMAC1: .zero, cookie: .zero)
+        let session = try XCTUnwrap(peer.keypairs[0])
+        state.cookieSecret = .zero
+        state.peers = (0..<DeviceHandoverState.maximumPeers).map { index in
+            var copy = peer
+            copy.publicKey = SimulatedNetwork.key(UInt8(truncatingIfNeeded: index)).publicKey
+            copy.keypairs = (0..<3).map { slot in
+                var keypair = session
+                keypair.localIndex = UInt32(index * 3 + slot)
+                return keypair
+            }
+            return copy
+        }
+        let largest = state.encoded()
+        print("handover state: \(blob.count) bytes for 2 peers with one session each; \(largest.count) bytes at most")
+        XCTAssertLessThanOrEqual(largest.count, DeviceHandoverState.maximumByteCount)
+        XCTAssertEqual(try DeviceHandoverState.decode(largest).encoded(), largest)
+    }
+
     func testRandomCorruptionNeverTrapsAndNeverHalfApplies() throws {
         let (network, blob) = running()
         let device = fresh(network)
