@@ -2,8 +2,9 @@
 // wireguard-go in B, a 1,000 pings/s flood from A to B's tunnel address running throughout, and
 // (a) a live extension upgrade to a second bundle version (a handover), (b) a culvertd re-exec,
 // (c) culvertd killed with SIGKILL and restarted (re-adoption of a provider that took over by
-// handover). Each time B's `wg show latest-handshakes` must not change (no new handshake) and no
-// ping may be lost. Root; private namespaces torn down by the labs even when a test fails.
+// handover); and (d) an upgrade whose import fails (the profile's key changed), so the running
+// version resumes. Each time B's `wg show latest-handshakes` must not change (no new handshake)
+// and no ping may be lost. Root; private namespaces torn down by the labs even when a test fails.
 
 import CulvertTesting
 import CulvertVarlink
@@ -83,6 +84,31 @@ final class WireGuardHandoverTests: XCTestCase {
         let peer = (try status(lab)["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(peer["handshakesInitiated"] as? Int, 1, "the statistics came across; no handshake since")
         try assertNoSecrets(lab, text)
+    }
+
+    func testAFailedImportResumesTheRunningVersionWithoutAHandshake() throws {
+        let lab = try makeLab()
+        let pid = try XCTUnwrap(try lab.lab.session("wg")?["pid"]?.intValue)
+        // The profile now names another interface key: the new version refuses the handed-over state.
+        let generated = try NetworkNamespacePair.run(WireGuardLab.wgCommand, ["genkey"])
+        let otherKey = generated.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(generated.status, 0, generated.error)
+        let file = lab.lab.directory.path + "/wg-other-key.conf"
+        let text = lab.wgQuickFileA().replacingOccurrences(of: lab.privateKeyA, with: otherKey)
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+        let replaced = try culvertctl(lab, ["profile", "import", file, "--name", "wg", "--replace"])
+        XCTAssertEqual(replaced.status, 0, replaced.stderr)
+        try flood(lab, "failed import") {
+            let error = TunnelLab.remoteError { try lab.installBundle(version: "2.0.0", capabilities: [.handover]) }
+            XCTAssertEqual(error?.name, "io.culvert.Manager.UpgradeFailed", String(describing: error))
+            XCTAssertTrue(String(describing: error).contains("another interface key"), String(describing: error))
+        }
+        let session = try XCTUnwrap(try lab.lab.session("wg"))
+        XCTAssertEqual(session["pid"]?.intValue, pid, "the running version carried on")
+        XCTAssertEqual(session["extensionVersion"]?.stringValue, "1.0.0")
+        let log = try lab.lab.sessionLog("wg").joined(separator: "\n")
+        XCTAssertTrue(log.contains("data plane running again"), log)
+        XCTAssertFalse(log.contains(otherKey), "a key leaked")
     }
 
     func testReexecKeepsTheSession() throws {
