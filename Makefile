@@ -58,7 +58,7 @@ lint:
 certify: build
 	scripts/certify $(PRODUCTS)
 
-# libFuzzer run (not part of `make test`): FUZZ_TARGET=varlink-message|varlink-idl|bundle-manifest|bundle-signature|virtio-split, FUZZ_SECONDS.
+# libFuzzer run (not part of `make test`): FUZZ_TARGET=varlink-message|varlink-idl|bundle-manifest|bundle-signature|virtio-split|wireguard-datagram|wireguard-handover, FUZZ_SECONDS.
 FUZZ_TARGET ?= varlink-message
 FUZZ_SECONDS ?= 600
 fuzz: deps

@@ -1,7 +1,7 @@
 // Fuzz targets for the parsers hostile input reaches first: varlink messages (JSON framing and
 // call/reply decoding), varlink interface definitions (IDL parser + validator), and extension
 // bundles' manifest.json and signature.json; TUN super-packets (OffloadFuzzTarget); WireGuard
-// datagrams (WireGuardFuzzTarget).
+// datagrams (WireGuardFuzzTarget); WireGuard handover blobs (WireGuardHandoverFuzzTarget).
 // Each target also checks a property, so a wrong answer is found, not only a crash.
 
 import CulvertBundle
@@ -15,6 +15,7 @@ enum FuzzTargets {
         "bundle-signature": bundleSignature,
         "virtio-split": OffloadFuzzTarget.virtioSplit,
         "wireguard-datagram": WireGuardFuzzTarget.datagram,
+        "wireguard-handover": WireGuardHandoverFuzzTarget.blob,
     ]
 
     /// Decoding never traps; whatever decodes re-encodes to bytes that decode to the same value.

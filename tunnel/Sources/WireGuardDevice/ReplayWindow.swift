@@ -11,8 +11,8 @@ public struct ReplayWindow: Sendable, Codable, Equatable {
     public static let windowSize: UInt64 = (ringBlocks - 1) * blockBits
 
     /// The greatest counter accepted so far (0 before any).
-    public private(set) var greatest: UInt64 = 0
-    private var blocks: [UInt64]
+    public internal(set) var greatest: UInt64 = 0
+    var blocks: [UInt64]
     /// Counters at or above this are refused outright (REJECT_AFTER_MESSAGES).
     public let limit: UInt64
 

@@ -21,8 +21,8 @@ public struct CookieChecker: Sendable {
 
     private let mac1Key: SecretKey
     private let cookieCipher: XChaCha20Poly1305
-    private var secret: SecretKey?
-    private var secretSetAt: Duration = .zero
+    var secret: SecretKey?
+    var secretSetAt: Duration = .zero
 
     /// For messages addressed to the static key `localPublicKey`.
     public init(localPublicKey: PublicKey) {

@@ -9,9 +9,9 @@ public struct CookieGenerator: Sendable {
 
     private let mac1Key: SecretKey
     private let cookieCipher: XChaCha20Poly1305
-    private var lastMAC1: MAC16?
-    private var cookie: MAC16?
-    private var cookieSetAt: Duration = .zero
+    var lastMAC1: MAC16?
+    var cookie: MAC16?
+    var cookieSetAt: Duration = .zero
 
     /// For messages sent to the peer whose static public key is `remotePublicKey`.
     public init(remotePublicKey: PublicKey) {

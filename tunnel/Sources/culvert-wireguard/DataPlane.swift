@@ -66,11 +66,13 @@ final class DataPlane: Sendable {
 
     private var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
-    /// Stops the threads and waits (bounded) until none touches the TUN, the socket or the device.
-    func stop() {
+    /// Stops the threads and waits (bounded) until none touches the TUN, the socket or the device;
+    /// false if one was still running at the deadline (a handover must not export then).
+    @discardableResult
+    func stop() -> Bool {
         stopped.store(true, ordering: .releasing)
         try? wake.signal()  // try?: an eventfd write only fails if the counter would overflow; the flag suffices
-        _ = finished.wait(timeout: .now() + Self.stopDeadline)
+        return finished.wait(timeout: .now() + Self.stopDeadline) == .success
     }
 
     private func launch(_ name: String, _ body: @escaping @Sendable (DataPlane) -> Void) {

@@ -1,8 +1,8 @@
 // WireGuardProvider: the PacketTunnelProvider of culvert-wireguard. startTunnel reads the profile
 // (WireGuardConfiguration: options + secrets), builds the WireGuardDevice, opens and protects one
 // UDP socket (IPv4, the listen port or an ephemeral one), applies addresses, routes (every peer's
-// AllowedIPs), DNS and MTU through culvertd, and starts the DataPlane. Handover is not declared
-// yet (the device's state export is later work), so an upgrade is stop → start.
+// AllowedIPs), DNS and MTU through culvertd, and starts the DataPlane. It is HandoverCapable
+// (WireGuardProvider+Handover.swift): a live upgrade carries the sessions over without a handshake.
 // Keys never reach the log: the configuration types redact them and only public keys are printed.
 
 import CulvertProvider
@@ -14,31 +14,46 @@ import WireGuardDevice
 
 final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // plane/socket change only in calls, which run one at a time
     let tunnel: Tunnel
-    private var plane: DataPlane?
-    private var socket: DatagramSocket?
-    private var listenPort: UInt16?
-    private var keepalives: [PublicKey: Int] = [:]
+    var plane: DataPlane?
+    var socket: DatagramSocket?
+    var listenPort: UInt16?
+    var keepalives: [PublicKey: Int] = [:]
+    /// The device clock's zero (DataPlane.now counts from it) and the TUN MTU: to restart the plane.
+    var clockStart = ContinuousClock.now
+    var mtu = SettingsPlan.defaultMTU
+    /// The device as prepareHandover left it (the plane stopped), until resumed or superseded.
+    var pausedDevice: WireGuardDevice?
 
     init(tunnel: Tunnel) { self.tunnel = tunnel }
 
-    func startTunnel(options: [String: String]) async throws {
-        let configuration: WireGuardConfiguration
-        let testOptions: TestOnlyOptions
+    /// The profile (options + secrets) parsed, with the test-only options set apart (a release build
+    /// refuses them), or the start error naming what is wrong.
+    func configuration(_ options: [String: String]) throws(WireGuardStartError) -> (WireGuardConfiguration, TestOnlyOptions) {
         do {
-            // Test-only options (test-timers) are set apart first; a release build refuses them.
             let split = try TestOnlyOptions.split(options, allowed: TestOnlyTimers.allowed)
-            testOptions = split.test
-            configuration = try WireGuardConfiguration(options: split.profile, secrets: tunnel.secrets)
+            return (try WireGuardConfiguration(options: split.profile, secrets: tunnel.secrets), split.test)
         } catch {
-            throw WireGuardStartError.configuration(error)
+            throw .configuration(error)
         }
-        let deviceConfiguration = try ProfileMapping.device(configuration)
-        let plan = ProfileMapping.settings(configuration)
+    }
+
+    /// A fresh device for `configuration`, its clock's zero now (startTunnel and importHandover alike).
+    static func makeDevice(_ configuration: DeviceConfiguration, testOptions: TestOnlyOptions) -> (WireGuardDevice, ContinuousClock.Instant)
+    {
         let start = ContinuousClock.now
         let unixNow = Date().timeIntervalSince1970
-        let device = WireGuardDevice(
-            configuration: deviceConfiguration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow))
         if let preset = testOptions.timers { say("test-only timers in force: \(preset.rawValue)") }
+        return (
+            WireGuardDevice(configuration: configuration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow)),
+            start
+        )
+    }
+
+    func startTunnel(options: [String: String]) async throws {
+        let (configuration, testOptions) = try configuration(options)
+        let deviceConfiguration = try ProfileMapping.device(configuration)
+        let plan = ProfileMapping.settings(configuration)
+        let (device, start) = Self.makeDevice(deviceConfiguration, testOptions: testOptions)
 
         let family: IPFamily = try ProfileMapping.outerSocketIsIPv6(configuration) ? .ipv6 : .ipv4
         let socket = try DatagramSocket.open(family)
@@ -58,19 +73,25 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         let bound = try socket.localEndpoint().port
         self.socket = socket
         listenPort = bound
-        keepalives = Dictionary(
-            deviceConfiguration.peers.map { ($0.publicKey, Int($0.persistentKeepalive?.components.seconds ?? 0)) }
-        ) { first, _ in first }
+        keepalives = Self.keepalives(deviceConfiguration)
+        clockStart = start
+        mtu = plan.mtu
         plane = try DataPlane(device: device, start: start, flow: tunnel.packetFlow, socket: socket, mtu: plan.mtu)
         say(
             "started: interface \(StatusReport.base64(device.publicKey)) on \(tunnel.session?.interface ?? "?"), UDP port \(bound), "
                 + "\(deviceConfiguration.peers.count) peer(s), MTU \(plan.mtu)")
     }
 
+    /// Each peer's persistent keepalive in seconds (0: off), for the status answer.
+    static func keepalives(_ configuration: DeviceConfiguration) -> [PublicKey: Int] {
+        Dictionary(configuration.peers.map { ($0.publicKey, Int($0.persistentKeepalive?.components.seconds ?? 0)) }) { first, _ in first }
+    }
+
     func stopTunnel(reason: TunnelStopReason) async {
         say("stopTunnel reason=\(reason.rawValue)")
         plane?.stop()
         plane = nil
+        pausedDevice = nil
         socket?.close()
         socket = nil
     }
@@ -78,9 +99,11 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
     func handleAppMessage(_ message: [UInt8]) async -> [UInt8]? {
         let text = String(decoding: message, as: UTF8.self)
         guard text == "status" else { return Array("unknown message; try \"status\"".utf8) }
-        guard let plane else { return Array("{}".utf8) }
         let port = listenPort
         let keepalives = keepalives
+        guard let plane else {
+            return pausedDevice.map { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives) } ?? Array("{}".utf8)
+        }
         return plane.device.withLock { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives) }
     }
 
