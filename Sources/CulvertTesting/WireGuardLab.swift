@@ -45,10 +45,16 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
         (try? String(contentsOfFile: lab.directory.path + "/wireguard-go.log", encoding: .utf8)) ?? ""  // absent: empty
     }
 
-    /// Installs culvert-wireguard into `lab`'s culvertd, makes the keys, starts wireguard-go in B
-    /// and configures it (A as its only peer, at 10.200.0.1:51821). Stops wireguard-go if a step fails.
-    public init(lab: TunnelLab) throws {
+    /// Whether the installed bundle declares `tun-offload` (culvertd then gives the provider a TUN
+    /// with IFF_VNET_HDR, and its data plane uses TSO/USO and UDP GSO/GRO).
+    public let tunOffload: Bool
+
+    /// Installs culvert-wireguard into `lab`'s culvertd (declaring `tun-offload` if asked), makes
+    /// the keys, starts wireguard-go in B and configures it (A as its only peer, at
+    /// 10.200.0.1:51821). Stops wireguard-go if a step fails.
+    public init(lab: TunnelLab, tunOffload: Bool = false) throws {
         self.lab = lab
+        self.tunOffload = tunOffload
         interfaceB = "wgt\(UInt32.random(in: 0..<UInt32.max) % 1_000_000_000)"
         privateKeyA = try Self.wg(["genkey"])
         publicKeyA = try Self.publicKey(of: privateKeyA)
@@ -133,7 +139,8 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
         try FileSystem.setMode(sources, 0o755)
         let bundle = try BundleFixture.make(
-            in: sources, identifier: Self.extensionIdentifier, key: lab.signingKey, executableFile: Products.path(of: "culvert-wireguard"))
+            in: sources, identifier: Self.extensionIdentifier, capabilities: tunOffload ? [.tunOffload] : [], key: lab.signingKey,
+            executableFile: Products.path(of: "culvert-wireguard"))
         _ = try lab.control.call(
             ManagerMethod.installExtension.rawValue, ["path": .string(bundle)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
     }
