@@ -11,13 +11,17 @@ extension WireGuardBench {
         var rows = runs.map { run -> String in
             let gigabytes = run.iperf.bytes / 1e9
             let watched = zip(run.watched, run.iperf.watchedCPUSeconds).map { "\($0) \(two($1 / gigabytes))" }
-            let iperf = ["iperf3 client \(two(run.iperf.clientCPUSeconds / gigabytes))", "server \(two(run.iperf.serverCPUSeconds / gigabytes))"]
+            let iperf = [
+                "iperf3 client \(two(run.iperf.clientCPUSeconds / gigabytes))", "server \(two(run.iperf.serverCPUSeconds / gigabytes))",
+            ]
             let ratio = baseline(run.reverse).map { run.path == .veth ? "—" : "**\(two(run.iperf.gigabitsPerSecond / $0))×**" } ?? "?"
             let direction = run.reverse ? "B → A" : "A → B"
             return
                 "| \(run.path.rawValue) | \(direction) | \(two(run.iperf.gigabitsPerSecond)) | \(ratio) | \(run.iperf.retransmits) | \((watched + iperf).joined(separator: "; ")) |"
         }
-        rows.append("| \(Path.culvertPair.rawValue) | both | not measured | — | — | needs a second culvertd in namespace B (WireGuardLab mode, not merged yet) |")
+        rows.append(
+            "| \(Path.culvertPair.rawValue) | both | not measured | — | — | needs a second culvertd in namespace B (WireGuardLab mode, not merged yet) |"
+        )
         let offload = noTunOffload ? "without `tun-offload`" : "declaring `tun-offload`"
         return """
             ## WireGuard (`culvert-bench wireguard --seconds \(seconds) --connects \(connects) --warmup \(warmup)\(noTunOffload ? " --no-tun-offload" : "")`)

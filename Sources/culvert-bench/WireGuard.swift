@@ -85,13 +85,18 @@ struct WireGuardBench: ParsableCommand {
         let log = lab.directory.file("iperf-server.log")
         var runs: [Run] = []
         for reverse in [false, true] {
-            runs.append(Run(path: .veth, reverse: reverse, iperf: try Iperf.measure(lab: lab, to: NetworkNamespacePair.addressB, seconds: seconds, reverse: reverse, log: log), watched: []))
+            runs.append(
+                Run(
+                    path: .veth, reverse: reverse,
+                    iperf: try Iperf.measure(lab: lab, to: NetworkNamespacePair.addressB, seconds: seconds, reverse: reverse, log: log),
+                    watched: []))
         }
         let pair = try WireGuardGoPair(lab: lab)
         do {
             try reach(lab, WireGuardGoPair.tunnelAddressB, what: "the wireguard-go pair")
             for reverse in [false, true] {
-                let iperf = try Iperf.measure(lab: lab, to: WireGuardGoPair.tunnelAddressB, seconds: seconds, reverse: reverse, watch: pair.pids, log: log)
+                let iperf = try Iperf.measure(
+                    lab: lab, to: WireGuardGoPair.tunnelAddressB, seconds: seconds, reverse: reverse, watch: pair.pids, log: log)
                 runs.append(Run(path: .goPair, reverse: reverse, iperf: iperf, watched: ["wireguard-go A", "wireguard-go B"]))
             }
             pair.tearDown()
@@ -104,7 +109,9 @@ struct WireGuardBench: ParsableCommand {
         try reach(lab, WireGuardLab.tunnelAddressB, what: "culvert-wireguard ↔ wireguard-go")
         let peerPID = wireguard.wireguardGo?.processIdentifier ?? 0
         for reverse in [false, true] {
-            let iperf = try Iperf.measure(lab: lab, to: WireGuardLab.tunnelAddressB, seconds: seconds, reverse: reverse, watch: [Int32(providerPID), peerPID], log: log)
+            let iperf = try Iperf.measure(
+                lab: lab, to: WireGuardLab.tunnelAddressB, seconds: seconds, reverse: reverse, watch: [Int32(providerPID), peerPID],
+                log: log)
             runs.append(Run(path: .culvertGo, reverse: reverse, iperf: iperf, watched: ["culvert-wireguard A", "wireguard-go B"]))
         }
         let providerLog = try lab.sessionLog(Self.profile).filter { $0.contains("data plane") }
@@ -113,7 +120,10 @@ struct WireGuardBench: ParsableCommand {
         print(throughputReport(runs, load: (loadBefore, loadAfter), providerLog: providerLog))
         guard !throughputOnly else { return }
         let (connected, handshaken, baseline) = try measureConnects(lab)
-        print(latencyReport(connected: Percentiles(nanoseconds: connected), handshaken: Percentiles(nanoseconds: handshaken), baseline: Percentiles(nanoseconds: baseline)))
+        print(
+            latencyReport(
+                connected: Percentiles(nanoseconds: connected), handshaken: Percentiles(nanoseconds: handshaken),
+                baseline: Percentiles(nanoseconds: baseline)))
     }
 
     /// The 1-minute, 5-minute and 15-minute load averages (/proc/loadavg), for the report.

@@ -105,7 +105,8 @@ final class WireGuardGoPair {
 
     /// `wg pubkey` reads the key on stdin; a shell feeds it (keys made for this run only).
     private static func publicKey(of privateKey: String) throws -> String {
-        let result = try NetworkNamespacePair.run("/bin/sh", ["-c", "printf '%s\\n' \"$0\" | \(WireGuardLab.wgCommand) pubkey", privateKey])
+        let result = try NetworkNamespacePair.run(
+            "/bin/sh", ["-c", "printf '%s\\n' \"$0\" | \(WireGuardLab.wgCommand) pubkey", privateKey])
         guard result.status == 0 else { throw BenchError.failed("wg pubkey: \(result.error)") }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

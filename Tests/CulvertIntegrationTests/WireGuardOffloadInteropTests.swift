@@ -84,7 +84,8 @@ final class WireGuardOffloadInteropTests: XCTestCase {
             if let text = try? String(contentsOfFile: log, encoding: .utf8), text.contains("listening") { break }
             usleep(20_000)
         }
-        let run = try lab.lab.inA(["iperf3", "-c", WireGuardLab.tunnelAddressB, "-t", String(Self.iperfSeconds), "-J"] + extra, timeout: 40)
+        let run = try lab.lab.inA(
+            ["iperf3", "-c", WireGuardLab.tunnelAddressB, "-t", String(Self.iperfSeconds), "-J"] + extra, timeout: 40)
         XCTAssertEqual(run.status, 0, "iperf3 \(extra): \(run.output.suffix(1500)) \(run.error)")
         return run.output
     }

@@ -21,7 +21,8 @@ extension WireGuardDevice {
             return result
         case .open(let ticket):
             let opened = Result { () throws(TransportError) in try ticket.open(inPlace: buffer, count: count) }
-            return finishReceive(ticket, opened: opened, datagram: UnsafeRawBufferPointer(buffer), count: count, from: source, now: now, using: &generator)
+            return finishReceive(
+                ticket, opened: opened, datagram: UnsafeRawBufferPointer(buffer), count: count, from: source, now: now, using: &generator)
         }
     }
 

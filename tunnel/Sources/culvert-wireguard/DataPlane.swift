@@ -125,7 +125,8 @@ final class DataPlane: Sendable {
                     let time = now
                     device.withLock { device in
                         for index in packets.indices {
-                            reservations.append(packets.withUnsafePacket(at: index) { device.beginSend(packet: $0, now: time, using: &random) })
+                            reservations.append(
+                                packets.withUnsafePacket(at: index) { device.beginSend(packet: $0, now: time, using: &random) })
                         }
                     }
                     var destination: Endpoint?
@@ -189,7 +190,10 @@ final class DataPlane: Sendable {
                     steps.removeAll(keepingCapacity: true)
                     results.removeAll(keepingCapacity: true)
                     // force unwrap: checked in the same expression.
-                    _ = udp != nil ? try udp!.receive(into: &datagrams, senders: &senders) : try socket.receiveBatch(into: &datagrams, senders: &senders)
+                    _ =
+                        udp != nil
+                        ? try udp!.receive(into: &datagrams, senders: &senders)
+                        : try socket.receiveBatch(into: &datagrams, senders: &senders)
                     let count = min(datagrams.count, senders.count)
                     let time = now
                     device.withLock { device in  // pre-checks; handshake messages are handled whole here
@@ -226,7 +230,8 @@ final class DataPlane: Sendable {
                                 results.append(
                                     datagrams.withUnsafePacket(at: index) {
                                         device.finishReceive(
-                                            ticket, opened: opened[index], datagram: $0, count: $0.count, from: from, now: time, using: &random)
+                                            ticket, opened: opened[index], datagram: $0, count: $0.count, from: from, now: time,
+                                            using: &random)
                                     })
                             }
                         }
@@ -280,7 +285,9 @@ final class DataPlane: Sendable {
         while sent < batch.count {
             do throws(SystemError) {
                 // force unwrap: checked in the same expression.
-                let n = offload != nil ? try offload!.send(batch, from: sent, to: destination) : try socket.sendBatch(batch, from: sent, to: destination)
+                let n =
+                    offload != nil
+                    ? try offload!.send(batch, from: sent, to: destination) : try socket.sendBatch(batch, from: sent, to: destination)
                 guard n > 0 else { return }
                 sent += n
             } catch {

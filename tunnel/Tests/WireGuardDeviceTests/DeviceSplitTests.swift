@@ -89,13 +89,19 @@ final class DeviceSplitTests: XCTestCase {
         guard case .open(let ticketOne) = steps[0], case .open(let ticketTwo) = steps[1] else {
             return XCTFail("both copies should pass the pre-check")
         }
-        let openedOne = first.withUnsafeMutableBytes { raw in Result { () throws(TransportError) in try ticketOne.open(inPlace: raw, count: raw.count) } }
-        let openedTwo = second.withUnsafeMutableBytes { raw in Result { () throws(TransportError) in try ticketTwo.open(inPlace: raw, count: raw.count) } }
+        let openedOne = first.withUnsafeMutableBytes { raw in
+            Result { () throws(TransportError) in try ticketOne.open(inPlace: raw, count: raw.count) }
+        }
+        let openedTwo = second.withUnsafeMutableBytes { raw in
+            Result { () throws(TransportError) in try ticketTwo.open(inPlace: raw, count: raw.count) }
+        }
         let resultOne = first.withUnsafeBytes {
-            device.finishReceive(ticketOne, opened: openedOne, datagram: $0, count: $0.count, from: source, now: .seconds(1), using: &generator)
+            device.finishReceive(
+                ticketOne, opened: openedOne, datagram: $0, count: $0.count, from: source, now: .seconds(1), using: &generator)
         }
         let resultTwo = second.withUnsafeBytes {
-            device.finishReceive(ticketTwo, opened: openedTwo, datagram: $0, count: $0.count, from: source, now: .seconds(1), using: &generator)
+            device.finishReceive(
+                ticketTwo, opened: openedTwo, datagram: $0, count: $0.count, from: source, now: .seconds(1), using: &generator)
         }
         XCTAssertNotNil(resultOne.packet)
         XCTAssertNil(resultOne.dropped)
