@@ -179,7 +179,7 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
         try lab.namespaces.ip(in: lab.namespaces.b, ["link", "set", interfaceB, "up"])
     }
 
-    private static func wg(_ arguments: [String]) throws -> String {
+    static func wg(_ arguments: [String]) throws -> String {
         let result = try NetworkNamespacePair.run(wgCommand, arguments)
         guard result.status == 0 else {
             throw NetworkNamespacePair.CommandError.failed(
@@ -189,7 +189,7 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
     }
 
     /// `wg pubkey` reads the key on stdin; a shell feeds it (test keys only).
-    private static func publicKey(of privateKey: String) throws -> String {
+    static func publicKey(of privateKey: String) throws -> String {
         let result = try NetworkNamespacePair.run("/bin/sh", ["-c", "printf '%s\\n' \"$0\" | \(wgCommand) pubkey", privateKey])
         guard result.status == 0 else {
             throw NetworkNamespacePair.CommandError.failed(command: "wg pubkey", status: result.status, error: result.error)
