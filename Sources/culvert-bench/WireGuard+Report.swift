@@ -8,7 +8,7 @@ extension WireGuardBench {
         func baseline(_ reverse: Bool) -> Double? {
             runs.first { $0.path == .goPair && $0.reverse == reverse }?.iperf.gigabitsPerSecond
         }
-        var rows = runs.map { run -> String in
+        let rows = runs.map { run -> String in
             let gigabytes = run.iperf.bytes / 1e9
             let watched = zip(run.watched, run.iperf.watchedCPUSeconds).map { "\($0) \(two($1 / gigabytes))" }
             let iperf = [
@@ -19,10 +19,14 @@ extension WireGuardBench {
             return
                 "| \(run.path.rawValue) | \(direction) | \(two(run.iperf.gigabitsPerSecond)) | \(ratio) | \(run.iperf.retransmits) | \((watched + iperf).joined(separator: "; ")) |"
         }
-        rows.append(
-            "| \(Path.culvertPair.rawValue) | both | not measured | — | — | needs a second culvertd in namespace B (WireGuardLab mode, not merged yet) |"
-        )
         let offload = noTunOffload ? "without `tun-offload`" : "declaring `tun-offload`"
+        let goal = runs.filter { $0.path == .culvertPair }.map { run -> String in
+            let ratio = baseline(run.reverse).map { run.iperf.gigabitsPerSecond / $0 } ?? .nan
+            let cpu = run.iperf.watchedCPUSeconds.map { $0 / (run.iperf.bytes / 1e9) }
+            let met = ratio >= 5 && run.iperf.gigabitsPerSecond >= 1.5 && (cpu.max() ?? .infinity) <= 7
+            return "\(run.reverse ? "B → A" : "A → B"): \(two(run.iperf.gigabitsPerSecond)) Gbit/s, \(two(ratio))× the pair, "
+                + "providers \(cpu.map(two).joined(separator: " / ")) CPU s/GB — \(met ? "goal met" : "goal not met")"
+        }
         return """
             ## WireGuard (`culvert-bench wireguard --seconds \(seconds) --connects \(connects) --warmup \(warmup)\(noTunOffload ? " --no-tun-offload" : "")`)
 
@@ -33,6 +37,9 @@ extension WireGuardBench {
             | path | direction | Gbit/s | × wireguard-go pair | retransmits | CPU s/GB per process |
             |---|---|---|---|---|---|
             \(rows.joined(separator: "\n"))
+
+            Goal (issue 14: culvert-wireguard ↔ culvert-wireguard ≥ 5× the wireguard-go pair, ≥ 1.5 Gbit/s, ≤ 7 CPU s/GB): \
+            \(goal.isEmpty ? "not measured" : goal.joined(separator: "; ")).
 
             """
     }

@@ -2,10 +2,11 @@
 // wireguard-go ↔ wireguard-go (the baseline: issue 14's goal is ≥ 5× its Gbit/s in the same run)
 // and culvert-wireguard ↔ wireguard-go, with CPU seconds per GB of every process on the path; and
 // Connect → connected, and Connect → first ping answered through the tunnel (the first handshake
-// included), p50/p99 over N connects. One run, in a TunnelLab's two namespaces (WireGuardLab: the
-// culvert-wireguard bundle, declaring `tun-offload` unless --no-tun-offload); torn down on exit,
-// on error and on SIGINT/SIGTERM. culvert-wireguard ↔ culvert-wireguard needs a second culvertd in
-// namespace B (a WireGuardLab mode not merged yet): reported as not measured until then.
+// included), p50/p99 over N connects; then culvert-wireguard ↔ culvert-wireguard (a second lab:
+// WireGuardCulvertPair, a culvertd on each side). One run, each lab in a TunnelLab's two namespaces,
+// the culvert-wireguard bundle declaring `tun-offload` unless --no-tun-offload; torn down on exit,
+// on error and on SIGINT/SIGTERM (a signal tears down the lab's namespaces; B's culvertd of the
+// second lab is stopped only on the normal and error paths).
 
 import ArgumentParser
 import CulvertSystem
@@ -18,7 +19,7 @@ struct WireGuardBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wireguard",
         abstract:
-            "iperf3 TCP both ways: veth, wireguard-go pair, culvert-wireguard ↔ wireguard-go; Connect → first handshake latency. Needs root."
+            "iperf3 TCP both ways: veth, wireguard-go pair, culvert-wireguard ↔ wireguard-go and ↔ itself; Connect → first handshake. Needs root."
     )
 
     static let profile = "wg"
@@ -64,6 +65,15 @@ struct WireGuardBench: ParsableCommand {
         let loadBefore = Self.loadAverage()
         let box = LabBox()
         try SignalTeardown.install { box.settled()?.tearDown() }
+        var (runs, providerLog, latency) = try measureWithWireguardGo(box)
+        runs += try measureCulvertPair(box)
+        print(throughputReport(runs, load: (loadBefore, Self.loadAverage()), providerLog: providerLog))
+        if let latency { print(latencyReport(connected: latency.0, handshaken: latency.1, baseline: latency.2)) }
+    }
+
+    /// Lab 1 (WireGuardLab: culvertd + culvert-wireguard in A, wireguard-go in B): the veth, the
+    /// wireguard-go pair, culvert-wireguard ↔ wireguard-go, then (unless --throughput-only) the connects.
+    private func measureWithWireguardGo(_ box: LabBox) throws -> ([Run], [String], (Percentiles, Percentiles, Percentiles)?) {
         let lab: TunnelLab
         let wireguard: WireGuardLab
         do {
@@ -85,11 +95,8 @@ struct WireGuardBench: ParsableCommand {
         let log = lab.directory.file("iperf-server.log")
         var runs: [Run] = []
         for reverse in [false, true] {
-            runs.append(
-                Run(
-                    path: .veth, reverse: reverse,
-                    iperf: try Iperf.measure(lab: lab, to: NetworkNamespacePair.addressB, seconds: seconds, reverse: reverse, log: log),
-                    watched: []))
+            let iperf = try Iperf.measure(lab: lab, to: NetworkNamespacePair.addressB, seconds: seconds, reverse: reverse, log: log)
+            runs.append(Run(path: .veth, reverse: reverse, iperf: iperf, watched: []))
         }
         let pair = try WireGuardGoPair(lab: lab)
         do {
@@ -116,14 +123,38 @@ struct WireGuardBench: ParsableCommand {
         }
         let providerLog = try lab.sessionLog(Self.profile).filter { $0.contains("data plane") }
         try lab.disconnect(Self.profile)
-        let loadAfter = Self.loadAverage()
-        print(throughputReport(runs, load: (loadBefore, loadAfter), providerLog: providerLog))
-        guard !throughputOnly else { return }
+        guard !throughputOnly else { return (runs, providerLog, nil) }
         let (connected, handshaken, baseline) = try measureConnects(lab)
-        print(
-            latencyReport(
-                connected: Percentiles(nanoseconds: connected), handshaken: Percentiles(nanoseconds: handshaken),
-                baseline: Percentiles(nanoseconds: baseline)))
+        let latency = (
+            Percentiles(nanoseconds: connected), Percentiles(nanoseconds: handshaken), Percentiles(nanoseconds: baseline)
+        )
+        return (runs, providerLog, latency)
+    }
+
+    /// Lab 2 (WireGuardCulvertPair: a culvertd and culvert-wireguard on each side): culvert ↔ culvert.
+    private func measureCulvertPair(_ box: LabBox) throws -> [Run] {
+        let lab = try TunnelLab(startPeer: false)
+        box.settle(lab)
+        defer { lab.tearDown() }
+        let pair = try WireGuardCulvertPair(lab: lab, tunOffload: !noTunOffload)
+        defer { pair.tearDown() }
+        var pids: [Int32] = []
+        for side in [WireGuardCulvertPair.Side.b, .a] {
+            let reply = try pair.connect(side)
+            guard let pid = reply["session"]?["pid"]?.intValue else {
+                throw BenchError.failed("Connect \(side) replied \(reply.jsonString)")
+            }
+            pids.insert(Int32(pid), at: 0)
+        }
+        try reach(lab, WireGuardCulvertPair.tunnelAddressB, what: "culvert-wireguard ↔ culvert-wireguard")
+        let log = lab.directory.file("iperf-server.log")
+        var runs: [Run] = []
+        for reverse in [false, true] {
+            let iperf = try Iperf.measure(
+                lab: lab, to: WireGuardCulvertPair.tunnelAddressB, seconds: seconds, reverse: reverse, watch: pids, log: log)
+            runs.append(Run(path: .culvertPair, reverse: reverse, iperf: iperf, watched: ["culvert-wireguard A", "culvert-wireguard B"]))
+        }
+        return runs
     }
 
     /// The 1-minute, 5-minute and 15-minute load averages (/proc/loadavg), for the report.

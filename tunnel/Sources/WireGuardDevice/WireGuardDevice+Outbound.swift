@@ -52,7 +52,8 @@ extension WireGuardDevice {
             peers[peer].statistics.sentBytes += UInt64(Keypair.messageCount(forPacket: inner.count))
             peers[peer].anyAuthenticatedPacketSent()
             peers[peer].anyAuthenticatedPacketTraversal(now: now)
-            peers[peer].dataSent(now: now, timers: timers, jitter: jitter(using: &generator))
+            // dataSent arms only an unarmed timer: draw its jitter only then (a system generator's draw is a system call).
+            if peers[peer].newHandshakeAt == nil { peers[peer].dataSent(now: now, timers: timers, jitter: jitter(using: &generator)) }
             if let current = peers[peer].keypairs.current, current.isInitiator,
                 current.sendCounter >= timers.rekeyAfterMessages || now - current.createdAt >= timers.rekeyAfterTime,
                 let action = beginHandshake(peer, now: now, isRetry: false, using: &generator)
