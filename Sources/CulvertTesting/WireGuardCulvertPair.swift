@@ -52,11 +52,9 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     /// Starts culvertd in B, installs culvert-wireguard in both daemons, makes the keys and saves
     /// profile "wg" on each side with `options` added to both (e.g. `["test-timers": "shortened"]`)
     /// and `optionsA` / `optionsB` to one side only. Nothing is connected yet. Stops B's culvertd if a step fails.
-    /// `tunOffload`: the bundle declares `tun-offload` (both providers get a TUN with IFF_VNET_HDR).
-    public init(
-        lab: TunnelLab, options: [String: String] = [:], optionsA: [String: String] = [:], optionsB: [String: String] = [:],
-        tunOffload: Bool = false
-    ) throws {
+    public init(lab: TunnelLab, options: [String: String] = [:], optionsA: [String: String] = [:], optionsB: [String: String] = [:])
+        throws
+    {
         self.lab = lab
         privateKeyA = try WireGuardLab.wg(["genkey"])
         publicKeyA = try WireGuardLab.publicKey(of: privateKeyA)
@@ -73,11 +71,10 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
             try BundleFixture.policy(configDirectory: daemonB.configDirectory)
             try daemonB.start()
             controlB = try daemonB.connect()
-            let bundle = try Self.bundle(in: lab, tunOffload: tunOffload)
+            let bundle = try Self.bundle(in: lab)
             for control in [lab.control, controlB] {
                 _ = try control.call(
-                    ManagerMethod.installExtension.rawValue, ["path": .string(bundle)],
-                    timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
+                    ManagerMethod.installExtension.rawValue, ["path": .string(bundle)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
             }
             try saveProfile(.a, options: options.merging(optionsA) { $1 })
             try saveProfile(.b, options: options.merging(optionsB) { $1 })
@@ -106,13 +103,13 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     }
 
     /// One signed culvert-wireguard bundle (installed into both daemons; each keeps its own copy).
-    private static func bundle(in lab: TunnelLab, tunOffload: Bool) throws -> String {
+    private static func bundle(in lab: TunnelLab) throws -> String {
         let sources = lab.directory.path + "/src-wireguard-pair"
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
         try FileSystem.setMode(sources, 0o755)
         return try BundleFixture.make(
-            in: sources, identifier: WireGuardLab.extensionIdentifier, capabilities: tunOffload ? [.tunOffload] : [],
-            key: lab.signingKey, executableFile: Products.path(of: "culvert-wireguard"))
+            in: sources, identifier: WireGuardLab.extensionIdentifier, key: lab.signingKey,
+            executableFile: Products.path(of: "culvert-wireguard"))
     }
 
     // MARK: per side
@@ -178,8 +175,7 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     @discardableResult
     public func disconnect(_ side: Side) throws -> JSONValue {
         try control(side).call(
-            ManagerMethod.disconnect.rawValue, ["profile": .string(Self.profileName)],
-            timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
+            ManagerMethod.disconnect.rawValue, ["profile": .string(Self.profileName)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
     }
 
     /// The session of profile "wg" in `side`'s GetStatus, if any.
