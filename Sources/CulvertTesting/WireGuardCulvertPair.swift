@@ -12,6 +12,7 @@
 //                      │ fd 3                                                            │ fd 3
 //                    cvtN 10.67.0.1/24 fd67::1/64 ─ ─ ─ WireGuard ─ ─ ─ ─ ─ ─ ─   cvtM 10.67.0.2/24 fd67::2/64
 
+import CulvertBundle
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
@@ -51,10 +52,12 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
 
     /// Starts culvertd in B, installs culvert-wireguard in both daemons, makes the keys and saves
     /// profile "wg" on each side with `options` added to both (e.g. `["test-timers": "shortened"]`)
-    /// and `optionsA` / `optionsB` to one side only. Nothing is connected yet. Stops B's culvertd if a step fails.
-    public init(lab: TunnelLab, options: [String: String] = [:], optionsA: [String: String] = [:], optionsB: [String: String] = [:])
-        throws
-    {
+    /// and `optionsA` / `optionsB` to one side only. `capabilities` go into the bundle's manifest
+    /// (e.g. `tun-offload` for a benchmark). Nothing is connected yet. Stops B's culvertd if a step fails.
+    public init(
+        lab: TunnelLab, options: [String: String] = [:], optionsA: [String: String] = [:], optionsB: [String: String] = [:],
+        capabilities: [BundleCapability] = []
+    ) throws {
         self.lab = lab
         privateKeyA = try WireGuardLab.wg(["genkey"])
         publicKeyA = try WireGuardLab.publicKey(of: privateKeyA)
@@ -71,10 +74,11 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
             try BundleFixture.policy(configDirectory: daemonB.configDirectory)
             try daemonB.start()
             controlB = try daemonB.connect()
-            let bundle = try Self.bundle(in: lab)
+            let bundle = try Self.bundle(in: lab, capabilities: capabilities)
             for control in [lab.control, controlB] {
                 _ = try control.call(
-                    ManagerMethod.installExtension.rawValue, ["path": .string(bundle)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
+                    ManagerMethod.installExtension.rawValue, ["path": .string(bundle)],
+                    timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
             }
             try saveProfile(.a, options: options.merging(optionsA) { $1 })
             try saveProfile(.b, options: options.merging(optionsB) { $1 })
@@ -103,12 +107,12 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     }
 
     /// One signed culvert-wireguard bundle (installed into both daemons; each keeps its own copy).
-    private static func bundle(in lab: TunnelLab) throws -> String {
+    private static func bundle(in lab: TunnelLab, capabilities: [BundleCapability]) throws -> String {
         let sources = lab.directory.path + "/src-wireguard-pair"
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
         try FileSystem.setMode(sources, 0o755)
         return try BundleFixture.make(
-            in: sources, identifier: WireGuardLab.extensionIdentifier, key: lab.signingKey,
+            in: sources, identifier: WireGuardLab.extensionIdentifier, capabilities: capabilities, key: lab.signingKey,
             executableFile: Products.path(of: "culvert-wireguard"))
     }
 
@@ -175,7 +179,8 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     @discardableResult
     public func disconnect(_ side: Side) throws -> JSONValue {
         try control(side).call(
-            ManagerMethod.disconnect.rawValue, ["profile": .string(Self.profileName)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
+            ManagerMethod.disconnect.rawValue, ["profile": .string(Self.profileName)],
+            timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
     }
 
     /// The session of profile "wg" in `side`'s GetStatus, if any.
@@ -196,7 +201,8 @@ public final class WireGuardCulvertPair: @unchecked Sendable {  // used from one
     /// Both sessions' logs, labelled: for failure messages.
     public var logs: String {
         Side.allCases.map { side in
-            "\n\(side.rawValue) session log:\n" + ((try? sessionLog(side).joined(separator: "\n")) ?? "?")  // try?: only for failure messages
+            // try?: only for failure messages.
+            "\n\(side.rawValue) session log:\n" + ((try? sessionLog(side).joined(separator: "\n")) ?? "?")
         }.joined()
     }
 

@@ -166,8 +166,12 @@ final class WireGuardInteropTests: XCTestCase {
             ("no-key", ["address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB], [:], "private-key"),
             ("unknown", ["address": "10.66.0.1/24", "colour": "blue"], ["private-key": lab.privateKeyA], "colour"),
             (
-                "v6-endpoint", ["address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB, "peer.0.endpoint": "[fd00::2]:51820"],
-                ["private-key": lab.privateKeyA], "IPv6"
+                "mixed-endpoints",
+                [
+                    "address": "10.66.0.1/24", "peer.0.public-key": lab.publicKeyB, "peer.0.endpoint": "192.0.2.1:51820",
+                    "peer.1.public-key": lab.publicKeyA, "peer.1.endpoint": "[fd00::2]:51820",
+                ],
+                ["private-key": lab.privateKeyA], "IPv4 and IPv6"
             ),
         ]
         for (name, options, secrets, expected) in cases {

@@ -19,6 +19,8 @@ public enum WireGuardConfigError: Error, Sendable, Equatable, CustomStringConver
     /// The profile would not fit culvertd's limits: `limit` names the ProfileLimits constant,
     /// `subject` the option or secret (or "options"/"secrets" for a count).
     case exceedsProfileLimit(limit: String, subject: String, needed: Int, maximum: Int)
+    /// A test-only option (TestOnlyOptions) in a build that refuses them (release).
+    case testOnlyOption(String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,7 @@ public enum WireGuardConfigError: Error, Sendable, Equatable, CustomStringConver
         case .tooManyPeers(let count, let maximum): return "\(count) peers; at most \(maximum) are accepted"
         case .exceedsProfileLimit(let limit, let subject, let needed, let maximum):
             return "\(subject) would need \(needed) where a profile holds at most \(maximum) (ProfileLimits.\(limit))"
+        case .testOnlyOption(let name): return "option \(name) is for tests only: this (release) build of the provider refuses it"
         }
     }
 }

@@ -132,4 +132,8 @@ public struct PeerStatistics: Sendable, Equatable, Codable {
     public var keepalivesSent: UInt64 = 0
     public var keepalivesReceived: UInt64 = 0
     public var handshakesInitiated: UInt64 = 0
+    /// Sessions (keypairs) derived with this peer, as initiator or responder: each rekey adds one.
+    public var sessionsDerived: UInt64 = 0
+    /// Cookie replies from this peer that opened (it was under load); the next initiation carries mac2.
+    public var cookieRepliesReceived: UInt64 = 0
 }

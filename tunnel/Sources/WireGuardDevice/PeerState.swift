@@ -85,5 +85,8 @@ struct PeerState: Sendable {
         statistics.lastHandshakeAt = now
     }
 
-    mutating func sessionDerived(now: Duration, timers: WireGuardTimers) { zeroKeysAt = now + timers.zeroKeysAfter }
+    mutating func sessionDerived(now: Duration, timers: WireGuardTimers) {
+        zeroKeysAt = now + timers.zeroKeysAfter
+        statistics.sessionsDerived += 1
+    }
 }

@@ -176,6 +176,7 @@ extension WireGuardDevice {
         do throws(HandshakeError) { try peers[peer].cookieGenerator.consume(reply, now: now) } catch {
             return drop(.invalidCookieReply)
         }
+        peers[peer].statistics.cookieRepliesReceived += 1
         // No resend now: the retransmit timer's next initiation carries mac2 (as wireguard-go).
         var result = InboundResult()
         result.peer = peers[peer].publicKey

@@ -51,6 +51,20 @@ public struct WireGuardTimers: Sendable, Codable, Equatable {
         rejectAfterTime: .milliseconds(1800), rekeyAttemptTime: .milliseconds(900), rekeyTimeout: .milliseconds(50),
         rekeyTimeoutJitter: .microseconds(3330), keepaliveTimeout: .milliseconds(100), zeroKeysAfter: .milliseconds(5400))
 
+    /// The whitepaper's session lifetimes with `shortened`'s message limits and handshake retry
+    /// times: in a test of seconds only REKEY_AFTER_MESSAGES (and REJECT_AFTER_MESSAGES) can end a
+    /// session, and REKEY_TIMEOUT (which also spaces new initiations) does not hold a rekey back
+    /// for 5 s while a flood runs into REJECT_AFTER_MESSAGES. Never for real traffic.
+    public static let shortenedMessages: WireGuardTimers = {
+        var timers = WireGuardTimers.standard
+        timers.rekeyAfterMessages = shortened.rekeyAfterMessages
+        timers.rejectAfterMessages = shortened.rejectAfterMessages
+        timers.rekeyTimeout = shortened.rekeyTimeout
+        timers.rekeyTimeoutJitter = shortened.rekeyTimeoutJitter
+        timers.rekeyAttemptTime = shortened.rekeyAttemptTime
+        return timers
+    }()
+
     /// How many initiations are sent before giving up: REKEY_ATTEMPT_TIME / REKEY_TIMEOUT.
     public var maxHandshakeAttempts: Int { Int(rekeyAttemptTime / rekeyTimeout) }
 

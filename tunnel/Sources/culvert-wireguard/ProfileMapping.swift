@@ -66,7 +66,6 @@ enum ProfileMapping {
             }
             var endpoint: Endpoint?
             if let given = peer.endpoint {
-                guard given.address.isIPv4 else { throw .unsupported("peer.\(index).endpoint is IPv6 (IPv4 underlay only for now)") }
                 guard let address = IPAddress(bytes: given.address.bytes) else { throw .unsupported("peer.\(index).endpoint") }
                 endpoint = Endpoint(address: address, port: given.port)
             }
@@ -79,6 +78,20 @@ enum ProfileMapping {
                     persistentKeepalive: peer.persistentKeepalive.map { .seconds($0) }))
         }
         return DeviceConfiguration(privateKey: privateKey, listenPort: configuration.interface.listenPort, peers: peers)
+    }
+
+    /// Whether the one outer UDP socket is IPv6: when the peers' endpoints are IPv6; IPv4 when
+    /// they are IPv4 or none is given. Both families at once are refused (one socket, one family:
+    /// a second socket is later work).
+    static func outerSocketIsIPv6(_ configuration: WireGuardConfiguration) throws(WireGuardStartError) -> Bool {
+        let endpoints = configuration.peers.enumerated().compactMap { index, peer in peer.endpoint.map { (index, $0.address.isIPv4) } }
+        guard let first = endpoints.first else { return false }
+        if let other = endpoints.first(where: { $0.1 != first.1 }) {
+            throw .unsupported(
+                "peer.\(first.0).endpoint is \(first.1 ? "IPv4" : "IPv6") and peer.\(other.0).endpoint \(other.1 ? "IPv4" : "IPv6"): "
+                    + "one outer socket serves one family (IPv4 and IPv6 endpoints together)")
+        }
+        return !first.1
     }
 
     /// Addresses, routes (every peer's AllowedIPs, host bits cleared, each once), DNS and MTU.

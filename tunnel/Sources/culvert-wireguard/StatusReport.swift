@@ -25,6 +25,8 @@ enum StatusReport {
                 "transferTx": Int(clamping: statistics.sentBytes),
                 "persistentKeepalive": keepalives[key] ?? 0,
                 "handshakesInitiated": Int(clamping: statistics.handshakesInitiated),
+                "sessionsDerived": Int(clamping: statistics.sessionsDerived),
+                "cookieRepliesReceived": Int(clamping: statistics.cookieRepliesReceived),
             ])
         }
         let object: [String: Any] = [

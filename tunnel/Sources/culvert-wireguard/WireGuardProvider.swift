@@ -23,8 +23,12 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
 
     func startTunnel(options: [String: String]) async throws {
         let configuration: WireGuardConfiguration
+        let testOptions: TestOnlyOptions
         do {
-            configuration = try WireGuardConfiguration(options: options, secrets: tunnel.secrets)
+            // Test-only options (test-timers) are set apart first; a release build refuses them.
+            let split = try TestOnlyOptions.split(options, allowed: TestOnlyTimers.allowed)
+            testOptions = split.test
+            configuration = try WireGuardConfiguration(options: split.profile, secrets: tunnel.secrets)
         } catch {
             throw WireGuardStartError.configuration(error)
         }
@@ -32,11 +36,14 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         let plan = ProfileMapping.settings(configuration)
         let start = ContinuousClock.now
         let unixNow = Date().timeIntervalSince1970
-        let device = WireGuardDevice(configuration: deviceConfiguration, unixTimeAtZero: .seconds(unixNow))
+        let device = WireGuardDevice(
+            configuration: deviceConfiguration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow))
+        if let preset = testOptions.timers { say("test-only timers in force: \(preset.rawValue)") }
 
-        let socket = try DatagramSocket.open(.ipv4)
+        let family: IPFamily = try ProfileMapping.outerSocketIsIPv6(configuration) ? .ipv6 : .ipv4
+        let socket = try DatagramSocket.open(family)
         do {
-            try socket.bind(to: IPEndpoint(address: .unspecified(.ipv4), port: configuration.interface.listenPort ?? 0))
+            try socket.bind(to: IPEndpoint(address: .unspecified(family), port: configuration.interface.listenPort ?? 0))
             // Marked before the first send, so a full tunnel never routes the tunnel's own datagrams into itself.
             try await tunnel.protect(socket)
             try await tunnel.setTunnelNetworkSettings(Self.networkSettings(plan))
