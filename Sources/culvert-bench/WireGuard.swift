@@ -9,6 +9,7 @@
 // second lab is stopped only on the normal and error paths).
 
 import ArgumentParser
+import CulvertBundle
 import CulvertSystem
 import CulvertTesting
 import CulvertVarlink
@@ -136,7 +137,7 @@ struct WireGuardBench: ParsableCommand {
         let lab = try TunnelLab(startPeer: false)
         box.settle(lab)
         defer { lab.tearDown() }
-        let pair = try WireGuardCulvertPair(lab: lab, tunOffload: !noTunOffload)
+        let pair = try WireGuardCulvertPair(lab: lab, capabilities: noTunOffload ? [] : [.tunOffload])
         defer { pair.tearDown() }
         var pids: [Int32] = []
         for side in [WireGuardCulvertPair.Side.b, .a] {
