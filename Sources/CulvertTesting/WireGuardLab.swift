@@ -9,6 +9,7 @@
 //                    │ fd 3                                                          │
 //                  cvtN 10.66.0.1/24 fd66::1/64 ─ ─ ─ WireGuard ─ ─ ─ ─ ─ ─   wgtN 10.66.0.2/24 fd66::2/64
 
+import CulvertBundle
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
@@ -45,23 +46,18 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
         (try? String(contentsOfFile: lab.directory.path + "/wireguard-go.log", encoding: .utf8)) ?? ""  // absent: empty
     }
 
-    /// Whether the installed bundle declares `tun-offload` (culvertd then gives the provider a TUN
-    /// with IFF_VNET_HDR, and its data plane uses TSO/USO and UDP GSO/GRO).
-    public let tunOffload: Bool
-
-    /// Installs culvert-wireguard into `lab`'s culvertd (declaring `tun-offload` if asked), makes
-    /// the keys, starts wireguard-go in B and configures it (A as its only peer, at
+    /// Installs culvert-wireguard into `lab`'s culvertd (declaring `capabilities`, e.g. `.handover`),
+    /// makes the keys, starts wireguard-go in B and configures it (A as its only peer, at
     /// 10.200.0.1:51821). Stops wireguard-go if a step fails.
-    public init(lab: TunnelLab, tunOffload: Bool = false) throws {
+    public init(lab: TunnelLab, capabilities: [BundleCapability] = []) throws {
         self.lab = lab
-        self.tunOffload = tunOffload
         interfaceB = "wgt\(UInt32.random(in: 0..<UInt32.max) % 1_000_000_000)"
         privateKeyA = try Self.wg(["genkey"])
         publicKeyA = try Self.publicKey(of: privateKeyA)
         privateKeyB = try Self.wg(["genkey"])
         publicKeyB = try Self.publicKey(of: privateKeyB)
         presharedKey = try Self.wg(["genpsk"])
-        try installBundle()
+        try installBundle(capabilities: capabilities)
         do {
             try startWireguardGo()
             try configureB()
@@ -134,14 +130,17 @@ public final class WireGuardLab: @unchecked Sendable {  // used from one thread 
 
     // MARK: set-up
 
-    private func installBundle() throws {
-        let sources = lab.directory.path + "/src-wireguard"
+    /// Installs (or, with a higher `version`, upgrades live) the culvert-wireguard bundle; returns
+    /// InstallExtension's reply. Each version is built in its own directory.
+    @discardableResult
+    public func installBundle(version: String = "1.0.0", build: Int = 1, capabilities: [BundleCapability] = []) throws -> JSONValue {
+        let sources = lab.directory.path + "/src-wireguard-\(version)"
         try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
         try FileSystem.setMode(sources, 0o755)
         let bundle = try BundleFixture.make(
-            in: sources, identifier: Self.extensionIdentifier, capabilities: tunOffload ? [.tunOffload] : [], key: lab.signingKey,
-            executableFile: Products.path(of: "culvert-wireguard"))
-        _ = try lab.control.call(
+            in: sources, identifier: Self.extensionIdentifier, version: version, build: build, capabilities: capabilities,
+            key: lab.signingKey, executableFile: Products.path(of: "culvert-wireguard"))
+        return try lab.control.call(
             ManagerMethod.installExtension.rawValue, ["path": .string(bundle)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
     }
 

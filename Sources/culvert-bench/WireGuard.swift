@@ -79,7 +79,7 @@ struct WireGuardBench: ParsableCommand {
         let wireguard: WireGuardLab
         do {
             lab = try TunnelLab(startPeer: false)
-            do { wireguard = try WireGuardLab(lab: lab, tunOffload: !noTunOffload) } catch {
+            do { wireguard = try WireGuardLab(lab: lab, capabilities: noTunOffload ? [] : [.tunOffload]) } catch {
                 lab.tearDown()
                 throw error
             }

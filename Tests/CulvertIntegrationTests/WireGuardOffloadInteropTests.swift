@@ -4,6 +4,7 @@
 // iperf3 TCP both ways and a bounded UDP stream, every wireguard-go message authenticating. Root;
 // private namespaces torn down by the lab even when a test fails.
 
+import CulvertBundle
 import CulvertTesting
 import CulvertVarlink
 import Foundation
@@ -24,7 +25,7 @@ final class WireGuardOffloadInteropTests: XCTestCase {
 
     func testOffloadingProviderCarriesTCPBothWaysAndUDPWithWireguardGo() throws {
         let tunnel = try TunnelLab(test: self, startPeer: false)
-        let lab = try WireGuardLab(lab: tunnel, tunOffload: true)
+        let lab = try WireGuardLab(lab: tunnel, capabilities: [.tunOffload])
         addTeardownBlock { lab.tearDown() }
         let file = tunnel.directory.path + "/wg.conf"
         XCTAssertTrue(
