@@ -19,6 +19,12 @@ public enum PacketBatchError: Error, Sendable, Hashable, CustomStringConvertible
     }
 }
 
+/// Why `PacketBatch.appendInPlace` appended nothing: the batch refused, or the fill threw.
+public enum PacketBatchFillError<Failure: Error>: Error {
+    case batch(PacketBatchError)
+    case fill(Failure)
+}
+
 /// Up to `capacity` packets of up to `slotSize` bytes each, held in one buffer.
 ///
 /// A collection of the packets it holds, in order; each element is a slice of the shared buffer, so
@@ -83,6 +89,61 @@ public struct PacketBatch: Sendable, RandomAccessCollection {
 
     /// Empties the batch, keeping its buffer.
     public mutating func removeAll() { count = 0 }
+
+    /// Fills the next free slot in place: `fill` gets the whole slot (`slotSize` bytes) and returns
+    /// the packet's length, or nil to append nothing. Returns whether a packet was appended. For a
+    /// data plane that seals or decrypts straight into a batch instead of copying through a scratch buffer.
+    /// - Throws: `PacketBatchError.full` when no slot is free, or what `fill` throws; the batch is unchanged then.
+    @discardableResult
+    public mutating func appendInPlace<E: Error>(
+        _ fill: (UnsafeMutableRawBufferPointer) throws(E) -> Int?
+    ) throws(PacketBatchFillError<E>) -> Bool {
+        guard count < capacity else { throw .batch(.full(capacity: capacity)) }
+        let start = count * slotSize
+        let end = start + slotSize
+        let size = try withUnsafeSlots { (bytes, _) throws(PacketBatchFillError<E>) -> Int? in
+            do throws(E) {
+                return try fill(UnsafeMutableRawBufferPointer(rebasing: bytes[start..<end]))
+            } catch {
+                throw .fill(error)
+            }
+        }
+        guard let size else { return false }
+        precondition(size >= 0 && size <= slotSize, "appendInPlace: a fill returned \(size) for a \(slotSize)-byte slot")
+        lengths[count] = size
+        count += 1
+        return true
+    }
+
+    /// Runs `body` with packet `index`'s whole slot (`slotSize` bytes, the packet at its start) and
+    /// the packet's length, which `body` may change (0...`slotSize`): in-place work on a received
+    /// packet (decrypting, trimming) without copying it out.
+    public mutating func withUnsafeMutablePacket<R, E: Error>(
+        at index: Int, _ body: (UnsafeMutableRawBufferPointer, inout Int) throws(E) -> R
+    ) throws(E) -> R {
+        precondition(index >= 0 && index < count, "packet index \(index) out of range 0..<\(count)")
+        let start = index * slotSize
+        let size = slotSize
+        let result = try withUnsafeSlots { (bytes, lengths) throws(E) -> R in
+            try body(UnsafeMutableRawBufferPointer(rebasing: bytes[start..<(start + size)]), &lengths[index])
+        }
+        precondition(lengths[index] >= 0 && lengths[index] <= slotSize, "a packet's length set outside its slot")
+        return result
+    }
+
+    /// Runs `body` with packet `index`'s bytes, read-only, without making an `ArraySlice`.
+    public func withUnsafePacket<R, E: Error>(at index: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        precondition(index >= 0 && index < count, "packet index \(index) out of range 0..<\(count)")
+        let start = index * slotSize
+        let result: Result<R, E> = storage.withUnsafeBytes { bytes in
+            do throws(E) {
+                return .success(try body(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + lengths[index])])))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
 
     /// Marks the next `filled` slots as holding packets of the lengths already written to `lengths`.
     mutating func commit(_ filled: Int) {

@@ -33,11 +33,14 @@ enum Iperf {
     /// Beyond the test duration, how long a client run may take before it is killed.
     static let clientGraceSeconds = 20
 
-    /// TCP from A to `address` (in B) for `seconds`; `watch` are pids whose CPU time is sampled around the run.
-    static func measure(lab: TunnelLab, to address: String, seconds: Int, watch: [Int32] = [], log: String) throws -> IperfResult {
+    /// TCP from A to `address` (in B) for `seconds` (`reverse`: B sends, A receives, iperf3 -R);
+    /// `watch` are pids whose CPU time is sampled around the run.
+    static func measure(
+        lab: TunnelLab, to address: String, seconds: Int, reverse: Bool = false, watch: [Int32] = [], log: String
+    ) throws -> IperfResult {
         let server = try lab.namespaces.spawn(in: lab.namespaces.b, [command, "-s", "-B", address], output: log)
         defer { TunnelLab.stop(server, grace: 0) }
-        let client = [shell, "-c", timingScript, command, "-c", address, "-t", String(seconds), "-J"]
+        let client = [shell, "-c", timingScript, command, "-c", address, "-t", String(seconds), "-J"] + (reverse ? ["-R"] : [])
         for _ in 0..<connectAttempts {
             let before = watch.map(CPUTime.seconds(of:))
             let startedAt = Date()

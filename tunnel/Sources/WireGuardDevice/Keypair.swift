@@ -3,6 +3,12 @@
 // decryption work in the caller's buffer: the 16-byte header goes in front of the inner packet,
 // which is zero-padded to a multiple of 16 and sealed in place with its tag after it. Nothing here
 // allocates per packet. The keys are kept as SecretKeys too, so a later handover can export them.
+// For a parallel data path the work splits in two: under the caller's lock only the cheap state
+// changes (reserveSend: the counter; checkReceive/recordReceive: the replay window), and the AEAD
+// work runs outside it with a SealTicket or OpenTicket, which hold a reference to the session's
+// context. BoringSSL documents EVP_AEAD_CTX_seal/open as safe to call concurrently on one context
+// (swift-crypto 3.12.3, Sources/CCryptoBoringSSL/include/CCryptoBoringSSL_aead.h: "This function
+// may be called concurrently with itself or any other seal/open function on the same EVP_AEAD_CTX").
 import WireGuardCrypto
 import WireGuardProtocol
 
@@ -59,52 +65,116 @@ public struct Keypair: Sendable {
     /// Seals the inner packet at `buffer[16 ..< 16 + packetCount]` into a transport message starting
     /// at `buffer[0]`; returns the message length. A keepalive is `packetCount` 0.
     public mutating func encrypt(inPlace buffer: UnsafeMutableRawBufferPointer, packetCount: Int) throws(TransportError) -> Int {
-        let padded = Self.paddedCount(packetCount)
-        let needed = padded + Self.overhead
+        let needed = Self.messageCount(forPacket: packetCount)
         guard packetCount >= 0, buffer.count >= needed else { throw .bufferTooSmall(needed: needed, available: buffer.count) }
+        return try reserveSend().seal(inPlace: buffer, packetCount: packetCount)
+    }
+
+    /// Takes the next send counter and what sealing under it needs: the caller seals with the
+    /// ticket outside whatever lock guards this keypair (the AEAD context is shared and safe for
+    /// concurrent use). A counter is never handed out twice; one whose seal then fails is skipped.
+    public mutating func reserveSend() throws(TransportError) -> SealTicket {
         guard sendCounter < replay.limit else { throw .counterExhausted }
-        let counter = sendCounter
-        sendCounter += 1
-        let body = UnsafeMutableRawBufferPointer(rebasing: buffer[TransportHeader.byteCount...])
-        if padded > packetCount {
-            body.baseAddress!.advanced(by: packetCount).initializeMemory(as: UInt8.self, repeating: 0, count: padded - packetCount)
-        }  // buffer non-empty: needed ≥ 32
-        do throws(CryptoError) {
-            _ = try sender.seal(inPlace: body, plaintextCount: padded, nonce: .init(counter: counter))
-        } catch {
-            throw .bufferTooSmall(needed: needed, available: buffer.count)  // checked above; keeps the error typed
-        }
-        try! TransportHeader(receiverIndex: remoteIndex, counter: counter).write(into: buffer)  // buffer ≥ 32 bytes
-        return needed
+        defer { sendCounter += 1 }
+        return SealTicket(sender: sender, counter: sendCounter, receiverIndex: remoteIndex)
     }
 
     /// Opens the transport message `buffer[0 ..< count]` in place; on success the padded inner
     /// packet is at `buffer[16 ..< 16 + returned count]` and the counter is recorded.
     public mutating func decrypt(inPlace buffer: UnsafeMutableRawBufferPointer, count: Int) throws(TransportError) -> Int {
-        guard count <= buffer.count, count >= TransportHeader.minimumMessageCount else { throw .malformed }
-        let message = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+        guard count <= buffer.count else { throw .malformed }
+        let ticket = try checkReceive(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        let opened = try ticket.open(inPlace: buffer, count: count)
+        try recordReceive(ticket)
+        return opened
+    }
+
+    /// The pre-check before decryption, which changes nothing: a transport message to this session
+    /// whose counter the replay window would accept. The ticket opens it outside any lock; then
+    /// `recordReceive` records the counter (so a forged packet consumes none).
+    public func checkReceive(_ message: UnsafeRawBufferPointer) throws(TransportError) -> OpenTicket {
+        guard message.count >= TransportHeader.minimumMessageCount else { throw .malformed }
         let header: TransportHeader
         do throws(MessageParseError) {
-            header = try TransportHeader(parsing: UnsafeRawBufferPointer(message))
+            header = try TransportHeader(parsing: message)
         } catch {
             throw .malformed
         }
         guard header.receiverIndex == localIndex else { throw .malformed }
         guard replay.wouldAccept(header.counter) else { throw .replayed }
-        let body = UnsafeMutableRawBufferPointer(rebasing: message[TransportHeader.byteCount...])
-        let opened: Int
-        do throws(CryptoError) {
-            opened = try receiver.open(inPlace: body, ciphertextCount: body.count, nonce: .init(counter: header.counter))
-        } catch {
-            throw .authenticationFailed
-        }
-        guard replay.accept(header.counter) else { throw .replayed }
-        return opened
+        return OpenTicket(
+            receiver: receiver, counter: header.counter, localIndex: localIndex, remoteIndex: remoteIndex, createdAt: createdAt)
+    }
+
+    /// Records the counter of a message `ticket` opened (authenticated); `.replayed` if another
+    /// copy was recorded since the pre-check, or the ticket is not this session's.
+    public mutating func recordReceive(_ ticket: OpenTicket) throws(TransportError) {
+        guard issued(ticket) else { throw .malformed }
+        guard replay.accept(ticket.counter) else { throw .replayed }
+    }
+
+    /// Whether `ticket` was issued by this session (and not by one that reuses its index later).
+    public func issued(_ ticket: OpenTicket) -> Bool {
+        ticket.localIndex == localIndex && ticket.remoteIndex == remoteIndex && ticket.createdAt == createdAt
     }
 
     /// Whether this session may still send or receive at `now` (REJECT_AFTER_TIME, REJECT_AFTER_MESSAGES).
     public func isUsable(now: Duration, timers: WireGuardTimers) -> Bool {
         now - createdAt < timers.rejectAfterTime && sendCounter < timers.rejectAfterMessages
+    }
+}
+
+/// One reserved send counter of a session and its sending context: seals one transport message
+/// with no lock held (BoringSSL allows concurrent seal/open on one initialised EVP_AEAD_CTX).
+public struct SealTicket: Sendable {
+    let sender: ChaCha20Poly1305
+    /// The counter (the nonce) this message carries; reserved for it alone.
+    public let counter: UInt64
+    /// The peer's index for the session (the header's receiver field).
+    public let receiverIndex: UInt32
+
+    /// Seals the inner packet at `buffer[16 ..< 16 + packetCount]` into a transport message at
+    /// `buffer[0]`, zero-padding it in place; returns the message length.
+    public func seal(inPlace buffer: UnsafeMutableRawBufferPointer, packetCount: Int) throws(TransportError) -> Int {
+        let padded = Keypair.paddedCount(packetCount)
+        let needed = padded + Keypair.overhead
+        guard packetCount >= 0, buffer.count >= needed else { throw .bufferTooSmall(needed: needed, available: buffer.count) }
+        let body = UnsafeMutableRawBufferPointer(rebasing: buffer[TransportHeader.byteCount...])
+        if padded > packetCount {
+            body.baseAddress!.advanced(by: packetCount).initializeMemory(as: UInt8.self, repeating: 0, count: padded - packetCount)
+        }  // baseAddress!: buffer non-empty, needed ≥ 32
+        do throws(CryptoError) {
+            _ = try sender.seal(inPlace: body, plaintextCount: padded, nonce: .init(counter: counter))
+        } catch {
+            throw .bufferTooSmall(needed: needed, available: buffer.count)  // checked above; keeps the error typed
+        }
+        try! TransportHeader(receiverIndex: receiverIndex, counter: counter).write(into: buffer)  // buffer ≥ 32 bytes
+        return needed
+    }
+}
+
+/// A transport message that passed a session's pre-check (index, replay window): opens it with no
+/// lock held; the session then records its counter (`Keypair.recordReceive`).
+public struct OpenTicket: Sendable {
+    let receiver: ChaCha20Poly1305
+    /// The message's counter.
+    public let counter: UInt64
+    /// Our index of the session it was sent on.
+    public let localIndex: UInt32
+    let remoteIndex: UInt32
+    let createdAt: Duration
+
+    /// Authenticates and decrypts the message `buffer[0 ..< count]` in place; on success the
+    /// padded inner packet is at `buffer[16 ..< 16 + returned count]`. On `.authenticationFailed`
+    /// the payload has been wiped. Records nothing.
+    public func open(inPlace buffer: UnsafeMutableRawBufferPointer, count: Int) throws(TransportError) -> Int {
+        guard count <= buffer.count, count >= TransportHeader.minimumMessageCount else { throw .malformed }
+        let body = UnsafeMutableRawBufferPointer(rebasing: buffer[TransportHeader.byteCount..<count])
+        do throws(CryptoError) {
+            return try receiver.open(inPlace: body, ciphertextCount: body.count, nonce: .init(counter: counter))
+        } catch {
+            throw .authenticationFailed
+        }
     }
 }
 
@@ -161,6 +231,15 @@ public struct Keypairs: Sendable {
         current = nil
         previous = nil
         next = nil
+    }
+
+    /// The keypair in `slot` (a copy: shares the contexts, copies the replay window's reference).
+    func keypair(in slot: Slot) -> Keypair? {
+        switch slot {
+        case .current: current
+        case .previous: previous
+        case .next: next
+        }
     }
 
     /// Runs `body` on the keypair in `slot` in place (no copy of the replay window).

@@ -3,6 +3,9 @@
 // is decrypted in the caller's buffer. Anything malformed, unauthenticated, replayed or addressed
 // to an unknown index is counted by reason and dropped: nothing here traps on input, and nothing
 // allocates in proportion to it. A peer's endpoint changes only on an authenticated packet.
+// Transport data is received in two halves around the decryption, so a provider can open outside
+// its lock: beginReceive (pre-checks, nothing recorded) → OpenTicket.open → finishReceive (counter
+// recorded, then the authenticated bookkeeping). `receive(datagram:…)` runs all three.
 import WireGuardCrypto
 import WireGuardProtocol
 
@@ -13,19 +16,38 @@ extension WireGuardDevice {
         datagram buffer: UnsafeMutableRawBufferPointer, count: Int, from source: Endpoint, now: Duration,
         using generator: inout some RandomNumberGenerator
     ) -> InboundResult {
-        guard count >= 0, count <= buffer.count else { return drop(.malformed) }
+        switch beginReceive(datagram: UnsafeRawBufferPointer(buffer), count: count, from: source, now: now, using: &generator) {
+        case .done(let result):
+            return result
+        case .open(let ticket):
+            let opened = Result { () throws(TransportError) in try ticket.open(inPlace: buffer, count: count) }
+            return finishReceive(
+                ticket, opened: opened, datagram: UnsafeRawBufferPointer(buffer), count: count, from: source, now: now, using: &generator)
+        }
+    }
+
+    /// The first half of receiving the datagram `buffer[0 ..< count]`, under the device's lock:
+    /// handshake messages and cookie replies are handled whole (`.done`); a transport message that
+    /// passes the checks before decryption (known index, live session, replay window) comes back
+    /// as `.open`: open it with the ticket outside the lock, then call `finishReceive`. Nothing is
+    /// recorded for a transport message here, so a forged one consumes no counter.
+    public mutating func beginReceive(
+        datagram buffer: UnsafeRawBufferPointer, count: Int, from source: Endpoint, now: Duration,
+        using generator: inout some RandomNumberGenerator
+    ) -> ReceiveStep {
+        guard count >= 0, count <= buffer.count else { return .done(drop(.malformed)) }
         let datagram = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
         let type: MessageType
         do throws(MessageParseError) {
             type = try MessageType.classify(datagram)
         } catch {
-            return drop(.malformed)
+            return .done(drop(.malformed))
         }
         switch type {
-        case .initiation: return receiveInitiation(datagram, from: source, now: now, using: &generator)
-        case .response: return receiveResponse(datagram, from: source, now: now, using: &generator)
-        case .cookieReply: return receiveCookieReply(datagram, now: now)
-        case .transport: return receiveTransport(buffer, count: count, from: source, now: now, using: &generator)
+        case .initiation: return .done(receiveInitiation(datagram, from: source, now: now, using: &generator))
+        case .response: return .done(receiveResponse(datagram, from: source, now: now, using: &generator))
+        case .cookieReply: return .done(receiveCookieReply(datagram, now: now))
+        case .transport: return beginTransport(datagram, now: now)
         }
     }
 
@@ -161,31 +183,48 @@ extension WireGuardDevice {
         return result
     }
 
-    private mutating func receiveTransport(
-        _ buffer: UnsafeMutableRawBufferPointer, count: Int, from source: Endpoint, now: Duration,
-        using generator: inout some RandomNumberGenerator
-    ) -> InboundResult {
-        guard count >= TransportHeader.minimumMessageCount else { return drop(.malformed) }
-        let receiverIndex = UInt32(littleEndian: UnsafeRawBufferPointer(buffer).loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        guard let peer = peerByIndex[receiverIndex], let slot = peers[peer].keypairs.slot(for: receiverIndex) else {
-            return drop(.unknownReceiverIndex)
+    /// The transport pre-check: index → peer and session, REJECT_AFTER_TIME, replay window.
+    private mutating func beginTransport(_ datagram: UnsafeRawBufferPointer, now: Duration) -> ReceiveStep {
+        guard datagram.count >= TransportHeader.minimumMessageCount else { return .done(drop(.malformed)) }
+        let receiverIndex = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        guard let peer = peerByIndex[receiverIndex], let slot = peers[peer].keypairs.slot(for: receiverIndex),
+            let keypair = peers[peer].keypairs.keypair(in: slot)
+        else {
+            return .done(drop(.unknownReceiverIndex))
         }
-        let opened: Int?
-        let rejectAfterTime = timers.rejectAfterTime
+        guard now - keypair.createdAt < timers.rejectAfterTime else { return .done(drop(.expiredSession)) }
         do throws(TransportError) {
-            opened = try peers[peer].keypairs.with(slot) { (keypair: inout Keypair) throws(TransportError) -> Int in
-                guard now - keypair.createdAt < rejectAfterTime else { throw .counterExhausted }
-                return try keypair.decrypt(inPlace: buffer, count: count)
-            }
+            return .open(try keypair.checkReceive(datagram))
         } catch {
-            switch error {
-            case .counterExhausted: return drop(.expiredSession)
-            case .replayed: return drop(.replayedCounter)
-            case .authenticationFailed: return drop(.authenticationFailed)
-            case .malformed, .bufferTooSmall: return drop(.malformed)
-            }
+            return .done(drop(error == .replayed ? .replayedCounter : .malformed))
         }
-        guard let plaintextCount = opened else { return drop(.unknownReceiverIndex) }
+    }
+
+    /// The second half of receiving a transport message, under the device's lock again, with what
+    /// `ticket.open` gave: on success the counter is recorded (a copy recorded meanwhile is a
+    /// replay), the endpoint roams, timers and statistics move, a responder's `next` session is
+    /// confirmed, and the inner packet is checked against the peer's AllowedIPs; `datagram` is
+    /// the opened buffer. A failed open records nothing.
+    public mutating func finishReceive(
+        _ ticket: OpenTicket, opened: Result<Int, TransportError>, datagram buffer: UnsafeRawBufferPointer, count: Int,
+        from source: Endpoint, now: Duration, using generator: inout some RandomNumberGenerator
+    ) -> InboundResult {
+        let plaintextCount: Int
+        switch opened {
+        case .success(let value): plaintextCount = value
+        case .failure(.authenticationFailed): return drop(.authenticationFailed)
+        case .failure(.replayed): return drop(.replayedCounter)
+        case .failure: return drop(.malformed)
+        }
+        guard let peer = peerByIndex[ticket.localIndex], let slot = peers[peer].keypairs.slot(for: ticket.localIndex) else {
+            return drop(.unknownReceiverIndex)  // the session went while the message was opened
+        }
+        do throws(TransportError) {
+            _ = try peers[peer].keypairs.with(slot) { (keypair: inout Keypair) throws(TransportError) in try keypair.recordReceive(ticket) }
+        } catch {
+            return drop(error == .replayed ? .replayedCounter : .unknownReceiverIndex)
+        }
+        guard plaintextCount + TransportHeader.byteCount <= min(count, buffer.count) else { return drop(.malformed) }
         // Authenticated from here on.
         var result = InboundResult()
         result.peer = peers[peer].publicKey
@@ -225,4 +264,12 @@ extension WireGuardDevice {
         result.packet = TransportHeader.byteCount..<TransportHeader.byteCount + length
         return result
     }
+}
+
+/// What `beginReceive` made of a datagram.
+public enum ReceiveStep: Sendable {
+    /// Handled whole: a handshake message, a cookie reply, or a drop.
+    case done(InboundResult)
+    /// A transport message past the pre-checks: open it with the ticket (no lock), then `finishReceive`.
+    case open(OpenTicket)
 }

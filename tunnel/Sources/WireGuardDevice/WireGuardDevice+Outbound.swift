@@ -1,6 +1,8 @@
 // WireGuardDevice, outbound: an inner packet read from the TUN → a transport message for the peer
 // its destination routes to, sealed in the caller's buffer; or, with no usable session, a copy in
 // the peer's bounded queue (oldest dropped, counted) and a handshake initiation to send.
+// `beginSend` is the part under the provider's lock (route, counter, bookkeeping); sealing with
+// its SealTicket happens outside it. `send(packet:…)` does both in one call.
 import WireGuardCrypto
 import WireGuardProtocol
 
@@ -10,40 +12,64 @@ extension WireGuardDevice {
     public mutating func send(
         packet buffer: UnsafeMutableRawBufferPointer, packetCount: Int, now: Duration, using generator: inout some RandomNumberGenerator
     ) -> OutboundResult {
-        var result = OutboundResult()
         guard packetCount >= 0, Self.headroom + packetCount <= buffer.count else { return dropOutbound(.bufferTooSmall) }
+        guard Keypair.messageCount(forPacket: packetCount) <= buffer.count else { return dropOutbound(.bufferTooSmall) }
         let inner = UnsafeRawBufferPointer(rebasing: buffer[Self.headroom..<Self.headroom + packetCount])
-        guard let peer = allowedIPs.peer(forDestinationOf: inner) else { return dropOutbound(.noRoute) }
-        guard let endpoint = peers[peer].endpoint else { return dropOutbound(.noEndpoint) }
+        let reservation = beginSend(packet: inner, now: now, using: &generator)
+        var result = OutboundResult()
+        result.actions = reservation.actions
+        result.queued = reservation.queued
+        result.dropped = reservation.dropped
+        guard let ticket = reservation.ticket else { return result }
+        do throws(TransportError) {
+            result.messageCount = try ticket.seal(inPlace: buffer, packetCount: packetCount)
+            result.endpoint = reservation.endpoint
+        } catch {
+            return dropOutbound(.bufferTooSmall)  // room checked above
+        }
+        return result
+    }
+
+    /// The part of sending an inner packet that needs the device (call it under the device's lock):
+    /// routes it, and on a usable session reserves its counter and does the bookkeeping of a sent
+    /// message (statistics, timers, rekey after messages or time) — the caller then seals with the
+    /// returned ticket outside the lock, in a buffer of `Keypair.messageCount(forPacket:)` bytes
+    /// with the packet at `headroom`. Without a session the packet is queued (copied) and a
+    /// handshake started, as `send(packet:…)` does.
+    public mutating func beginSend(packet inner: UnsafeRawBufferPointer, now: Duration, using generator: inout some RandomNumberGenerator)
+        -> OutboundReservation
+    {
+        var reservation = OutboundReservation()
+        guard let peer = allowedIPs.peer(forDestinationOf: inner) else { return dropReservation(.noRoute) }
+        guard let endpoint = peers[peer].endpoint else { return dropReservation(.noEndpoint) }
         if peers[peer].sendingSessionUsable(now: now, timers: timers) {
-            let sealed: Int
             do throws(TransportError) {
-                sealed = try peers[peer].keypairs.current!.encrypt(inPlace: buffer, packetCount: packetCount)  // usable checked above
+                reservation.ticket = try peers[peer].keypairs.current!.reserveSend()  // usable checked above
             } catch {
-                return dropOutbound(.bufferTooSmall)  // the only failure left: usable was checked above
+                return dropReservation(.bufferTooSmall)  // not reached: usable means the counter is below the limit
             }
-            result.messageCount = sealed
-            result.endpoint = endpoint
-            peers[peer].statistics.sentBytes += UInt64(sealed)
+            reservation.endpoint = endpoint
+            peers[peer].statistics.sentBytes += UInt64(Keypair.messageCount(forPacket: inner.count))
             peers[peer].anyAuthenticatedPacketSent()
             peers[peer].anyAuthenticatedPacketTraversal(now: now)
-            peers[peer].dataSent(now: now, timers: timers, jitter: jitter(using: &generator))
+            // dataSent arms only an unarmed timer: draw its jitter only then (a system generator's draw is a system call).
+            if peers[peer].newHandshakeAt == nil { peers[peer].dataSent(now: now, timers: timers, jitter: jitter(using: &generator)) }
             if let current = peers[peer].keypairs.current, current.isInitiator,
                 current.sendCounter >= timers.rekeyAfterMessages || now - current.createdAt >= timers.rekeyAfterTime,
                 let action = beginHandshake(peer, now: now, isRetry: false, using: &generator)
             {
-                result.actions.append(action)
+                reservation.actions.append(action)
             }
-            return result
+            return reservation
         }
         if peers[peer].queue.count >= Self.maxQueuedPackets {
             peers[peer].queue.removeFirst()
             drops.count(.queueOverflow)
         }
         peers[peer].queue.append(Array(inner))
-        result.queued = true
-        if let action = beginHandshake(peer, now: now, isRetry: false, using: &generator) { result.actions.append(action) }
-        return result
+        reservation.queued = true
+        if let action = beginHandshake(peer, now: now, isRetry: false, using: &generator) { reservation.actions.append(action) }
+        return reservation
     }
 
     /// Convenience for tests and simple callers: the actions for one inner packet (the transport
@@ -59,10 +85,30 @@ extension WireGuardDevice {
         return (actions + result.actions, result)
     }
 
+    private mutating func dropReservation(_ reason: DropReason) -> OutboundReservation {
+        drops.count(reason)
+        var reservation = OutboundReservation()
+        reservation.dropped = reason
+        return reservation
+    }
+
     private mutating func dropOutbound(_ reason: DropReason) -> OutboundResult {
         drops.count(reason)
         var result = OutboundResult()
         result.dropped = reason
         return result
     }
+}
+
+/// What `beginSend` decided for one inner packet: seal it with `ticket` (outside the device's lock)
+/// and send it to `endpoint`; or it was queued or dropped. `actions` go out either way.
+public struct OutboundReservation: Sendable {
+    /// The counter reserved for the packet and the session's sending context; nil: nothing to seal.
+    public var ticket: SealTicket?
+    public var endpoint: Endpoint?
+    public var actions: [DeviceAction] = []
+    public var queued = false
+    public var dropped: DropReason?
+
+    public init() {}
 }

@@ -1,13 +1,21 @@
 // DataPlane: the threads that move packets between the TUN (PacketFlow) and the UDP socket
 // through the WireGuardDevice, and fire its timers. Hand-written: no library runs a WireGuardDevice.
 //
-//   tun-to-udp: PacketFlow.Channel read (batch) → device.send → sendmmsg (runs of one endpoint)
-//   udp-to-tun: recvmmsg (batch, with senders) → device.receive → PacketFlow.Channel write (batch)
+//   tun-to-udp: PacketFlow.Channel read (batch; TSO super-packets split) → under the lock, per batch:
+//               device.beginSend (route, counter) → outside: copy + seal straight into the
+//               datagram batch's slot → UDP_SEGMENT sendmmsg (runs of one endpoint)
+//   udp-to-tun: recvmmsg with UDP_GRO (batch, with senders) → under the lock: beginReceive
+//               (pre-checks) → outside: open in the datagram's slot → under the lock: finishReceive
+//               (counter, roaming, AllowedIPs) → copy into the packet batch → Channel write (coalesced)
 //   timers:     sleeps until device.nextDeadline (at most `timerSlice`) → device.tick
 //
-// The device is one value behind one Mutex shared by the three threads: correct first, and the
-// lock is held for a packet's seal or open. Per-peer sharding (keypairs out of the device, sealed
-// and opened outside the lock, one channel per core) is the next step for speed.
+// The device is one value behind one Mutex shared by the three threads, but the lock is held only
+// for the bookkeeping of a batch (routing, counters, replay windows, timers), never for a seal or
+// an open: those run on the session's shared AEAD context, which BoringSSL allows concurrently
+// (Keypair.swift's header). So both packet threads seal and open at once. Each packet is copied
+// once: from the TUN batch into the datagram slot it is sealed in, or from the datagram slot it
+// was opened in into the TUN batch. On a TUN with IFF_VNET_HDR (the bundle declares `tun-offload`)
+// both threads use the offload engine: a PacketFlow.Channel each and a DatagramOffload each.
 // Every thread also waits on one WakeEvent, so `stop` ends all of them within one wait.
 
 import CulvertProvider
@@ -18,10 +26,11 @@ import Synchronization
 import WireGuardDevice
 
 final class DataPlane: Sendable {
-    /// Packets per batch: amortises the system calls, keeps the buffers small.
+    /// Packets per batch on a plain TUN: amortises the system calls, keeps the buffers small.
     static let batchSize = 32
-    /// Largest datagram read from the socket (bigger ones are truncated and then fail to authenticate).
-    static let datagramSlot = PacketBatch.maximumPacketSize
+    /// Packets per batch with offloads: as many as one batched call moves (a 64 KiB super-packet
+    /// of 1,420-byte segments is 47), so whole super-packets are sealed and segmented at once.
+    static let offloadBatchSize = PacketBatch.maximumPacketCount
     /// Longest a packet thread waits before looking at the stop flag again.
     static let waitSlice: Duration = .seconds(1)
     /// Longest the timer thread sleeps: bounds how late a deadline set meanwhile by another thread fires.
@@ -46,6 +55,9 @@ final class DataPlane: Sendable {
     private let start: ContinuousClock.Instant
     /// Largest inner packet read from the TUN (its MTU, bounded by an IP packet's size).
     private let packetSlot: Int
+    /// Largest datagram received: a transport message of a `packetSlot` packet (a longer one cannot
+    /// be written to this TUN; truncated or, with UDP_GRO, dropped and counted, it never authenticates).
+    private let datagramSlot: Int
 
     init(device: WireGuardDevice, start: ContinuousClock.Instant, flow: PacketFlow, socket: DatagramSocket, mtu: Int) throws(SystemError) {
         self.device = Mutex(device)
@@ -53,9 +65,13 @@ final class DataPlane: Sendable {
         self.flow = flow
         self.socket = socket
         packetSlot = min(max(mtu, 68), PacketBatch.maximumPacketSize)
+        datagramSlot = min(Keypair.messageCount(forPacket: packetSlot), PacketBatch.maximumPacketSize)
         wake = try WakeEvent()
         try flow.descriptor.setNonblocking(true)
         try socket.setNonblocking(true)
+        if flow.isOffloading {
+            say("data plane: TUN with virtio_net_hdr, offloads 0x\(String(flow.offloads.rawValue, radix: 16)), UDP GSO/GRO")
+        }
         launch("wg-tun-to-udp") { $0.tunToUDP() }
         launch("wg-udp-to-tun") { $0.udpToTUN() }
         launch("wg-timers") { $0.timers() }
@@ -88,10 +104,13 @@ final class DataPlane: Sendable {
     // MARK: TUN → UDP
 
     private func tunToUDP() {
+        let capacity = flow.isOffloading ? Self.offloadBatchSize : Self.batchSize
         var channel = flow.makeChannel()
-        var packets = PacketBatch(capacity: Self.batchSize, slotSize: packetSlot)
-        var datagrams = PacketBatch(capacity: Self.batchSize, slotSize: Keypair.messageCount(forPacket: packetSlot))
-        var scratch = [UInt8](repeating: 0, count: Keypair.messageCount(forPacket: packetSlot))
+        var udp = flow.isOffloading ? DatagramOffload(socket: socket, coalesceReceives: false) : nil
+        var packets = PacketBatch(capacity: capacity, slotSize: packetSlot)
+        var datagrams = PacketBatch(capacity: capacity, slotSize: Keypair.messageCount(forPacket: packetSlot))
+        var reservations: [OutboundReservation] = []
+        reservations.reserveCapacity(capacity)
         var random = SystemRandomNumberGenerator()
         while !isStopped {
             do throws(SystemError) {
@@ -103,25 +122,36 @@ final class DataPlane: Sendable {
                 repeat {  // a full batch may leave packets in the kernel or the channel: drain before waiting
                     packets.removeAll()
                     datagrams.removeAll()
+                    reservations.removeAll(keepingCapacity: true)
                     _ = try channel.readAvailablePackets(into: &packets)
+                    let time = now
+                    device.withLock { device in
+                        for index in packets.indices {
+                            reservations.append(
+                                packets.withUnsafePacket(at: index) { device.beginSend(packet: $0, now: time, using: &random) })
+                        }
+                    }
                     var destination: Endpoint?
                     var actions: [DeviceAction] = []
-                    for packet in packets {
-                        let count = packet.count
-                        let result = scratch.withUnsafeMutableBytes { buffer in
-                            Self.copy(packet, into: buffer, at: WireGuardDevice.headroom)
-                            return device.withLock { $0.send(packet: buffer, packetCount: count, now: now, using: &random) }
-                        }
-                        actions += result.actions
-                        guard let sealed = result.messageCount, let endpoint = result.endpoint else { continue }
+                    for (index, reservation) in reservations.enumerated() {
+                        actions += reservation.actions
+                        guard let ticket = reservation.ticket, let endpoint = reservation.endpoint else { continue }
                         if destination != endpoint, let previous = destination {
-                            transmit(datagrams, to: previous)
+                            transmit(datagrams, to: previous, offload: &udp)
                             datagrams.removeAll()
                         }
                         destination = endpoint
-                        try? datagrams.append(scratch[0..<sealed])  // try?: the slot holds messageCount(forPacket: slot) bytes
+                        packets.withUnsafePacket(at: index) { inner in
+                            // try?: the slot holds messageCount(forPacket: packetSlot) bytes and the batch one slot per packet read;
+                            // a refused seal loses the packet (its counter is skipped, which the peer's window allows).
+                            _ = try? datagrams.appendInPlace { slot throws(TransportError) -> Int? in
+                                let headroom = WireGuardDevice.headroom
+                                UnsafeMutableRawBufferPointer(rebasing: slot[headroom..<headroom + inner.count]).copyMemory(from: inner)
+                                return try ticket.seal(inPlace: slot, packetCount: inner.count)
+                            }
+                        }
                     }
-                    if let destination { transmit(datagrams, to: destination) }
+                    if let destination { transmit(datagrams, to: destination, offload: &udp) }
                     perform(actions)
                 } while packets.isFull && !isStopped
             } catch {
@@ -135,11 +165,20 @@ final class DataPlane: Sendable {
     // MARK: UDP → TUN
 
     private func udpToTUN() {
+        let capacity = flow.isOffloading ? Self.offloadBatchSize : Self.batchSize
         var channel = flow.makeChannel()
-        var datagrams = PacketBatch(capacity: Self.batchSize, slotSize: Self.datagramSlot)
-        var packets = PacketBatch(capacity: Self.batchSize, slotSize: Self.datagramSlot)
+        var udp = flow.isOffloading ? DatagramOffload(socket: socket, segmentSends: false) : nil
+        var datagrams = PacketBatch(capacity: capacity, slotSize: datagramSlot)
+        var packets = PacketBatch(capacity: capacity, slotSize: datagramSlot)
         var senders: [IPEndpoint] = []
-        var scratch = [UInt8](repeating: 0, count: Self.datagramSlot)
+        var sources = SourceCache()
+        var steps: [ReceiveStep?] = []  // nil: a sender that is no device endpoint (dropped)
+        var results: [InboundResult?] = []
+        var opened: [Result<Int, TransportError>] = []
+        opened.reserveCapacity(capacity)
+        senders.reserveCapacity(capacity)
+        steps.reserveCapacity(capacity)
+        results.reserveCapacity(capacity)
         var random = SystemRandomNumberGenerator()
         while !isStopped {
             do throws(SystemError) {
@@ -150,22 +189,67 @@ final class DataPlane: Sendable {
                     datagrams.removeAll()
                     packets.removeAll()
                     senders.removeAll(keepingCapacity: true)
-                    _ = try socket.receiveBatch(into: &datagrams, senders: &senders)
-                    var actions: [DeviceAction] = []
-                    for index in 0..<min(datagrams.count, senders.count) {
-                        let sender = senders[index]
-                        guard let from = ProfileMapping.endpoint(RawEndpoint(address: sender.address.bytes, port: sender.port)) else {
+                    steps.removeAll(keepingCapacity: true)
+                    results.removeAll(keepingCapacity: true)
+                    // force unwrap: checked in the same expression.
+                    _ =
+                        udp != nil
+                        ? try udp!.receive(into: &datagrams, senders: &senders)
+                        : try socket.receiveBatch(into: &datagrams, senders: &senders)
+                    let count = min(datagrams.count, senders.count)
+                    let time = now
+                    device.withLock { device in  // pre-checks; handshake messages are handled whole here
+                        for index in 0..<count {
+                            guard let from = sources.endpoint(for: senders[index]) else {
+                                steps.append(nil)
+                                continue
+                            }
+                            steps.append(
+                                datagrams.withUnsafePacket(at: index) {
+                                    device.beginReceive(datagram: $0, count: $0.count, from: from, now: time, using: &random)
+                                })
+                        }
+                    }
+                    opened.removeAll(keepingCapacity: true)
+                    for index in 0..<count {  // the AEAD work, with no lock held
+                        guard case .open(let ticket)? = steps[index] else {
+                            opened.append(.failure(.malformed))
                             continue
                         }
-                        let datagram = datagrams[index]
-                        let count = datagram.count
-                        let result = scratch.withUnsafeMutableBytes { buffer in
-                            Self.copy(datagram, into: buffer, at: 0)
-                            return device.withLock { $0.receive(datagram: buffer, count: count, from: from, now: now, using: &random) }
+                        opened.append(
+                            datagrams.withUnsafeMutablePacket(at: index) { slot, length in
+                                Result { () throws(TransportError) in try ticket.open(inPlace: slot, count: length) }
+                            })
+                    }
+                    device.withLock { device in  // counters, roaming, AllowedIPs
+                        for index in 0..<count {
+                            switch steps[index] {
+                            case nil: results.append(nil)
+                            case .done(let result)?: results.append(result)
+                            case .open(let ticket)?:
+                                // force unwrap: a step exists only for a sender that converted.
+                                let from = sources.endpoint(for: senders[index])!
+                                results.append(
+                                    datagrams.withUnsafePacket(at: index) {
+                                        device.finishReceive(
+                                            ticket, opened: opened[index], datagram: $0, count: $0.count, from: from, now: time,
+                                            using: &random)
+                                    })
+                            }
                         }
+                    }
+                    var actions: [DeviceAction] = []
+                    for (index, result) in results.enumerated() {
+                        guard let result else { continue }
                         actions += result.actions
-                        if let range = result.packet, !range.isEmpty {
-                            try? packets.append(scratch[range])  // try?: the range is inside a datagram no larger than the slot
+                        guard let range = result.packet, !range.isEmpty else { continue }
+                        datagrams.withUnsafePacket(at: index) { datagram in
+                            // try?: one packet slot per datagram, each as large as a datagram.
+                            _ = try? packets.appendInPlace { slot -> Int? in
+                                UnsafeMutableRawBufferPointer(rebasing: slot[0..<range.count]).copyMemory(
+                                    from: UnsafeRawBufferPointer(rebasing: datagram[range]))
+                                return range.count
+                            }
                         }
                     }
                     if !packets.isEmpty { _ = try channel.writePackets(packets) }
@@ -195,13 +279,17 @@ final class DataPlane: Sendable {
 
     // MARK: output
 
-    /// Sends `batch` to `endpoint` with sendmmsg; what the socket refuses is lost, as on any UDP path.
-    private func transmit(_ batch: PacketBatch, to endpoint: Endpoint) {
+    /// Sends `batch` to `endpoint` with sendmmsg (through the offload: UDP_SEGMENT runs); what the
+    /// socket refuses is lost, as on any UDP path.
+    private func transmit(_ batch: PacketBatch, to endpoint: Endpoint, offload: inout DatagramOffload?) {
         guard !batch.isEmpty, let destination = Self.ipEndpoint(endpoint) else { return }
         var sent = 0
         while sent < batch.count {
             do throws(SystemError) {
-                let n = try socket.sendBatch(batch, from: sent, to: destination)
+                // force unwrap: checked in the same expression.
+                let n =
+                    offload != nil
+                    ? try offload!.send(batch, from: sent, to: destination) : try socket.sendBatch(batch, from: sent, to: destination)
                 guard n > 0 else { return }
                 sent += n
             } catch {
@@ -245,16 +333,21 @@ final class DataPlane: Sendable {
         say(suppressed > 0 ? "\(text) (\(suppressed) more errors not logged)" : text)
     }
 
-    /// Copies `bytes` into `buffer` at `offset`; the scratch buffers are sized for the largest slot.
-    private static func copy(_ bytes: ArraySlice<UInt8>, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
-        precondition(offset + bytes.count <= buffer.count, "a scratch buffer is smaller than a batch slot")
-        bytes.withUnsafeBytes { source in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + source.count]).copyMemory(from: source)
-        }
-    }
-
     static func ipEndpoint(_ endpoint: Endpoint) -> IPEndpoint? {
         let raw = ProfileMapping.raw(endpoint)
         return CulvertSystem.IPAddress(bytes: raw.address).map { IPEndpoint(address: $0, port: raw.port) }
+    }
+}
+
+/// The device endpoint of each datagram's sender, converted once per distinct sender in a row (a
+/// steady flow from one peer converts nothing per packet).
+struct SourceCache {
+    private var last: (IPEndpoint, Endpoint?)?
+
+    mutating func endpoint(for sender: IPEndpoint) -> Endpoint? {
+        if let last, last.0 == sender { return last.1 }
+        let converted = ProfileMapping.endpoint(RawEndpoint(address: sender.address.bytes, port: sender.port))
+        last = (sender, converted)
+        return converted
     }
 }
