@@ -133,7 +133,12 @@ struct TunnelSettingsPlan: Equatable {
             excludedRoutes += excluded
             fullTunnel = fullTunnel || isFull
             steps += familyAddresses.map { .addAddress($0, interfaceIndex: interfaceIndex) }
-            for prefix in included where prefix != .defaultRoute(family) {
+            // The kernel already routes an address's own network to the TUN (the prefix route it adds
+            // with the address, proto kernel): adding the same route again would fail EEXIST — the
+            // everyday wg-quick shape `Address = 10.0.0.2/24`, `AllowedIPs = 10.0.0.0/24`. wg-quick
+            // skips it the same way. Host addresses (/32, /128) get no prefix route, so nothing is skipped.
+            let onLink = Set(familyAddresses.filter { $0.prefixLength < family.maximumPrefixLength }.map(\.network))
+            for prefix in included where prefix != .defaultRoute(family) && !onLink.contains(prefix) {
                 routeSteps.append(.addRoute(NetworkRoute(destination: prefix, interfaceIndex: interfaceIndex)))
             }
             if isFull {

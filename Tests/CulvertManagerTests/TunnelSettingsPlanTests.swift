@@ -61,6 +61,29 @@ final class TunnelSettingsPlanTests: XCTestCase {
             """)
     }
 
+    /// wg-quick's everyday shape: the address's own network is also an allowed IP. The kernel routes
+    /// it already (the address's prefix route), so the plan adds no second route that would fail EEXIST.
+    func testAnIncludedRouteEqualToAnAddressNetworkIsTheKernelsPrefixRoute() throws {
+        XCTAssertEqual(
+            try plan(
+                #"{"ipv4": {"addresses": ["10.77.0.1/24"], "includedRoutes": ["10.77.0.0/24", "10.99.0.0/24"]}, "#
+                    + #""ipv6": {"addresses": ["fd00:77::1/64", "fd00:78::1/128"], "includedRoutes": ["fd00:77::/64", "fd00:78::1/128"]}}"#),
+            """
+            ip -4 address add 10.77.0.1/24 dev cvt0
+            ip -6 address add fd00:77::1/64 dev cvt0
+            ip -6 address add fd00:78::1/128 dev cvt0
+            ip link set dev cvt0 up
+            ip -4 route add 10.99.0.0/24 dev cvt0 proto 156
+            ip -6 route add fd00:78::1/128 dev cvt0 proto 156
+            # undo
+            ip -6 route del fd00:78::1/128 dev cvt0 proto 156
+            ip -4 route del 10.99.0.0/24 dev cvt0 proto 156
+            ip -6 address del fd00:78::1/128 dev cvt0
+            ip -6 address del fd00:77::1/64 dev cvt0
+            ip -4 address del 10.77.0.1/24 dev cvt0
+            """)
+    }
+
     func testSplitTunnelIPv6() throws {
         XCTAssertEqual(
             try plan(#"{"mtu": 1420, "ipv6": {"addresses": ["fd77::1/64"], "includedRoutes": ["fd99::/48"]}}"#),
