@@ -8,6 +8,10 @@ public enum ExtensionState: String, Codable, Sendable, CaseIterable {
     case replacing
     case failed
     case uninstalling
+
+    /// Whether profiles may run it: `enabled`, or `replacing` (its registered version runs while a
+    /// newer one is staged).
+    public var isUsable: Bool { self == .enabled || self == .replacing }
 }
 
 public struct ExtensionInfo: Codable, Sendable, Equatable {

@@ -115,7 +115,7 @@ extension ManagerService {
                 completion(.success((.installed, info, event)))
             }
         }
-        guard prepared.outcome == .replaced, let previous = prepared.previous, previous.state == .enabled || previous.state == .replacing,
+        guard prepared.outcome == .replaced, let previous = prepared.previous, previous.state.isUsable,
             info.state == .enabled
         else {
             guard prepared.outcome != .unchanged else {

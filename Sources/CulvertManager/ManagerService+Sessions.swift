@@ -17,7 +17,7 @@ protocol LaunchTargetDirectory: AnyObject {
 extension ManagerService: LaunchTargetDirectory {
     func launchTarget(profileName: String) -> LaunchTarget? {
         guard let stored = store.profiles[profileName],
-            let info = catalog.installed(stored.profile.extensionIdentifier), info.state == .enabled
+            let info = catalog.installed(stored.profile.extensionIdentifier), info.state.isUsable
         else { return nil }
         return LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets)
     }
@@ -45,7 +45,7 @@ extension ManagerService {
                 replier.fail(ManagerError.extensionNotFound(identifier: identifier))
                 return
             }
-            guard info.state == .enabled else {
+            guard info.state.isUsable else {
                 replier.fail(ManagerError.extensionNotUsable(identifier: identifier, state: info.state.rawValue))
                 return
             }

@@ -238,7 +238,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             replier.fail(ManagerError.invalidProfile(field: error.field, reason: error.reason.rawValue))
             return
         }
-        if let installed = catalog.installed(profile.extensionIdentifier), installed.state != .enabled {
+        if let installed = catalog.installed(profile.extensionIdentifier), !installed.state.isUsable {
             replier.fail(ManagerError.extensionNotUsable(identifier: installed.identifier, state: installed.state.rawValue))
             return
         }
