@@ -189,7 +189,8 @@ extension ManagerService {
             guard policyMachines[identifier]?.state == .waiting, policyMachines[identifier]?.policy == .whenIdle else { continue }
             let sample = supervisor.trafficSample(of: identifier)
             guard decidePolicy(identifier, .traffic(sample, at: now)).first == .apply else { continue }
-            logger.info("extension \(identifier): its sessions were idle for \(configuration.upgradeIdleInterval) s; applying the staged upgrade")
+            logger.info(
+                "extension \(identifier): its sessions were idle for \(configuration.upgradeIdleInterval) s; applying the staged upgrade")
             applyStaged(identifier, actor: nil) { _ in }  // the outcome is in the events and the log
         }
     }

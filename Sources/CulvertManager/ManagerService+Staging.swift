@@ -81,7 +81,8 @@ extension ManagerService {
                         removeReplacedCopy(previous.contentDigest, inline: inline)
                         let shown = catalog.installed(identifier) ?? info
                         logger.info(
-                            "extension \(identifier) replaced: \(previous.versionDescription) → \(info.versionDescription) (staged upgrade)")
+                            "extension \(identifier) replaced: \(previous.versionDescription) → \(info.versionDescription) (staged upgrade)"
+                        )
                         let event = publish(
                             EventBody(
                                 kind: .extensionReplaced, actor: actor, reason: "replaced", extensionInfo: shown,
@@ -99,7 +100,8 @@ extension ManagerService {
             logger.info("extension \(identifier): live upgrade \(previous.versionDescription) → \(info.versionDescription) (staged)")
             supervisor.upgradeSessions(from: previous, to: info) { [self] failure in
                 guard let failure else { return register(then: {}) }
-                logger.error("extension \(identifier): staged upgrade to \(info.versionDescription) failed; \(previous.versionDescription) stays")
+                logger.error(
+                    "extension \(identifier): staged upgrade to \(info.versionDescription) failed; \(previous.versionDescription) stays")
                 dropStaged(identifier, reason: "upgrade_failed", actor: actor) { _ in
                     completion(
                         .failure(

@@ -111,7 +111,9 @@ extension Output {
         case .staged:
             let staged = info.staged?.versionDescription ?? "?"
             let policy = info.effectiveUpgradePolicy?.rawValue ?? "?"
-            line("staged \(info.identifier) \(staged) (upgrade policy \(policy)); \(info.versionDescription) runs until then, seq \(result.seq)")
+            line(
+                "staged \(info.identifier) \(staged) (upgrade policy \(policy)); \(info.versionDescription) runs until then, seq \(result.seq)"
+            )
             if info.effectiveUpgradePolicy == .ask { line("apply it with: culvertctl extension upgrade \(info.identifier)") }
         }
         if info.state == .awaitingApproval {

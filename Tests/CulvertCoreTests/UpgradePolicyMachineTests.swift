@@ -21,7 +21,10 @@ final class UpgradePolicyMachineTests: XCTestCase {
 
     /// Every input but traffic (covered below with times).
     var inputs: [Machine.Input] {
-        [.install(sessionsRunning: true), .install(sessionsRunning: false), .sessions(running: true), .sessions(running: false), .ask, .cancel, .finished]
+        [
+            .install(sessionsRunning: true), .install(sessionsRunning: false), .sessions(running: true), .sessions(running: false), .ask,
+            .cancel, .finished,
+        ]
             + UpgradePolicy.allCases.map { .setPolicy($0) }
     }
 
@@ -52,7 +55,11 @@ final class UpgradePolicyMachineTests: XCTestCase {
                     let (wantActions, wantState) = expected(state, policy, input)
                     XCTAssertEqual(actions, wantActions, "\(state) \(policy) \(input)")
                     XCTAssertEqual(machine.state, wantState, "\(state) \(policy) \(input)")
-                    if case .setPolicy(let new) = input { XCTAssertEqual(machine.policy, new) } else { XCTAssertEqual(machine.policy, policy) }
+                    if case .setPolicy(let new) = input {
+                        XCTAssertEqual(machine.policy, new)
+                    } else {
+                        XCTAssertEqual(machine.policy, policy)
+                    }
                     pairs += 1
                 }
             }

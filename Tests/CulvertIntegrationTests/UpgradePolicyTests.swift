@@ -54,7 +54,8 @@ final class UpgradePolicyTests: XCTestCase {
             ["upgrade_policy_changed", "upgrade_pending", "handover_started", "handover_completed", "extension_replaced"])
         XCTAssertEqual(refusal { try self.call(h.control, "UpgradeExtension", ["identifier": .string(Self.id)]) }, "NoUpgradeStaged")
         XCTAssertEqual(refusal { try self.call(h.control, "CancelUpgrade", ["identifier": .string(Self.id)]) }, "NoUpgradeStaged")
-        XCTAssertEqual(refusal { try self.call(h.control, "UpgradeExtension", ["identifier": .string("io.culvert.none")]) }, "ExtensionNotFound")
+        XCTAssertEqual(
+            refusal { try self.call(h.control, "UpgradeExtension", ["identifier": .string("io.culvert.none")]) }, "ExtensionNotFound")
         XCTAssertEqual(
             refusal { try self.call(h.control, "SetUpgradePolicy", ["identifier": .string(Self.id), "policy": .string("later")]) },
             "InvalidUpgradePolicy")
@@ -207,7 +208,8 @@ final class UpgradePolicyTests: XCTestCase {
     }
 
     private func message(_ connection: VarlinkClientConnection, _ text: String) throws -> String {
-        let reply = try call(connection, "SendProviderMessage", ["profile": .string("lab"), "data": .string(Data(text.utf8).base64EncodedString())])
+        let reply = try call(
+            connection, "SendProviderMessage", ["profile": .string("lab"), "data": .string(Data(text.utf8).base64EncodedString())])
         return String(decoding: reply["data"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? Data(), as: UTF8.self)
     }
 

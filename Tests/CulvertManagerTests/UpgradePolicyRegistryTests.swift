@@ -71,7 +71,8 @@ final class UpgradePolicyRegistryTests: XCTestCase {
     }
 
     func testAnUnknownPolicyInTheRegistryDoesNotDecode() throws {
-        let text = Self.oldRegistry.replacingOccurrences(of: "\"version\" : \"1.0.0\"", with: "\"version\" : \"1.0.0\", \"upgradePolicy\" : \"later\"")
+        let text = Self.oldRegistry.replacingOccurrences(
+            of: "\"version\" : \"1.0.0\"", with: "\"version\" : \"1.0.0\", \"upgradePolicy\" : \"later\"")
         XCTAssertThrowsError(try ExtensionRegistry.load(path: try write(text, "registry.json")))
     }
 

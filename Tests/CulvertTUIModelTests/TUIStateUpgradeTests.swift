@@ -16,7 +16,8 @@ final class TUIStateUpgradeTests: XCTestCase {
         info.effectiveUpgradePolicy = policy
         info.staged = staged.map {
             StagedUpgrade(
-                displayName: "Test", version: $0, build: 2, capabilities: [], source: "", storePath: "", contentDigest: "bbbb", stagedAt: "t2")
+                displayName: "Test", version: $0, build: 2, capabilities: [], source: "", storePath: "", contentDigest: "bbbb",
+                stagedAt: "t2")
         }
         return info
     }
@@ -24,10 +25,12 @@ final class TUIStateUpgradeTests: XCTestCase {
     func testTheExtensionsPaneShowsAStagedVersionAndItsPolicy() {
         var state = TUIState().reduced([TUIStateSessionTests.snapshot(profiles: [], sessions: [])])
         state = state.reduced([
-            TUIStateSessionTests.event(2, EventBody(kind: .upgradePending, reason: "ask", extensionInfo: Self.info(staged: "2.0.0", policy: .ask)))
+            TUIStateSessionTests.event(
+                2, EventBody(kind: .upgradePending, reason: "ask", extensionInfo: Self.info(staged: "2.0.0", policy: .ask)))
         ])
         XCTAssertEqual(state.extensions.first?.staged?.version, "2.0.0")
-        XCTAssertTrue(state.log.last?.contains("upgrade_pending io.culvert.test 1.0.0 (1) replacing staged 2.0.0 (2)") == true, "\(state.log)")
+        XCTAssertTrue(
+            state.log.last?.contains("upgrade_pending io.culvert.test 1.0.0 (1) replacing staged 2.0.0 (2)") == true, "\(state.log)")
         let wide = Layout(width: 120, height: 30, unicode: true).lines(for: state).map(\.text)
         let row = wide.first { $0.contains("io.culvert.test") && $0.contains("replacing") }
         XCTAssertTrue(row?.contains("ask: 2.0.0 (2) staged") == true, wide.joined(separator: "\n"))
@@ -35,7 +38,8 @@ final class TUIStateUpgradeTests: XCTestCase {
         XCTAssertTrue(narrow.contains { $0.contains("io.culvert.test") && $0.contains("replacing") }, narrow.joined(separator: "\n"))
 
         state = state.reduced([
-            TUIStateSessionTests.event(3, EventBody(kind: .upgradeCancelled, reason: "cancelled", extensionInfo: Self.info(staged: nil, policy: .ask)))
+            TUIStateSessionTests.event(
+                3, EventBody(kind: .upgradeCancelled, reason: "cancelled", extensionInfo: Self.info(staged: nil, policy: .ask)))
         ])
         XCTAssertNil(state.extensions.first?.staged)
         let after = Layout(width: 120, height: 30, unicode: true).lines(for: state).map(\.text)
