@@ -101,6 +101,8 @@ extension ManagerService {
             }
         }
         func announce() {
+            // As listings show it (with the upgrade policy in force), so replies and ListExtensions agree.
+            let info = catalog.installed(info.identifier) ?? info
             if let previous = prepared.previous {
                 logger.info("extension \(info.identifier) replaced: \(previous.versionDescription) → \(info.versionDescription)")
                 let event = publish(
@@ -119,7 +121,7 @@ extension ManagerService {
             info.state == .enabled
         else {
             guard prepared.outcome != .unchanged else {
-                completion(.success((.unchanged, info, nil)))
+                completion(.success((.unchanged, catalog.installed(info.identifier) ?? info, nil)))
                 return done()
             }
             return register(then: done)
