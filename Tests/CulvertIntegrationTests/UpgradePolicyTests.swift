@@ -183,7 +183,61 @@ final class UpgradePolicyTests: XCTestCase {
         XCTAssertEqual(try entry(again)["state"]?.stringValue, "enabled")
     }
 
+    func testAFailedSwitchKeepsTheRunningVersionAndDropsTheStagedOne() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        let pid = try XCTUnwrap(try h.connect("lab")["session"]?["pid"]?.intValue)
+        _ = try call(h.control, "SetUpgradePolicy", ["identifier": .string(Self.id), "policy": .string("ask")])
+        let position = try ping(h.control)
+        let staged = try h.installTestProvider(version: "2.0.0", capabilities: [.handover], behaviour: "crash-at-start")
+        XCTAssertEqual(staged["result"]?.stringValue, "staged")
+        let error = TunnelLab.remoteError {
+            try self.call(h.control, "UpgradeExtension", ["identifier": .string(Self.id)], TunnelLab.sessionCallMilliseconds)
+        }
+        XCTAssertEqual(error?.name, "io.culvert.Manager.UpgradeFailed", "\(String(describing: error))")
+        XCTAssertEqual(error?.parameters["reason"]?.stringValue, "new_provider_exited")
+        let listed = try entry(h.control)
+        XCTAssertEqual(listed["state"]?.stringValue, "enabled")
+        XCTAssertEqual(listed["version"]?.stringValue, "1.0.0")
+        XCTAssertNil(listed["staged"], "a version that failed is not tried again by itself")
+        XCTAssertEqual(try message(h.control, "version"), "version=1.0.0 pid=\(pid)")
+        let events = try eventsAfter(h.daemon, position)
+        XCTAssertEqual(
+            events.compactMap { $0["kind"]?.stringValue }, ["upgrade_pending", "handover_started", "upgrade_failed", "upgrade_cancelled"])
+        XCTAssertEqual(events.last?["reason"]?.stringValue, "upgrade_failed")
+    }
+
+    func testAStartWithNoSessionAppliesAnOnDisconnectUpgradeBeforeAlwaysOnProfilesStart() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"], alwaysOn: true)
+        _ = try h.connect("lab")
+        _ = try call(h.control, "SetUpgradePolicy", ["identifier": .string(Self.id), "policy": .string("on-disconnect")])
+        XCTAssertEqual(try h.installTestProvider(version: "2.0.0")["result"]?.stringValue, "staged")
+        XCTAssertEqual(h.daemon.stop(), 0, "an orderly stop ends the session")
+        try h.daemon.start()
+        let control = try h.daemon.connect()
+        let listed = try entry(control)
+        XCTAssertEqual(listed["version"]?.stringValue, "2.0.0", "applied at start: no session ran it")
+        XCTAssertEqual(listed["state"]?.stringValue, "enabled")
+        let session = try XCTUnwrap(
+            try waitForSession(control) { $0["state"]?.stringValue == "connected" }, "the alwaysOn profile comes up")
+        XCTAssertEqual(session["extensionVersion"]?.stringValue, "2.0.0", "and starts the new version")
+    }
+
     // MARK: helpers
+
+    /// The session of "lab" once `predicate` holds (bounded by `switchBound`), else the last one seen.
+    private func waitForSession(_ connection: VarlinkClientConnection, _ predicate: (JSONValue) -> Bool) throws -> JSONValue? {
+        let deadline = Date().addingTimeInterval(Self.switchBound)
+        var last: JSONValue?
+        repeat {
+            guard case .array(let sessions)? = try call(connection, "GetStatus", [:])["status"]?["sessions"] else { return nil }
+            last = sessions.first { $0["profile"]?.stringValue == "lab" }
+            if let session = last, predicate(session) { return session }
+            Thread.sleep(forTimeInterval: 0.1)
+        } while Date() < deadline
+        return last
+    }
 
     private func call(
         _ connection: VarlinkClientConnection, _ method: String, _ parameters: JSONValue,
