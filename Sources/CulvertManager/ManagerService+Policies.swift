@@ -147,6 +147,23 @@ extension ManagerService {
         applyStaged(identifier, actor: nil, inline: inline) { _ in }  // the outcome is in the events and the log
     }
 
+    /// Whether a Connect of a profile of `identifier` must wait for a switch first: a staged
+    /// version that waits for no session to run the extension (on-disconnect, when-idle), and none
+    /// does — the disconnect that lets it in may have been a moment ago, its turn not yet come.
+    /// Starts the switch if the machine agrees; `then` runs as the next job of `installs`, after
+    /// the switch has registered the new version (or failed), so the session starts what is
+    /// registered then. False: connect at once.
+    func waitForStagedSwitch(_ identifier: String, then: @escaping () -> Void) -> Bool {
+        guard catalog.registry.extensions[identifier]?.staged != nil, !supervisor.runsExtension(identifier) else { return false }
+        evaluateStaged(identifier)
+        guard policyMachines[identifier]?.state == .applying else { return false }
+        installs.enqueue { done in
+            done()
+            then()
+        }
+        return true
+    }
+
     /// policy.json's default, read afresh (an unreadable file keeps the last one: installs report it).
     func refreshDefaultUpgradePolicy() {
         // try?: an unreadable policy is reported by the next install (PolicyInvalid); the last default stays.

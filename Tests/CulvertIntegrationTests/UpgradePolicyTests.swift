@@ -106,15 +106,26 @@ final class UpgradePolicyTests: XCTestCase {
         XCTAssertEqual(try entry(h.control)["state"]?.stringValue, "replacing")
         XCTAssertEqual(try message(h.control, "version"), "version=1.0.0 pid=\(pid)")
 
+        // Connect right after the disconnect, without waiting for the switch: it starts 2.0.0.
         _ = try h.disconnect("lab")
-        let replaced = try waitForEvent(h.daemon, after: position, kind: "extension_replaced")
-        XCTAssertEqual(replaced["extension"]?["version"]?.stringValue, "2.0.0")
-        XCTAssertEqual(try entry(h.control)["state"]?.stringValue, "enabled")
         let reply = try h.connect("lab")
         XCTAssertEqual(reply["session"]?["extensionVersion"]?.stringValue, "2.0.0")
         XCTAssertTrue(try message(h.control, "version").hasPrefix("version=2.0.0"))
-        let order = try kinds(h, position).filter { $0 != "session_state" }
-        XCTAssertEqual(order, ["upgrade_pending", "extension_replaced"], "no live upgrade: the session had ended")
+        XCTAssertEqual(try entry(h.control)["state"]?.stringValue, "enabled")
+        let events = try eventsAfter(h.daemon, position)
+        let replaced = try XCTUnwrap(events.first { $0["kind"]?.stringValue == "extension_replaced" })
+        XCTAssertEqual(replaced["extension"]?["version"]?.stringValue, "2.0.0")
+        let order = events.compactMap { event -> String? in
+            guard let kind = event["kind"]?.stringValue else { return nil }
+            return kind == "session_state" ? "session_state:" + (event["session"]?["state"]?.stringValue ?? "") : kind
+        }
+        XCTAssertEqual(
+            order,
+            [
+                "upgrade_pending", "session_state:disconnecting", "session_state:disconnected", "extension_replaced",
+                "session_state:connecting", "session_state:connected",
+            ],
+            "no live upgrade: the session had ended, and the next one starts the new version")
     }
 
     func testWhenIdleWaitsForTheTrafficToStop() throws {
