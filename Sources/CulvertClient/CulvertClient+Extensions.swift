@@ -69,6 +69,34 @@ extension CulvertClient {
         return seq
     }
 
+    /// Sets when newer versions of `identifier` replace the running one in its sessions (needs
+    /// root); nil follows policy.json's `defaultUpgradePolicy` again. A staged version is looked at
+    /// again at once (`now` applies it). `changed` is false if the policy was already set so.
+    /// Throws `.extensionNotFound`, `.invalidUpgradePolicy`.
+    public func setUpgradePolicy(_ identifier: String, _ policy: UpgradePolicy?) async throws(CulvertClientError) -> ApprovalResult {
+        var parameters: [String: JSONValue] = ["identifier": .string(identifier)]
+        if let policy { parameters["policy"] = .string(policy.rawValue) }
+        let reply = try await extensionCall(.setUpgradePolicy, .object(parameters)).unwrapped()
+        return try WireDecoding.decode(ApprovalResult.self, from: reply, what: "SetUpgradePolicy reply")
+    }
+
+    /// Applies the staged version of `identifier` now, live, as policy `now` would (needs root);
+    /// returns once every session runs it, with the extension as now registered and the seq of
+    /// `extension_replaced`. Throws `.noUpgradeStaged`, `.upgradeInProgress`, `.upgradeFailed`
+    /// (the old version runs on; the staged one is dropped), `.extensionNotFound`.
+    public func upgradeExtension(_ identifier: String) async throws(CulvertClientError) -> StagedUpgradeResult {
+        let reply = try await extensionCall(.upgradeExtension, ["identifier": .string(identifier)]).unwrapped()
+        return try WireDecoding.decode(StagedUpgradeResult.self, from: reply, what: "UpgradeExtension reply")
+    }
+
+    /// Drops the staged version of `identifier` (needs root): state back to `enabled`, event
+    /// `upgrade_cancelled`; its copy is left for gc. Throws `.noUpgradeStaged`, `.upgradeInProgress`,
+    /// `.extensionNotFound`.
+    public func cancelUpgrade(_ identifier: String) async throws(CulvertClientError) -> StagedUpgradeResult {
+        let reply = try await extensionCall(.cancelUpgrade, ["identifier": .string(identifier)]).unwrapped()
+        return try WireDecoding.decode(StagedUpgradeResult.self, from: reply, what: "CancelUpgrade reply")
+    }
+
     /// Every installed extension, sorted by identifier.
     public func extensions() async throws(CulvertClientError) -> [ExtensionInfo] {
         let reply = try await extensionCall(.listExtensions, [:]).unwrapped()
@@ -109,7 +137,8 @@ extension CulvertClient {
     func extensionCall(_ method: ManagerMethod, _ parameters: JSONValue) async -> Result<JSONValue, ExtensionCallFailure> {
         let path = socketPath
         // A live upgrade answers once every connected session runs the new version: as long as a Connect.
-        let deadline = ContinuousClock.now + (method == .installExtension ? max(callDeadline, Self.sessionWaitDeadline) : callDeadline)
+        let waits = method == .installExtension || method == .upgradeExtension
+        let deadline = ContinuousClock.now + (waits ? max(callDeadline, Self.sessionWaitDeadline) : callDeadline)
         // The body reports every failure inside its value, so BlockingCall's own failure is never used.
         let outcome = await BlockingCall.run(name: "culvert-\(method.member)") {
             gate -> Result<Result<JSONValue, ExtensionCallFailure>, CulvertClientError> in

@@ -68,6 +68,12 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
     /// installed. `reason` as in the upgrade_failed event; `log` holds the new version's last lines.
     case upgradeFailed(
         identifier: String, installed: String, offered: String, profile: String?, reason: String, description: String, log: [String])
+    /// Not an upgrade policy (now, when-idle, on-disconnect, ask).
+    case invalidUpgradePolicy(policy: String)
+    /// The extension has no staged version to apply or cancel.
+    case noUpgradeStaged(identifier: String)
+    /// The extension's upgrade is being applied now.
+    case upgradeInProgress(identifier: String)
     /// Any other error reply, as the daemon sent it.
     case remote(VarlinkError)
 
@@ -113,6 +119,9 @@ public enum CulvertClientError: Error, Sendable, Equatable, CustomStringConverti
         case .upgradeFailed(let identifier, let installed, let offered, let profile, let reason, let description, _):
             let session = profile.map { " (session \($0))" } ?? ""
             return "upgrade of \(identifier) to \(offered) failed\(session): \(reason): \(description); \(installed) keeps running"
+        case .invalidUpgradePolicy(let policy): return "\"\(policy)\" is not an upgrade policy (now, when-idle, on-disconnect, ask)"
+        case .noUpgradeStaged(let identifier): return "no upgrade of \(identifier) is staged"
+        case .upgradeInProgress(let identifier): return "an upgrade of \(identifier) is being applied"
         case .remote(let error): return "culvertd replied \(error)"
         }
     }
@@ -183,6 +192,9 @@ extension CulvertClientError {
             self = .upgradeFailed(
                 identifier: identifier, installed: installed, offered: offered, profile: profile, reason: reason, description: description,
                 log: log)
+        case .invalidUpgradePolicy(let policy): self = .invalidUpgradePolicy(policy: policy)
+        case .noUpgradeStaged(let identifier): self = .noUpgradeStaged(identifier: identifier)
+        case .upgradeInProgress(let identifier): self = .upgradeInProgress(identifier: identifier)
         case .subscriberTooSlow, .other:
             self = .remote(error)
         }

@@ -14,6 +14,9 @@ public struct InstallResult: Codable, Sendable, Equatable {
         case replaced
         /// The same version and build are already installed; nothing changed.
         case unchanged
+        /// Sessions run the extension and its upgrade policy is not `now`: the new version is
+        /// recorded as `staged` (state `replacing`) and replaces the running one when the policy says.
+        case staged
     }
 
     public var result: Outcome
@@ -91,5 +94,22 @@ public struct SpooledInstall: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case file, request
+    }
+}
+
+/// What `UpgradeExtension` and `CancelUpgrade` report: the extension as it is now, and the seq of
+/// the event (`extension_replaced`, `upgrade_cancelled`).
+public struct StagedUpgradeResult: Codable, Sendable, Equatable {
+    public var extensionInfo: ExtensionInfo
+    public var seq: Int64
+
+    public init(extensionInfo: ExtensionInfo, seq: Int64) {
+        self.extensionInfo = extensionInfo
+        self.seq = seq
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seq
+        case extensionInfo = "extension"
     }
 }

@@ -42,6 +42,15 @@ public struct EventKind: RawRepresentable, Codable, Sendable, Hashable, CustomSt
     /// why (spawn_failed, new_provider_exited, prepare_failed, import_failed, health_timeout,
     /// session_changed), `error` describes it, `log` holds the new version's last output lines.
     public static let upgradeFailed = EventKind(rawValue: "upgrade_failed")
+    /// A newer version was staged instead of applied: sessions run the extension and its upgrade
+    /// policy is not `now`. `extension` is the entry (state `replacing`, `staged`, the policy).
+    public static let upgradePending = EventKind(rawValue: "upgrade_pending")
+    /// A staged version was dropped: by CancelUpgrade (`actor`, reason `cancelled`) or because
+    /// applying it failed (reason `upgrade_failed`). `extension` is the entry as it is now.
+    public static let upgradeCancelled = EventKind(rawValue: "upgrade_cancelled")
+    /// The administrator set an extension's upgrade policy: `extension` as it is now, `reason`
+    /// the policy in force, `actor`.
+    public static let upgradePolicyChanged = EventKind(rawValue: "upgrade_policy_changed")
     /// Not a stored event: the full state at position `seq`, sent when replay is impossible.
     public static let snapshot = EventKind(rawValue: "snapshot")
 }

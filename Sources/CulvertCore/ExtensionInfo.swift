@@ -8,6 +8,10 @@ public enum ExtensionState: String, Codable, Sendable, CaseIterable {
     case replacing
     case failed
     case uninstalling
+
+    /// Whether profiles may run it: `enabled`, or `replacing` (its registered version runs while a
+    /// newer one is staged).
+    public var isUsable: Bool { self == .enabled || self == .replacing }
 }
 
 public struct ExtensionInfo: Codable, Sendable, Equatable {
@@ -28,6 +32,13 @@ public struct ExtensionInfo: Codable, Sendable, Equatable {
     public var storePath: String
     public var contentDigest: String
     public var installedAt: String
+    /// The upgrade policy the administrator set for this extension (SetUpgradePolicy); nil: the
+    /// default of policy.json. Stored in registry.json.
+    public var upgradePolicy: UpgradePolicy?
+    /// The policy in force (set or default), as listings, status and events show it; never stored.
+    public var effectiveUpgradePolicy: UpgradePolicy?
+    /// A newer version waiting for the policy (state `replacing`); stored in registry.json.
+    public var staged: StagedUpgrade?
 
     public init(
         identifier: String, displayName: String, version: String, build: Int64, publisher: String, signed: Bool,
@@ -51,7 +62,7 @@ public struct ExtensionInfo: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case identifier, displayName, version, build, publisher, signed, state, reason, capabilities, source, storePath
-        case contentDigest, installedAt
+        case contentDigest, installedAt, upgradePolicy, effectiveUpgradePolicy, staged
     }
 
     /// "1.2.3 (45)".

@@ -70,13 +70,25 @@ public enum ReaderView {
         Profile(name: profile.name, extensionIdentifier: profile.extensionIdentifier, alwaysOn: profile.alwaysOn)
     }
 
-    /// Withheld: `source` and `storePath` (paths).
+    /// Withheld: `source` and `storePath` (paths), also of a staged version. Kept: the upgrade
+    /// policy and the staged version.
     public static func redacted(_ info: ExtensionInfo) -> ExtensionInfo {
-        ExtensionInfo(
+        var view = ExtensionInfo(
             identifier: info.identifier, displayName: info.displayName, version: info.version, build: info.build,
             publisher: info.publisher, signed: info.signed, state: info.state, reason: info.reason,
             capabilities: info.capabilities, source: "", storePath: "", contentDigest: info.contentDigest,
             installedAt: info.installedAt)
+        view.upgradePolicy = info.upgradePolicy
+        view.effectiveUpgradePolicy = info.effectiveUpgradePolicy
+        view.staged = info.staged.map(redacted)
+        return view
+    }
+
+    /// Withheld: `source` and `storePath` (paths).
+    public static func redacted(_ staged: StagedUpgrade) -> StagedUpgrade {
+        StagedUpgrade(
+            displayName: staged.displayName, version: staged.version, build: staged.build, capabilities: staged.capabilities, source: "",
+            storePath: "", contentDigest: staged.contentDigest, stagedAt: staged.stagedAt)
     }
 
     /// Kept: the kind. Withheld: paths, and the description (an error text naming files).

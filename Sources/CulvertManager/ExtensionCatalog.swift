@@ -32,7 +32,8 @@ enum ExtensionError: Error {
 }
 
 enum InstallOutcome: String {
-    case installed, replaced, unchanged
+    /// `staged`: a newer version recorded to replace the running one when its upgrade policy says.
+    case installed, replaced, unchanged, staged
 }
 
 /// An install whose verified copy is in the store but not yet in the registry.
@@ -55,6 +56,8 @@ struct ExtensionCatalog {
     private(set) var unusable: [String: String] = [:]
     /// The running culvertd's version, which manifests' `minimumCulvertdVersion` must not exceed.
     private(set) var daemonVersion: SemanticVersion?
+    /// policy.json's `defaultUpgradePolicy` as last read (ManagerService+Policies refreshes it).
+    var defaultUpgradePolicy = UpgradePolicy.builtInDefault
 
     var registryPath: String { root + "/registry.json" }
     var storeDirectory: String { root + "/store" }
@@ -115,11 +118,13 @@ struct ExtensionCatalog {
             state = .awaitingApproval
             reason = "approval_required"
         }
-        let info = ExtensionInfo(
+        var info = ExtensionInfo(
             identifier: copy.identifier, displayName: copy.manifest.displayName, version: "\(copy.manifest.version)",
             build: Int64(copy.manifest.build), publisher: copy.publisher.wireName, signed: copy.isSigned, state: state, reason: reason,
             capabilities: copy.manifest.capabilities.map(\.rawValue).sorted(), source: staged.path, storePath: copy.path,
             contentDigest: copy.contentDigest, installedAt: time)
+        // The administrator's upgrade policy belongs to the extension, not to one version.
+        info.upgradePolicy = previous?.upgradePolicy
         return PreparedInstall(outcome: previous == nil ? .installed : .replaced, info: info, previous: previous)
     }
 

@@ -46,10 +46,12 @@ enum ExtensionCompatibility {
 }
 
 extension ExtensionCatalog {
-    /// `info` as clients see it: an extension this daemon cannot run is `failed`, with its reason.
+    /// `info` as clients see it: with the upgrade policy in force; an extension this daemon cannot
+    /// run is `failed`, with its reason.
     func shown(_ info: ExtensionInfo) -> ExtensionInfo {
-        guard let reason = unusable[info.identifier] else { return info }
         var shown = info
+        shown.effectiveUpgradePolicy = info.upgradePolicy ?? defaultUpgradePolicy
+        guard let reason = unusable[info.identifier] else { return shown }
         shown.state = .failed
         shown.reason = reason
         return shown

@@ -3,6 +3,7 @@
 // without a restart.
 
 import CulvertBundle
+import CulvertCore
 import CulvertSystem
 import Foundation
 
@@ -16,17 +17,24 @@ struct ExtensionPolicy: Codable, Equatable {
     var developerMode: Bool
     /// Fingerprints allowed to publish; nil means every trusted key.
     var allowedPublishers: [String]?
+    /// The upgrade policy of extensions that have none of their own (an unknown value makes the
+    /// whole file invalid: PolicyInvalid).
+    var defaultUpgradePolicy: UpgradePolicy
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case requireApproval, developerMode, allowedPublishers
+        case requireApproval, developerMode, allowedPublishers, defaultUpgradePolicy
     }
 
     static let defaults = ExtensionPolicy(requireApproval: false, developerMode: false, allowedPublishers: nil)
 
-    init(requireApproval: Bool, developerMode: Bool, allowedPublishers: [String]?) {
+    init(
+        requireApproval: Bool, developerMode: Bool, allowedPublishers: [String]?,
+        defaultUpgradePolicy: UpgradePolicy = .builtInDefault
+    ) {
         self.requireApproval = requireApproval
         self.developerMode = developerMode
         self.allowedPublishers = allowedPublishers
+        self.defaultUpgradePolicy = defaultUpgradePolicy
     }
 
     /// Missing keys take their defaults, so `{"requireApproval": true}` is a whole policy;
@@ -36,6 +44,8 @@ struct ExtensionPolicy: Codable, Equatable {
         requireApproval = try container.decodeIfPresent(Bool.self, forKey: .requireApproval) ?? Self.defaults.requireApproval
         developerMode = try container.decodeIfPresent(Bool.self, forKey: .developerMode) ?? Self.defaults.developerMode
         allowedPublishers = try container.decodeIfPresent([String].self, forKey: .allowedPublishers)
+        defaultUpgradePolicy =
+            try container.decodeIfPresent(UpgradePolicy.self, forKey: .defaultUpgradePolicy) ?? Self.defaults.defaultUpgradePolicy
         let known = Set(CodingKeys.allCases.map(\.stringValue))
         let any = try decoder.container(keyedBy: AnyKey.self)
         if let unknown = any.allKeys.first(where: { !known.contains($0.stringValue) }) {

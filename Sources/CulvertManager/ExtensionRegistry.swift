@@ -19,7 +19,10 @@ struct ExtensionRegistry: Codable, Equatable {
     var sorted: [ExtensionInfo] { extensions.keys.sorted().compactMap { extensions[$0] } }
 
     /// Content digests still referenced: their store copies must stay.
-    var referencedDigests: Set<String> { Set(extensions.values.map(\.contentDigest)) }
+    /// A staged version's copy counts: it is what the extension will run.
+    var referencedDigests: Set<String> {
+        Set(extensions.values.map(\.contentDigest) + extensions.values.compactMap { $0.staged?.contentDigest })
+    }
 
     static func load(path: String) throws -> ExtensionRegistry {
         guard FileSystem.exists(path) else { return ExtensionRegistry() }

@@ -18,6 +18,9 @@ public struct ManagerConfiguration: Sendable {
     public var version = CulvertVersion.current
     /// Where culvert.prom is rewritten for node_exporter's textfile collector (nil: not written).
     public var metricsTextfileDirectory: String?
+    /// Seconds every session of an extension must carry no traffic before a staged `when-idle`
+    /// upgrade is applied.
+    public var upgradeIdleInterval = UpgradePolicyTiming.defaultIdleInterval
     var supervisor = SupervisorConfiguration()
     /// The uids (and equal gids) providers run as: each running provider has one of its own.
     public var providerIdentities: ClosedRange<UInt32> {

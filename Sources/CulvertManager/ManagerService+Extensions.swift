@@ -68,6 +68,7 @@ extension ManagerService {
                         if case .failure(let error) = result { replier.fail(wireError(error)) }
                         return done()
                     }
+                    resyncPolicy(identifier)
                     let event = publish(
                         EventBody(kind: .extensionUninstalled, actor: actor(call), reason: "uninstalled", extensionInfo: removed))
                     logger.info("extension \(identifier) uninstalled by uid \(call.peer.uid)")

@@ -93,10 +93,16 @@ extension ManagerService {
                 }
                 catalog.didRegister(prepared)
                 if let replaced = prepared.previous?.contentDigest { removeReplacedCopy(replaced, inline: inline) }
+                // A version staged before this one is no longer referenced either.
+                if let staged = prepared.previous?.staged?.contentDigest, staged != info.contentDigest {
+                    removeReplacedCopy(staged, inline: inline)
+                }
                 announce()
             }
         }
         func announce() {
+            // As listings show it (with the upgrade policy in force), so replies and ListExtensions agree.
+            let info = catalog.installed(info.identifier) ?? info
             if let previous = prepared.previous {
                 logger.info("extension \(info.identifier) replaced: \(previous.versionDescription) → \(info.versionDescription)")
                 let event = publish(
@@ -111,29 +117,46 @@ extension ManagerService {
                 completion(.success((.installed, info, event)))
             }
         }
-        guard prepared.outcome == .replaced, let previous = prepared.previous, previous.state == .enabled, info.state == .enabled,
-            !supervisor.upgradableSessions(of: info.identifier).isEmpty
+        guard prepared.outcome == .replaced, let previous = prepared.previous, previous.state.isUsable,
+            info.state == .enabled
         else {
             guard prepared.outcome != .unchanged else {
-                completion(.success((.unchanged, info, nil)))
+                completion(.success((.unchanged, catalog.installed(info.identifier) ?? info, nil)))
                 return done()
             }
             return register(then: done)
         }
+        // The upgrade policy decides: stage it, or apply it now (live if sessions run it).
+        let running = !supervisor.upgradableSessions(of: info.identifier).isEmpty
+        let decision = decidePolicy(info.identifier, .install(sessionsRunning: running)).first
+        if decision == .stage {
+            return stageInstall(
+                prepared, actor: actor, inline: inline, current: { decidedOnCurrentRelease }, superseded: supersededFailure, done: done,
+                completion: completion)
+        }
+        // Its store copy may be the one the running upgrade installs: left for gc.
+        let inProgress = upgradeFailed(
+            installed: previous.versionDescription,
+            UpgradeFailure(profile: "", reason: "upgrade_in_progress", description: "an upgrade of \(info.identifier) is running", log: []))
+        guard decision != .refuse(.inProgress) else {
+            completion(.failure(inProgress))
+            return done()
+        }
+        guard running else {
+            return register(then: { [self] in
+                policyFinished(info.identifier)
+                done()
+            })
+        }
         defer { done() }
         guard !supervisor.upgradesInProgress.contains(info.identifier) else {
-            // Its store copy may be the one the running upgrade installs: left for gc.
-            return completion(
-                .failure(
-                    upgradeFailed(
-                        installed: previous.versionDescription,
-                        UpgradeFailure(
-                            profile: "", reason: "upgrade_in_progress", description: "an upgrade of \(info.identifier) is running", log: [])
-                    )))
+            policyFinished(info.identifier)
+            return completion(.failure(inProgress))
         }
         logger.info("extension \(info.identifier): live upgrade \(previous.versionDescription) → \(info.versionDescription)")
         supervisor.upgradeSessions(from: previous, to: info) { [self] failure in
-            guard let failure else { return register(then: {}) }
+            guard let failure else { return register(then: { [self] in policyFinished(info.identifier) }) }
+            policyFinished(info.identifier)
             catalog.abandonInstall(prepared)
             logger.error(
                 "extension \(info.identifier): upgrade to \(info.versionDescription) abandoned; \(previous.versionDescription) stays")
@@ -145,7 +168,7 @@ extension ManagerService {
     /// `installs` — so no install, uninstall or gc runs meanwhile — with the removal itself off the
     /// manager queue (unlinking a copy of tens of MiB takes milliseconds). Whether it is still
     /// unused is decided when its turn comes. `inline` (the spool at start) removes it at once.
-    private func removeReplacedCopy(_ digest: String, inline: Bool) {
+    func removeReplacedCopy(_ digest: String, inline: Bool) {
         guard !inline else {
             if let copy = catalog.unusedCopy(digest, running: supervisor.runningExecutables) { ExtensionCatalog.removeCopy(copy) }
             return

@@ -17,7 +17,7 @@ protocol LaunchTargetDirectory: AnyObject {
 extension ManagerService: LaunchTargetDirectory {
     func launchTarget(profileName: String) -> LaunchTarget? {
         guard let stored = store.profiles[profileName],
-            let info = catalog.installed(stored.profile.extensionIdentifier), info.state == .enabled
+            let info = catalog.installed(stored.profile.extensionIdentifier), info.state.isUsable
         else { return nil }
         return LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets)
     }
@@ -36,22 +36,10 @@ extension ManagerService {
         let name = call.parameters["profile"]?.stringValue ?? ""
         switch ManagerMethod(rawValue: call.message.method) {
         case .connect?:
-            guard let stored = store.profiles[name] else {
-                replier.fail(ManagerError.profileNotFound(name: name))
-                return
-            }
-            let identifier = stored.profile.extensionIdentifier
-            guard let info = catalog.installed(identifier) else {
-                replier.fail(ManagerError.extensionNotFound(identifier: identifier))
-                return
-            }
-            guard info.state == .enabled else {
-                replier.fail(ManagerError.extensionNotUsable(identifier: identifier, state: info.state.rawValue))
-                return
-            }
-            supervisor.connect(
-                LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets), actor: actor(call),
-                wait: call.parameters["wait"]?.boolValue ?? true, replier: replier)
+            // A staged version waiting for no session to run it (a disconnect a moment ago): the switch first.
+            let identifier = store.profiles[name]?.profile.extensionIdentifier ?? ""
+            if waitForStagedSwitch(identifier, then: { [self] in connect(call, replier: replier) }) { return }
+            connect(call, replier: replier)
         case .disconnect?:
             let wait = call.parameters["wait"]?.boolValue ?? true
             if !supervisor.disconnect(profileName: name, reason: .userRequest, wait: wait, replier: replier) {
@@ -78,5 +66,25 @@ extension ManagerService {
         default:
             replier.fail(.methodNotImplemented(call.message.method))
         }
+    }
+
+    private func connect(_ call: VarlinkCall, replier: VarlinkReplier) {
+        let name = call.parameters["profile"]?.stringValue ?? ""
+        guard let stored = store.profiles[name] else {
+            replier.fail(ManagerError.profileNotFound(name: name))
+            return
+        }
+        let identifier = stored.profile.extensionIdentifier
+        guard let info = catalog.installed(identifier) else {
+            replier.fail(ManagerError.extensionNotFound(identifier: identifier))
+            return
+        }
+        guard info.state.isUsable else {
+            replier.fail(ManagerError.extensionNotUsable(identifier: identifier, state: info.state.rawValue))
+            return
+        }
+        supervisor.connect(
+            LaunchTarget(profile: stored.profile, extensionInfo: info, secrets: stored.secrets), actor: actor(call),
+            wait: call.parameters["wait"]?.boolValue ?? true, replier: replier)
     }
 }

@@ -48,6 +48,11 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
     /// Whether a textfile write is in flight (one at a time), and the last write error logged.
     var metricsWriteInFlight = false
     var metricsLastError: String?
+    /// The upgrade-policy decision of each extension with a staged version or a switch running
+    /// (ManagerService+Policies); rebuilt from the registry at start.
+    var policyMachines: [String: UpgradePolicyMachine] = [:]
+    /// Samples traffic and re-evaluates staged upgrades while any is staged.
+    var policyTimer: (any DispatchSourceTimer)?
 
     public convenience init(configuration: ManagerConfiguration, queue: DispatchQueue, logger: Logger) throws(SystemError) {
         try self.init(configuration: configuration, queue: queue, logger: logger, restoring: nil)
@@ -96,7 +101,10 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         for problem in store.problems + catalog.problems + startProblems {
             logger.error("\(problem.kind) \(problem.path): \(problem.description); moved to \(problem.movedTo ?? "-")")
         }
-        stream.observer = { [metrics] body in metrics.observe(body) }
+        stream.observer = { [metrics, weak self] body in
+            metrics.observe(body)
+            self?.observedForPolicies(body)
+        }
         if restoring == nil { stream.record(EventBody(kind: .daemonStarted, daemon: daemon)) }
         supervisor.quietTransitions = restoring != nil
         supervisor.readoptProviders(carrying: restoring?.seccompListeners ?? [])
@@ -104,6 +112,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         if let restoring { supervisor.restoreCarried(sessions: restoring.sessions, logs: restoring.sessionLogs) }
         supervisor.quietTransitions = false
         applySpool()
+        startUpgradePolicies()
         startAlwaysOnSessions()
         startMetricsTextfile()
     }
@@ -175,6 +184,8 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             handleSessionCall(call, replier: replier)
         case .installExtension?, .approveExtension?, .uninstallExtension?, .listExtensions?, .collectGarbage?:
             handleExtensionCall(call, replier: replier)
+        case .setUpgradePolicy?, .upgradeExtension?, .cancelUpgrade?:
+            handlePolicyCall(call, replier: replier)
         case nil:
             replier.fail(.methodNotImplemented(call.message.method))
         }
@@ -227,7 +238,7 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             replier.fail(ManagerError.invalidProfile(field: error.field, reason: error.reason.rawValue))
             return
         }
-        if let installed = catalog.installed(profile.extensionIdentifier), installed.state != .enabled {
+        if let installed = catalog.installed(profile.extensionIdentifier), !installed.state.isUsable {
             replier.fail(ManagerError.extensionNotUsable(identifier: installed.identifier, state: installed.state.rawValue))
             return
         }

@@ -48,6 +48,16 @@ enum WireEncoding {
         }
     }
 
+    /// UpgradeExtension's and CancelUpgrade's reply.
+    struct ExtensionReply: Encodable {
+        var extensionInfo: ExtensionInfo
+        var seq: Int64
+        enum CodingKeys: String, CodingKey {
+            case seq
+            case extensionInfo = "extension"
+        }
+    }
+
     struct ExtensionList: Encodable {
         var extensions: [ExtensionInfo]
     }

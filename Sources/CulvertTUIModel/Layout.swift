@@ -170,17 +170,20 @@ package struct Layout {
         let signedWidth = 8
         let publisherWidth = 12
         let versionWidth = 13
-        let identifierWidth = max(8, width - 2 - stateWidth - signedWidth - publisherWidth - versionWidth - 4)
+        // The upgrade policy and a staged version, where the identifier keeps room for 24 characters.
+        let upgradeWidth = max(0, min(28, width - 2 - stateWidth - signedWidth - publisherWidth - versionWidth - 5 - 24))
+        let identifierWidth = max(8, width - 2 - stateWidth - signedWidth - publisherWidth - versionWidth - upgradeWidth - 5)
         if state.extensions.isEmpty {
             lines.append(ScreenLine(text: fit("  no extensions installed", width), style: state.isStale ? .dim : .normal))
         }
         for index in window(count: state.extensions.count, selected: state.selectedExtension, rows: body) {
             let info = state.extensions[index]
-            let text = cells([
-                (info.identifier, identifierWidth), (info.versionDescription, versionWidth),
-                (info.publisher == "unsigned" ? "-" : String(info.publisher.prefix(publisherWidth)), publisherWidth),
-                (info.signed ? "signed" : "unsigned", signedWidth), (info.state.rawValue, stateWidth),
-            ])
+            let text = cells(
+                [
+                    (info.identifier, identifierWidth), (info.versionDescription, versionWidth),
+                    (info.publisher == "unsigned" ? "-" : String(info.publisher.prefix(publisherWidth)), publisherWidth),
+                    (info.signed ? "signed" : "unsigned", signedWidth), (info.state.rawValue, stateWidth),
+                ] + (upgradeWidth > 0 ? [(Self.upgradeCell(info), upgradeWidth)] : []))
             lines.append(
                 row(text, selected: index == state.selectedExtension, focused: state.focus == .extensions, stale: state.isStale))
         }
@@ -263,5 +266,15 @@ package struct Layout {
         let room = width - keys.count - 1
         guard room >= 12 else { return ScreenLine(text: fit(channel, width), style: .status) }
         return ScreenLine(text: fit(channel, room) + " " + keys, style: .status)
+    }
+}
+
+extension Layout {
+    /// The extensions pane's upgrade column: the policy in force, and a staged version waiting
+    /// for it ("ask: 1.1.0 (2) staged").
+    static func upgradeCell(_ info: ExtensionInfo) -> String {
+        let policy = info.effectiveUpgradePolicy?.rawValue ?? "-"
+        guard let staged = info.staged else { return policy }
+        return "\(policy): \(staged.versionDescription) staged"
     }
 }

@@ -303,7 +303,7 @@ package struct TUIState: Equatable, Sendable {
             }
         case .profileRemoved:
             if let name = event.name ?? event.profile?.name { profiles.removeAll { $0.name == name } }
-        case .extensionInstalled, .extensionReplaced, .extensionApproved:
+        case .extensionInstalled, .extensionReplaced, .extensionApproved, .upgradePending, .upgradeCancelled, .upgradePolicyChanged:
             if let info = event.extensionInfo {
                 extensions.removeAll { $0.identifier == info.identifier }
                 extensions.append(info)
@@ -365,8 +365,10 @@ package struct TUIState: Equatable, Sendable {
             if let daemon = event.daemon { parts.append("culvertd \(daemon.version) pid \(daemon.pid)") }
         case .daemonGoingAway:
             if let reason = event.reason { parts.append(reason) }
-        case .extensionInstalled, .extensionReplaced, .extensionApproved, .extensionUninstalled:
+        case .extensionInstalled, .extensionReplaced, .extensionApproved, .extensionUninstalled, .upgradePending, .upgradeCancelled,
+            .upgradePolicyChanged:
             if let info = event.extensionInfo { parts.append("\(info.identifier) \(info.versionDescription) \(info.state.rawValue)") }
+            if let staged = event.extensionInfo?.staged { parts.append("staged \(staged.versionDescription)") }
         case .extensionInstallFailed:
             if let error = event.error { parts.append(error) }
         case .garbageCollected:

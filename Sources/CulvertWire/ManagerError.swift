@@ -30,6 +30,9 @@ public enum ManagerError: Error, Sendable, Equatable, CustomStringConvertible {
         identifier: String, installed: String, offered: String, profile: String?, reason: String, description: String, log: [String])
     case fullTunnelInUse(profile: String)
     case reexecFailed(reason: String, description: String)
+    case invalidUpgradePolicy(policy: String)
+    case noUpgradeStaged(identifier: String)
+    case upgradeInProgress(identifier: String)
     /// Any other error reply — one this build does not know, or a known name whose parameters do
     /// not have the declared shape — exactly as received.
     case other(name: String, parameters: JSONValue)
@@ -72,6 +75,9 @@ public enum ManagerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .upgradeFailed: return .upgradeFailed
         case .fullTunnelInUse: return .fullTunnelInUse
         case .reexecFailed: return .reexecFailed
+        case .invalidUpgradePolicy: return .invalidUpgradePolicy
+        case .noUpgradeStaged: return .noUpgradeStaged
+        case .upgradeInProgress: return .upgradeInProgress
         case .other: return nil
         }
     }
@@ -85,7 +91,9 @@ public enum ManagerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .storageFailed(let path, let errno, let description):
             return ["path": .string(path), "errno": .int(errno), "description": .string(description)]
         case .subscriberTooSlow(let queuedBytes, let limit): return ["queuedBytes": .int(queuedBytes), "limit": .int(limit)]
-        case .extensionNotFound(let identifier): return ["identifier": .string(identifier)]
+        case .extensionNotFound(let identifier), .noUpgradeStaged(let identifier), .upgradeInProgress(let identifier):
+            return ["identifier": .string(identifier)]
+        case .invalidUpgradePolicy(let policy): return ["policy": .string(policy)]
         case .downgradeRefused(let identifier, let installed, let offered),
             .publisherMismatch(let identifier, let installed, let offered):
             return ["identifier": .string(identifier), "installed": .string(installed), "offered": .string(offered)]
@@ -172,6 +180,9 @@ extension ManagerError {
                 log: try p.strings("log"))
         case .fullTunnelInUse: return .fullTunnelInUse(profile: try p.string("profile"))
         case .reexecFailed: return .reexecFailed(reason: try p.string("reason"), description: try p.string("description"))
+        case .invalidUpgradePolicy: return .invalidUpgradePolicy(policy: try p.string("policy"))
+        case .noUpgradeStaged: return .noUpgradeStaged(identifier: try p.string("identifier"))
+        case .upgradeInProgress: return .upgradeInProgress(identifier: try p.string("identifier"))
         }
     }
 }

@@ -87,7 +87,8 @@ type Extension (
   # Publisher key fingerprint (64 hex digits), or "unsigned" (developer mode only).
   publisher: string,
   signed: bool,
-  # staged, awaiting_approval, enabled, replacing, failed or uninstalling.
+  # staged, awaiting_approval, enabled, replacing (a newer version is staged and waits for the
+  # upgrade policy: see `staged`), failed or uninstalling.
   state: string,
   # Why it is in this state (for example approval_required, approved, installed).
   reason: string,
@@ -98,7 +99,29 @@ type Extension (
   storePath: string,
   # SHA-256 over the manifest and every file's hash: equal digests mean identical bundles.
   contentDigest: string,
-  installedAt: string
+  installedAt: string,
+  # The upgrade policy the administrator set for this extension (SetUpgradePolicy): now,
+  # when-idle, on-disconnect or ask. Absent: policy.json's defaultUpgradePolicy applies.
+  upgradePolicy: ?string,
+  # The upgrade policy in force (its own, else the default).
+  effectiveUpgradePolicy: ?string,
+  # A newer version installed while sessions ran this one, waiting for the upgrade policy.
+  staged: ?StagedExtension
+)
+
+# A newer version of an installed extension, verified and copied, that replaces the running one
+# when its upgrade policy says so (UpgradeExtension applies it at once, CancelUpgrade drops it).
+type StagedExtension (
+  displayName: string,
+  version: string,
+  build: int,
+  capabilities: []string,
+  # Where it was installed from (empty for readers).
+  source: string,
+  # Its verified, read-only copy (empty for readers).
+  storePath: string,
+  contentDigest: string,
+  stagedAt: string
 )
 
 # One thing CollectGarbage removed (or would remove, in a dry run).
@@ -274,7 +297,14 @@ type Event (
   # daemon_started, profile_saved, profile_removed, extension_installed, extension_replaced,
   # extension_approved, extension_uninstalled, extension_install_failed, garbage_collected,
   # session_state, session_stats, session_network_changed, daemon_going_away, daemon_back,
-  # handover_started, handover_completed, upgrade_failed, or snapshot. A live extension upgrade of
+  # handover_started, handover_completed, upgrade_failed, upgrade_pending, upgrade_cancelled,
+  # upgrade_policy_changed (SetUpgradePolicy changed it: `extension`, `actor`, `reason` the policy
+  # in force), or snapshot. upgrade_pending: a newer version was staged because sessions run the extension and
+  # its upgrade policy is not now (`extension` shows it, state replacing, with `staged`);
+  # upgrade_cancelled: CancelUpgrade dropped the staged version (`extension` as it is now, `actor`).
+  # A staged version that its policy lets in is applied like an install: the live upgrade's
+  # handover_* events, then extension_replaced — or, if the switch failed, upgrade_failed and then
+  # upgrade_cancelled with reason upgrade_failed (the old version runs on, nothing is staged). A live extension upgrade of
   # a connected session (make-before-break) is handover_started, then handover_completed (reason
   # handover; restart for a provider without the handover capability, whose session is
   # reasserting meanwhile; tun_framing_changed, a restart on a new TUN, when one version declares
@@ -343,12 +373,17 @@ method RemoveProfile(name: string) -> (seq: int)
 
 # Installs the bundle directory at `path` (absolute): verifies it, copies it into the state
 # directory through a staging directory, verifies the copy and registers it atomically.
-# `result` is installed, replaced or unchanged (same version and build: nothing happens).
+# `result` is installed, replaced, unchanged (same version and build: nothing happens) or staged.
 # An older version is refused unless allowDowngrade. Nothing partial is ever registered.
 # Replacing an extension that connected sessions run is a live upgrade (make-before-break): each
 # session is handed over to the new version (or restarted, without the handover capability) and
 # the new version is registered only once all of them run it; the reply waits for that. If one
 # fails, the old version keeps running and stays registered: UpgradeFailed.
+# Unless the extension's upgrade policy is now (the default) and sessions run it: then the new
+# version is staged — recorded in the registry, state replacing, event upgrade_pending, result
+# staged — and applied, live as above, when the policy says: when-idle once no session of it has
+# carried traffic for the idle interval, on-disconnect once no session runs it, ask at
+# UpgradeExtension. Installing again while one is staged replaces the staged version.
 method InstallExtension(path: string, allowDowngrade: ?bool) -> (result: string, extension: Extension, seq: int)
 
 # Enables an extension that is awaiting approval. Approving an enabled one changes nothing.
@@ -360,6 +395,20 @@ method UninstallExtension(identifier: string, force: ?bool) -> (seq: int)
 
 # Lists installed extensions.
 method ListExtensions() -> (extensions: []Extension)
+
+# Sets when newer versions of an installed extension replace the running one in its sessions:
+# now, when-idle, on-disconnect or ask (InvalidUpgradePolicy otherwise); absent: policy.json's
+# defaultUpgradePolicy again. Durable before the reply. A staged version is re-evaluated at once
+# (now applies it, live; on-disconnect or when-idle with no session running applies it).
+method SetUpgradePolicy(identifier: string, policy: ?string) -> (extension: Extension, changed: bool, seq: int)
+
+# Applies the staged version of an extension now, live, as policy now would, and replies when
+# every session runs it (or UpgradeFailed: the old version stays, the staged one is dropped).
+method UpgradeExtension(identifier: string) -> (extension: Extension, seq: int)
+
+# Drops the staged version of an extension (its copy is left for CollectGarbage); state back to
+# enabled, event upgrade_cancelled.
+method CancelUpgrade(identifier: string) -> (extension: Extension, seq: int)
 
 # Removes installed copies nothing references, leftover staging directories, and registrations
 # whose source bundle has vanished. With dryRun, reports what it would remove and removes nothing.
@@ -463,6 +512,15 @@ error FullTunnelInUse (profile: string)
 # Reexec is not possible now: `reason` is busy (sessions starting or stopping, clients waiting
 # on them) or binary_unusable (not an executable file given by absolute path).
 error ReexecFailed (reason: string, description: string)
+
+# Not an upgrade policy; `policy` is what was asked for.
+error InvalidUpgradePolicy (policy: string)
+
+# UpgradeExtension or CancelUpgrade of an extension that has no staged version.
+error NoUpgradeStaged (identifier: string)
+
+# The extension's upgrade is being applied now; ask again once it ended.
+error UpgradeInProgress (identifier: string)
 
 """##
 }

@@ -54,6 +54,9 @@ public enum ManagerMethod: String, CaseIterable, Sendable {
     case approveExtension = "io.culvert.Manager.ApproveExtension"
     case uninstallExtension = "io.culvert.Manager.UninstallExtension"
     case listExtensions = "io.culvert.Manager.ListExtensions"
+    case setUpgradePolicy = "io.culvert.Manager.SetUpgradePolicy"
+    case upgradeExtension = "io.culvert.Manager.UpgradeExtension"
+    case cancelUpgrade = "io.culvert.Manager.CancelUpgrade"
     case collectGarbage = "io.culvert.Manager.CollectGarbage"
     case connect = "io.culvert.Manager.Connect"
     case disconnect = "io.culvert.Manager.Disconnect"
@@ -92,6 +95,9 @@ public enum ManagerErrorName: String, CaseIterable, Sendable {
     case upgradeFailed = "io.culvert.Manager.UpgradeFailed"
     case fullTunnelInUse = "io.culvert.Manager.FullTunnelInUse"
     case reexecFailed = "io.culvert.Manager.ReexecFailed"
+    case invalidUpgradePolicy = "io.culvert.Manager.InvalidUpgradePolicy"
+    case noUpgradeStaged = "io.culvert.Manager.NoUpgradeStaged"
+    case upgradeInProgress = "io.culvert.Manager.UpgradeInProgress"
 
     /// The unqualified name, as declared in the interface.
     public var member: String { String(rawValue.dropFirst(Self.interface.count + 1)) }

@@ -49,6 +49,18 @@ extension CommandFailure {
                 hint: state == "awaiting_approval"
                     ? "approve it first: culvertctl extension approve \(identifier)"
                     : "`culvertctl extension show \(identifier)` says why")
+        case .invalidUpgradePolicy:
+            self.init(
+                status: .inputRefused, code: "invalid_upgrade_policy", message: error.description,
+                hint: "give one of now, when-idle, on-disconnect, ask")
+        case .noUpgradeStaged(let identifier):
+            self.init(
+                status: .notFound, code: "no_upgrade_staged", message: error.description,
+                hint: "`culvertctl extension show \(identifier)` shows what is installed and staged")
+        case .upgradeInProgress:
+            self.init(
+                status: .tryAgain, code: "upgrade_in_progress", message: error.description,
+                hint: "try again once it has finished (`culvertctl watch` shows it)")
         case .policyInvalid:
             self.init(
                 status: .failure, code: "policy_invalid", message: error.description,

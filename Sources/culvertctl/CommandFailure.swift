@@ -77,7 +77,8 @@ struct CommandFailure: Error {
         case .cancelled:
             self.init(status: .failure, code: "cancelled", message: "cancelled")
         case .extensionNotFound, .downgradeRefused, .daemonTooOld, .publisherMismatch, .publisherNotAllowed, .bundleRejected, .invalidPath,
-            .policyInvalid, .extensionNotUsable, .extensionInUse, .spoolFailed, .upgradeFailed:
+            .policyInvalid, .extensionNotUsable, .extensionInUse, .spoolFailed, .upgradeFailed, .invalidUpgradePolicy, .noUpgradeStaged,
+            .upgradeInProgress:
             self.init(extensionError: error)
         case .connectFailed, .sessionNotFound, .providerUnavailable, .providerMessageFailed, .fullTunnelInUse:
             self.init(sessionError: error)

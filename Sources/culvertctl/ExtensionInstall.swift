@@ -19,6 +19,8 @@ extension Culvertctl.ExtensionCommand {
                   installed  nothing of this identifier was installed
                   replaced   a newer version from the same publisher replaced the installed one
                   unchanged  this version and build are already installed; nothing happened
+                  staged     sessions run the extension and its upgrade policy is not now: the new \
+                version waits (state replacing) until the policy lets it in; see `extension policy`
                 An older version is refused unless --allow-downgrade; another publisher's bundle for an \
                 installed identifier is always refused. If the policy requires approval, a new \
                 extension stays awaiting_approval until `culvertctl extension approve`.
@@ -106,6 +108,13 @@ extension Output {
         case .installed: line("installed \(Culvertctl.ExtensionCommand.summary(info)), seq \(result.seq)")
         case .replaced: line("replaced with \(Culvertctl.ExtensionCommand.summary(info)), seq \(result.seq)")
         case .unchanged: line("unchanged: \(info.identifier) \(info.versionDescription) is already installed")
+        case .staged:
+            let staged = info.staged?.versionDescription ?? "?"
+            let policy = info.effectiveUpgradePolicy?.rawValue ?? "?"
+            line(
+                "staged \(info.identifier) \(staged) (upgrade policy \(policy)); \(info.versionDescription) runs until then, seq \(result.seq)"
+            )
+            if info.effectiveUpgradePolicy == .ask { line("apply it with: culvertctl extension upgrade \(info.identifier)") }
         }
         if info.state == .awaitingApproval {
             line("\(info.identifier) awaits approval: culvertctl extension approve \(info.identifier)")

@@ -12,7 +12,9 @@ extension Culvertctl.ExtensionCommand {
                 Prints everything culvertd records about the extension: display name, version (build), \
                 the publisher's full key fingerprint, whether it is signed, its state and why, its \
                 capabilities, the bundle it was installed from, the read-only copy culvertd runs, the \
-                content digest (equal digests mean identical bundles) and when it was installed. Exits \
+                content digest (equal digests mean identical bundles), when it was installed, its \
+                upgrade policy (and whether it is its own or policy.json's default), and a staged \
+                version waiting for that policy, if there is one. Exits \
                 66 if no such extension is installed. With --json, prints the io.culvert.Manager \
                 Extension object.
 
@@ -49,7 +51,20 @@ extension Culvertctl.ExtensionCommand {
                     ["store copy", info.storePath.isEmpty ? "(root only)" : info.storePath],
                     ["content digest", info.contentDigest],
                     ["installed at", info.installedAt],
+                    ["upgrade policy", Culvertctl.ExtensionCommand.policyDescription(info)],
                 ])
+                if let staged = info.staged {
+                    output.table([
+                        ["staged version", staged.versionDescription],
+                        ["staged from", staged.source.isEmpty ? "(root only)" : staged.source],
+                        ["staged copy", staged.storePath.isEmpty ? "(root only)" : staged.storePath],
+                        ["staged digest", staged.contentDigest],
+                        ["staged at", staged.stagedAt],
+                    ])
+                    output.line(
+                        "apply it now with: culvertctl extension upgrade \(info.identifier); drop it with: culvertctl extension upgrade \(info.identifier) --cancel"
+                    )
+                }
                 if info.state == .awaitingApproval {
                     output.line("approve it with: culvertctl extension approve \(info.identifier)")
                 }

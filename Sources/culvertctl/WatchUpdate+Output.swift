@@ -66,6 +66,14 @@ extension Output {
                 details.append(info.state.rawValue)
                 if let previous = event.previousVersion { details.append("was \(previous)") }
             }
+        case .upgradePending, .upgradeCancelled, .upgradePolicyChanged:
+            if let info = event.extensionInfo {
+                parts.append("\(info.identifier) \(info.versionDescription)")
+                if let staged = info.staged { parts.append("staged \(staged.versionDescription)") }
+                if event.kind == .upgradeCancelled, let dropped = event.previousVersion { details.append("dropped \(dropped)") }
+                details.append("policy \(info.effectiveUpgradePolicy?.rawValue ?? "?")")
+            }
+            if let reason = event.reason, event.kind == .upgradeCancelled { details.append(reason) }
         case .extensionInstallFailed:
             if let error = event.error { details.append(error) }
         case .garbageCollected:

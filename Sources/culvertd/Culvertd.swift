@@ -164,6 +164,13 @@ struct Culvertd: AsyncParsableCommand {
 
     @Option(
         name: .long,
+        help: ArgumentHelp(
+            "Seconds every session of an extension must carry no traffic before a staged upgrade with policy when-idle is applied.",
+            valueName: "seconds"))
+    var upgradeIdleInterval = UpgradePolicyTiming.defaultIdleInterval
+
+    @Option(
+        name: .long,
         help: ArgumentHelp("The resolv.conf culvertd rewrites for tunnel DNS when systemd-resolved does not run.", valueName: "path"))
     var resolvConf = "/etc/resolv.conf"
 
@@ -201,7 +208,7 @@ struct Culvertd: AsyncParsableCommand {
         for (name, value) in [
             ("--start-timeout", startTimeout), ("--stop-timeout", stopTimeout), ("--restart-delay", restartDelay),
             ("--restart-delay-max", restartDelayMax), ("--stable-period", stablePeriod), ("--stats-interval", statsInterval),
-            ("--orphan-timeout", orphanTimeout),
+            ("--orphan-timeout", orphanTimeout), ("--upgrade-idle-interval", upgradeIdleInterval),
         ] {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds") }
         }
@@ -257,6 +264,7 @@ struct Culvertd: AsyncParsableCommand {
             restartMaximumDelay: .seconds(restartDelayMax), stablePeriod: .seconds(stablePeriod))
         configuration.statsInterval = .seconds(statsInterval)
         configuration.orphanTimeout = .seconds(orphanTimeout)
+        configuration.upgradeIdleInterval = upgradeIdleInterval
         configuration.resolvConfPath = resolvConf
         configuration.dnsBackend = DNSBackendChoice(rawValue: dns) ?? .auto
         configuration.injectSettingsFailureAtStep = testFailSettingsAtStep

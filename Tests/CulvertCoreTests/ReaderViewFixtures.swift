@@ -20,9 +20,11 @@ enum ReaderViewFixtures {
     static let extensionFields = Decision(
         kept: [
             "identifier", "displayName", "version", "build", "publisher", "signed", "state", "reason", "capabilities",
-            "contentDigest", "installedAt",
+            "contentDigest", "installedAt", "upgradePolicy", "effectiveUpgradePolicy",
         ],
-        withheld: ["source", "storePath"])
+        nested: ["staged"], withheld: ["source", "storePath"])
+    static let stagedFields = Decision(
+        kept: ["displayName", "version", "build", "capabilities", "contentDigest", "stagedAt"], withheld: ["source", "storePath"])
     static let problemFields = Decision(kept: ["kind"], withheld: ["path", "description", "movedTo"])
     static let removalFields = Decision(kept: ["kind", "identifier", "reason"], withheld: ["path"])
     static let countersFields = Decision(kept: ["rxBytes", "rxPackets", "txBytes", "txPackets"])
@@ -49,11 +51,21 @@ enum ReaderViewFixtures {
     static let profile = Profile(
         name: "lab", extensionIdentifier: "org.example.tunnel", options: ["endpoint": "\(marker)-option-value"], alwaysOn: true,
         secretNames: ["\(marker)-secret-name"])
-    static let extensionInfo = ExtensionInfo(
-        identifier: "org.example.tunnel", displayName: "Example", version: "1.2.3", build: 4, publisher: String(repeating: "a", count: 64),
-        signed: true, state: .enabled, reason: "installed", capabilities: ["packet-tunnel"], source: "/home/\(marker)/bundle",
-        storePath: "/var/lib/culvert/extensions/store/\(marker)", contentDigest: String(repeating: "b", count: 64),
-        installedAt: "2025-01-01T00:00:01Z")
+    static let staged = StagedUpgrade(
+        displayName: "Example", version: "1.3.0", build: 5, capabilities: ["handover"], source: "/home/\(marker)/bundle-2",
+        storePath: "/var/lib/culvert/extensions/store/\(marker)-2", contentDigest: String(repeating: "c", count: 64),
+        stagedAt: "2025-01-01T00:00:02Z")
+    static var extensionInfo: ExtensionInfo {
+        var info = ExtensionInfo(
+            identifier: "org.example.tunnel", displayName: "Example", version: "1.2.3", build: 4,
+            publisher: String(repeating: "a", count: 64), signed: true, state: .replacing, reason: "upgrade_pending",
+            capabilities: ["packet-tunnel"], source: "/home/\(marker)/bundle", storePath: "/var/lib/culvert/extensions/store/\(marker)",
+            contentDigest: String(repeating: "b", count: 64), installedAt: "2025-01-01T00:00:01Z")
+        info.upgradePolicy = .ask
+        info.effectiveUpgradePolicy = .ask
+        info.staged = staged
+        return info
+    }
     static let problem = Problem(
         kind: "corrupt_profile", path: "/var/lib/culvert/profiles/\(marker).json", description: "\(marker) does not parse",
         movedTo: "/var/lib/culvert/damaged/\(marker).json")

@@ -40,6 +40,7 @@ final class ReaderViewTests: XCTestCase {
         F.assertEveryFieldSet(F.actor, "Actor")
         F.assertEveryFieldSet(F.profile, "Profile")
         F.assertEveryFieldSet(F.extensionInfo, "ExtensionInfo")
+        F.assertEveryFieldSet(F.staged, "StagedUpgrade")
         F.assertEveryFieldSet(F.problem, "Problem")
         F.assertEveryFieldSet(F.removal, "Removal")
         F.assertEveryFieldSet(F.counters, "SessionCounters")
@@ -60,7 +61,10 @@ final class ReaderViewTests: XCTestCase {
     }
 
     func testExtensionWithholdsPaths() throws {
-        try check("ExtensionInfo", admin: F.extensionInfo, reader: ReaderView.redacted(F.extensionInfo), F.extensionFields)
+        try check(
+            "ExtensionInfo", admin: F.extensionInfo, reader: ReaderView.redacted(F.extensionInfo), F.extensionFields,
+            nested: ["staged": try F.jsonValue(ReaderView.redacted(F.staged))])
+        try check("StagedUpgrade", admin: F.staged, reader: ReaderView.redacted(F.staged), F.stagedFields)
     }
 
     func testProblemKeepsOnlyItsKind() throws {
@@ -123,7 +127,8 @@ final class ReaderViewTests: XCTestCase {
         for kind in [
             EventKind.daemonStarted, .profileSaved, .profileRemoved, .extensionInstalled, .extensionReplaced, .extensionApproved,
             .extensionUninstalled, .extensionInstallFailed, .garbageCollected, .daemonGoingAway, .daemonBack, .sessionState,
-            .sessionNetworkChanged, .sessionStats, .handoverStarted, .handoverCompleted, .upgradeFailed, .snapshot,
+            .sessionNetworkChanged, .sessionStats, .handoverStarted, .handoverCompleted, .upgradeFailed, .upgradePending,
+            .upgradeCancelled, .upgradePolicyChanged, .snapshot,
         ] {
             var event = F.event
             event.kind = kind

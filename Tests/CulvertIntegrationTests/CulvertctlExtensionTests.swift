@@ -154,8 +154,8 @@ final class CulvertctlExtensionTests: XCTestCase {
         XCTAssertEqual(
             list.stdoutLines,
             TableLayout.aligned([
-                ["IDENTIFIER", "VERSION", "PUBLISHER", "STATE", "SIGNED", "INSTALLED FROM"],
-                ["io.culvert.test", "1.0.0 (1)", short, "enabled", "yes", v1],
+                ["IDENTIFIER", "VERSION", "PUBLISHER", "STATE", "STAGED", "POLICY", "SIGNED", "INSTALLED FROM"],
+                ["io.culvert.test", "1.0.0 (1)", short, "enabled", "-", "now", "yes", v1],
             ]))
         let listJSON = try jsonObject(try culvertctl(socket + ["--json", "extension", "list"]).stdout)
         XCTAssertEqual(listJSON["developerMode"] as? Bool, false)
@@ -369,8 +369,8 @@ final class CulvertctlExtensionTests: XCTestCase {
         XCTAssertEqual(
             Array(list.stdoutLines.dropFirst()),
             TableLayout.aligned([
-                ["IDENTIFIER", "VERSION", "PUBLISHER", "STATE", "SIGNED", "INSTALLED FROM"],
-                ["io.culvert.test", "1.0.0 (1)", "unsigned", "enabled", "NO", bundle],
+                ["IDENTIFIER", "VERSION", "PUBLISHER", "STATE", "STAGED", "POLICY", "SIGNED", "INSTALLED FROM"],
+                ["io.culvert.test", "1.0.0 (1)", "unsigned", "enabled", "-", "now", "NO", bundle],
             ]))
         XCTAssertEqual(try jsonObject(try culvertctl(socket + ["--json", "extension", "list"]).stdout)["developerMode"] as? Bool, true)
     }

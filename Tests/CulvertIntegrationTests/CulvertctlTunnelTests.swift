@@ -83,6 +83,46 @@ final class CulvertctlTunnelTests: XCTestCase {
         XCTAssertTrue(json.stderr.contains("\"log\""), json.stderr)
     }
 
+    /// `extension policy`, a staged install, `extension show`, `extension upgrade --cancel`,
+    /// `cancel-upgrade` with nothing staged, `extension upgrade`, with their exit statuses.
+    func testUpgradePolicyCommands() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        _ = try h.connect("lab")
+        let socket = ["--socket", h.daemon.socketPath]
+        let id = TunnelLab.extensionIdentifier
+
+        let bad = try culvertctl(socket + ["extension", "policy", id, "later"])
+        XCTAssertEqual(bad.status, 65, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("\"later\" is not an upgrade policy"), bad.stderr)
+        let set = try culvertctl(socket + ["extension", "policy", id, "ask"])
+        XCTAssertEqual(set.status, 0, set.stderr)
+        XCTAssertTrue(set.stdout.hasPrefix("\(id): upgrade policy ask (set for this extension), seq "), set.stdout)
+        XCTAssertEqual(try h.installTestProvider(version: "2.0.0")["result"]?.stringValue, "staged")
+
+        let show = try culvertctl(socket + ["extension", "show", id])
+        XCTAssertEqual(show.status, 0, show.stderr)
+        XCTAssertTrue(show.stdoutLines.contains("state           replacing (upgrade_pending)"), show.stdout)
+        XCTAssertTrue(show.stdoutLines.contains("upgrade policy  ask (set for this extension)"), show.stdout)
+        XCTAssertTrue(show.stdoutLines.contains { $0.hasPrefix("staged version") && $0.hasSuffix("2.0.0 (1)") }, show.stdout)
+
+        let cancel = try culvertctl(socket + ["extension", "upgrade", id, "--cancel"])
+        XCTAssertEqual(cancel.status, 0, cancel.stderr)
+        XCTAssertTrue(cancel.stdout.hasPrefix("cancelled: \(id) 1.0.0 (1), enabled"), cancel.stdout)
+        let none = try culvertctl(socket + ["extension", "cancel-upgrade", id])
+        XCTAssertEqual(none.status, 66, none.stderr)
+        XCTAssertTrue(none.stderr.contains("no upgrade of \(id) is staged"), none.stderr)
+
+        XCTAssertEqual(try h.installTestProvider(version: "3.0.0")["result"]?.stringValue, "staged")
+        let upgrade = try culvertctl(socket + ["--json", "extension", "upgrade", id])
+        XCTAssertEqual(upgrade.status, 0, upgrade.stderr)
+        let reply = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(upgrade.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((reply["extension"] as? [String: Any])?["version"] as? String, "3.0.0")
+        XCTAssertEqual(try h.session("lab")?["extensionVersion"]?.stringValue, "3.0.0")
+        let back = try culvertctl(socket + ["extension", "policy", id, "default"])
+        XCTAssertTrue(back.stdout.contains("upgrade policy now (policy.json default)"), back.stdout)
+    }
+
     private func culvertctl(_ arguments: [String]) throws -> CommandResult {
         let command = try BackgroundCommand([Products.path(of: "culvertctl")] + arguments)
         defer { command.kill() }

@@ -29,6 +29,9 @@ final class ManagerErrorTests: XCTestCase {
             description: "no", log: ["x"]),
         .fullTunnelInUse(profile: "lab"),
         .reexecFailed(reason: "busy", description: "try again"),
+        .invalidUpgradePolicy(policy: "later"),
+        .noUpgradeStaged(identifier: "io.example.vpn"),
+        .upgradeInProgress(identifier: "io.example.vpn"),
     ]
 
     func testEverySampleRoundTripsAndMatchesTheInterface() throws {
