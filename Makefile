@@ -89,9 +89,11 @@ soak: deps
 deb: deps
 	scripts/deb-build
 
-# The packages installed and started under systemd in a Debian 12 container (cached root).
+# The packages installed and started under systemd in a Debian 12 container (cached root),
+# and without systemd (a chroot: the install spooled while culvertd is down, applied when it starts).
 deb-smoke: deb
 	scripts/deb-smoke .build-deb/out
+	scripts/deb-chroot-smoke .build-deb/out
 
 clean:
 	rm -rf .build .build-* 
