@@ -8,7 +8,7 @@ BUILD_DIR ?= .build
 PRODUCTS := $(BUILD_DIR)/debug
 FUZZ_BUILD_DIR ?= .build-fuzz
 
-.PHONY: all deps build test demo generate check-generated format lint fuzz-replay certify fuzz bench soak clean
+.PHONY: all deps build test demo generate check-generated format lint fuzz-replay certify fuzz bench soak deb deb-smoke clean
 
 all: build
 
@@ -82,6 +82,18 @@ soak: deps
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvertd 2>&1 | scripts/quiet-build
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product culvert-test-provider 2>&1 | scripts/quiet-build
 	$(BUILD_DIR)/release/culvert-bench soak
+
+# Debian packages (culvert, culvert-tui, culvert-wireguard) from a clean copy of HEAD: docs/PACKAGING.md.
+# CULVERT_VERSION (default from git), CULVERT_SIGNING_KEY (default: a local key, made once),
+# CULVERT_DEB_WORKTREE=1 to package uncommitted edits; the .debs land in .build-deb/out.
+deb: deps
+	scripts/deb-build
+
+# The packages installed and started under systemd in a Debian 12 container (cached root),
+# and without systemd (a chroot: the install spooled while culvertd is down, applied when it starts).
+deb-smoke: deb
+	scripts/deb-smoke .build-deb/out
+	scripts/deb-chroot-smoke .build-deb/out
 
 clean:
 	rm -rf .build .build-* 
