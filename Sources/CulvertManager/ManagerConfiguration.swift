@@ -72,7 +72,3 @@ public struct ManagerConfiguration: Sendable {
 
     public var socketPath: String { runtimeDirectory + "/" + Self.socketName }
 }
-
-public enum CulvertVersion {
-    public static let current = "0.1.0"
-}
