@@ -16,7 +16,8 @@ enum ReaderViewFixtures {
     }
 
     static let daemonFields = Decision(kept: ["version", "pid", "epoch", "startedAt"])
-    static let profileFields = Decision(kept: ["name", "extension", "alwaysOn"], withheld: ["options", "secretNames"])
+    static let profileFields = Decision(
+        kept: ["name", "extension", "alwaysOn", "killSwitch"], withheld: ["options", "secretNames", "killSwitchAllow"])
     static let extensionFields = Decision(
         kept: [
             "identifier", "displayName", "version", "build", "publisher", "signed", "state", "reason", "capabilities",
@@ -31,7 +32,7 @@ enum ReaderViewFixtures {
         kept: [
             "profile", "id", "state", "reason", "extension", "extensionVersion", "requestedAt", "connectedAt", "interface",
             "tunnelRemoteAddress", "mtu", "addresses", "routes", "fullTunnel", "dnsServers", "dnsBackend", "restarts",
-            "nextRestartAt",
+            "nextRestartAt", "killSwitch",
         ],
         nested: ["counters", "failure", "containment"], withheld: ["pid", "uid", "connectedBy"])
     static let sessionContainmentFields = Decision(
@@ -48,7 +49,7 @@ enum ReaderViewFixtures {
     static let actor = Actor(uid: 0, pid: 4321, command: "\(marker)-command")
     static let profile = Profile(
         name: "lab", extensionIdentifier: "org.example.tunnel", options: ["endpoint": "\(marker)-option-value"], alwaysOn: true,
-        secretNames: ["\(marker)-secret-name"])
+        secretNames: ["\(marker)-secret-name"], killSwitch: true, killSwitchAllow: ["192.168.1.0/24"])
     static let extensionInfo = ExtensionInfo(
         identifier: "org.example.tunnel", displayName: "Example", version: "1.2.3", build: 4, publisher: String(repeating: "a", count: 64),
         signed: true, state: .enabled, reason: "installed", capabilities: ["packet-tunnel"], source: "/home/\(marker)/bundle",
@@ -93,6 +94,7 @@ enum ReaderViewFixtures {
         session.nextRestartAt = "2025-01-01T00:00:04Z"
         session.failure = failure
         session.containment = sessionContainment
+        session.killSwitch = true
         return session
     }
 

@@ -70,7 +70,8 @@ final class KillSwitchRulesTests: XCTestCase {
     func testRulesRoundTripThroughTheKernelAndBlockEverythingElse() {
         withPrivateNetworkNamespace { namespace in
             try namespace.run("ip link set dev lo up")
-            try namespace.run("ip link add culks0 type dummy")
+            try namespace.run("ip link add culks0 type veth peer name culks1")
+            try namespace.run("ip link set dev culks1 up")
             try namespace.run("ip link set dev culks0 up")
             try namespace.run("ip -4 address add 192.0.2.1/24 dev culks0")
             try namespace.run("ip -4 route add 198.51.100.0/24 via 192.0.2.2 dev culks0")
