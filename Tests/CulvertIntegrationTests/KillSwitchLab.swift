@@ -2,7 +2,7 @@
 // lab's veth (which carries the tunnel's UDP) a second veth pair joins A and B, and only
 // off-tunnel application traffic could ever use it:
 //
-//   A: ks-a (no address, no IPv6 link-local: A's kernel sends nothing on it by itself)
+//   A: ks-a (only fe80::a, for neighbour discovery; A's kernel sends nothing on it by itself)
 //      routes 10.98.0.0/24 and fd98::/64 dev ks-a; fd97::1/128 on lo as an IPv6 source
 //   B: ks-b 10.98.0.2/24, fd98::2/64 — its receive counter is the observer: every packet A sends
 //      there (an echo request, an ARP or neighbour solicitation for it) counts as a leak.
@@ -36,14 +36,23 @@ final class KillSwitchLab {
         let b = lab.namespaces.b
         let n = lab.namespaces
         try n.ip(in: a, ["link", "add", "ks-a", "type", "veth", "peer", "name", "ks-b", "netns", b])
-        // No link-local address on A's end: no DAD, MLD or router solicitation would ever count.
-        let sysctl = try n.exec(in: a, ["sysctl", "-qw", "net.ipv6.conf.ks-a.addr_gen_mode=1", "net.ipv6.conf.ks-a.router_solicitations=0"])
+        // A's end sends nothing by itself once set up: no generated address, no router
+        // solicitation, and the MLD reports of its one link-local address (needed for neighbour
+        // discovery) all go out at once when it is added (interval 0 = one jiffy), long before a
+        // test takes its count.
+        let sysctl = try n.exec(
+            in: a,
+            [
+                "sysctl", "-qw", "net.ipv6.conf.ks-a.addr_gen_mode=1", "net.ipv6.conf.ks-a.router_solicitations=0",
+                "net.ipv6.conf.ks-a.mldv2_unsolicited_report_interval=0", "net.ipv6.conf.ks-a.mldv1_unsolicited_report_interval=0",
+            ])
         XCTAssertEqual(sysctl.status, 0, sysctl.error)
         try n.ip(in: b, ["addr", "add", "10.98.0.2/24", "dev", "ks-b"])
         try n.ip(in: b, ["addr", "add", "fd98::2/64", "dev", "ks-b", "nodad"])
         try n.ip(in: a, ["addr", "add", "fd97::1/128", "dev", "lo"])
         try n.ip(in: b, ["link", "set", "ks-b", "up"])
         try n.ip(in: a, ["link", "set", "ks-a", "up"])
+        try n.ip(in: a, ["addr", "add", "fe80::a/64", "dev", "ks-a", "nodad"])
         try n.ip(in: a, ["route", "add", "10.98.0.0/24", "dev", "ks-a"])
         try n.ip(in: a, ["-6", "route", "add", "fd98::/64", "dev", "ks-a"])
     }
@@ -74,7 +83,12 @@ final class KillSwitchLab {
         _ = try lab.inA(["ping", "-6", "-n", "-c", "1", "-W", "1", Self.offTunnelIPv6])
         let afterIPv6 = try observed()
         XCTAssertGreaterThan(afterIPv6, afterIPv4, "an IPv6 probe without the kill switch must reach the observer")
-        return afterIPv6
+        // The probes left neighbour entries on both ends that would otherwise be re-confirmed
+        // 5 s later (DELAY → PROBE: a link-local NS/NA no application sent). Forget them.
+        for (namespace, device) in [(lab.namespaces.a, "ks-a"), (lab.namespaces.b, "ks-b")] {
+            for family in ["-4", "-6"] { try lab.namespaces.ip(in: namespace, [family, "neigh", "flush", "dev", device]) }
+        }
+        return try observed()
     }
 
     /// Starts the probe loop in A; `stop` it to get how many probes got a reply.
