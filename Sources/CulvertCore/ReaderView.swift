@@ -68,7 +68,9 @@ public enum ReaderView {
     /// Withheld: option values (they may hold credentials or endpoints) and secrets' names.
     public static func redacted(_ profile: Profile) -> Profile {
         // The kill switch's state is `ip rule` state any user reads; its exceptions are too, but stay the admin's.
-        Profile(name: profile.name, extensionIdentifier: profile.extensionIdentifier, alwaysOn: profile.alwaysOn, killSwitch: profile.killSwitch)
+        Profile(
+            name: profile.name, extensionIdentifier: profile.extensionIdentifier, alwaysOn: profile.alwaysOn, killSwitch: profile.killSwitch
+        )
     }
 
     /// Withheld: `source` and `storePath` (paths).

@@ -177,14 +177,20 @@ final class KillSwitchHolds {
         try FileSystem.writeAtomically(Array(try! encoder.encode(hold)), to: path(hold.profile), mode: 0o600)
     }
 
+    /// Adds a missing rule; one that appeared meanwhile counts as added.
     private func add(_ rule: PolicyRule, socket: NetlinkRouteSocket, for profile: String) {
-        do throws(NetlinkError) { try socket.addRule(rule) } catch where error.isAlreadyPresent {
-        } catch { logger.error("kill switch of \(profile): adding \(rule): \(error)") }
-        logger.notice("kill switch of \(profile): restored missing rule \(rule)")
+        do throws(NetlinkError) {
+            try socket.addRule(rule)
+            logger.notice("kill switch of \(profile): restored missing rule \(rule)")
+        } catch {
+            if !error.isAlreadyPresent { logger.error("kill switch of \(profile): adding \(rule): \(error)") }
+        }
     }
 
+    /// Removes a rule; one already gone counts as removed.
     private func remove(_ rule: PolicyRule, socket: NetlinkRouteSocket) {
-        do throws(NetlinkError) { try socket.removeRule(rule) } catch where error.isNotFound {
-        } catch { logger.error("kill switch: removing \(rule): \(error)") }
+        do throws(NetlinkError) { try socket.removeRule(rule) } catch {
+            if !error.isNotFound { logger.error("kill switch: removing \(rule): \(error)") }
+        }
     }
 }

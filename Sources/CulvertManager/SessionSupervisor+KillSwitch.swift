@@ -16,6 +16,12 @@ extension SessionSupervisor {
         session.releaseKillSwitch = false
         defer { showKillSwitch(session) }
         guard profile.killSwitch, killSwitches.table(for: profile.name) == nil else { return true }
+        // A session already running routes through main: a hold now would block its own tunnel.
+        // The kill switch a profile gained meanwhile takes effect at its next Connect.
+        guard !session.machine.state.isActive else {
+            logger.notice("session \(profile.name): the kill switch takes effect at the next Connect")
+            return true
+        }
         let socket: NetlinkRouteSocket
         do { socket = try routeSocket() } catch {
             logger.error("session \(profile.name): kill switch: \(error)")

@@ -89,7 +89,10 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             ?? TunnelSession(profile: profile, extensionVersion: target.extensionInfo.version, timing: configuration.timing)
         sessions[profile.name] = session
         guard holdKillSwitch(profile, session) else {
-            if let replier { replier.fail(ManagerError.connectFailed(reason: "kill_switch_failed", description: "the kill switch could not be held", log: [])) }
+            if let replier {
+                replier.fail(
+                    ManagerError.connectFailed(reason: "kill_switch_failed", description: "the kill switch could not be held", log: []))
+            }
             return
         }
         session.machine.alwaysOn = profile.alwaysOn

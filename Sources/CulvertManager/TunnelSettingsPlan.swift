@@ -147,7 +147,9 @@ struct TunnelSettingsPlan: Equatable {
             if let table = killSwitchTable {
                 routeSteps += included.map { .addRoute(NetworkRoute(destination: $0, interfaceIndex: interfaceIndex, table: table)) }
                 // The kernel puts an address's network into main only, which the kill switch never consults.
-                let networks = Set(familyAddresses.map(\.network)).filter { $0.length < family.maximumPrefixLength && !included.contains($0) }
+                let networks = Set(familyAddresses.map(\.network)).filter {
+                    $0.length < family.maximumPrefixLength && !included.contains($0)
+                }
                 routeSteps += networks.sorted { $0.description < $1.description }.map {
                     .addRoute(NetworkRoute(destination: $0, interfaceIndex: interfaceIndex, table: table))
                 }

@@ -107,7 +107,11 @@ public enum KillSwitchRules {
         for rule in rules {
             let priority = rule.priority
             if priority == unreachableRulePriority {
-                if rule.action == .unreachable && rule.selector == nil { listing.unreachable.append(rule) } else { listing.foreign.append(rule) }
+                if rule.action == .unreachable && rule.selector == nil {
+                    listing.unreachable.append(rule)
+                } else {
+                    listing.foreign.append(rule)
+                }
                 continue
             }
             let bands: [(UInt32, (PolicyRule, Int) -> Bool)] = [

@@ -58,7 +58,8 @@ extension Culvertctl.ProfileCommand {
 
         @Option(
             name: .long,
-            help: ArgumentHelp("A prefix the kill switch lets through outside the tunnel (e.g. the local subnet); repeat for more.", valueName: "cidr"))
+            help: ArgumentHelp(
+                "A prefix the kill switch lets through outside the tunnel (e.g. the local subnet); repeat for more.", valueName: "cidr"))
         var killSwitchAllow: [String] = []
 
         func validate() throws {

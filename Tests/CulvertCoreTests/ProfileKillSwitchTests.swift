@@ -50,7 +50,9 @@ final class ProfileKillSwitchTests: XCTestCase {
         XCTAssertEqual(decoded, Profile(name: "p", extensionIdentifier: "io.x", alwaysOn: true))
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        XCTAssertEqual(String(decoding: try encoder.encode(decoded), as: UTF8.self), #"{"alwaysOn":true,"extension":"io.x","name":"p","options":{},"secretNames":[]}"#)
+        XCTAssertEqual(
+            String(decoding: try encoder.encode(decoded), as: UTF8.self),
+            #"{"alwaysOn":true,"extension":"io.x","name":"p","options":{},"secretNames":[]}"#)
         let held = Profile(name: "p", extensionIdentifier: "io.x", killSwitch: true, killSwitchAllow: ["10.0.0.0/8"])
         let text = String(decoding: try encoder.encode(held), as: UTF8.self)
         XCTAssertTrue(text.contains(#""killSwitch":true,"killSwitchAllow":["10.0.0.0\/8"]"#), text)

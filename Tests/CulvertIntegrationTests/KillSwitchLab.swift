@@ -120,7 +120,8 @@ final class KillSwitchLab {
 
     /// The kill switch's rules in A (priority band 32600–32690), as `ip rule` lines.
     func killSwitchRules() throws -> [String] {
-        let rules = try lab.namespaces.ip(in: lab.namespaces.a, ["rule", "show"]) + lab.namespaces.ip(in: lab.namespaces.a, ["-6", "rule", "show"])
+        let rules =
+            try lab.namespaces.ip(in: lab.namespaces.a, ["rule", "show"]) + lab.namespaces.ip(in: lab.namespaces.a, ["-6", "rule", "show"])
         return rules.split(separator: "\n").map(String.init).filter {
             guard let priority = Int($0.prefix { $0 != ":" }) else { return false }
             return (32_600...32_690).contains(priority)

@@ -81,7 +81,8 @@ final class KillSwitchRulesTests: XCTestCase {
             func routeGet(_ destination: String, mark: String? = nil) -> String {
                 // ip route get fails ("Network is unreachable") when a rule says unreachable.
                 do {
-                    let routes = try mark.map { try namespace.objects("route", "get", destination, "mark", $0) }
+                    let routes =
+                        try mark.map { try namespace.objects("route", "get", destination, "mark", $0) }
                         ?? namespace.objects("route", "get", destination)
                     return "\(routes.first?["dev"] ?? "none")"
                 } catch {
