@@ -76,13 +76,15 @@ final class KillSwitchRulesTests: XCTestCase {
             try namespace.run("ip -4 address add 192.0.2.1/24 dev culks0")
             try namespace.run("ip -4 route add 198.51.100.0/24 via 192.0.2.2 dev culks0")
             try namespace.run("ip -4 route add 203.0.113.0/24 via 192.0.2.2 dev culks0")
+            try namespace.run("ip -6 route add 2001:db8::/64 dev culks0")
             let socket = try NetlinkRouteSocket()
             let baseline = try namespace.snapshot()
-            func routeGet(_ destination: String, mark: String? = nil) -> String {
+            func routeGet(_ destination: String, mark: String? = nil, device: String? = nil) -> String {
                 // ip route get fails ("Network is unreachable") when a rule says unreachable.
                 do {
                     let routes =
                         try mark.map { try namespace.objects("route", "get", destination, "mark", $0) }
+                        ?? device.map { try namespace.objects("route", "get", destination, "oif", $0) }
                         ?? namespace.objects("route", "get", destination)
                     return "\(routes.first?["dev"] ?? "none")"
                 } catch {
@@ -109,6 +111,11 @@ final class KillSwitchRulesTests: XCTestCase {
             XCTAssertEqual(routeGet("198.51.100.7", mark: "0x9c43"), "culks0", "the protected socket's mark goes through main")
             XCTAssertEqual(routeGet("10.77.0.9"), "culks0", "the session's table routes")
             XCTAssertEqual(routeGet("127.0.0.1"), "lo", "loopback is the local table's, before every rule")
+            XCTAssertEqual(routeGet("2001:db8::7", device: "culks0"), "unreachable", "IPv6: a device-bound socket is blocked too")
+            // The documented limit (docs/notes-killswitch.md): for IPv4 the kernel answers a failed
+            // lookup of a device-bound flow (SO_BINDTODEVICE, IP_UNICAST_IF, IP_PKTINFO) by assuming
+            // the destination is on that link. If this ever says unreachable, the limit is gone.
+            XCTAssertEqual(routeGet("198.51.100.7", device: "culks0"), "culks0", "IPv4: the kernel's on-link fallback")
 
             try namespace.run("ip -4 route del 10.77.0.0/24 dev culks0 table \(KillSwitchRules.table(slot: 1)) proto 156")
             for rule in rules.reversed() { try socket.removeRule(rule) }
