@@ -81,12 +81,14 @@ public struct CulvertClient: Sendable {
     ///   that may only read, `.storageFailed` if the change could not be made durable.
     public func saveProfile(
         name: String, extensionIdentifier: String, options: [String: String] = [:], alwaysOn: Bool = false,
-        secrets: [String: String]? = nil
+        secrets: [String: String]? = nil, killSwitch: Bool = false, killSwitchAllow: [String] = []
     ) async throws(CulvertClientError) -> SavedProfile {
         var input: [String: JSONValue] = [
             "name": .string(name), "extension": .string(extensionIdentifier),
             "options": .object(options.mapValues { .string($0) }), "alwaysOn": .bool(alwaysOn),
         ]
+        if killSwitch { input["killSwitch"] = .bool(true) }
+        if !killSwitchAllow.isEmpty { input["killSwitchAllow"] = .array(killSwitchAllow.map { .string($0) }) }
         if let secrets { input["secrets"] = .object(secrets.mapValues { .string($0) }) }
         let reply = try await call(.saveProfile, ["profile": .object(input)])
         return try WireDecoding.decode(SavedProfile.self, from: reply, what: "SaveProfile reply")

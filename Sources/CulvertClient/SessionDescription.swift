@@ -74,6 +74,7 @@ public enum SessionDescription {
         rows.append(["addresses", session.addresses.isEmpty ? "none" : session.addresses.joined(separator: ", ")])
         rows += list("routes", session.routes)
         rows.append(["full tunnel", session.fullTunnel ? "yes (routes all traffic)" : "no"])
+        if let held = session.killSwitch { rows.append(["kill switch", held ? "held (nothing leaves outside the tunnel)" : "released"]) }
         let dns = session.dnsServers.isEmpty ? "none" : session.dnsServers.joined(separator: ", ")
         rows.append(["dns", dns + (session.dnsBackend.map { " (\($0))" } ?? "")])
         rows.append(["received", traffic(bytes: session.counters.rxBytes, packets: session.counters.rxPackets)])

@@ -51,6 +51,9 @@ public enum ProblemKind: String, Sendable, CaseIterable {
     case extensionNotUsable = "extension_not_usable"
     /// A spooled install request that does not decode; moved aside.
     case corruptSpoolRequest = "corrupt_spool_request"
+    /// A kill switch held by a crashed culvertd for a profile that no longer exists (or whose hold
+    /// record is gone); its rules were removed at start.
+    case staleKillSwitch = "stale_kill_switch"
 }
 
 public struct ManagerStatus: Codable, Sendable, Equatable {

@@ -10,15 +10,23 @@ public struct Profile: Codable, Sendable, Equatable {
     public var alwaysOn: Bool
     /// Names of the secrets stored for the profile; the values are write-only.
     public var secretNames: [String]
+    /// From the first Connect until an explicit Disconnect, nothing leaves but through the
+    /// session's TUN, the provider's protected socket, loopback and `killSwitchAllow`.
+    public var killSwitch: Bool
+    /// The administrator's exceptions to the kill switch: network prefixes (`PrefixText`).
+    public var killSwitchAllow: [String]
 
     public init(
-        name: String, extensionIdentifier: String, options: [String: String] = [:], alwaysOn: Bool = false, secretNames: [String] = []
+        name: String, extensionIdentifier: String, options: [String: String] = [:], alwaysOn: Bool = false, secretNames: [String] = [],
+        killSwitch: Bool = false, killSwitchAllow: [String] = []
     ) {
         self.name = name
         self.extensionIdentifier = extensionIdentifier
         self.options = options
         self.alwaysOn = alwaysOn
         self.secretNames = secretNames
+        self.killSwitch = killSwitch
+        self.killSwitchAllow = killSwitchAllow
     }
 
     enum CodingKeys: String, CodingKey {
@@ -27,6 +35,32 @@ public struct Profile: Codable, Sendable, Equatable {
         case options
         case alwaysOn
         case secretNames
+        case killSwitch
+        case killSwitchAllow
+    }
+
+    /// Profiles stored before the kill switch existed have neither field: absent means off.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        extensionIdentifier = try container.decode(String.self, forKey: .extensionIdentifier)
+        options = try container.decode([String: String].self, forKey: .options)
+        alwaysOn = try container.decode(Bool.self, forKey: .alwaysOn)
+        secretNames = try container.decode([String].self, forKey: .secretNames)
+        killSwitch = try container.decodeIfPresent(Bool.self, forKey: .killSwitch) ?? false
+        killSwitchAllow = try container.decodeIfPresent([String].self, forKey: .killSwitchAllow) ?? []
+    }
+
+    /// Writes the kill switch fields only when set, so a profile without one reads as before.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(extensionIdentifier, forKey: .extensionIdentifier)
+        try container.encode(options, forKey: .options)
+        try container.encode(alwaysOn, forKey: .alwaysOn)
+        try container.encode(secretNames, forKey: .secretNames)
+        if killSwitch { try container.encode(killSwitch, forKey: .killSwitch) }
+        if !killSwitchAllow.isEmpty { try container.encode(killSwitchAllow, forKey: .killSwitchAllow) }
     }
 }
 
@@ -39,6 +73,8 @@ public enum ProfileLimits {
     public static let maximumOptionValueLength = 4096
     public static let maximumSecrets = 64
     public static let maximumSecretLength = 65536
+    /// Most kill switch exceptions per profile (each is one policy rule per family it names).
+    public static let maximumKillSwitchAllow = 64
 }
 
 /// Why a profile was refused: which field, and a machine-readable reason.
@@ -48,6 +84,8 @@ public struct ProfileValidationError: Error, Sendable, Equatable, CustomStringCo
         case tooLong = "too_long"
         case invalidCharacters = "invalid_characters"
         case tooMany = "too_many"
+        /// Not a network prefix (kill switch exceptions).
+        case invalidPrefix = "invalid_prefix"
     }
     public var field: String
     public var reason: Reason
@@ -99,6 +137,12 @@ public enum ProfileValidation {
         try validate(
             map: profile.options, field: "options", maximumCount: ProfileLimits.maximumOptions,
             maximumValueLength: ProfileLimits.maximumOptionValueLength)
+        guard profile.killSwitchAllow.count <= ProfileLimits.maximumKillSwitchAllow else {
+            throw ProfileValidationError(field: "killSwitchAllow", reason: .tooMany)
+        }
+        for (index, text) in profile.killSwitchAllow.enumerated() where PrefixText(text) == nil {
+            throw ProfileValidationError(field: "killSwitchAllow[\(index)]", reason: .invalidPrefix)
+        }
         if let secrets {
             try validate(
                 map: secrets, field: "secrets", maximumCount: ProfileLimits.maximumSecrets,

@@ -67,7 +67,10 @@ public enum ReaderView {
 
     /// Withheld: option values (they may hold credentials or endpoints) and secrets' names.
     public static func redacted(_ profile: Profile) -> Profile {
-        Profile(name: profile.name, extensionIdentifier: profile.extensionIdentifier, alwaysOn: profile.alwaysOn)
+        // The kill switch's state is `ip rule` state any user reads; its exceptions are too, but stay the admin's.
+        Profile(
+            name: profile.name, extensionIdentifier: profile.extensionIdentifier, alwaysOn: profile.alwaysOn, killSwitch: profile.killSwitch
+        )
     }
 
     /// Withheld: `source` and `storePath` (paths), also of a staged version. Kept: the upgrade
@@ -124,6 +127,7 @@ public enum ReaderView {
         view.nextRestartAt = session.nextRestartAt
         view.failure = session.failure.map(redacted)
         view.containment = session.containment.map(redacted)
+        view.killSwitch = session.killSwitch
         return view
     }
 

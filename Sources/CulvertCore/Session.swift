@@ -107,6 +107,8 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var failure: SessionFailure?
     /// The provider's identity, cgroup, limits and refused calls, while one runs.
     public var containment: SessionContainment?
+    /// True while the profile's kill switch is held (nil for a profile without one, false once released).
+    public var killSwitch: Bool?
 
     public init(profile: String, id: String, extensionIdentifier: String, extensionVersion: String, requestedAt: String) {
         self.profile = profile
@@ -127,6 +129,7 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case profile, id, state, reason, pid, uid, connectedBy, requestedAt, connectedAt, interface, tunnelRemoteAddress, mtu
         case addresses, routes, fullTunnel, dnsServers, dnsBackend, counters, restarts, nextRestartAt, failure, containment
+        case killSwitch
         case extensionIdentifier = "extension"
         case extensionVersion
     }

@@ -107,9 +107,12 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
         }
         if restoring == nil { stream.record(EventBody(kind: .daemonStarted, daemon: daemon)) }
         supervisor.quietTransitions = restoring != nil
+        // Kill switches first: re-adopted sessions route into their tables, and nothing is swept before.
+        startProblems += supervisor.adoptKillSwitches { [store] in store.profiles[$0] != nil }
         supervisor.readoptProviders(carrying: restoring?.seccompListeners ?? [])
         supervisor.removeLeftovers()
         if let restoring { supervisor.restoreCarried(sessions: restoring.sessions, logs: restoring.sessionLogs) }
+        supervisor.showHeldKillSwitches(profiles: store.sortedProfiles)
         supervisor.quietTransitions = false
         applySpool()
         startUpgradePolicies()
@@ -230,7 +233,9 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
             name: input?["name"]?.stringValue ?? "",
             extensionIdentifier: input?["extension"]?.stringValue ?? "",
             options: WireEncoding.stringMap(input?["options"]) ?? [:],
-            alwaysOn: input?["alwaysOn"]?.boolValue ?? false)
+            alwaysOn: input?["alwaysOn"]?.boolValue ?? false,
+            killSwitch: input?["killSwitch"]?.boolValue ?? false,
+            killSwitchAllow: input?["killSwitchAllow"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         let secrets = WireEncoding.stringMap(input?["secrets"])
         do throws(ProfileValidationError) {
             try ProfileValidation.validate(profile: profile, secrets: secrets)

@@ -108,7 +108,8 @@ extension SessionSupervisor {
             let othersFull = sessions.values.contains { $0 !== session && $0.run?.plan?.fullTunnel == true }
             do {
                 let checked = try TunnelSettingsPlan(
-                    settings: settings, interfaceIndex: run.tun.interfaceIndex, fullTunnelAvailable: !othersFull)
+                    settings: settings, interfaceIndex: run.tun.interfaceIndex, fullTunnelAvailable: !othersFull,
+                    killSwitchTable: killSwitches.table(for: session.profileName))
                 do { underlay = try readUnderlay(socket, run: run) } catch {
                     responder.fail(ProviderError.settingsFailed(step: "netlink", description: error.description))
                     return
@@ -279,8 +280,11 @@ extension SessionSupervisor {
                 do { try socket.removeRoute(route) } catch { logger.warning("leftover route \(route): \(error)") }
                 logger.notice("removed leftover route \(route)")
             }
+            // The kill switch's rules are KillSwitchHolds.adopt's to keep or remove.
             for rule in try socket.rules()
-            where !keptRules.contains(where: { $0.priority == rule.priority && $0.family == rule.family && $0.table == rule.table }) {
+            where !killSwitches.owns(rule)
+                && !keptRules.contains(where: { $0.priority == rule.priority && $0.family == rule.family && $0.table == rule.table })
+            {
                 do { try socket.removeRule(rule) } catch { logger.warning("leftover rule \(rule): \(error)") }
                 logger.notice("removed leftover rule \(rule)")
             }

@@ -155,7 +155,9 @@ extension SessionSupervisor {
         }
         // try? (both): our own record of settings that were accepted before; unparsable means none.
         if let text = record.settings, let settings = try? JSONParser.parse(Array(text.utf8), maximumDepth: 64) {
-            let plan = try? TunnelSettingsPlan(settings: settings, interfaceIndex: record.interfaceIndex, fullTunnelAvailable: true)
+            let plan = try? TunnelSettingsPlan(
+                settings: settings, interfaceIndex: record.interfaceIndex, fullTunnelAvailable: true,
+                killSwitchTable: killSwitches.table(for: record.profile))
             run.plan = plan
             run.applied = plan.map { AppliedNetworkTransaction(adopting: $0.steps) }
         }

@@ -44,6 +44,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
     let dns: SessionDNS
     /// Identities, cgroups and the system call filter of provider runs.
     let confinement: ProviderConfinement
+    /// Held kill switches (SessionSupervisor+KillSwitch).
+    let killSwitches: KillSwitchHolds
 
     init(
         configuration: SupervisorConfiguration, stateDirectory: String, queue: DispatchQueue, logger: Logger, events: EventStream,
@@ -62,6 +64,7 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         // The bundled definition is ours and known-good; failing to parse it is a build defect.
         providerInterface = try! VarlinkInterface(parsing: VarlinkBundledInterfaces.ioCulvertProvider)
         messages = ProviderMessages(queue: queue)
+        killSwitches = KillSwitchHolds(runtimeDirectory: configuration.runtimeDirectory, logger: logger)
         confinement = ProviderConfinement(configuration: configuration, queue: queue, logger: logger)
         launcher = ProviderLauncher(
             configuration: configuration, confinement: confinement, providerInterface: providerInterface, queue: queue, logger: logger)
@@ -85,6 +88,13 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             sessions[profile.name]
             ?? TunnelSession(profile: profile, extensionVersion: target.extensionInfo.version, timing: configuration.timing)
         sessions[profile.name] = session
+        guard holdKillSwitch(profile, session) else {
+            if let replier {
+                replier.fail(
+                    ManagerError.connectFailed(reason: "kill_switch_failed", description: "the kill switch could not be held", log: []))
+            }
+            return
+        }
         session.machine.alwaysOn = profile.alwaysOn
         session.profileRemoved = false
         if !session.machine.state.isActive {
@@ -108,7 +118,9 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
             session.disconnectWaiters.append(replier)
             replier.onCancel = { [weak session] in session?.disconnectWaiters.removeAll { $0 === replier } }
         }
+        if reason == .userRequest { session.releaseKillSwitch = true }
         feed(.disconnect(reason), session)
+        releaseKillSwitchIfDown(session)
         if let replier, !waiting { replySession(session, replier) }
         return true
     }
@@ -118,6 +130,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         dispatchPrecondition(condition: .onQueue(queue))
         guard let session = sessions[name] else { return }
         session.profileRemoved = true
+        session.releaseKillSwitch = true
+        releaseKillSwitchIfDown(session)
         if session.machine.state.isActive {
             feed(.disconnect(.profileRemoved), session)
         } else {
@@ -303,6 +317,8 @@ final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`
         session.info.failure = session.machine.lastFailure.map { withLog($0, session) }
         if to == .connected && from == .connecting { session.info.connectedAt = WallClock.rfc3339Now() }
         if to == .connecting { session.info.nextRestartAt = nil }
+        // Before the event, so it shows the kill switch as released.
+        if to == .disconnected || to == .invalid { releaseKillSwitchIfDown(session) }
         if quietTransitions { return }
         var body = EventBody(kind: .sessionState, reason: reason, session: session.info, previousState: from)
         if to == .connecting, let actor = session.pendingActor { body.actor = actor }

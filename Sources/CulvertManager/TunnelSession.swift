@@ -29,6 +29,9 @@ final class TunnelSession: @unchecked Sendable {  // confined to the manager que
     var upgrade: UpgradeDriver?
     /// Inputs that arrived while actions were suspended, in order.
     var deferredInputs: [SessionMachine.Input] = []
+    /// An explicit Disconnect (or the profile's removal) asked for: the kill switch is released
+    /// once the session is down. A Connect before that clears it.
+    var releaseKillSwitch = false
 
     init(profile: Profile, extensionVersion: String, timing: SessionTiming) {
         profileName = profile.name

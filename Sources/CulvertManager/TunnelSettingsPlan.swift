@@ -6,6 +6,11 @@
 // `lookup main suppress_prefixlength 0` and `not fwmark M lookup T`, so sockets the provider
 // protected (marked M) keep using the main table and never loop. Excluded routes are `throw`
 // routes in that table: their lookup falls through to the main table.
+//
+// A session whose kill switch is held (KillSwitchRules) routes only through its own table T_k:
+// included routes, the default route and the addresses' networks go there, and no full-tunnel rule
+// is added — the kill switch's `lookup T_k` rule already sends everything there, and what T_k has
+// no route for (excluded routes' `throw`, anything outside a split tunnel) reaches `unreachable`.
 
 import CulvertCore
 import CulvertSystem
@@ -62,17 +67,23 @@ struct TunnelSettingsPlan: Equatable {
     var dns: TunnelDNSSettings?
 
     /// Checks `settings` (a validated `NetworkSettings` value) for the TUN `interfaceIndex`.
-    init(settings: JSONValue, interfaceIndex: Int32, fullTunnelAvailable: Bool) throws(InvalidTunnelSettings) {
+    init(settings: JSONValue, interfaceIndex: Int32, fullTunnelAvailable: Bool, killSwitchTable: UInt32? = nil)
+        throws(InvalidTunnelSettings)
+    {
         let decoded: NetworkSettings
         do { decoded = try NetworkSettings(json: settings) } catch {
             throw InvalidTunnelSettings(field: "settings", reason: .malformed, detail: error.description)
         }
-        try self.init(settings: decoded, interfaceIndex: interfaceIndex, fullTunnelAvailable: fullTunnelAvailable)
+        try self.init(
+            settings: decoded, interfaceIndex: interfaceIndex, fullTunnelAvailable: fullTunnelAvailable, killSwitchTable: killSwitchTable)
     }
 
     /// Checks `settings` for the TUN `interfaceIndex`. `fullTunnelAvailable` is false while
-    /// another session routes everything.
-    init(settings: NetworkSettings, interfaceIndex: Int32, fullTunnelAvailable: Bool) throws(InvalidTunnelSettings) {
+    /// another session routes everything. `killSwitchTable`: the session's kill switch table, when
+    /// its kill switch is held; every route goes there.
+    init(settings: NetworkSettings, interfaceIndex: Int32, fullTunnelAvailable: Bool, killSwitchTable: UInt32? = nil)
+        throws(InvalidTunnelSettings)
+    {
         if let remote = settings.tunnelRemoteAddress, remote.utf8.count > ProviderTextLimits.maximumRemoteAddressBytes {
             throw InvalidTunnelSettings(
                 field: "tunnelRemoteAddress", reason: .tooLong, detail: "at most \(ProviderTextLimits.maximumRemoteAddressBytes) bytes")
@@ -133,6 +144,18 @@ struct TunnelSettingsPlan: Equatable {
             excludedRoutes += excluded
             fullTunnel = fullTunnel || isFull
             steps += familyAddresses.map { .addAddress($0, interfaceIndex: interfaceIndex) }
+            if let table = killSwitchTable {
+                routeSteps += included.map { .addRoute(NetworkRoute(destination: $0, interfaceIndex: interfaceIndex, table: table)) }
+                // The kernel puts an address's network into main only, which the kill switch never consults.
+                let networks = Set(familyAddresses.map(\.network)).filter {
+                    $0.length < family.maximumPrefixLength && !included.contains($0)
+                }
+                routeSteps += networks.sorted { $0.description < $1.description }.map {
+                    .addRoute(NetworkRoute(destination: $0, interfaceIndex: interfaceIndex, table: table))
+                }
+                routeSteps += excluded.map { .addRoute(NetworkRoute(destination: $0, interfaceIndex: 0, table: table, kind: .throw)) }
+                continue
+            }
             // The kernel already routes an address's own network to the TUN (the prefix route it adds
             // with the address, proto kernel): adding the same route again would fail EEXIST — the
             // everyday wg-quick shape `Address = 10.0.0.2/24`, `AllowedIPs = 10.0.0.0/24`. wg-quick

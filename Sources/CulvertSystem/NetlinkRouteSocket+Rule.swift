@@ -4,6 +4,8 @@
 //     priority 32701: not fwmark M lookup T                  (everything unmarked goes to the tunnel's table)
 //
 // The provider's protected socket carries mark M, so it skips the tunnel's table and never loops.
+// The kill switch (KillSwitchRules) adds `fwmark M lookup main`, `to PREFIX lookup main` and an
+// `unreachable` rule (FR_ACT_UNREACHABLE), so rules here also select by mark and destination.
 // libnl-route 3.7's rule object can set neither FIB_RULE_INVERT ("not") nor FRA_SUPPRESS_PREFIXLEN,
 // so rule messages are built and parsed here with libnl's generic message API on the same socket.
 
@@ -15,6 +17,8 @@ import CNetlink
 
 /// `FR_ACT_TO_TBL` of <linux/fib_rules.h>: "lookup <table>".
 private let ruleActionLookupTable: UInt8 = 1
+/// `FR_ACT_UNREACHABLE`: "unreachable" — the lookup fails with ENETUNREACH.
+private let ruleActionUnreachable: UInt8 = 7
 /// `FIB_RULE_INVERT`: the selector is negated ("not fwmark").
 private let ruleFlagInvert: UInt32 = 0x2
 /// Every bit of the firewall mark is compared.
@@ -26,36 +30,59 @@ public struct PolicyRule: Sendable, Hashable, CustomStringConvertible {
     public enum Selector: Sendable, Hashable {
         /// Packets whose firewall mark is not exactly this value (`not fwmark X`).
         case notFirewallMark(UInt32)
+        /// Packets whose firewall mark is exactly this value (`fwmark X`).
+        case firewallMark(UInt32)
+        /// Packets to an address inside this prefix (`to PREFIX`).
+        case destination(IPPrefix)
         /// All packets, but a route found in the table with a prefix length of this or less is ignored
         /// (`suppress_prefixlength N`): with 0, every route except the default one applies.
         case suppressPrefixLength(UInt8)
     }
 
+    /// What the rule does with the packets it picks.
+    public enum Action: Sendable, Hashable {
+        /// Look the route up in `table` (FR_ACT_TO_TBL); if it has none, the next rule is tried.
+        case lookup
+        /// Fail the lookup: the sender gets ENETUNREACH (FR_ACT_UNREACHABLE). `table` is unused (0).
+        case unreachable
+    }
+
     public var family: IPFamily
     public var priority: UInt32
     public var table: UInt32
+    public var action: Action
     /// nil for a rule that picks every packet. (Rules of other programs, listed by `rules(protocolID:)`,
     /// may use selectors Culvert does not model; they are listed with nil.)
     public var selector: Selector?
     public var protocolID: UInt8
 
     public init(
-        family: IPFamily, priority: UInt32, table: UInt32, selector: Selector?, protocolID: UInt8 = CulvertNetlink.routeProtocol
+        family: IPFamily, priority: UInt32, table: UInt32, selector: Selector?, protocolID: UInt8 = CulvertNetlink.routeProtocol,
+        action: Action = .lookup
     ) {
         self.family = family
         self.priority = priority
-        self.table = table
+        self.table = action == .unreachable ? 0 : table
         self.selector = selector
         self.protocolID = protocolID
+        self.action = action
+    }
+
+    /// An `unreachable` rule at `priority` for every packet of `family`.
+    public static func unreachable(family: IPFamily, priority: UInt32, protocolID: UInt8 = CulvertNetlink.routeProtocol) -> PolicyRule {
+        PolicyRule(family: family, priority: priority, table: 0, selector: nil, protocolID: protocolID, action: .unreachable)
     }
 
     /// As `ip rule` would print it.
     public var description: String {
         let head = "\(family.rawValue) \(priority):"
+        let act = action == .unreachable ? "unreachable" : "lookup \(table)"
         switch selector {
-        case .notFirewallMark(let mark): return "\(head) not fwmark \(mark) lookup \(table) proto \(protocolID)"
-        case .suppressPrefixLength(let length): return "\(head) lookup \(table) suppress_prefixlength \(length) proto \(protocolID)"
-        case nil: return "\(head) lookup \(table) proto \(protocolID)"
+        case .notFirewallMark(let mark): return "\(head) not fwmark \(mark) \(act) proto \(protocolID)"
+        case .firewallMark(let mark): return "\(head) fwmark \(mark) \(act) proto \(protocolID)"
+        case .destination(let prefix): return "\(head) to \(prefix) \(act) proto \(protocolID)"
+        case .suppressPrefixLength(let length): return "\(head) \(act) suppress_prefixlength \(length) proto \(protocolID)"
+        case nil: return "\(head) \(act) proto \(protocolID)"
         }
     }
 }
@@ -68,18 +95,23 @@ extension NetlinkRouteSocket {
         }
         var header = fib_rule_hdr()
         header.family = UInt8(rule.family.addressFamily)
-        header.action = ruleActionLookupTable
+        header.action = rule.action == .unreachable ? ruleActionUnreachable : ruleActionLookupTable
         // Tables above 255 travel only in FRA_TABLE; the header's 8-bit field then says "unspecified".
         header.table = rule.table < 256 ? UInt8(rule.table) : 0
         if case .notFirewallMark = rule.selector { header.flags = ruleFlagInvert }
+        if case .destination(let prefix) = rule.selector { header.dst_len = UInt8(prefix.length) }
         var rc = nlmsg_append(message, &header, MemoryLayout<fib_rule_hdr>.size, Int32(NLMSG_ALIGNTO))
         if rc >= 0 { rc = nla_put_u32(message, Int32(FRA_PRIORITY), rule.priority) }
-        if rc >= 0 { rc = nla_put_u32(message, Int32(FRA_TABLE), rule.table) }
+        if rc >= 0, rule.action == .lookup { rc = nla_put_u32(message, Int32(FRA_TABLE), rule.table) }
         if rc >= 0 { rc = nla_put_u8(message, Int32(FRA_PROTOCOL), rule.protocolID) }
         switch rule.selector {
-        case .notFirewallMark(let mark):
+        case .notFirewallMark(let mark), .firewallMark(let mark):
             if rc >= 0 { rc = nla_put_u32(message, Int32(FRA_FWMARK), mark) }
             if rc >= 0 { rc = nla_put_u32(message, Int32(FRA_FWMASK), fullFirewallMarkMask) }
+        case .destination(let prefix):
+            if rc >= 0 {
+                rc = prefix.address.bytes.withUnsafeBytes { nla_put(message, Int32(FRA_DST), Int32($0.count), $0.baseAddress) }
+            }
         case .suppressPrefixLength(let length):
             if rc >= 0 { rc = nla_put_u32(message, Int32(FRA_SUPPRESS_PREFIXLEN), UInt32(length)) }
         case nil:
@@ -153,12 +185,24 @@ private final class RuleCollector {
         var selector: PolicyRule.Selector?
         if let length = u32(Int(FRA_SUPPRESS_PREFIXLEN)), length != UInt32.max {  // the kernel reports -1 for "none"
             selector = .suppressPrefixLength(UInt8(truncatingIfNeeded: length))
-        } else if rule.flags & ruleFlagInvert != 0, let mark = u32(Int(FRA_FWMARK)) {
-            selector = .notFirewallMark(mark)
+        } else if let mark = u32(Int(FRA_FWMARK)) {
+            selector = rule.flags & ruleFlagInvert != 0 ? .notFirewallMark(mark) : .firewallMark(mark)
+        } else if let attribute = attributes[Int(FRA_DST)], rule.flags & ruleFlagInvert == 0 {
+            let length = Int(nla_len(attribute))
+            let bytes = [UInt8](UnsafeRawBufferPointer(start: nla_data(attribute), count: max(length, 0)))
+            if let address = IPAddress(bytes: bytes), let prefix = try? IPPrefix(address: address, length: Int(rule.dst_len)) {
+                selector = .destination(prefix)  // try?: a prefix Culvert could not have sent stays unmodelled (nil)
+            }
+        }
+        let action: PolicyRule.Action
+        switch rule.action {
+        case ruleActionLookupTable: action = .lookup
+        case ruleActionUnreachable: action = .unreachable
+        default: return  // blackhole, prohibit, goto, nop: never Culvert's
         }
         rules.append(
             PolicyRule(
                 family: family, priority: u32(Int(FRA_PRIORITY)) ?? 0, table: u32(Int(FRA_TABLE)) ?? UInt32(rule.table),
-                selector: selector, protocolID: attributes[Int(FRA_PROTOCOL)].map { nla_get_u8($0) } ?? 0))
+                selector: selector, protocolID: attributes[Int(FRA_PROTOCOL)].map { nla_get_u8($0) } ?? 0, action: action))
     }
 }

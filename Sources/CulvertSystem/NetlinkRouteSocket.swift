@@ -18,6 +18,11 @@ public struct NetlinkError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String { "\(operation): \(message)" }
+
+    /// The object to add is already there (NLE_EXIST).
+    public var isAlreadyPresent: Bool { code == NLE_EXIST }
+    /// The object to remove is not there (NLE_OBJ_NOTFOUND, the kernel's ENOENT).
+    public var isNotFound: Bool { code == NLE_OBJ_NOTFOUND }
 }
 
 /// One connected rtnetlink socket. Not thread-safe: one owner at a time.

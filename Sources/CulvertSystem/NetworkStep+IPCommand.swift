@@ -62,12 +62,17 @@ extension NetworkStep {
         return words.joined(separator: " ")
     }
 
-    /// "[not fwmark 0xM] table T [suppress_prefixlength N] priority P proto P". A mark without a
-    /// mask compares every bit, as the rule Culvert sends does.
+    /// "[[not] fwmark 0xM | to PREFIX] table T|unreachable [suppress_prefixlength N] priority P proto P".
+    /// A mark without a mask compares every bit, as the rule Culvert sends does.
     private static func arguments(of rule: PolicyRule) -> String {
         var words: [String] = []
-        if case .notFirewallMark(let mark) = rule.selector { words += ["not", "fwmark", "0x" + String(mark, radix: 16)] }
-        words += ["table", tableName(rule.table)]
+        switch rule.selector {
+        case .notFirewallMark(let mark): words += ["not", "fwmark", "0x" + String(mark, radix: 16)]
+        case .firewallMark(let mark): words += ["fwmark", "0x" + String(mark, radix: 16)]
+        case .destination(let prefix): words += ["to", "\(prefix)"]
+        case .suppressPrefixLength, nil: break
+        }
+        words += rule.action == .unreachable ? ["unreachable"] : ["table", tableName(rule.table)]
         if case .suppressPrefixLength(let length) = rule.selector { words += ["suppress_prefixlength", "\(length)"] }
         words += ["priority", "\(rule.priority)", "proto", "\(rule.protocolID)"]
         return words.joined(separator: " ")

@@ -143,7 +143,7 @@ public struct NetworkTransaction: Sendable, Hashable {
                 guard route.interfaceIndex > 0 || route.kind == .throw else { throw refuse(.invalidInterfaceIndex) }
                 guard Self.isUsableTable(route.table) else { throw refuse(.invalidTable) }
             case .addRule(let rule), .removeRule(let rule):
-                guard Self.isUsableTable(rule.table) else { throw refuse(.invalidTable) }
+                guard rule.action == .unreachable || Self.isUsableTable(rule.table) else { throw refuse(.invalidTable) }
                 if case .suppressPrefixLength(let length) = rule.selector, Int(length) > rule.family.maximumPrefixLength {
                     throw refuse(.suppressLengthOutOfRange)
                 }

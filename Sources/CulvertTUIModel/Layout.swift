@@ -152,6 +152,9 @@ package struct Layout {
             let profile = profiles[index]
             var flags: [String] = []
             if profile.alwaysOn { flags.append("always-on") }
+            if profile.killSwitch {
+                flags.append(profile.killSwitchAllow.isEmpty ? "kill-switch" : "kill-switch (allow \(profile.killSwitchAllow.count))")
+            }
             flags.append("\(profile.options.count) option\(profile.options.count == 1 ? "" : "s")")
             if !profile.secretNames.isEmpty { flags.append("secrets: " + profile.secretNames.joined(separator: ",")) }
             let text = cells([

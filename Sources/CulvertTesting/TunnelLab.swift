@@ -198,10 +198,11 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
     }
 
     /// Saves a profile of the test provider. `options` add to / override the defaults (peer, listen, address).
-    /// `extensionIdentifier` picks another installed variant (see `providerBundle`).
+    /// `extensionIdentifier` picks another installed variant (see `providerBundle`). `killSwitch`
+    /// and `killSwitchAllow` are the profile's kill switch fields.
     public func saveProfile(
         _ name: String, options: [String: String] = [:], alwaysOn: Bool = false, secrets: [String: String] = [:],
-        extensionIdentifier: String = TunnelLab.extensionIdentifier
+        extensionIdentifier: String = TunnelLab.extensionIdentifier, killSwitch: Bool = false, killSwitchAllow: [String] = []
     ) throws {
         var all = [
             "peer": "\(NetworkNamespacePair.addressB):\(Self.peerPort)", "listen": "0.0.0.0:\(Self.providerPort)",
@@ -214,7 +215,8 @@ public final class TunnelLab: @unchecked Sendable {  // used from one thread at 
                 "profile": [
                     "name": .string(name), "extension": .string(extensionIdentifier),
                     "options": .object(all.mapValues { .string($0) }), "alwaysOn": .bool(alwaysOn),
-                    "secrets": .object(secrets.mapValues { .string($0) }),
+                    "secrets": .object(secrets.mapValues { .string($0) }), "killSwitch": .bool(killSwitch),
+                    "killSwitchAllow": .array(killSwitchAllow.map { .string($0) }),
                 ]
             ], timeoutMilliseconds: Self.callMilliseconds)
     }

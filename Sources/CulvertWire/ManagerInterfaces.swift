@@ -48,7 +48,14 @@ type Profile (
   # Keep the tunnel up: reconnect after failures and at daemon start.
   alwaysOn: bool,
   # Names of the stored secrets; their values can be written but never read back.
-  secretNames: []string
+  secretNames: []string,
+  # Kill switch: from the first Connect until an explicit Disconnect (or the profile's removal) no
+  # packet leaves but through the session's TUN, the provider's protected socket, loopback and
+  # killSwitchAllow. Absent means false.
+  killSwitch: ?bool,
+  # The administrator's exceptions to the kill switch, as prefixes ("192.168.1.0/24"); fe80::/10
+  # is always allowed. At most 64.
+  killSwitchAllow: ?[]string
 )
 
 # A profile as submitted to SaveProfile.
@@ -58,7 +65,9 @@ type ProfileInput (
   options: ?[string]string,
   # Replaces all stored secrets when present ({} clears them); kept as they are when absent.
   secrets: ?[string]string,
-  alwaysOn: ?bool
+  alwaysOn: ?bool,
+  killSwitch: ?bool,
+  killSwitchAllow: ?[]string
 )
 
 # Something damaged the daemon found and set aside instead of silently resetting.
@@ -232,7 +241,10 @@ type Session (
   # The last failure, kept after the session ended.
   failure: ?SessionFailure,
   # The provider's identity, cgroup, limits and refused calls, while one runs.
-  containment: ?SessionContainment
+  containment: ?SessionContainment,
+  # True while the profile's kill switch is held (also while disconnected after a failure, until
+  # an explicit Disconnect); absent for profiles without one.
+  killSwitch: ?bool
 )
 
 # The daemon's whole observable state.

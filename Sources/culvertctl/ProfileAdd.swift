@@ -15,8 +15,8 @@ extension Culvertctl.ProfileCommand {
             abstract: "Create a profile, or replace the one with the same name.",
             discussion: """
                 Saves the profile NAME running extension ID; the change is durable on disk before \
-                culvertd replies. Replacing a profile replaces its options and always-on flag; its \
-                secrets are kept unless --secrets-from-stdin is given, which replaces all of them.
+                culvertd replies. Replacing a profile replaces its options, always-on flag and kill \
+                switch; its secrets are kept unless --secrets-from-stdin is given, which replaces all of them.
 
                 Secrets are never taken from the command line (where other users can read them in the \
                 process list): with --secrets-from-stdin, standard input is read to its end as \
@@ -30,6 +30,8 @@ extension Culvertctl.ProfileCommand {
                       --option endpoint=vpn.example.net:51820 --option mtu=1420 --always-on
                   wg genkey | sed 's/^/privateKey=/' | culvertctl profile add office \\
                       --extension io.culvert.wireguard --secrets-from-stdin
+                  culvertctl profile add office --extension io.culvert.wireguard \\
+                      --kill-switch --kill-switch-allow 192.168.1.0/24
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -49,7 +51,19 @@ extension Culvertctl.ProfileCommand {
         @Flag(name: .long, help: "Read the profile's secrets as KEY=VALUE lines from standard input.")
         var secretsFromStdin = false
 
+        @Flag(
+            name: .long,
+            help: "Kill switch: from Connect until an explicit Disconnect, nothing leaves but through the tunnel (also while it restarts).")
+        var killSwitch = false
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "A prefix the kill switch lets through outside the tunnel (e.g. the local subnet); repeat for more.", valueName: "cidr"))
+        var killSwitchAllow: [String] = []
+
         func validate() throws {
+            if !killSwitchAllow.isEmpty && !killSwitch { throw ValidationError("--kill-switch-allow needs --kill-switch") }
             var seen: Set<String> = []
             for pair in option where !seen.insert(pair.key).inserted {
                 throw ValidationError("--option \(pair.key) is given more than once")
@@ -64,7 +78,8 @@ extension Culvertctl.ProfileCommand {
                 let saved: SavedProfile
                 do throws(CulvertClientError) {
                     saved = try await client.saveProfile(
-                        name: name, extensionIdentifier: `extension`, options: options, alwaysOn: alwaysOn, secrets: secrets)
+                        name: name, extensionIdentifier: `extension`, options: options, alwaysOn: alwaysOn, secrets: secrets,
+                        killSwitch: killSwitch, killSwitchAllow: killSwitchAllow)
                 } catch {
                     throw CommandFailure(error, socket: socket)
                 }

@@ -74,7 +74,8 @@ extension Culvertctl.ProfileCommand {
                 do throws(CulvertClientError) {
                     saved = try await client.saveProfile(
                         name: profileName, extensionIdentifier: WireGuardConfiguration.extensionIdentifier,
-                        options: configuration.profileOptions, alwaysOn: existing?.alwaysOn ?? false, secrets: configuration.profileSecrets)
+                        options: configuration.profileOptions, alwaysOn: existing?.alwaysOn ?? false, secrets: configuration.profileSecrets,
+                        killSwitch: existing?.killSwitch ?? false, killSwitchAllow: existing?.killSwitchAllow ?? [])
                 } catch {
                     throw CommandFailure(error, socket: socket)
                 }

@@ -41,6 +41,12 @@ extension Culvertctl.ProfileCommand {
                 if options.isEmpty { rows.append(["options", "none"]) }
                 for (index, option) in options.enumerated() { rows.append([index == 0 ? "options" : "", "\(option.key)=\(option.value)"]) }
                 rows.append(["secrets", profile.secretNames.isEmpty ? "none" : profile.secretNames.sorted().joined(separator: ", ")])
+                // Only when on, so the table of every other profile reads as before.
+                if profile.killSwitch {
+                    rows.append([
+                        "kill-switch", "yes, allowing " + (profile.killSwitchAllow + ["fe80::/10 (always)"]).joined(separator: ", "),
+                    ])
+                }
                 output.table(rows)
             }
         }

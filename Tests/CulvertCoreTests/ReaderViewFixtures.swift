@@ -16,7 +16,8 @@ enum ReaderViewFixtures {
     }
 
     static let daemonFields = Decision(kept: ["version", "pid", "epoch", "startedAt"])
-    static let profileFields = Decision(kept: ["name", "extension", "alwaysOn"], withheld: ["options", "secretNames"])
+    static let profileFields = Decision(
+        kept: ["name", "extension", "alwaysOn", "killSwitch"], withheld: ["options", "secretNames", "killSwitchAllow"])
     static let extensionFields = Decision(
         kept: [
             "identifier", "displayName", "version", "build", "publisher", "signed", "state", "reason", "capabilities",
@@ -33,7 +34,7 @@ enum ReaderViewFixtures {
         kept: [
             "profile", "id", "state", "reason", "extension", "extensionVersion", "requestedAt", "connectedAt", "interface",
             "tunnelRemoteAddress", "mtu", "addresses", "routes", "fullTunnel", "dnsServers", "dnsBackend", "restarts",
-            "nextRestartAt",
+            "nextRestartAt", "killSwitch",
         ],
         nested: ["counters", "failure", "containment"], withheld: ["pid", "uid", "connectedBy"])
     static let sessionContainmentFields = Decision(
@@ -50,7 +51,7 @@ enum ReaderViewFixtures {
     static let actor = Actor(uid: 0, pid: 4321, command: "\(marker)-command")
     static let profile = Profile(
         name: "lab", extensionIdentifier: "org.example.tunnel", options: ["endpoint": "\(marker)-option-value"], alwaysOn: true,
-        secretNames: ["\(marker)-secret-name"])
+        secretNames: ["\(marker)-secret-name"], killSwitch: true, killSwitchAllow: ["192.168.1.0/24"])
     static let staged = StagedUpgrade(
         displayName: "Example", version: "1.3.0", build: 5, capabilities: ["handover"], source: "/home/\(marker)/bundle-2",
         storePath: "/var/lib/culvert/extensions/store/\(marker)-2", contentDigest: String(repeating: "c", count: 64),
@@ -105,6 +106,7 @@ enum ReaderViewFixtures {
         session.nextRestartAt = "2025-01-01T00:00:04Z"
         session.failure = failure
         session.containment = sessionContainment
+        session.killSwitch = true
         return session
     }
 
