@@ -22,6 +22,8 @@ final class ManagerMetrics {
     private let problems: Gauge
     private var byClass: [String: (connections: Gauge, buffered: Gauge)] = [:]
     private var upgrades: [String: Counter] = [:]
+    /// The staged-upgrade gauge of each extension that has one, with the label values it was made with.
+    private var staged: [String: (gauge: Gauge, key: String)] = [:]
     private var sessions: [String: SessionSeries] = [:]
     private var connectDurations: [String: Timer] = [:]
     /// When each profile's Connect began (the connecting transition), on the monotonic clock.
@@ -104,12 +106,32 @@ final class ManagerMetrics {
                 byClass[name]?.buffered.record(use.bufferedBytes)
             }
         }
+        refreshStaged(status.extensions)
         let profiles = Set(status.sessions.map(\.profile))
         for name in sessions.keys where !profiles.contains(name) { forget(profile: name) }
         for session in status.sessions {
             var series = sessions[session.profile] ?? SessionSeries(profile: session.profile, factory: factory)
             series.update(session, factory: factory)
             sessions[session.profile] = series
+        }
+    }
+
+    private func refreshStaged(_ extensions: [ExtensionInfo]) {
+        var current: [String: (version: String, policy: String)] = [:]
+        for info in extensions {
+            guard let upgrade = info.staged else { continue }
+            current[info.identifier] = (upgrade.version, (info.effectiveUpgradePolicy ?? info.upgradePolicy)?.rawValue ?? "now")
+        }
+        for (identifier, entry) in staged where current[identifier].map({ $0.version + "\u{0}" + $0.policy }) != entry.key {
+            entry.gauge.destroy()
+            staged[identifier] = nil
+        }
+        for (identifier, wanted) in current where staged[identifier] == nil {
+            let gauge = Gauge(
+                label: MetricName.upgradeStaged.rawValue,
+                dimensions: [("extension", identifier), ("version", wanted.version), ("policy", wanted.policy)], factory: factory)
+            gauge.record(1)
+            staged[identifier] = (gauge, wanted.version + "\u{0}" + wanted.policy)
         }
     }
 

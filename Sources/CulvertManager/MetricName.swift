@@ -17,9 +17,12 @@ enum MetricName: String, CaseIterable, Sendable {
     case extensionsInstalled = "culvert_extensions"
     case problems = "culvert_problems"
     case upgrades = "culvert_upgrades_total"
+    case upgradeStaged = "culvert_extension_upgrade_staged"
     // Sessions (label: profile; culvert_session_info adds extension and version).
     case sessionInfo = "culvert_session_info"
     case sessionUp = "culvert_session_up"
+    case sessionReasserting = "culvert_session_reasserting"
+    case sessionKillSwitchHeld = "culvert_session_kill_switch_held"
     case sessionReceiveBytes = "culvert_session_receive_bytes_total"
     case sessionTransmitBytes = "culvert_session_transmit_bytes_total"
     case sessionReceivePackets = "culvert_session_receive_packets_total"
@@ -44,6 +47,10 @@ enum MetricName: String, CaseIterable, Sendable {
         case .problems: return "Problems culvertd reports in its status (set-aside files, unusable extensions)."
         case .upgrades: return "Extension upgrades of running sessions by outcome (handover, restart, failed)."
         case .sessionInfo: return "The extension and version running the profile's session, as labels; the value is always 1."
+        case .upgradeStaged:
+            return "1 while a staged upgrade of the extension waits for its policy (labels: extension, staged version, policy)."
+        case .sessionReasserting: return "1 while the session's provider reports it is re-establishing its tunnel (reasserting), else 0."
+        case .sessionKillSwitchHeld: return "1 while the profile's kill switch holds (from Connect until an explicit Disconnect), else 0."
         case .sessionUp: return "1 while the profile's session is connected, else 0."
         case .sessionReceiveBytes: return "Bytes received on the session's TUN (from the provider into the host)."
         case .sessionTransmitBytes: return "Bytes transmitted on the session's TUN (from the host to the provider)."

@@ -7,7 +7,7 @@ import CulvertCore
 
 struct SessionSeries {
     private let profile: String
-    private let up: Gauge
+    private let up, reasserting, killSwitch: Gauge
     private let receiveBytes, transmitBytes, receivePackets, transmitPackets, restarts, deniedCalls: Counter
     private let tasks, memory: Gauge
     private var info: (gauge: Gauge, key: String)?
@@ -22,6 +22,8 @@ struct SessionSeries {
         func counter(_ name: MetricName) -> Counter { Counter(label: name.rawValue, dimensions: labels, factory: factory) }
         func gauge(_ name: MetricName) -> Gauge { Gauge(label: name.rawValue, dimensions: labels, factory: factory) }
         up = gauge(.sessionUp)
+        reasserting = gauge(.sessionReasserting)
+        killSwitch = gauge(.sessionKillSwitchHeld)
         receiveBytes = counter(.sessionReceiveBytes)
         transmitBytes = counter(.sessionTransmitBytes)
         receivePackets = counter(.sessionReceivePackets)
@@ -34,6 +36,8 @@ struct SessionSeries {
 
     mutating func update(_ session: SessionInfo, factory: any MetricsFactory) {
         up.record(session.state == .connected ? 1 : 0)
+        reasserting.record(session.state == .reasserting ? 1 : 0)
+        killSwitch.record(session.killSwitch == true ? 1 : 0)
         let counters = session.counters
         receiveBytes.increment(by: Self.growth(counters.rxBytes, since: last.rxBytes))
         receivePackets.increment(by: Self.growth(counters.rxPackets, since: last.rxPackets))
@@ -68,7 +72,7 @@ struct SessionSeries {
 
     func destroy() {
         for counter in [receiveBytes, transmitBytes, receivePackets, transmitPackets, restarts, deniedCalls] { counter.destroy() }
-        for gauge in [up, tasks, memory] { gauge.destroy() }
+        for gauge in [up, reasserting, killSwitch, tasks, memory] { gauge.destroy() }
         info?.gauge.destroy()
     }
 }

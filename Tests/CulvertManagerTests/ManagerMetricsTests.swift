@@ -22,10 +22,10 @@ final class ManagerMetricsTests: XCTestCase {
         return info
     }
 
-    private func render(_ metrics: ManagerMetrics, _ sessions: [SessionInfo]) -> String {
+    private func render(_ metrics: ManagerMetrics, _ sessions: [SessionInfo], extensions: [ExtensionInfo] = []) -> String {
         metrics.refresh(
-            status: ManagerStatus(daemon: daemon, seq: 1, profiles: [], sessions: sessions, problems: []), ringEvents: 3, watchers: 1,
-            limits: nil)
+            status: ManagerStatus(daemon: daemon, seq: 1, profiles: [], extensions: extensions, sessions: sessions, problems: []),
+            ringEvents: 3, watchers: 1, limits: nil)
         return String(decoding: metrics.render(), as: UTF8.self)
     }
 
@@ -83,13 +83,44 @@ final class ManagerMetricsTests: XCTestCase {
         XCTAssertEqual(PrometheusText.value(text, "culvert_events_published_total"), 5)
     }
 
+    private func extensionInfo(staged version: String?) -> ExtensionInfo {
+        var info = ExtensionInfo(
+            identifier: "io.example.vpn", displayName: "VPN", version: "1.0.0", build: 1, publisher: "p", signed: true,
+            state: version == nil ? .enabled : .replacing, reason: "installed", capabilities: [], source: "/src", storePath: "/store",
+            contentDigest: "d", installedAt: "")
+        info.effectiveUpgradePolicy = .ask
+        info.staged = version.map {
+            StagedUpgrade(
+                displayName: "VPN", version: $0, build: 1, capabilities: [], source: "/src2", storePath: "/store2", contentDigest: "e",
+                stagedAt: "")
+        }
+        return info
+    }
+
+    func testStagedUpgradesReassertingAndKillSwitchAreGauges() {
+        let metrics = ManagerMetrics(version: "0.1.0", startTime: 1, ringCapacity: 10)
+        var held = session("office", state: .reasserting)
+        held.killSwitch = true
+        var text = render(metrics, [held], extensions: [extensionInfo(staged: "2.0.0")])
+        XCTAssertEqual(
+            PrometheusText.value(text, "culvert_extension_upgrade_staged{extension=\"io.example.vpn\",version=\"2.0.0\",policy=\"ask\"}"),
+            1,
+            text)
+        XCTAssertEqual(PrometheusText.value(text, "culvert_session_reasserting{profile=\"office\"}"), 1)
+        XCTAssertEqual(PrometheusText.value(text, "culvert_session_kill_switch_held{profile=\"office\"}"), 1)
+        text = render(metrics, [session("office", state: .connected)], extensions: [extensionInfo(staged: nil)])
+        XCTAssertFalse(text.contains("culvert_extension_upgrade_staged{"), "applied or cancelled: the series goes")
+        XCTAssertEqual(PrometheusText.value(text, "culvert_session_reasserting{profile=\"office\"}"), 0)
+        XCTAssertEqual(PrometheusText.value(text, "culvert_session_kill_switch_held{profile=\"office\"}"), 0)
+    }
+
     func testEverySeriesHasHelpAndAType() {
         let metrics = ManagerMetrics(version: "0.1.0", startTime: 1, ringCapacity: 10)
         metrics.observe(EventBody(kind: .upgradeFailed, session: session("office", state: .connected)))
         let start = ContinuousClock.now
         metrics.observe(EventBody(kind: .sessionState, session: session("office", state: .connecting)), now: start)
         metrics.observe(EventBody(kind: .sessionState, session: session("office", state: .connected)), now: start + .seconds(1))
-        let text = render(metrics, [session("office", state: .connected, tx: 10)])
+        let text = render(metrics, [session("office", state: .connected, tx: 10)], extensions: [extensionInfo(staged: "2.0.0")])
         for name in MetricName.allCases {
             XCTAssertTrue(text.contains("# HELP \(name.rawValue) "), "\(name.rawValue) has no help:\n\(text)")
             XCTAssertTrue(text.contains("# TYPE \(name.rawValue) "), "\(name.rawValue) has no type:\n\(text)")
