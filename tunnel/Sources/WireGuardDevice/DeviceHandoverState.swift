@@ -1,5 +1,5 @@
 // DeviceHandoverState: a WireGuardDevice's running state as the typed records of the handover
-// blob, and their byte format (version 1, little-endian, see docs/notes-wghandover.md). Every time
+// blob, and their byte format (version 1, little-endian, see docs/ARCHITECTURE.md, "Handover: a live upgrade without a handshake"). Every time
 // is an offset in nanoseconds from the exporting process's "now"; the importer adds its own "now"
 // (each process's monotonic clock has its own zero). Decoding checks sizes, flags and ranges
 // only; WireGuardDevice+Handover checks the records against the device. Hand-written: the format
