@@ -2,8 +2,8 @@
 // (WireGuardConfiguration: options + secrets), builds the WireGuardDevice, opens and protects one
 // UDP socket (IPv4, or IPv6 when the peers' endpoints are; the listen port or an ephemeral one),
 // applies addresses, routes (every peer's AllowedIPs), DNS and MTU through culvertd, and starts
-// the DataPlane. It is HandoverCapable
-// (WireGuardProvider+Handover.swift): a live upgrade carries the sessions over without a handshake.
+// the DataPlane. It is HandoverCapable (WireGuardProvider+Handover.swift): a live upgrade carries
+// the sessions over without a handshake.
 // Keys never reach the log: the configuration types redact them and only public keys are printed.
 
 import CulvertProvider
