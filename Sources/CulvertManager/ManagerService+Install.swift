@@ -126,7 +126,9 @@ extension ManagerService {
             }
             return register(then: done)
         }
-        // The upgrade policy decides: stage it, or apply it now (live if sessions run it).
+        // The upgrade policy decides: stage it, or apply it now (live if sessions run it). policy.json
+        // is read at each install (ExtensionPolicy), so its default applies without a restart too.
+        refreshDefaultUpgradePolicy()
         let running = !supervisor.upgradableSessions(of: info.identifier).isEmpty
         let decision = decidePolicy(info.identifier, .install(sessionsRunning: running)).first
         if decision == .stage {
