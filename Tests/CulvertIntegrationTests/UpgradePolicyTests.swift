@@ -61,6 +61,18 @@ final class UpgradePolicyTests: XCTestCase {
             "InvalidUpgradePolicy")
     }
 
+    /// policy.json is read at each install: a default written while culvertd runs decides the next one.
+    func testAPolicyFileDefaultWrittenWhileRunningDecidesTheNextInstall() throws {
+        let h = try TunnelLab(test: self)
+        try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
+        try h.connect("lab")
+        let file = h.daemon.configDirectory + "/policy.json"
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data(#"{"defaultUpgradePolicy": "ask"}"#.utf8)))
+        let staged = try h.installTestProvider(version: "2.0.0", capabilities: [.handover])
+        XCTAssertEqual(staged["result"]?.stringValue, "staged", "\(staged)")
+        XCTAssertEqual(staged["extension"]?["effectiveUpgradePolicy"]?.stringValue, "ask")
+    }
+
     func testCancelDropsTheStagedVersionAndASecondInstallReplacesIt() throws {
         let h = try TunnelLab(test: self)
         try h.saveProfile("lab", options: ["routes": "10.99.0.0/24"])
