@@ -83,6 +83,7 @@ extension WireGuardDevice {
             return drop(.invalidMAC1)
         }
         let reply = cookieChecker.makeReply(to: message, receiverIndex: senderIndex, source: sourceBytes, now: now, using: &generator)
+        cookieRepliesSent &+= 1
         var result = InboundResult()
         result.actions = [.send(reply.bytes, to: source)]
         return result

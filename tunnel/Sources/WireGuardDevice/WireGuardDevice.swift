@@ -28,6 +28,11 @@ public struct WireGuardDevice: Sendable {
     /// Set by the provider while handshake processing is behind: initiations and responses without
     /// a current mac2 are answered with a cookie reply instead (whitepaper §5.3).
     public var underLoad = false
+    /// The load decision the provider feeds with `recordHandshakes` (WireGuardDevice+Load.swift);
+    /// it sets `underLoad`. Not carried across a handover (it lasts a second).
+    public var handshakeLoad = HandshakeLoad.standard
+    /// Cookie replies sent (as responder, under load). Not carried across a handover.
+    public internal(set) var cookieRepliesSent: UInt64 = 0
     /// The Unix time (since 1970) at which the monotonic clock read zero: handshake timestamps are
     /// this plus `now`. The provider sets it at start (and after a wall-clock step).
     public var unixTimeAtZero: Duration

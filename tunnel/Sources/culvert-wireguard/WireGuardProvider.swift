@@ -101,10 +101,11 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         guard text == "status" else { return Array("unknown message; try \"status\"".utf8) }
         let port = listenPort
         let keepalives = keepalives
+        let now = clockStart.duration(to: .now)
         guard let plane else {
-            return pausedDevice.map { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives) } ?? Array("{}".utf8)
+            return pausedDevice.map { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives, now: now) } ?? Array("{}".utf8)
         }
-        return plane.device.withLock { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives) }
+        return plane.device.withLock { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives, now: now) }
     }
 
     static func networkSettings(_ plan: SettingsPlan) -> TunnelNetworkSettings {
