@@ -218,7 +218,8 @@ final class DataPlane: Sendable {
                                             return nil
                                         }
                                     }
-                                    return device.beginReceive(datagram: datagram, count: datagram.count, from: from, now: time, using: &random)
+                                    return device.beginReceive(
+                                        datagram: datagram, count: datagram.count, from: from, now: time, using: &random)
                                 })
                         }
                     }

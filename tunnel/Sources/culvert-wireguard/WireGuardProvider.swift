@@ -103,7 +103,8 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         let keepalives = keepalives
         let now = clockStart.duration(to: .now)
         guard let plane else {
-            return pausedDevice.map { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives, now: now) } ?? Array("{}".utf8)
+            return pausedDevice.map { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives, now: now) }
+                ?? Array("{}".utf8)
         }
         return plane.device.withLock { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives, now: now) }
     }

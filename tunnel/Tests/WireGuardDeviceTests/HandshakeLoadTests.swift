@@ -4,6 +4,7 @@
 // handled), puts the responder under load: it answers the flood and the real peer's first
 // initiation with cookie replies, the peer's retry carries mac2 and completes, and a second after
 // the flood the responder does Diffie-Hellman again.
+import Foundation
 import WireGuardCrypto
 import WireGuardDevice
 import WireGuardProtocol
@@ -95,7 +96,8 @@ final class HandshakeLoadTests: XCTestCase {
         let threshold = network.devices[b].handshakeLoad.threshold
         var replies = 0
         for sent in 0..<(threshold + 10) {
-            let result = feed(try junkInitiation(to: keyB, &junk, now: network.now), to: &network.devices[b], from: attacker, now: network.now)
+            let result = feed(
+                try junkInitiation(to: keyB, &junk, now: network.now), to: &network.devices[b], from: attacker, now: network.now)
             if sent < threshold {
                 XCTAssertEqual(result.dropped, .handshakeFailed, "not yet under load: the handshake is attempted (message \(sent))")
             } else {
@@ -134,12 +136,23 @@ final class HandshakeLoadTests: XCTestCase {
         XCTAssertEqual(network.devices[b].cookieRepliesSent, 11)
     }
 
-    func testShedHandshakesAreCounted() {
-        var network = SimulatedNetwork.mesh(1, timers: .shortened)
+    func testShedHandshakesAreCountedAndCarriedAcrossAHandover() throws {
+        var network = SimulatedNetwork.mesh(3, timers: .standard)
         network.devices[0].shedHandshakes(0)
         XCTAssertEqual(network.devices[0].drops.total, 0)
         network.devices[0].shedHandshakes(5)
         XCTAssertEqual(network.devices[0].drops[.handshakeShed], 5)
         XCTAssertEqual(network.devices[0].drops.total, 5)
+        let fresh = SimulatedNetwork.mesh(3, timers: .standard).devices[0]
+        var successor = fresh
+        try successor.importHandover(network.devices[0].exportHandover(now: .seconds(1)), now: .seconds(1))
+        XCTAssertEqual(successor.drops[.handshakeShed], 5)
+        XCTAssertEqual(successor.cookieRepliesSent, 0, "cookie replies sent are not carried (a status figure only)")
+        // The corpus seed with the shed counter (an older export, 18 counters, patched to 19) is accepted.
+        let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../../Fuzz/corpus/wireguard-handover/exported-two-peers-handshake-shed")
+        var seeded = fresh
+        try seeded.importHandover(Array(try Data(contentsOf: seed)), now: .seconds(5))
+        XCTAssertEqual(seeded.drops[.handshakeShed], 5)
     }
 }
