@@ -25,8 +25,9 @@ public struct WireGuardDevice: Sendable {
     var peerByIndex: [UInt32: Int] = [:]
     public private(set) var allowedIPs = AllowedIPs()
     public internal(set) var drops = DropCounters()
-    /// Set by the provider while handshake processing is behind: initiations and responses without
-    /// a current mac2 are answered with a cookie reply instead (whitepaper §5.3).
+    /// While set, initiations and responses without a current mac2 are answered with a cookie reply
+    /// instead (whitepaper §5.3). `recordHandshakes` sets it from `handshakeLoad` (the provider
+    /// calls it per handshake message received); tests may set it directly.
     public var underLoad = false
     /// The load decision the provider feeds with `recordHandshakes` (WireGuardDevice+Load.swift);
     /// it sets `underLoad`. Not carried across a handover (it lasts a second).
