@@ -1,8 +1,7 @@
-// WireGuardDevice, load: the provider tells the device how many handshake messages a receive batch
-// holds (before handling them), the device's HandshakeLoad decides whether it is under load and sets
-// `underLoad`, which makes the cookie gate answer messages without a current mac2 with a cookie
-// reply. What a batch holds beyond the provider's budget is shed and counted here. Nothing here is
-// on the transport-data path: the classification reads four header bytes, once per datagram.
+// WireGuardDevice, load: what the provider's receive loop needs besides `handshakeLoad` (which the
+// cookie gate feeds with every handshake message whose mac1 is valid, setting `underLoad`): a cheap
+// test for "this datagram is a handshake message" (four header bytes, so transport data pays
+// nothing more), the per-batch budget, and the counter for what a batch holds beyond it.
 import WireGuardProtocol
 
 extension WireGuardDevice {
@@ -18,18 +17,13 @@ extension WireGuardDevice {
         return datagram[0] == MessageType.initiation.rawValue || datagram[0] == MessageType.response.rawValue
     }
 
-    /// Counts `count` handshake messages received at `now` (call before handling them) and sets
-    /// `underLoad` from the load decision.
-    public mutating func recordHandshakes(_ count: Int, now: Duration) {
-        underLoad = handshakeLoad.record(handshakes: count, now: now)
-    }
-
     /// Counts `count` handshake messages the provider did not handle (over its per-batch budget).
     public mutating func shedHandshakes(_ count: Int) {
         guard count > 0 else { return }
         drops.count(.handshakeShed, count)
     }
 
-    /// Whether the load decision holds the device under load at `now` (what `status` reports).
-    public func isUnderLoad(at now: Duration) -> Bool { handshakeLoad.isUnderLoad(at: now) }
+    /// Whether the device is under load at `now` (what `status` reports): the load decision's
+    /// answer, or without one whatever `underLoad` was set to.
+    public func isUnderLoad(at now: Duration) -> Bool { handshakeLoad.map { $0.isUnderLoad(at: now) } ?? underLoad }
 }

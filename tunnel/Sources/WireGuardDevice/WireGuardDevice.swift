@@ -26,12 +26,13 @@ public struct WireGuardDevice: Sendable {
     public private(set) var allowedIPs = AllowedIPs()
     public internal(set) var drops = DropCounters()
     /// While set, initiations and responses without a current mac2 are answered with a cookie reply
-    /// instead (whitepaper §5.3). `recordHandshakes` sets it from `handshakeLoad` (the provider
-    /// calls it per handshake message received); tests may set it directly.
+    /// instead (whitepaper §5.3). With `handshakeLoad` set, the device sets it itself from every
+    /// handshake message with a valid mac1; tests may set it directly (then leave `handshakeLoad` nil).
     public var underLoad = false
-    /// The load decision the provider feeds with `recordHandshakes` (WireGuardDevice+Load.swift);
-    /// it sets `underLoad`. Not carried across a handover (it lasts a second).
-    public var handshakeLoad = HandshakeLoad.standard
+    /// The load decision (HandshakeLoad.swift), fed with every handshake message whose mac1 is
+    /// valid; nil: `underLoad` is only what the caller sets. The provider sets `.standard`. Not
+    /// carried across a handover (it lasts a second).
+    public var handshakeLoad: HandshakeLoad?
     /// Cookie replies sent (as responder, under load). Not carried across a handover.
     public internal(set) var cookieRepliesSent: UInt64 = 0
     /// The Unix time (since 1970) at which the monotonic clock read zero: handshake timestamps are

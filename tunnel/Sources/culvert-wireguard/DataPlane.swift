@@ -7,9 +7,10 @@
 //   udp-to-tun: recvmmsg with UDP_GRO (batch, with senders) → under the lock: beginReceive
 //               (pre-checks) → outside: open in the datagram's slot → under the lock: finishReceive
 //               (counter, roaming, AllowedIPs) → copy into the packet batch → Channel write (coalesced)
-//               Handshake messages feed the device's load decision (many per 100 ms: under load for
-//               1 s, cookie replies instead of Diffie-Hellman) and at most 16 per batch are handled,
-//               the rest shed and counted, so a flood cannot crowd transport data out of a batch.
+//               At most 16 handshake messages per batch are handled, the rest shed and counted, so
+//               a flood cannot crowd transport data out of a batch; those with a valid mac1 feed the
+//               device's load decision (many per 100 ms: under load for 1 s, cookie replies instead
+//               of Diffie-Hellman).
 //   timers:     sleeps until device.nextDeadline (at most `timerSlice`) → device.tick
 //
 // The device is one value behind one Mutex shared by the three threads, but the lock is held only
@@ -210,9 +211,8 @@ final class DataPlane: Sendable {
                             }
                             steps.append(
                                 datagrams.withUnsafePacket(at: index) { datagram -> ReceiveStep? in
-                                    if WireGuardDevice.isHandshakeMessage(datagram) {  // the load signal, and the budget
+                                    if WireGuardDevice.isHandshakeMessage(datagram) {  // the per-batch budget
                                         handshakes += 1
-                                        device.recordHandshakes(1, now: time)
                                         guard handshakes <= WireGuardDevice.maximumHandshakesPerBatch else {
                                             device.shedHandshakes(1)
                                             return nil

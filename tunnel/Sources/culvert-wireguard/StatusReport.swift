@@ -34,7 +34,7 @@ enum StatusReport {
             "publicKey": base64(device.publicKey), "listenPort": Int(listenPort ?? 0), "peers": peers,
             "dropped": Int(clamping: device.drops.total),
             "underLoad": device.isUnderLoad(at: now), "cookieRepliesSent": Int(clamping: device.cookieRepliesSent),
-            "overloadedWindows": Int(clamping: device.handshakeLoad.overloadedWindows),
+            "overloadedWindows": Int(clamping: device.handshakeLoad?.overloadedWindows ?? 0),
             "drops": Dictionary(
                 uniqueKeysWithValues: DropReason.allCases.filter { device.drops[$0] > 0 }.map {
                     (String(describing: $0), Int(clamping: device.drops[$0]))

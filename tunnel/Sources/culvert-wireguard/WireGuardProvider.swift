@@ -43,10 +43,10 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         let start = ContinuousClock.now
         let unixNow = Date().timeIntervalSince1970
         if let preset = testOptions.timers { say("test-only timers in force: \(preset.rawValue)") }
-        return (
-            WireGuardDevice(configuration: configuration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow)),
-            start
-        )
+        var device = WireGuardDevice(
+            configuration: configuration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow))
+        device.handshakeLoad = .standard  // under a handshake flood: cookie replies (WireGuardDevice+Load.swift)
+        return (device, start)
     }
 
     func startTunnel(options: [String: String]) async throws {

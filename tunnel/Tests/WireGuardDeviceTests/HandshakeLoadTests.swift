@@ -1,9 +1,9 @@
 // HandshakeLoad and the device's load path: the decision as pure logic (threshold per window, the
 // hold time after, a clock that goes back), then over the simulated network a flood of junk
-// initiations with a valid mac1, fed the way the provider's data plane feeds them (counted, then
-// handled), puts the responder under load: it answers the flood and the real peer's first
-// initiation with cookie replies, the peer's retry carries mac2 and completes, and a second after
-// the flood the responder does Diffie-Hellman again.
+// initiations with a valid mac1 puts a responder with a load decision under load: it answers the
+// flood and the real peer's first initiation with cookie replies, the peer's retry carries mac2 and
+// completes, and a second after the flood the responder does Diffie-Hellman again. Junk without a
+// valid mac1 does not count; without a load decision `underLoad` is what the caller sets.
 import Foundation
 import WireGuardCrypto
 import WireGuardDevice
@@ -80,20 +80,58 @@ final class HandshakeLoadTests: XCTestCase {
         return message.bytes
     }
 
-    /// What DataPlane does per datagram: count the handshake message, then handle it.
     private func feed(_ datagram: [UInt8], to device: inout WireGuardDevice, from source: Endpoint, now: Duration) -> InboundResult {
         var generator = SeededGenerator(state: 3)
-        if datagram.withUnsafeBytes({ WireGuardDevice.isHandshakeMessage($0) }) { device.recordHandshakes(1, now: now) }
         return device.receive(datagram, from: source, now: now, using: &generator).result
+    }
+
+    func testWithoutALoadDecisionUnderLoadIsWhatTheCallerSets() throws {
+        var network = SimulatedNetwork.mesh(2, timers: .shortened)
+        XCTAssertNil(network.devices[b].handshakeLoad)
+        let attacker = Endpoint(address: IPAddress(203, 0, 113, 9), port: 4000)
+        var junk = SeededGenerator(state: 5)
+        let keyB = network.devices[b].publicKey
+        for _ in 0..<(HandshakeLoad.standardThreshold * 2) {
+            let message = try junkInitiation(to: keyB, &junk, now: network.now)
+            XCTAssertEqual(feed(message, to: &network.devices[b], from: attacker, now: network.now).dropped, .handshakeFailed)
+        }
+        XCTAssertFalse(network.devices[b].isUnderLoad(at: network.now))
+        network.devices[b].underLoad = true
+        XCTAssertTrue(network.devices[b].isUnderLoad(at: network.now))
+        let message = try junkInitiation(to: keyB, &junk, now: network.now)
+        XCTAssertNil(feed(message, to: &network.devices[b], from: attacker, now: network.now).dropped, "a cookie reply")
+        XCTAssertEqual(network.devices[b].cookieRepliesSent, 1)
+    }
+
+    func testMessagesWithoutAValidMac1DoNotRaiseTheLoad() throws {
+        var network = SimulatedNetwork.mesh(2, timers: .shortened)
+        network.devices[b].handshakeLoad = .standard
+        let attacker = Endpoint(address: IPAddress(203, 0, 113, 9), port: 4000)
+        var junk = SeededGenerator(state: 7)
+        // Valid-looking initiations for another key: 10 × the threshold within one window.
+        let stranger = SimulatedNetwork.key(77).publicKey
+        for _ in 0..<(HandshakeLoad.standardThreshold * 10) {
+            let message = try junkInitiation(to: stranger, &junk, now: network.now)
+            XCTAssertEqual(feed(message, to: &network.devices[b], from: attacker, now: network.now).dropped, .invalidMAC1)
+        }
+        XCTAssertFalse(network.devices[b].underLoad)
+        XCTAssertEqual(network.devices[b].handshakeLoad?.countInWindow ?? -1, 0)
+        XCTAssertEqual(network.devices[b].cookieRepliesSent, 0)
+        // The real peer's handshake needs no cookie.
+        network.sendPacket(from: a, toHost: 2)
+        network.run()
+        XCTAssertFalse(network.log.contains { $0.type == 3 })
+        XCTAssertEqual(network.deliveredPackets(at: b, fromHost: 1).count, 1)
     }
 
     func testFloodMakesTheResponderAnswerWithCookiesAndThePeerStillCompletes() throws {
         var network = SimulatedNetwork.mesh(2, timers: .shortened)
+        network.devices[b].handshakeLoad = .standard  // as the provider does
         let keyA = network.devices[a].publicKey
         let keyB = network.devices[b].publicKey
         let attacker = Endpoint(address: IPAddress(203, 0, 113, 9), port: 4000)
         var junk = SeededGenerator(state: 99)
-        let threshold = network.devices[b].handshakeLoad.threshold
+        let threshold = HandshakeLoad.standardThreshold
         var replies = 0
         for sent in 0..<(threshold + 10) {
             let result = feed(
@@ -115,7 +153,6 @@ final class HandshakeLoadTests: XCTestCase {
         XCTAssertEqual(network.devices[b].drops[.handshakeFailed], UInt64(threshold))
 
         // The real peer's first initiation gets a cookie, its retry (mac2) the response.
-        network.devices[b].recordHandshakes(1, now: network.now)  // what the data plane counts for it
         network.sendPacket(from: a, toHost: 2)
         network.run()
         XCTAssertEqual(network.devices[b].cookieRepliesSent, 11)
