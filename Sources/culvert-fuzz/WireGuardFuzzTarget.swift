@@ -22,8 +22,10 @@ enum WireGuardFuzzTarget {
                 privateKey: local,
                 peers: [PeerConfiguration(publicKey: peer.publicKey, endpoint: source, allowedIPs: [IPPrefix(IPAddress(0, 0, 0, 0), 0)!])]))
         var generator = SeededRandomNumberGenerator(seed: 1)  // the same input takes the same path on every run
-        for underLoad in [false, true] {
+        // Set by hand off and on, then decided by a load decision whose threshold every mac1-valid message crosses.
+        for (underLoad, load) in [(false, nil), (true, nil), (false, HandshakeLoad(threshold: 0))] as [(Bool, HandshakeLoad?)] {
             device.underLoad = underLoad
+            device.handshakeLoad = load
             let (packet, result) = device.receive(bytes, from: source, now: .seconds(1), using: &generator)
             precondition(packet == nil && result.packet == nil, "forged bytes came out as an inner packet")
             if result.dropped == nil {

@@ -85,6 +85,9 @@ public enum DropReason: Int, Sendable, CaseIterable, Codable {
     case bufferTooSmall
     /// A valid initiation less than `WireGuardDevice.initiationFloodInterval` after the last one from that peer.
     case initiationFlood
+    /// A handshake message over the provider's per-batch budget (`maximumHandshakesPerBatch`): a
+    /// flood cannot crowd transport data out of a receive batch.
+    case handshakeShed
 }
 
 /// Drop counts by reason. Fixed storage: counting never allocates.

@@ -71,18 +71,25 @@ extension WireGuardDevice {
 
     /// The responder's gate for a handshake message: nil lets it through; otherwise what to answer
     /// instead — a drop for a bad mac1, or under load, for a message without a current mac2, a
-    /// cookie reply to `source`.
+    /// cookie reply to `source`. A message with a valid mac1 (one that would cost Diffie-Hellman
+    /// work) counts towards the load first, so junk without our public key cannot raise it.
     private mutating func cookieGate(
         _ message: some HandshakeMessage, senderIndex: UInt32, from source: Endpoint, now: Duration,
         using generator: inout some RandomNumberGenerator
     ) -> InboundResult? {
         let sourceBytes = source.cookieSource
         do throws(HandshakeError) {
+            if handshakeLoad != nil {
+                _ = try cookieChecker.verify(message, source: sourceBytes, now: now, underLoad: false)  // mac1 only
+                underLoad = handshakeLoad?.record(handshakes: 1, now: now) ?? underLoad
+                guard underLoad else { return nil }
+            }
             guard try cookieChecker.verify(message, source: sourceBytes, now: now, underLoad: underLoad) == .sendCookie else { return nil }
         } catch {
             return drop(.invalidMAC1)
         }
         let reply = cookieChecker.makeReply(to: message, receiverIndex: senderIndex, source: sourceBytes, now: now, using: &generator)
+        cookieRepliesSent &+= 1
         var result = InboundResult()
         result.actions = [.send(reply.bytes, to: source)]
         return result

@@ -25,9 +25,16 @@ public struct WireGuardDevice: Sendable {
     var peerByIndex: [UInt32: Int] = [:]
     public private(set) var allowedIPs = AllowedIPs()
     public internal(set) var drops = DropCounters()
-    /// Set by the provider while handshake processing is behind: initiations and responses without
-    /// a current mac2 are answered with a cookie reply instead (whitepaper §5.3).
+    /// While set, initiations and responses without a current mac2 are answered with a cookie reply
+    /// instead (whitepaper §5.3). With `handshakeLoad` set, the device sets it itself from every
+    /// handshake message with a valid mac1; tests may set it directly (then leave `handshakeLoad` nil).
     public var underLoad = false
+    /// The load decision (HandshakeLoad.swift), fed with every handshake message whose mac1 is
+    /// valid; nil: `underLoad` is only what the caller sets. The provider sets `.standard`. Not
+    /// carried across a handover (it lasts a second).
+    public var handshakeLoad: HandshakeLoad?
+    /// Cookie replies sent (as responder, under load). Not carried across a handover.
+    public internal(set) var cookieRepliesSent: UInt64 = 0
     /// The Unix time (since 1970) at which the monotonic clock read zero: handshake timestamps are
     /// this plus `now`. The provider sets it at start (and after a wall-clock step).
     public var unixTimeAtZero: Duration

@@ -7,6 +7,10 @@
 //   udp-to-tun: recvmmsg with UDP_GRO (batch, with senders) → under the lock: beginReceive
 //               (pre-checks) → outside: open in the datagram's slot → under the lock: finishReceive
 //               (counter, roaming, AllowedIPs) → copy into the packet batch → Channel write (coalesced)
+//               At most 16 handshake messages per batch are handled, the rest shed and counted, so
+//               a flood cannot crowd transport data out of a batch; those with a valid mac1 feed the
+//               device's load decision (many per 100 ms: under load for 1 s, cookie replies instead
+//               of Diffie-Hellman).
 //   timers:     sleeps until device.nextDeadline (at most `timerSlice`) → device.tick
 //
 // The device is one value behind one Mutex shared by the three threads, but the lock is held only
@@ -198,6 +202,7 @@ final class DataPlane: Sendable {
                         : try socket.receiveBatch(into: &datagrams, senders: &senders)
                     let count = min(datagrams.count, senders.count)
                     let time = now
+                    var handshakes = 0
                     device.withLock { device in  // pre-checks; handshake messages are handled whole here
                         for index in 0..<count {
                             guard let from = sources.endpoint(for: senders[index]) else {
@@ -205,8 +210,16 @@ final class DataPlane: Sendable {
                                 continue
                             }
                             steps.append(
-                                datagrams.withUnsafePacket(at: index) {
-                                    device.beginReceive(datagram: $0, count: $0.count, from: from, now: time, using: &random)
+                                datagrams.withUnsafePacket(at: index) { datagram -> ReceiveStep? in
+                                    if WireGuardDevice.isHandshakeMessage(datagram) {  // the per-batch budget
+                                        handshakes += 1
+                                        guard handshakes <= WireGuardDevice.maximumHandshakesPerBatch else {
+                                            device.shedHandshakes(1)
+                                            return nil
+                                        }
+                                    }
+                                    return device.beginReceive(
+                                        datagram: datagram, count: datagram.count, from: from, now: time, using: &random)
                                 })
                         }
                     }

@@ -1,7 +1,7 @@
 // StatusReport: the answer to the `status` provider message (`culvertctl message PROFILE status`),
 // a JSON object in the spirit of `wg show`: the interface's public key and port, and per peer its
 // public key, endpoint, latest handshake, transfer and persistent keepalive; the device's drops by
-// reason. Public keys only: no private or preshared key ever reaches this file's output.
+// reason, whether it is under load now and the cookie replies it sent. Public keys only: no private or preshared key ever reaches this file's output.
 
 import Foundation
 import WireGuardCrypto
@@ -10,8 +10,9 @@ import WireGuardDevice
 enum StatusReport {
     static func base64(_ key: PublicKey) -> String { Data(key.bytes).base64EncodedString() }
 
-    /// `keepalives`: each peer's persistent keepalive in seconds (0 = off), by public key.
-    static func json(device: WireGuardDevice, listenPort: UInt16?, keepalives: [PublicKey: Int]) -> [UInt8] {
+    /// `keepalives`: each peer's persistent keepalive in seconds (0 = off), by public key; `now`:
+    /// the device's clock, for whether it is under load.
+    static func json(device: WireGuardDevice, listenPort: UInt16?, keepalives: [PublicKey: Int], now: Duration) -> [UInt8] {
         var peers: [[String: Any]] = []
         for key in device.peerKeys {
             guard let statistics = device.statistics(of: key) else { continue }
@@ -32,6 +33,8 @@ enum StatusReport {
         let object: [String: Any] = [
             "publicKey": base64(device.publicKey), "listenPort": Int(listenPort ?? 0), "peers": peers,
             "dropped": Int(clamping: device.drops.total),
+            "underLoad": device.isUnderLoad(at: now), "cookieRepliesSent": Int(clamping: device.cookieRepliesSent),
+            "overloadedWindows": Int(clamping: device.handshakeLoad?.overloadedWindows ?? 0),
             "drops": Dictionary(
                 uniqueKeysWithValues: DropReason.allCases.filter { device.drops[$0] > 0 }.map {
                     (String(describing: $0), Int(clamping: device.drops[$0]))

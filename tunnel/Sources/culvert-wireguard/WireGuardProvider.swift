@@ -44,10 +44,10 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         let start = ContinuousClock.now
         let unixNow = Date().timeIntervalSince1970
         if let preset = testOptions.timers { say("test-only timers in force: \(preset.rawValue)") }
-        return (
-            WireGuardDevice(configuration: configuration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow)),
-            start
-        )
+        var device = WireGuardDevice(
+            configuration: configuration, timers: TestOnlyTimers.timers(testOptions), unixTimeAtZero: .seconds(unixNow))
+        device.handshakeLoad = .standard  // under a handshake flood: cookie replies (WireGuardDevice+Load.swift)
+        return (device, start)
     }
 
     func startTunnel(options: [String: String]) async throws {
@@ -102,10 +102,12 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
         guard text == "status" else { return Array("unknown message; try \"status\"".utf8) }
         let port = listenPort
         let keepalives = keepalives
+        let now = clockStart.duration(to: .now)
         guard let plane else {
-            return pausedDevice.map { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives) } ?? Array("{}".utf8)
+            return pausedDevice.map { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives, now: now) }
+                ?? Array("{}".utf8)
         }
-        return plane.device.withLock { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives) }
+        return plane.device.withLock { StatusReport.json(device: $0, listenPort: port, keepalives: keepalives, now: now) }
     }
 
     static func networkSettings(_ plan: SettingsPlan) -> TunnelNetworkSettings {
