@@ -1,0 +1,103 @@
+// KillSwitchFirewall: the batches libnftnl builds (message types, flags, sequence numbers, the
+// acks asked for, the IPv4 prefixes deduplicated, too many refused) and, in a private network
+// namespace, the table's lifecycle against the kernel: absent, created, replaced in place,
+// deleted, and deleting or asking for an absent one.
+
+import CulvertSystem
+import XCTest
+
+final class KillSwitchFirewallTests: XCTestCase {
+    /// nfnetlink message types: batch edges, and nf_tables' (subsystem 10) by NFT_MSG_*.
+    static let batchBegin: UInt16 = 0x10
+    static let batchEnd: UInt16 = 0x11
+    static func nftables(_ message: UInt16) -> UInt16 { 10 << 8 | message }
+    static let newTable = nftables(0)
+    static let deleteTable = nftables(2)
+    static let newChain = nftables(3)
+    static let newRule = nftables(6)
+    static let deleteRule = nftables(8)
+    /// NLM_F_ACK.
+    static let ackFlag: UInt16 = 4
+
+    struct Header: Equatable {
+        var type: UInt16
+        var flags: UInt16
+        var sequence: UInt32
+        var family: UInt8
+    }
+
+    /// The netlink headers of `bytes`, in order; fails on a length that runs past the end.
+    static func headers(_ bytes: [UInt8]) throws -> [Header] {
+        var headers: [Header] = []
+        var offset = 0
+        func u16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
+        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) | UInt32(u16(at + 2)) << 16 }
+        while offset < bytes.count {
+            let length = Int(u32(offset))
+            guard length >= 20, offset + length <= bytes.count else { throw SystemError(call: "parse", errno: Syscall.EINVAL) }
+            headers.append(Header(type: u16(offset + 4), flags: u16(offset + 6), sequence: u32(offset + 8), family: bytes[offset + 16]))
+            offset += (length + 3) & ~3
+        }
+        return headers
+    }
+
+    private static func prefixes(_ texts: String...) throws -> [IPPrefix] { try texts.map { try IPPrefix($0) } }
+
+    func testReplaceIsOneBatchThatCreatesFlushesAndAddsOneRulePerDistinctIPv4Prefix() throws {
+        let allowed = try Self.prefixes("10.0.0.0/8", "fd00::/8", "10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0")
+        XCTAssertEqual(KillSwitchFirewall.ipv4Prefixes(allowed), try Self.prefixes("10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0"))
+        let batch = try KillSwitchFirewall.replaceBatch(allowed: allowed, mark: KillSwitchRules.protectedMark, sequence: 100)
+        let headers = try Self.headers(batch.bytes)
+        // loopback, mark, TUN, three prefixes, the IPv4 drop
+        let rules = [UInt16](repeating: Self.newRule, count: 7)
+        XCTAssertEqual(
+            headers.map(\.type), [Self.batchBegin, Self.newTable, Self.newChain, Self.deleteRule] + rules + [Self.batchEnd])
+        XCTAssertEqual(headers.map(\.sequence), Array(100..<UInt32(100 + headers.count)), "consecutive sequence numbers")
+        let inner = headers.dropFirst().dropLast()
+        XCTAssertEqual(batch.acks, UInt32(inner.count), "every message inside the batch is acked")
+        XCTAssertTrue(inner.allSatisfy { $0.flags & Self.ackFlag != 0 })
+        XCTAssertTrue(inner.allSatisfy { $0.family == 1 }, "NFPROTO_INET")
+        XCTAssertFalse(headers.first.map { $0.flags & Self.ackFlag != 0 } ?? true, "the batch edges ask for nothing")
+        let text = String(decoding: batch.bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+        XCTAssertTrue(text.contains(KillSwitchFirewall.tableName + " "), "the table named by its constant")
+        XCTAssertTrue(text.contains("tun "), "oifkind tun, NUL-terminated")
+    }
+
+    func testNoPrefixesStillDropsIPv4AndTooManyAreRefused() throws {
+        let empty = try KillSwitchFirewall.replaceBatch(allowed: [], mark: 1, sequence: 1)
+        XCTAssertEqual(try Self.headers(empty.bytes).filter { $0.type == Self.newRule }.count, 4)
+        let many = try (0..<(KillSwitchFirewall.maximumAllowedPrefixes + 1)).map { try IPPrefix("10.\($0 / 256).\($0 % 256).0/24") }
+        XCTAssertThrowsError(try KillSwitchFirewall.replaceBatch(allowed: many, mark: 1, sequence: 1))
+        let most = Array(many.dropLast())
+        let batch = try KillSwitchFirewall.replaceBatch(allowed: most, mark: 1, sequence: 1)
+        XCTAssertLessThanOrEqual(batch.bytes.count, KillSwitchFirewall.batchCapacity)
+        XCTAssertEqual(batch.acks, UInt32(3 + most.count + 4))
+    }
+
+    func testDeleteIsOneBatchWithOneMessage() throws {
+        let batch = try KillSwitchFirewall.deleteBatch(sequence: 7)
+        XCTAssertEqual(try Self.headers(batch.bytes).map(\.type), [Self.batchBegin, Self.deleteTable, Self.batchEnd])
+        XCTAssertEqual(batch.acks, 1)
+    }
+
+    /// Against the kernel, in a private namespace: absent → replaced (created) → replaced again
+    /// (in place) → deleted → absent; deleting an absent table says so.
+    func testTheTableLivesFromReplaceToDelete() {
+        withPrivateNetworkNamespace { _ in
+            let allowed = try Self.prefixes("192.168.1.0/24")
+            var steps: [String] = []
+            func note(_ label: String) throws { steps.append("\(label): \(try KillSwitchFirewallSocket().exists())") }
+            try note("start")
+            steps.append("delete absent: \(try KillSwitchFirewallSocket().delete())")
+            try KillSwitchFirewallSocket().replace(allowed: allowed, mark: KillSwitchRules.protectedMark)
+            try note("replaced")
+            try KillSwitchFirewallSocket().replace(allowed: [], mark: KillSwitchRules.protectedMark)
+            try note("replaced again")
+            steps.append("delete: \(try KillSwitchFirewallSocket().delete())")
+            try note("deleted")
+            XCTAssertEqual(
+                steps,
+                ["start: false", "delete absent: false", "replaced: true", "replaced again: true", "delete: true", "deleted: false"])
+        }
+    }
+}
