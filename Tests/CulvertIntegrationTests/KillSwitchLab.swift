@@ -35,15 +35,18 @@ final class KillSwitchLab {
             except OSError as error:
                 print("refused", option, error)
         """
+    /// Debian's python3 (install-deps), which `nobody` may run (a toolchain's pyenv shim is root's).
+    static let python = "/usr/bin/python3"
     /// The device-bound senders as `nobody` (SO_BINDTODEVICE needs no privilege since Linux 5.7).
-    static let unprivilegedSender = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "python3", "-c", deviceBoundSender]
-    /// The off-tunnel probe loop: one IPv4 and one IPv6 ping per round and one device-bound ping
-    /// (each gives up after 1 s), printing "reached" for every reply, then the device-bound senders.
+    static let unprivilegedSender = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-c", deviceBoundSender]
+    /// The off-tunnel probe loop: one IPv4 and one IPv6 ping per round (each gives up after 1 s),
+    /// printing "reached" for every reply, then the device-bound ping and senders (only the
+    /// observer can count those).
     static let proberScript = """
         while :; do
           ping -n -c 1 -W 1 \(offTunnelIPv4) >/dev/null 2>&1 && echo reached
           ping -6 -n -c 1 -W 1 \(offTunnelIPv6) >/dev/null 2>&1 && echo reached
-          ping -n -c 1 -W 1 -I ks-a \(offTunnelIPv4) >/dev/null 2>&1 && echo reached
+          \(boundPing.joined(separator: " ")) >/dev/null 2>&1
           \(unprivilegedSender.dropLast().joined(separator: " ")) '\(deviceBoundSender)' >/dev/null 2>&1
           sleep 0.05
         done
@@ -108,7 +111,7 @@ final class KillSwitchLab {
         XCTAssertEqual(sent.status, 0, sent.error)
         let afterBound = try observed()
         XCTAssertGreaterThanOrEqual(afterBound, afterIPv6 + 2, "both device-bound datagrams must reach the observer: \(sent.output)")
-        XCTAssertTrue(try deviceBoundProbe(), "ping -I without the kill switch must get a reply")
+        _ = try lab.inA(Self.boundPing)
         XCTAssertGreaterThan(try observed(), afterBound, "ping -I without the kill switch must reach the observer")
         // The probes left neighbour entries on both ends that would otherwise be re-confirmed
         // 5 s later (DELAY → PROBE: a link-local NS/NA no application sent). Forget them.
@@ -118,12 +121,19 @@ final class KillSwitchLab {
         return try observed()
     }
 
-    /// The device-bound probes once: `nobody`'s two datagrams and `ping -I ks-a`. Whether the
-    /// ping got a reply (the observer counts the rest).
-    func deviceBoundProbe() throws -> Bool {
+    /// `ping -I ks-a` to the observer. It never gets a reply, even without the kill switch: A has
+    /// no IPv4 address on ks-a, so B answers through the lab's veth, and a socket bound to ks-a
+    /// does not receive that. The observer's counter is what counts.
+    static let boundPing = ["ping", "-n", "-c", "1", "-W", "1", "-I", "ks-a", offTunnelIPv4]
+
+    /// The device-bound probes once: `nobody`'s two datagrams and `ping -I ks-a`. Returns how far
+    /// the observer's counter moved.
+    func deviceBoundProbe() throws -> Int {
+        let before = try observed()
         let sent = try lab.inA(Self.unprivilegedSender)
         XCTAssertEqual(sent.status, 0, sent.error)
-        return try lab.inA(["ping", "-n", "-c", "1", "-W", "1", "-I", "ks-a", Self.offTunnelIPv4]).status == 0
+        _ = try lab.inA(Self.boundPing)
+        return try observed() - before
     }
 
     /// Whether A has the kill switch's nftables table: a GETTABLE request over raw netlink from

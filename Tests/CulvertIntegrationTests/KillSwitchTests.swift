@@ -35,8 +35,8 @@ final class KillSwitchTests: XCTestCase {
         XCTAssertTrue(try k.tunnelWorks(), "the tunnel carries traffic under the kill switch")
         let probe = try k.probe()
         XCTAssertFalse(probe.ipv4 || probe.ipv6, "off-tunnel probes must fail while connected")
-        XCTAssertFalse(try k.deviceBoundProbe(), "ping -I the underlay must fail while connected")
-        XCTAssertEqual(try k.observed(), count, "nothing off the tunnel while connected, device-bound flows included")
+        XCTAssertEqual(try k.deviceBoundProbe(), 0, "no device-bound IPv4 leaves by the underlay while connected")
+        XCTAssertEqual(try k.observed(), count, "nothing off the tunnel while connected")
         XCTAssertEqual(try k.firewallTable(), "present")
         return (k, baseline, count, pid)
     }
@@ -57,7 +57,7 @@ final class KillSwitchTests: XCTestCase {
         try k.lab.assertNetworkState(equals: baseline, "after Disconnect", file: file, line: line)
         XCTAssertEqual(try k.firewallTable(), "absent", "the nftables table goes with the hold", file: file, line: line)
         XCTAssertTrue(try k.probe().ipv4, "off-tunnel traffic flows again after Disconnect", file: file, line: line)
-        XCTAssertTrue(try k.deviceBoundProbe(), "device-bound traffic flows again after Disconnect", file: file, line: line)
+        XCTAssertGreaterThan(try k.deviceBoundProbe(), 0, "device-bound traffic flows again after Disconnect", file: file, line: line)
     }
 
     func testProviderCrashWithAlwaysOnRestartLeaksNothing() throws {
@@ -155,7 +155,7 @@ final class KillSwitchTests: XCTestCase {
         sleep(Self.downSeconds)
         XCTAssertEqual(try k.killSwitchRules(), rules, "the rules outlive culvertd")
         XCTAssertEqual(try k.firewallTable(), "present", "so does the nftables table")
-        XCTAssertFalse(try k.deviceBoundProbe(), "ping -I the underlay fails with no culvertd")
+        XCTAssertEqual(try k.deviceBoundProbe(), 0, "no device-bound IPv4 leaves with no culvertd")
         try k.lab.daemon.start()
         let control = try k.lab.daemon.connect()
         let status = try control.call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
