@@ -100,4 +100,56 @@ final class KillSwitchFirewallTests: XCTestCase {
                 ["start: false", "delete absent: false", "replaced: true", "replaced again: true", "delete: true", "deleted: false"])
         }
     }
+    /// In a private namespace with a veth pair (permanent neighbours, no IPv6 address: every packet
+    /// routed to it is counted as sent, and nothing else is; this kernel has no dummy links): while the table exists, IPv4 that would leave is
+    /// refused (EPERM) and not sent, except to an exception or from a marked socket; loopback is
+    /// untouched; after the delete it leaves again.
+    func testTheChainDropsLeavingIPv4ExceptExceptionsAndTheMark() {
+        withPrivateNetworkNamespace { namespace in
+            try namespace.run("ip link set dev lo up")
+            try namespace.run("ip link add culnf0 type veth peer name culnf1")
+            for device in ["culnf0", "culnf1"] {
+                try namespace.run("ip link set dev \(device) addrgenmode none")
+                try namespace.run("ip link set dev \(device) up")
+            }
+            try namespace.run("ip -4 address add 192.0.2.1/24 dev culnf0")
+            try namespace.run("ip -4 route add 198.51.100.0/24 dev culnf0")
+            for neighbour in ["192.0.2.7", "198.51.100.7"] {
+                try namespace.run("ip neigh add \(neighbour) lladdr 02:00:00:00:00:07 dev culnf0 nud permanent")
+            }
+            func transmitted() throws -> Int {
+                let link = try namespace.objects("-s", "link", "show", "dev", "culnf0").first
+                let tx = (link?["stats64"] as? [String: Any])?["tx"] as? [String: Any]
+                return try XCTUnwrap(tx?["packets"] as? Int)
+            }
+            func send(_ address: String, mark: UInt32? = nil) throws -> String {
+                let before = try transmitted()
+                let socket = try DatagramSocket.open(.ipv4)
+                defer { socket.close() }
+                if let mark { try socket.setFirewallMark(mark) }
+                let destination = IPEndpoint(address: try IPAddress(address), port: 9)
+                var outcome = "sent"
+                do throws(SystemError) { _ = try socket.send([1], to: destination) } catch {
+                    outcome = error.errno == Syscall.EPERM ? "refused" : "\(error)"
+                }
+                return "\(address)\(mark.map { " mark \($0)" } ?? ""): \(outcome), \(try transmitted() - before) left"
+            }
+            var lines = [try send("192.0.2.7")]
+            try KillSwitchFirewallSocket().replace(allowed: try Self.prefixes("198.51.100.0/24"), mark: KillSwitchRules.protectedMark)
+            lines += [
+                try send("192.0.2.7"), try send("198.51.100.7"), try send("192.0.2.7", mark: KillSwitchRules.protectedMark),
+                try send("192.0.2.7", mark: 1), try send("127.0.0.1"), try send("192.0.2.1"),
+            ]
+            try KillSwitchFirewallSocket().delete()
+            lines.append(try send("192.0.2.7"))
+            XCTAssertEqual(
+                lines,
+                [
+                    "192.0.2.7: sent, 1 left",
+                    "192.0.2.7: refused, 0 left", "198.51.100.7: sent, 1 left", "192.0.2.7 mark 40003: sent, 1 left",
+                    "192.0.2.7 mark 1: refused, 0 left", "127.0.0.1: sent, 0 left", "192.0.2.1: sent, 0 left",
+                    "192.0.2.7: sent, 1 left",
+                ])
+        }
+    }
 }
