@@ -34,6 +34,8 @@ struct culvert_nft_writer {
     size_t capacity;
     size_t used;
     uint32_t sequence;
+    /// Whether the next message asks for an ack (errors are reported either way).
+    int ack_next;
     uint32_t acks;
 };
 
@@ -59,12 +61,18 @@ static int culvert_nft_batch_edge(struct culvert_nft_writer *writer, int begin) 
     return 0;
 }
 
-/// Starts a message of `type` inside the batch, asking for an ack.
+/// Starts a message of `type` inside the batch; it asks for an ack if `ack_next` is set. The
+/// kernel reports every failing message and sends the acks only once the batch is committed or
+/// aborted, so one ack on the last message says the whole batch is done. (An ack for each of
+/// ~260 messages overflows the socket's receive buffer: ENOBUFS, measured.)
 static struct nlmsghdr *culvert_nft_header(struct culvert_nft_writer *writer, uint16_t type, uint16_t flags) {
     char *at = culvert_nft_next(writer);
     if (!at) return NULL;
-    writer->acks++;
-    return nftnl_nlmsg_build_hdr(at, type, NFPROTO_INET, flags | NLM_F_ACK, writer->sequence);
+    if (writer->ack_next) {
+        flags |= NLM_F_ACK;
+        writer->acks++;
+    }
+    return nftnl_nlmsg_build_hdr(at, type, NFPROTO_INET, flags, writer->sequence);
 }
 
 static int culvert_nft_add_table(struct culvert_nft_writer *writer, const char *name, uint16_t type, uint16_t flags) {
@@ -214,6 +222,7 @@ long culvert_nft_build_replace(
     if (culvert_nft_add_chain(&writer, ruleset) < 0) return -1;
     if (culvert_nft_add_rule(&writer, ruleset, 0, count, 1) < 0) return -1;
     for (size_t index = 0; index < count; index++) {
+        writer.ack_next = index + 1 == count;
         if (culvert_nft_add_rule(&writer, ruleset, index, count, 0) < 0) return -1;
     }
     if (culvert_nft_batch_edge(&writer, 0) < 0) return -1;
@@ -222,7 +231,7 @@ long culvert_nft_build_replace(
 }
 
 long culvert_nft_build_delete(void *buffer, size_t capacity, uint32_t sequence, const char *table) {
-    struct culvert_nft_writer writer = {.buffer = buffer, .capacity = capacity, .sequence = sequence};
+    struct culvert_nft_writer writer = {.buffer = buffer, .capacity = capacity, .sequence = sequence, .ack_next = 1};
     if (culvert_nft_batch_edge(&writer, 1) < 0) return -1;
     if (culvert_nft_add_table(&writer, table, NFT_MSG_DELTABLE, 0) < 0) return -1;
     if (culvert_nft_batch_edge(&writer, 0) < 0) return -1;
@@ -230,7 +239,7 @@ long culvert_nft_build_delete(void *buffer, size_t capacity, uint32_t sequence, 
 }
 
 long culvert_nft_build_get_table(void *buffer, size_t capacity, uint32_t sequence, const char *table) {
-    struct culvert_nft_writer writer = {.buffer = buffer, .capacity = capacity, .sequence = sequence};
+    struct culvert_nft_writer writer = {.buffer = buffer, .capacity = capacity, .sequence = sequence, .ack_next = 1};
     if (culvert_nft_add_table(&writer, table, NFT_MSG_GETTABLE, 0) < 0) return -1;
     return (long)writer.used;
 }

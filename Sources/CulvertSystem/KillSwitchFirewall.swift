@@ -100,7 +100,8 @@ public final class KillSwitchFirewallSocket {
     private let socket: OpaquePointer
     private var sequence: UInt32 = 1
 
-    /// Opens and binds. The corresponding C functions are `mnl_socket_open` and `mnl_socket_bind`.
+    /// Opens and binds, with short acks. The corresponding C functions are `mnl_socket_open`,
+    /// `mnl_socket_bind` and `mnl_socket_setsockopt`.
     public init() throws(SystemError) {
         guard let socket = mnl_socket_open(CULVERT_NFT_NETLINK_PROTOCOL) else {
             throw SystemError(call: "mnl_socket_open", errno: Syscall.currentErrno)
@@ -111,6 +112,11 @@ public final class KillSwitchFirewallSocket {
             throw SystemError(call: "mnl_socket_bind", errno: code)
         }
         self.socket = socket
+        // Acks and errors without a copy of the request (a failing batch may report several).
+        var on: Int32 = 1
+        _ = try Syscall.call("setsockopt") {
+            mnl_socket_setsockopt(socket, CULVERT_NFT_NETLINK_CAP_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
+        }
     }
 
     deinit { mnl_socket_close(socket) }

@@ -9,6 +9,8 @@
 
 /// NETLINK_NETFILTER, for the socket Swift opens.
 #define CULVERT_NFT_NETLINK_PROTOCOL 12
+/// NETLINK_CAP_ACK (SOL_NETLINK option, Linux 4.3): acks carry only the request's header.
+#define CULVERT_NFT_NETLINK_CAP_ACK 10
 
 /// One IPv4 destination prefix the chain accepts (network order; host bits zero).
 struct culvert_nft_prefix {
@@ -30,8 +32,8 @@ struct culvert_nft_ruleset {
 
 /// Builds one batch that creates the table and chain if missing and replaces the chain's rules
 /// (flush + add, committed atomically by the kernel) into `buffer`. Messages take sequence
-/// numbers from `sequence` on; every message inside the batch asks for an ack, and
-/// `*acks` is set to how many. Returns the length, or -1/EMSGSIZE if `capacity` is too small,
+/// numbers from `sequence` on; the last message inside the batch asks for an ack (the kernel
+/// reports failing messages anyway), and `*acks` is set to how many acks to wait for (1). Returns the length, or -1/EMSGSIZE if `capacity` is too small,
 /// -1/ENOMEM if libnftnl cannot allocate, -1/EINVAL for a prefix longer than 32.
 long culvert_nft_build_replace(
     void *buffer, size_t capacity, uint32_t sequence, const struct culvert_nft_ruleset *ruleset, uint32_t *acks);
