@@ -34,12 +34,14 @@ let package = Package(
     ],
     targets: [
         // C: the only place C types exist. Everything above wraps them.
-        .target(name: "CCulvert", path: "Sources/CCulvert"),
+        .target(name: "CCulvert", dependencies: ["CMnl", "CNftnl"], path: "Sources/CCulvert"),
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        // The kill switch's nftables table (issue 16), built in CCulvert's nftables.c.
+        .systemLibrary(name: "CNftnl", path: "Sources/CNftnl", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
 
         // Pure model: wire types, state machines, errors. Imports no Glibc.

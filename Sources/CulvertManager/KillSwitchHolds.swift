@@ -1,7 +1,8 @@
 // KillSwitchHolds: the kill switches culvertd holds, one per profile, from the first Connect until
 // an explicit Disconnect or the profile's removal — not across provider exits, restarts, upgrades,
 // re-exec or culvertd's death, because the hold is kernel state (KillSwitchRules: policy rules
-// tagged 156) plus a record beside the session records:
+// tagged 156; KillSwitchFirewall: one nftables table shared by every hold, which drops IPv4 that
+// names its output device past the rules) plus a record beside the session records:
 //
 //   <runtime-dir>/killswitch/<profile>.json   (root, 0600): slot, exceptions, since when
 //
@@ -68,6 +69,7 @@ final class KillSwitchHolds {
             throw KillSwitchError(description: "writing \(path(profile.name)): \(error)")
         }
         var added: [PolicyRule] = []
+        var failure: String?
         do throws(NetlinkError) {
             let present = Set(try socket.rules())
             for rule in hold.passRules + KillSwitchRules.unreachableRules where !present.contains(rule) {
@@ -75,10 +77,19 @@ final class KillSwitchHolds {
                 added.append(rule)
             }
         } catch {
+            failure = "adding the kill switch's rules: \(error)"
+        }
+        if failure == nil {
+            do throws(SystemError) { try replaceFirewall(with: Array(holds.values) + [hold]) } catch {
+                failure = "adding the kill switch's nftables table: \(error)"
+            }
+        }
+        if let failure {
+            // The firewall batch is all or nothing: only the rules need undoing.
             for rule in added.reversed() { remove(rule, socket: socket) }
             // try?: a record without rules is re-completed or removed at the next start.
             try? FileSystem.removeFile(path(profile.name))
-            throw KillSwitchError(description: "adding the kill switch's rules: \(error)")
+            throw KillSwitchError(description: failure)
         }
         holds[profile.name] = hold
         logger.notice("kill switch of \(profile.name) held (table \(hold.table), \(added.count) rules added)")
@@ -88,6 +99,11 @@ final class KillSwitchHolds {
     /// then its pass rules, then its record. The session's routes are already gone.
     func release(_ profile: String, socket: NetlinkRouteSocket?) {
         guard let hold = holds.removeValue(forKey: profile) else { return }
+        do throws(SystemError) {
+            if holds.isEmpty { try KillSwitchFirewallSocket().delete() } else { try replaceFirewall(with: Array(holds.values)) }
+        } catch {
+            logger.error("kill switch of \(profile): nftables table: \(error); it stays until the next start")
+        }
         if let socket {
             if holds.isEmpty { for rule in KillSwitchRules.unreachableRules { remove(rule, socket: socket) } }
             for rule in hold.passRules.reversed() { remove(rule, socket: socket) }
@@ -153,6 +169,7 @@ final class KillSwitchHolds {
         } else {
             for rule in listing.unreachable { remove(rule, socket: socket) }
         }
+        problems += adoptFirewall(kept)
         let keptRules = Set(kept.flatMap(\.passRules))
         for rule in listing.slots.values.joined() where !keptRules.contains(rule) { remove(rule, socket: socket) }
         for rule in listing.foreign { remove(rule, socket: socket) }
@@ -162,6 +179,32 @@ final class KillSwitchHolds {
                     kind: .staleKillSwitch, path: directory, description: "kill switch rules without a hold record removed", movedTo: nil))
         }
         return problems
+    }
+
+    /// The firewall table at start: replaced in one atomic batch if holds are kept (it stays in
+    /// force throughout; a missing one is created), removed and reported if none is.
+    private func adoptFirewall(_ kept: [Hold]) -> [Problem] {
+        do throws(SystemError) {
+            if !kept.isEmpty {
+                try replaceFirewall(with: kept)
+            } else if try KillSwitchFirewallSocket().delete() {
+                logger.notice("kill switch: removed an nftables table no hold owns")
+                return [
+                    Problem(
+                        kind: .staleKillSwitch, path: "nftables inet \(KillSwitchFirewall.tableName)",
+                        description: "kill switch firewall table without a hold removed", movedTo: nil)
+                ]
+            }
+        } catch {
+            logger.error("kill switch: nftables table at start: \(error)")
+        }
+        return []
+    }
+
+    /// Creates or replaces the firewall table for `holds` (their exceptions, each once).
+    private func replaceFirewall(with holds: [Hold]) throws(SystemError) {
+        let allowed = holds.sorted { $0.slot < $1.slot }.flatMap(\.allowedPrefixes)
+        try KillSwitchFirewallSocket().replace(allowed: allowed, mark: KillSwitchRules.protectedMark)
     }
 
     /// Whether `rule` is one the kill switch owns (kept by the leftover sweep: `adopt` decides).

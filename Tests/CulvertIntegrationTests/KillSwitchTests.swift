@@ -1,6 +1,7 @@
 // The kill switch's acceptance tests (issue 16 item 1): with a kill-switch profile connected, an
 // application in A pinging an address reachable through the underlay but outside the tunnel gets
-// no reply and the observer in B (KillSwitchLab) counts 0 packets — during a provider crash with
+// no reply and the observer in B (KillSwitchLab) counts 0 packets — nor do `nobody`'s IPv4
+// datagrams and `ping -I` naming the underlay device (the nftables layer) — during a provider crash with
 // alwaysOn restart, a stop→start upgrade, a handover upgrade, a re-exec, and a culvertd kill -9
 // with 5 s down and a restart; the tunnel works after each; an explicit Disconnect restores A's
 // `ip -j` state exactly; a held kill switch whose profile was removed while culvertd was dead is
@@ -34,7 +35,9 @@ final class KillSwitchTests: XCTestCase {
         XCTAssertTrue(try k.tunnelWorks(), "the tunnel carries traffic under the kill switch")
         let probe = try k.probe()
         XCTAssertFalse(probe.ipv4 || probe.ipv6, "off-tunnel probes must fail while connected")
+        XCTAssertEqual(try k.deviceBoundProbe(), 0, "no device-bound IPv4 leaves by the underlay while connected")
         XCTAssertEqual(try k.observed(), count, "nothing off the tunnel while connected")
+        XCTAssertEqual(try k.firewallTable(), "present")
         return (k, baseline, count, pid)
     }
 
@@ -52,7 +55,9 @@ final class KillSwitchTests: XCTestCase {
             "io.culvert.Manager.Disconnect", ["profile": .string("ks")], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
         XCTAssertEqual(try KillSwitchLab.held("ks", connection: control), false, file: file, line: line)
         try k.lab.assertNetworkState(equals: baseline, "after Disconnect", file: file, line: line)
+        XCTAssertEqual(try k.firewallTable(), "absent", "the nftables table goes with the hold", file: file, line: line)
         XCTAssertTrue(try k.probe().ipv4, "off-tunnel traffic flows again after Disconnect", file: file, line: line)
+        XCTAssertGreaterThan(try k.deviceBoundProbe(), 0, "device-bound traffic flows again after Disconnect", file: file, line: line)
     }
 
     func testProviderCrashWithAlwaysOnRestartLeaksNothing() throws {
@@ -93,6 +98,7 @@ final class KillSwitchTests: XCTestCase {
         XCTAssertTrue(try k.tunnelWorks())
         try h.disconnect("full")
         try h.assertNetworkState(equals: baseline, "after Disconnect")
+        XCTAssertEqual(try k.firewallTable(), "absent")
     }
 
     /// Removing the profile of a running kill-switch session stops it and releases the kill switch.
@@ -104,6 +110,7 @@ final class KillSwitchTests: XCTestCase {
         XCTAssertEqual(ended?["state"]?.stringValue, "invalid", "the session ends")
         XCTAssertEqual(ended?["killSwitch"]?.boolValue, false, "and shows the kill switch released")
         XCTAssertEqual(try k.killSwitchRules(), [], "released with the profile")
+        XCTAssertEqual(try k.firewallTable(), "absent", "the nftables table too")
         try k.lab.assertNetworkState(equals: baseline, "after the profile's removal")
     }
 
@@ -147,6 +154,8 @@ final class KillSwitchTests: XCTestCase {
         k.lab.daemon.crash()
         sleep(Self.downSeconds)
         XCTAssertEqual(try k.killSwitchRules(), rules, "the rules outlive culvertd")
+        XCTAssertEqual(try k.firewallTable(), "present", "so does the nftables table")
+        XCTAssertEqual(try k.deviceBoundProbe(), 0, "no device-bound IPv4 leaves with no culvertd")
         try k.lab.daemon.start()
         let control = try k.lab.daemon.connect()
         let status = try control.call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
@@ -189,6 +198,7 @@ final class KillSwitchTests: XCTestCase {
         try k.lab.daemon.start()
         let control = try k.lab.daemon.connect()
         try k.lab.assertNetworkState(equals: baseline, "a stale kill switch is removed")
+        XCTAssertEqual(try k.firewallTable(), "absent", "with its nftables table")
         let status = try control.call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
         guard case .array(let problems)? = status["status"]?["problems"] else { return XCTFail(status.jsonString) }
         XCTAssertTrue(problems.contains { $0["kind"]?.stringValue == "stale_kill_switch" }, status.jsonString)

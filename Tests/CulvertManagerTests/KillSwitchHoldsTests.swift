@@ -2,7 +2,8 @@
 // share the `unreachable` rules (added with the first, removed with the last), and a starting
 // culvertd's `adopt` keeps the hold of an existing profile (restoring a rule that went missing,
 // removing nothing of it), releases the hold of a removed profile, removes rules no record names,
-// and reports both.
+// and reports both. The nftables table (KillSwitchFirewall) comes with the first hold, stays
+// through adoption, goes with the last release, and a table no hold owns is removed at start.
 
 import CulvertCore
 import CulvertSystem
@@ -31,6 +32,8 @@ final class KillSwitchHoldsTests: XCTestCase {
                 "problems: stale_kill_switch stale_kill_switch",
                 "records left: b.json",
                 "b released: no rules, no records",
+                "firewall: present present present absent",
+                "stale table: removed, problems: stale_kill_switch",
             ])
     }
 
@@ -55,17 +58,21 @@ final class KillSwitchHoldsTests: XCTestCase {
         let aRules = Set(KillSwitchRules.passRules(slot: 0, allowed: allowed))
         let bRules = Set(KillSwitchRules.passRules(slot: 1, allowed: []))
         var lines: [String] = []
+        var tables: [String] = []
+        func noteTable() throws { tables.append(try KillSwitchFirewallSocket().exists() ? "present" : "absent") }
 
         let first = KillSwitchHolds(runtimeDirectory: runtime, logger: logger)
         try first.hold(profile("a", ["192.168.1.0/24"]), socket: socket)
         try first.hold(profile("b"), socket: socket)
         try first.hold(profile("b"), socket: socket)  // held already: nothing changes
         let complete = try listed() == aRules.union(bRules).union(unreachable)
+        try noteTable()
         lines.append(
             "two holds: tables \(first.table(for: "a") ?? 0) \(first.table(for: "b") ?? 0), rules \(complete ? "complete" : "wrong")")
 
         first.release("a", socket: socket)
         let afterA = try listed() == bRules.union(unreachable) && !records().contains("a.json")
+        try noteTable()
         lines.append(afterA ? "a released: b's rules and unreachable remain, a's record gone" : "a released: \(try listed())")
 
         // What a crashed culvertd leaves: "gone" held (its profile then removed), one of b's rules
@@ -81,6 +88,7 @@ final class KillSwitchHoldsTests: XCTestCase {
         let goneHeld = second.table(for: "gone") == nil ? "gone not held" : "gone held"
         lines.append("adopted: b in table \(second.table(for: "b") ?? 0), \(goneHeld)")
         let adopted = try listed()
+        try noteTable()
         lines.append(
             adopted == bRules.union(unreachable) ? "after adopt: exactly b's rules and unreachable" : "after adopt: \(adopted)")
         lines.append("problems: " + problems.map(\.kind).joined(separator: " "))
@@ -88,6 +96,15 @@ final class KillSwitchHoldsTests: XCTestCase {
 
         second.release("b", socket: socket)
         lines.append(try listed().isEmpty && records().isEmpty ? "b released: no rules, no records" : "b released: \(try listed())")
+        try noteTable()
+        lines.append("firewall: " + tables.joined(separator: " "))
+
+        // A table left by a culvertd whose records are gone: removed at start, reported.
+        try KillSwitchFirewallSocket().replace(allowed: [], mark: KillSwitchRules.protectedMark)
+        let third = KillSwitchHolds(runtimeDirectory: runtime, logger: logger)
+        let stale = third.adopt(socket: socket, exists: { _ in true })
+        let removed = try KillSwitchFirewallSocket().exists() ? "kept" : "removed"
+        lines.append("stale table: \(removed), problems: " + stale.map(\.kind).joined(separator: " "))
         return lines
     }
 

@@ -114,7 +114,8 @@ final class KillSwitchRulesTests: XCTestCase {
             XCTAssertEqual(routeGet("2001:db8::7", device: "culks0"), "unreachable", "IPv6: a device-bound socket is blocked too")
             // The documented limit (docs/notes-killswitch.md): for IPv4 the kernel answers a failed
             // lookup of a device-bound flow (SO_BINDTODEVICE, IP_UNICAST_IF, IP_PKTINFO) by assuming
-            // the destination is on that link. If this ever says unreachable, the limit is gone.
+            // the destination is on that link. KillSwitchFirewall's nftables table is what drops such
+            // flows (KillSwitchTests); if this ever says unreachable, routing alone would do.
             XCTAssertEqual(routeGet("198.51.100.7", device: "culks0"), "culks0", "IPv4: the kernel's on-link fallback")
 
             try namespace.run("ip -4 route del 10.77.0.0/24 dev culks0 table \(KillSwitchRules.table(slot: 1)) proto 156")

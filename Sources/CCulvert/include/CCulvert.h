@@ -15,6 +15,7 @@
 #include "CCulvertContainment.h"
 #include "CCulvertTunFraming.h"
 #include "CCulvertOffload.h"
+#include "CCulvertNftables.h"
 
 /// SO_PEERPIDFD (Linux 6.5+). Absent from Debian 12's Glibc headers.
 #define CULVERT_SO_PEERPIDFD 77
