@@ -1,0 +1,48 @@
+// WireGuardLab+XCTest: the helpers the WireGuard integration tests share — culvertctl against the
+// lab's daemon, the provider's `status` answer (via culvertctl or SendProviderMessage), and the
+// logs for failure messages — one copy instead of one per test file.
+
+import CulvertTesting
+import CulvertVarlink
+import Foundation
+import XCTest
+
+extension WireGuardLab {
+    /// Runs culvertctl against the lab's daemon and waits for it.
+    func culvertctl(_ arguments: [String]) throws -> CommandResult {
+        let command = try BackgroundCommand([Products.path(of: "culvertctl"), "--socket", lab.daemon.socketPath] + arguments)
+        defer { command.kill() }
+        return try command.wait()
+    }
+
+    /// The provider's answer to `culvertctl message wg status`, parsed; fails the test when culvertctl
+    /// fails or the answer is not a JSON object.
+    func providerStatus(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let reply = try culvertctl(["message", "wg", "status"])
+        XCTAssertEqual(reply.status, 0, reply.stderr, file: file, line: line)
+        let object = try JSONSerialization.jsonObject(with: Data(reply.stdout.utf8)) as? [String: Any]
+        XCTAssertNotNil(object, reply.stdout, file: file, line: line)
+        return object ?? [:]
+    }
+
+    /// Session "wg"'s log and wireguard-go's, for failure messages.
+    var failureLog: String { lab.failureLog + "\nwireguard-go:\n" + wireguardGoLog }
+}
+
+extension TunnelLab {
+    /// The answer of profile `profile`'s provider to the message "status" (SendProviderMessage), parsed.
+    func providerStatus(_ profile: String = "wg") throws -> [String: Any] {
+        let reply = try control.call(
+            "io.culvert.Manager.SendProviderMessage",
+            ["profile": .string(profile), "data": .string(Data("status".utf8).base64EncodedString())],
+            timeoutMilliseconds: TunnelLab.callMilliseconds)
+        let data = Data(base64Encoded: reply["data"]?.stringValue ?? "") ?? Data()
+        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+
+    /// Session "wg"'s log, for failure messages.
+    var failureLog: String {
+        // try?: only for failure messages (after a daemon crash the lab's control connection is gone).
+        "\nsession log:\n" + ((try? sessionLog("wg").joined(separator: "\n")) ?? "?")
+    }
+}
