@@ -24,11 +24,7 @@ final class WireGuardHandoverTests: XCTestCase {
         let tunnel = try TunnelLab(test: self, startPeer: false)
         let lab = try WireGuardLab(lab: tunnel, capabilities: [.handover])
         addTeardownBlock { lab.tearDown() }
-        let file = tunnel.directory.path + "/wg.conf"
-        XCTAssertTrue(
-            FileManager.default.createFile(atPath: file, contents: Data(lab.wgQuickFileA().utf8), attributes: [.posixPermissions: 0o600]))
-        let imported = try lab.culvertctl(["profile", "import", file, "--name", "wg"])
-        XCTAssertEqual(imported.status, 0, imported.stderr)
+        try lab.importProfile()
         let reply = try lab.lab.connect("wg")
         XCTAssertEqual(try lab.lab.session("wg")?["state"]?.stringValue, "connected", "Connect: \(reply)")
         let first = try lab.lab.inA(["ping", "-c", "2", "-W", "5", WireGuardLab.tunnelAddressB])

@@ -29,16 +29,7 @@ final class WireGuardIPv6UnderlayTests: XCTestCase {
             "peer.0.public-key": lab.publicKeyB, "peer.0.endpoint": "[\(Self.underlayB)]:\(WireGuardLab.portB)",
             "peer.0.allowed-ips": "\(WireGuardLab.tunnelAddressB)/32,\(WireGuardLab.tunnelAddress6B)/128",
         ]
-        let secrets = ["private-key": lab.privateKeyA, "peer.0.preshared-key": lab.presharedKey]
-        _ = try tunnel.control.call(
-            "io.culvert.Manager.SaveProfile",
-            [
-                "profile": [
-                    "name": .string("wg"), "extension": .string(WireGuardLab.extensionIdentifier),
-                    "options": .object(options.mapValues { .string($0) }), "alwaysOn": .bool(false),
-                    "secrets": .object(secrets.mapValues { .string($0) }),
-                ]
-            ], timeoutMilliseconds: TunnelLab.callMilliseconds)
+        try lab.saveProfile(options: options)
         let reply = try tunnel.connect("wg")
         XCTAssertEqual(try tunnel.session("wg")?["state"]?.stringValue, "connected", "\(reply)" + tunnel.failureLog)
 

@@ -17,13 +17,7 @@ final class WireGuardInteropTests: XCTestCase {
         let tunnel = try TunnelLab(test: self, startPeer: false)
         let lab = try WireGuardLab(lab: tunnel)
         addTeardownBlock { lab.tearDown() }
-        let file = tunnel.directory.path + "/wg.conf"
-        XCTAssertTrue(
-            FileManager.default.createFile(
-                atPath: file, contents: Data(lab.wgQuickFileA(persistentKeepalive: persistentKeepalive, allowedIPs: allowedIPs).utf8),
-                attributes: [.posixPermissions: 0o600]))
-        let imported = try lab.culvertctl(["profile", "import", file, "--name", "wg"])
-        XCTAssertEqual(imported.status, 0, imported.stderr)
+        try lab.importProfile(lab.wgQuickFileA(persistentKeepalive: persistentKeepalive, allowedIPs: allowedIPs))
         return lab
     }
 

@@ -25,6 +25,33 @@ extension WireGuardLab {
         return object ?? [:]
     }
 
+    /// Writes `text` (A's wg-quick file unless given) to the lab's directory, mode 0600, and imports
+    /// it as profile "wg" with culvertctl; fails the test when either fails.
+    func importProfile(_ text: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+        let path = lab.directory.path + "/wg.conf"
+        XCTAssertTrue(
+            FileManager.default.createFile(
+                atPath: path, contents: Data((text ?? wgQuickFileA()).utf8), attributes: [.posixPermissions: 0o600]),
+            file: file, line: line)
+        let imported = try culvertctl(["profile", "import", path, "--name", "wg"])
+        XCTAssertEqual(imported.status, 0, imported.stderr, file: file, line: line)
+    }
+
+    /// Saves profile "wg" for culvert-wireguard with exactly `options`, and A's private key and the
+    /// preshared key as its secrets (SaveProfile).
+    func saveProfile(options: [String: String]) throws {
+        let secrets = ["private-key": privateKeyA, "peer.0.preshared-key": presharedKey]
+        _ = try lab.control.call(
+            "io.culvert.Manager.SaveProfile",
+            [
+                "profile": [
+                    "name": .string("wg"), "extension": .string(Self.extensionIdentifier),
+                    "options": .object(options.mapValues { .string($0) }), "alwaysOn": .bool(false),
+                    "secrets": .object(secrets.mapValues { .string($0) }),
+                ]
+            ], timeoutMilliseconds: TunnelLab.callMilliseconds)
+    }
+
     /// Session "wg"'s log and wireguard-go's, for failure messages.
     var failureLog: String { lab.failureLog + "\nwireguard-go:\n" + wireguardGoLog }
 }

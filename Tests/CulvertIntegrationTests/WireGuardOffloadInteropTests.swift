@@ -24,11 +24,7 @@ final class WireGuardOffloadInteropTests: XCTestCase {
         let tunnel = try TunnelLab(test: self, startPeer: false)
         let lab = try WireGuardLab(lab: tunnel, capabilities: [.tunOffload])
         addTeardownBlock { lab.tearDown() }
-        let file = tunnel.directory.path + "/wg.conf"
-        XCTAssertTrue(
-            FileManager.default.createFile(atPath: file, contents: Data(lab.wgQuickFileA().utf8), attributes: [.posixPermissions: 0o600]))
-        let imported = try lab.culvertctl(["profile", "import", file, "--name", "wg"])
-        XCTAssertEqual(imported.status, 0, imported.stderr)
+        try lab.importProfile()
 
         let reply = try tunnel.connect("wg")
         XCTAssertEqual(reply["session"]?["state"]?.stringValue, "connected", "\(reply)" + lab.failureLog)
