@@ -29,32 +29,14 @@ extension ManagerService {
             switch decidePolicy(identifier, .ask).first {
             case .apply?:
                 logger.info("extension \(identifier): staged upgrade applied at the request of uid \(call.peer.uid)")
-                applyStaged(identifier, actor: actor(call)) { [self] result in
-                    switch result {
-                    case .success(let (info, event)):
-                        replier.reply(
-                            encodedParameters: WireEncoding.encode(
-                                WireEncoding.ExtensionReply(extensionInfo: info, seq: event?.seq ?? events.lastSeq)))
-                    case .failure(let error):
-                        replier.fail(error)
-                    }
-                }
+                applyStaged(identifier, actor: actor(call), completion: extensionReply(replier))
             case .refuse(let refusal)?: replier.fail(policyRefusal(refusal, identifier))
             case .stage?, .drop?, nil: replier.fail(.noUpgradeStaged(identifier: identifier))  // ask yields neither
             }
         case .cancelUpgrade?:
             switch decidePolicy(identifier, .cancel).first {
             case .drop?:
-                dropStaged(identifier, reason: "cancelled", actor: actor(call)) { [self] result in
-                    switch result {
-                    case .success(let (info, event)):
-                        replier.reply(
-                            encodedParameters: WireEncoding.encode(
-                                WireEncoding.ExtensionReply(extensionInfo: info, seq: event?.seq ?? events.lastSeq)))
-                    case .failure(let error):
-                        replier.fail(error)
-                    }
-                }
+                dropStaged(identifier, reason: "cancelled", actor: actor(call), completion: extensionReply(replier))
             case .refuse(let refusal)?: replier.fail(policyRefusal(refusal, identifier))
             case .stage?, .apply?, nil: replier.fail(.noUpgradeStaged(identifier: identifier))  // cancel yields neither
             }
@@ -67,6 +49,20 @@ extension ManagerService {
         switch refusal {
         case .nothingStaged: return .noUpgradeStaged(identifier: identifier)
         case .inProgress: return .upgradeInProgress(identifier: identifier)
+        }
+    }
+
+    /// The completion of UpgradeExtension and CancelUpgrade: the extension as the staging left it, or the error.
+    private func extensionReply(_ replier: VarlinkReplier) -> (StagedResult) -> Void {
+        { [self] result in
+            switch result {
+            case .success(let (info, event)):
+                replier.reply(
+                    encodedParameters: WireEncoding.encode(
+                        WireEncoding.ExtensionReply(extensionInfo: info, seq: event?.seq ?? events.lastSeq)))
+            case .failure(let error):
+                replier.fail(error)
+            }
         }
     }
 

@@ -52,7 +52,7 @@ final class HandoverTests: XCTestCase {
         let log = try h.sessionLog("lab").joined(separator: "\n")
         XCTAssertTrue(log.contains("took over"), log)
 
-        let events = try eventsAfter(h, position)
+        let events = try h.daemon.eventsAfter(position)
         let kinds = events.compactMap { $0["kind"]?.stringValue }
         XCTAssertTrue(kinds.contains("handover_started"), "\(kinds)")
         let completed = try XCTUnwrap(events.first { $0["kind"]?.stringValue == "handover_completed" }, "\(kinds)")
@@ -95,7 +95,7 @@ final class HandoverTests: XCTestCase {
             XCTAssertEqual(error?.parameters["installed"]?.stringValue, "1.0.0 (1)", behaviour)
             XCTAssertLessThan(elapsed, Self.rollbackBound, behaviour)
 
-            let events = try eventsAfter(h, position)
+            let events = try h.daemon.eventsAfter(position)
             let failed = try XCTUnwrap(events.first { $0["kind"]?.stringValue == "upgrade_failed" }, behaviour)
             XCTAssertEqual(failed["reason"]?.stringValue, reason, behaviour)
             XCTAssertEqual(failed["previousVersion"]?.stringValue, "1.0.0 (1)", behaviour)
@@ -136,7 +136,7 @@ final class HandoverTests: XCTestCase {
         let position = try h.control.call("io.culvert.Manager.Ping", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
         XCTAssertEqual(try h.installTestProvider(version: "2.0.0")["result"]?.stringValue, "replaced")
 
-        let events = try eventsAfter(h, position)
+        let events = try h.daemon.eventsAfter(position)
         let transitions = events.filter { $0["kind"]?.stringValue == "session_state" }.map {
             "\($0["previousState"]?.stringValue ?? "?")→\($0["session"]?["state"]?.stringValue ?? "?") \($0["reason"]?.stringValue ?? "")"
         }
@@ -163,7 +163,7 @@ final class HandoverTests: XCTestCase {
         XCTAssertEqual(error?.name, "io.culvert.Manager.UpgradeFailed", String(describing: error))
         XCTAssertEqual(error?.parameters["reason"]?.stringValue, "new_provider_exited")
 
-        let events = try eventsAfter(h, position)
+        let events = try h.daemon.eventsAfter(position)
         let transitions = events.filter { $0["kind"]?.stringValue == "session_state" }.map {
             "\($0["previousState"]?.stringValue ?? "?")→\($0["session"]?["state"]?.stringValue ?? "?")"
         }
@@ -324,22 +324,6 @@ final class HandoverTests: XCTestCase {
             timeoutMilliseconds: TunnelLab.callMilliseconds)
         let data = reply["data"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? Data()
         return String(decoding: data, as: UTF8.self)
-    }
-
-    /// The events after `position` (a Ping reply), replayed by a fresh Watch until it goes quiet.
-    private func eventsAfter(_ h: TunnelLab, _ position: JSONValue) throws -> [JSONValue] {
-        let watcher = try h.daemon.connect()
-        defer { watcher.close() }
-        try watcher.startWatch(since: position["seq"]?.intValue, epoch: position["epoch"]?.stringValue)
-        var events: [JSONValue] = []
-        for _ in 0..<1000 {
-            // try?: a timeout means the stream went quiet.
-            guard let reply = try? watcher.receive(timeoutMilliseconds: 500), reply.error == nil, let event = reply.parameters["event"]
-            else { break }
-            XCTAssertNotEqual(event["kind"]?.stringValue, "snapshot", "the events must be replayed")
-            if event["kind"]?.stringValue != "session_stats" { events.append(event) }
-        }
-        return events
     }
 
     private func waitForExit(_ process: Process, seconds: TimeInterval) throws {

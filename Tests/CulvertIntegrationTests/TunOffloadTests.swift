@@ -75,7 +75,8 @@ final class TunOffloadTests: XCTestCase {
         }
         XCTAssertEqual(error?.name, "io.culvert.Manager.UpgradeFailed", String(describing: error))
         XCTAssertEqual(error?.parameters["reason"]?.stringValue, "new_provider_exited")
-        let started = try XCTUnwrap(try events(h, since: position).first { $0["kind"]?.stringValue == "handover_started" })
+        let started = try XCTUnwrap(
+            try h.daemon.eventsAfter(position, requireReplay: false).first { $0["kind"]?.stringValue == "handover_started" })
         XCTAssertEqual(started["reason"]?.stringValue, "tun_framing_changed")
         let session = try XCTUnwrap(try h.session("lab"))
         XCTAssertEqual(session["state"]?.stringValue, "connected")
@@ -106,7 +107,8 @@ final class TunOffloadTests: XCTestCase {
         let bundle = try h.providerBundle(version: "2.0.0")
         _ = try control.call(
             "io.culvert.Manager.InstallExtension", ["path": .string(bundle)], timeoutMilliseconds: TunnelLab.sessionCallMilliseconds)
-        let completed = try XCTUnwrap(try events(h, since: position).first { $0["kind"]?.stringValue == "handover_completed" })
+        let completed = try XCTUnwrap(
+            try h.daemon.eventsAfter(position, requireReplay: false).first { $0["kind"]?.stringValue == "handover_completed" })
         XCTAssertEqual(completed["reason"]?.stringValue, "tun_framing_changed")
         XCTAssertEqual(try tunFlags(h, interface) & Self.virtioHeaderFlag, 0)
         let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
@@ -136,7 +138,8 @@ final class TunOffloadTests: XCTestCase {
         let (sent, received) = HandoverTests.pingCounts(output)
         XCTAssertEqual(sent, 80, output)
         XCTAssertEqual(sent - received, 0, "pings lost across the offloading handover:\n\(output)")
-        let completed = try XCTUnwrap(try events(h, since: position).first { $0["kind"]?.stringValue == "handover_completed" })
+        let completed = try XCTUnwrap(
+            try h.daemon.eventsAfter(position, requireReplay: false).first { $0["kind"]?.stringValue == "handover_completed" })
         XCTAssertEqual(completed["reason"]?.stringValue, "handover")
         XCTAssertEqual(try h.session("lab")?["interface"]?.stringValue, interface, "the same TUN")
         XCTAssertEqual(try tunFlags(h, interface) & Self.virtioHeaderFlag, Self.virtioHeaderFlag)
@@ -149,7 +152,7 @@ final class TunOffloadTests: XCTestCase {
     private func assertRestartedOnNewTun(
         _ h: TunnelLab, since position: JSONValue, version: String, interface: String, framing: Int, line: UInt = #line
     ) throws {
-        let events = try events(h, since: position)
+        let events = try h.daemon.eventsAfter(position, requireReplay: false)
         for kind in ["handover_started", "handover_completed"] {
             let event = try XCTUnwrap(events.first { $0["kind"]?.stringValue == kind }, "\(kind) in \(events)", line: line)
             XCTAssertEqual(event["reason"]?.stringValue, "tun_framing_changed", kind, line: line)
@@ -179,20 +182,5 @@ final class TunOffloadTests: XCTestCase {
         let status = try control.call("io.culvert.Manager.GetStatus", [:], timeoutMilliseconds: TunnelLab.callMilliseconds)
         guard case .array(let sessions)? = status["status"]?["sessions"] else { return nil }
         return sessions.first { $0["profile"]?.stringValue == name }
-    }
-
-    /// The events after `position` (a Ping reply), replayed by a fresh Watch until it goes quiet.
-    private func events(_ h: TunnelLab, since position: JSONValue) throws -> [JSONValue] {
-        let watcher = try h.daemon.connect()
-        defer { watcher.close() }
-        try watcher.startWatch(since: position["seq"]?.intValue, epoch: position["epoch"]?.stringValue)
-        var events: [JSONValue] = []
-        for _ in 0..<1000 {
-            // try?: a timeout means the stream went quiet.
-            guard let reply = try? watcher.receive(timeoutMilliseconds: 500), reply.error == nil, let event = reply.parameters["event"]
-            else { break }
-            if event["kind"]?.stringValue != "session_stats" { events.append(event) }
-        }
-        return events
     }
 }

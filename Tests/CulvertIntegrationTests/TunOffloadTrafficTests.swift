@@ -12,15 +12,12 @@ import XCTest
 final class TunOffloadTrafficTests: XCTestCase {
     /// IFF_VNET_HDR in tun_flags.
     static let virtioHeaderFlag = 0x4000
-    static let iperfSeconds = 2
-    /// TCP must move at least this much in `iperfSeconds` (the debug build does hundreds of Mbit/s).
+    /// TCP must move at least this much in `TunnelLab.iperfSeconds` (the debug build does hundreds of Mbit/s).
     static let minimumTCPBytes = 1_000_000
     /// The UDP stream's rate: bounded, well below what the debug-built path carries.
     static let udpRate = "50M"
     /// UDP loss allowed (percent): a short burst lost to scheduling on a loaded 2-core machine, not a broken path.
     static let maximumUDPLossPercent = 5.0
-    /// How long the one-shot iperf3 server may take to listen.
-    static let serverListenDeadline: TimeInterval = 10
 
     func testOffloadedTunnelCarriesTCPBothWaysAndUDPAndDisconnectRestoresEverything() throws {
         let h = try TunnelLab(peerOptions: .offloading)
@@ -40,19 +37,19 @@ final class TunOffloadTrafficTests: XCTestCase {
         let ping = try h.inA(["ping", "-c", "3", "-i", "0.2", "-W", "2", TunnelLab.behindPeer])
         XCTAssertEqual(ping.status, 0, ping.output + ping.error)
 
-        let forward = try iperf(h, [])
-        XCTAssertGreaterThan(bytes(forward, "sum_received"), Self.minimumTCPBytes, "TCP A → B: \(forward.suffix(1500))")
-        let reverse = try iperf(h, ["-R"])
-        XCTAssertGreaterThan(bytes(reverse, "sum_received"), Self.minimumTCPBytes, "TCP B → A: \(reverse.suffix(1500))")
-        let udp = try iperf(h, ["-u", "-b", Self.udpRate, "-l", "1200"])
-        let sum = try XCTUnwrap(end(udp)?["sum"] as? [String: Any], udp.suffix(1500).description)
+        let forward = try h.iperf(to: TunnelLab.behindPeer, [])
+        XCTAssertGreaterThan(IperfJSON.bytes(forward, "sum_received"), Self.minimumTCPBytes, "TCP A → B: \(forward.suffix(1500))")
+        let reverse = try h.iperf(to: TunnelLab.behindPeer, ["-R"])
+        XCTAssertGreaterThan(IperfJSON.bytes(reverse, "sum_received"), Self.minimumTCPBytes, "TCP B → A: \(reverse.suffix(1500))")
+        let udp = try h.iperf(to: TunnelLab.behindPeer, ["-u", "-b", Self.udpRate, "-l", "1200"])
+        let sum = try XCTUnwrap(IperfJSON.end(udp)?["sum"] as? [String: Any], udp.suffix(1500).description)
         let sent = (sum["packets"] as? NSNumber)?.intValue ?? 0
         let lost = (sum["lost_packets"] as? NSNumber)?.intValue ?? -1
         let lossPercent = (sum["lost_percent"] as? NSNumber)?.doubleValue ?? 100
         XCTAssertGreaterThan(sent, 1_000, "UDP datagrams sent: \(udp.suffix(1500))")
         XCTAssertGreaterThanOrEqual(lost, 0, udp.suffix(1500).description)
         XCTAssertLessThan(lossPercent, Self.maximumUDPLossPercent, "UDP loss through the offloaded tunnel: \(udp.suffix(1500))")
-        XCTAssertGreaterThan(bytes(udp, "sum_received"), 1_000_000, "UDP bytes that arrived: \(udp.suffix(1500))")
+        XCTAssertGreaterThan(IperfJSON.bytes(udp, "sum_received"), 1_000_000, "UDP bytes that arrived: \(udp.suffix(1500))")
 
         // The provider's relay ran the offloaded path: the session's counters saw the traffic.
         let counted = try h.waitForSession("lab") { ($0["counters"]?["txBytes"]?.intValue ?? 0) > Int64(Self.minimumTCPBytes) }
@@ -61,38 +58,5 @@ final class TunOffloadTrafficTests: XCTestCase {
         let down = try h.disconnect("lab")
         XCTAssertEqual(down["session"]?["state"]?.stringValue, "disconnected")
         try h.assertNetworkState(equals: before, "after Disconnect of the offloading session:")
-    }
-
-    // MARK: helpers
-
-    /// `iperf3 -c 10.99.0.1 -t iperfSeconds -J` plus `extra` from A against a one-shot server in B; its JSON.
-    private func iperf(_ h: TunnelLab, _ extra: [String]) throws -> String {
-        let log = h.directory.path + "/iperf-server.log"
-        let server = try h.namespaces.spawn(
-            in: h.namespaces.b, ["iperf3", "-s", "-1", "--forceflush", "-B", TunnelLab.behindPeer], output: log)
-        defer {
-            if server.isRunning {
-                server.terminate()
-                server.waitUntilExit()
-            }
-        }
-        let deadline = Date().addingTimeInterval(Self.serverListenDeadline)
-        while Date() < deadline {
-            // try?: not written yet; retry.
-            if let text = try? String(contentsOfFile: log, encoding: .utf8), text.contains("listening") { break }
-            usleep(20_000)
-        }
-        let run = try h.inA(["iperf3", "-c", TunnelLab.behindPeer, "-t", String(Self.iperfSeconds), "-J"] + extra, timeout: 40)
-        XCTAssertEqual(run.status, 0, "iperf3 \(extra): \(run.output.suffix(1500)) \(run.error)")
-        return run.output
-    }
-
-    private func end(_ json: String) -> [String: Any]? {
-        // try?: unparsable output fails the caller's assertions.
-        ((try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any])?["end"] as? [String: Any]
-    }
-
-    private func bytes(_ json: String, _ key: String) -> Int {
-        ((end(json)?[key] as? [String: Any])?["bytes"] as? NSNumber)?.intValue ?? 0
     }
 }

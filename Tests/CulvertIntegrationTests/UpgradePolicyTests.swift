@@ -93,7 +93,7 @@ final class UpgradePolicyTests: XCTestCase {
         XCTAssertEqual(cancelled["extension"]?["version"]?.stringValue, "1.0.0")
         XCTAssertNil(cancelled["extension"]?["staged"])
         XCTAssertEqual(try kinds(h, position), ["upgrade_pending", "upgrade_pending", "upgrade_cancelled"])
-        let events = try eventsAfter(h.daemon, position)
+        let events = try h.daemon.eventsAfter(position)
         XCTAssertEqual(events.last?["previousVersion"]?.stringValue, "3.0.0 (1)", "the dropped version")
         XCTAssertEqual(events.last?["reason"]?.stringValue, "cancelled")
         XCTAssertEqual(try h.session("lab")?["pid"]?.intValue, pid)
@@ -124,7 +124,7 @@ final class UpgradePolicyTests: XCTestCase {
         XCTAssertEqual(reply["session"]?["extensionVersion"]?.stringValue, "2.0.0")
         XCTAssertTrue(try message(h.control, "version").hasPrefix("version=2.0.0"))
         XCTAssertEqual(try entry(h.control)["state"]?.stringValue, "enabled")
-        let events = try eventsAfter(h.daemon, position)
+        let events = try h.daemon.eventsAfter(position)
         let replaced = try XCTUnwrap(events.first { $0["kind"]?.stringValue == "extension_replaced" })
         XCTAssertEqual(replaced["extension"]?["version"]?.stringValue, "2.0.0")
         let order = events.compactMap { event -> String? in
@@ -224,7 +224,7 @@ final class UpgradePolicyTests: XCTestCase {
         XCTAssertEqual(listed["version"]?.stringValue, "1.0.0")
         XCTAssertNil(listed["staged"], "a version that failed is not tried again by itself")
         XCTAssertEqual(try message(h.control, "version"), "version=1.0.0 pid=\(pid)")
-        let events = try eventsAfter(h.daemon, position)
+        let events = try h.daemon.eventsAfter(position)
         XCTAssertEqual(
             events.compactMap { $0["kind"]?.stringValue }, ["upgrade_pending", "handover_started", "upgrade_failed", "upgrade_cancelled"])
         XCTAssertEqual(events.last?["reason"]?.stringValue, "upgrade_failed")
@@ -296,23 +296,7 @@ final class UpgradePolicyTests: XCTestCase {
 
     /// The kinds of the events after `position`, without session_stats.
     private func kinds(_ h: TunnelLab, _ position: JSONValue) throws -> [String] {
-        try eventsAfter(h.daemon, position).compactMap { $0["kind"]?.stringValue }
-    }
-
-    /// The events after `position` (a Ping reply), replayed by a fresh Watch until it goes quiet.
-    private func eventsAfter(_ daemon: DaemonProcess, _ position: JSONValue) throws -> [JSONValue] {
-        let watcher = try daemon.connect()
-        defer { watcher.close() }
-        try watcher.startWatch(since: position["seq"]?.intValue, epoch: position["epoch"]?.stringValue)
-        var events: [JSONValue] = []
-        for _ in 0..<1000 {
-            // try?: a timeout means the stream went quiet.
-            guard let reply = try? watcher.receive(timeoutMilliseconds: 500), reply.error == nil, let event = reply.parameters["event"]
-            else { break }
-            XCTAssertNotEqual(event["kind"]?.stringValue, "snapshot", "the events must be replayed")
-            if event["kind"]?.stringValue != "session_stats" { events.append(event) }
-        }
-        return events
+        try h.daemon.eventsAfter(position).compactMap { $0["kind"]?.stringValue }
     }
 
     /// The first event of `kind` after `position`, waiting for it on a Watch (bounded by `switchBound`).

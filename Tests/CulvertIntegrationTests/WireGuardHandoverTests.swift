@@ -24,15 +24,11 @@ final class WireGuardHandoverTests: XCTestCase {
         let tunnel = try TunnelLab(test: self, startPeer: false)
         let lab = try WireGuardLab(lab: tunnel, capabilities: [.handover])
         addTeardownBlock { lab.tearDown() }
-        let file = tunnel.directory.path + "/wg.conf"
-        XCTAssertTrue(
-            FileManager.default.createFile(atPath: file, contents: Data(lab.wgQuickFileA().utf8), attributes: [.posixPermissions: 0o600]))
-        let imported = try culvertctl(lab, ["profile", "import", file, "--name", "wg"])
-        XCTAssertEqual(imported.status, 0, imported.stderr)
+        try lab.importProfile()
         let reply = try lab.lab.connect("wg")
         XCTAssertEqual(try lab.lab.session("wg")?["state"]?.stringValue, "connected", "Connect: \(reply)")
         let first = try lab.lab.inA(["ping", "-c", "2", "-W", "5", WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(first.status, 0, first.output + first.error + log(lab))
+        XCTAssertEqual(first.status, 0, first.output + first.error + lab.failureLog)
         XCTAssertGreaterThan(try lab.latestHandshakeInB(), 0, "the one handshake")
         return lab
     }
@@ -60,8 +56,8 @@ final class WireGuardHandoverTests: XCTestCase {
         let rtt = text.split(separator: "\n").first { $0.hasPrefix("rtt") } ?? "no rtt line"
         print("WireGuardHandoverTests \(name): step \(String(format: "%.2f", took)) s, pings \(sent) sent \(received) received, \(rtt)")
         XCTAssertEqual(sent, Self.floodCount, text)
-        XCTAssertEqual(sent - received, 0, "pings lost across \(name):\n\(text)" + log(lab))
-        XCTAssertEqual(try lab.latestHandshakeInB(), handshake, "B saw a new handshake across \(name)" + log(lab))
+        XCTAssertEqual(sent - received, 0, "pings lost across \(name):\n\(text)" + lab.failureLog)
+        XCTAssertEqual(try lab.latestHandshakeInB(), handshake, "B saw a new handshake across \(name)" + lab.failureLog)
     }
 
     func testLiveUpgradeHandsTheSessionsOver() throws {
@@ -78,10 +74,10 @@ final class WireGuardHandoverTests: XCTestCase {
         XCTAssertNotEqual(session["pid"]?.intValue, oldPID, "a new provider process")
         let text = try lab.lab.sessionLog("wg").joined(separator: "\n")
         XCTAssertTrue(text.contains("took over by handover"), text)
-        let events = try eventsAfter(lab, position)
+        let events = try lab.lab.daemon.eventsAfter(position, keepingStats: true, requireReplay: false)
         let completed = events.first { $0["kind"]?.stringValue == "handover_completed" }
         XCTAssertEqual(completed?["reason"]?.stringValue, "handover", "\(events.compactMap { $0["kind"]?.stringValue })")
-        let peer = (try status(lab)["peers"] as? [[String: Any]])?.first ?? [:]
+        let peer = (try lab.providerStatus()["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(peer["handshakesInitiated"] as? Int, 1, "the statistics came across; no handshake since")
         try assertNoSecrets(lab, text)
     }
@@ -96,7 +92,7 @@ final class WireGuardHandoverTests: XCTestCase {
         let file = lab.lab.directory.path + "/wg-other-key.conf"
         let text = lab.wgQuickFileA().replacingOccurrences(of: lab.privateKeyA, with: otherKey)
         XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
-        let replaced = try culvertctl(lab, ["profile", "import", file, "--name", "wg", "--replace"])
+        let replaced = try lab.culvertctl(["profile", "import", file, "--name", "wg", "--replace"])
         XCTAssertEqual(replaced.status, 0, replaced.stderr)
         try flood(lab, "failed import") {
             let error = TunnelLab.remoteError { try lab.installBundle(version: "2.0.0", capabilities: [.handover]) }
@@ -146,41 +142,9 @@ final class WireGuardHandoverTests: XCTestCase {
 
     // MARK: helpers
 
-    private func status(_ lab: WireGuardLab) throws -> [String: Any] {
-        let reply = try culvertctl(lab, ["message", "wg", "status"])
-        XCTAssertEqual(reply.status, 0, reply.stderr)
-        return (try JSONSerialization.jsonObject(with: Data(reply.stdout.utf8)) as? [String: Any]) ?? [:]
-    }
-
     /// Neither the session log nor the status holds the interface's private key or the preshared key.
     private func assertNoSecrets(_ lab: WireGuardLab, _ text: String) throws {
-        let all = text + String(describing: try status(lab)) + lab.lab.daemon.log
+        let all = text + String(describing: try lab.providerStatus()) + lab.lab.daemon.log
         for secret in [lab.privateKeyA, lab.presharedKey] { XCTAssertFalse(all.contains(secret), "a key leaked") }
-    }
-
-    /// The events after `position` (a Ping reply), replayed by a fresh Watch until it goes quiet.
-    private func eventsAfter(_ lab: WireGuardLab, _ position: JSONValue) throws -> [JSONValue] {
-        let watcher = try lab.lab.daemon.connect()
-        defer { watcher.close() }
-        try watcher.startWatch(since: position["seq"]?.intValue, epoch: position["epoch"]?.stringValue)
-        var events: [JSONValue] = []
-        for _ in 0..<1000 {
-            // try?: a timeout means the stream went quiet.
-            guard let reply = try? watcher.receive(timeoutMilliseconds: 500), reply.error == nil, let event = reply.parameters["event"]
-            else { break }
-            events.append(event)
-        }
-        return events
-    }
-
-    private func log(_ lab: WireGuardLab) -> String {
-        // try?: only for failure messages (after a daemon crash the lab's control connection is gone).
-        "\nsession log:\n" + ((try? lab.lab.sessionLog("wg").joined(separator: "\n")) ?? "?") + "\nwireguard-go:\n" + lab.wireguardGoLog
-    }
-
-    private func culvertctl(_ lab: WireGuardLab, _ arguments: [String]) throws -> CommandResult {
-        let command = try BackgroundCommand([Products.path(of: "culvertctl"), "--socket", lab.lab.daemon.socketPath] + arguments)
-        defer { command.kill() }
-        return try command.wait()
     }
 }

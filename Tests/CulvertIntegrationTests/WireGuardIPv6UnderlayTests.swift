@@ -29,24 +29,15 @@ final class WireGuardIPv6UnderlayTests: XCTestCase {
             "peer.0.public-key": lab.publicKeyB, "peer.0.endpoint": "[\(Self.underlayB)]:\(WireGuardLab.portB)",
             "peer.0.allowed-ips": "\(WireGuardLab.tunnelAddressB)/32,\(WireGuardLab.tunnelAddress6B)/128",
         ]
-        let secrets = ["private-key": lab.privateKeyA, "peer.0.preshared-key": lab.presharedKey]
-        _ = try tunnel.control.call(
-            "io.culvert.Manager.SaveProfile",
-            [
-                "profile": [
-                    "name": .string("wg"), "extension": .string(WireGuardLab.extensionIdentifier),
-                    "options": .object(options.mapValues { .string($0) }), "alwaysOn": .bool(false),
-                    "secrets": .object(secrets.mapValues { .string($0) }),
-                ]
-            ], timeoutMilliseconds: TunnelLab.callMilliseconds)
+        try lab.saveProfile(options: options)
         let reply = try tunnel.connect("wg")
-        XCTAssertEqual(try tunnel.session("wg")?["state"]?.stringValue, "connected", "\(reply)" + log(tunnel))
+        XCTAssertEqual(try tunnel.session("wg")?["state"]?.stringValue, "connected", "\(reply)" + tunnel.failureLog)
 
         // B initiates: its initiation reaches A over IPv6, and A answers to where it came from.
         XCTAssertEqual(try lab.latestHandshakeInB(), 0)
         let back = try tunnel.inB(["ping", "-c", "3", "-W", "5", WireGuardLab.tunnelAddressA])
-        XCTAssertEqual(back.status, 0, back.output + back.error + log(tunnel) + lab.wireguardGoLog)
-        let answered = (try statusOf(tunnel)["peers"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(back.status, 0, back.output + back.error + tunnel.failureLog + lab.wireguardGoLog)
+        let answered = (try tunnel.providerStatus()["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(answered["endpoint"] as? String, Self.statusEndpointB)
         XCTAssertEqual(answered["handshakesInitiated"] as? Int, 0, "B initiated: \(answered)")
         XCTAssertGreaterThan(answered["latestHandshake"] as? Int ?? 0, 0, "\(answered)")
@@ -57,28 +48,15 @@ final class WireGuardIPv6UnderlayTests: XCTestCase {
         try tunnel.disconnect("wg")
         try tunnel.connect("wg")
         let ping = try tunnel.inA(["ping", "-c", "3", "-W", "5", WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(ping.status, 0, ping.output + ping.error + log(tunnel) + lab.wireguardGoLog)
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error + tunnel.failureLog + lab.wireguardGoLog)
         let ping6 = try tunnel.inA(["ping", "-6", "-c", "2", "-W", "5", WireGuardLab.tunnelAddress6B])
-        XCTAssertEqual(ping6.status, 0, ping6.output + ping6.error + log(tunnel))
+        XCTAssertEqual(ping6.status, 0, ping6.output + ping6.error + tunnel.failureLog)
         // 1392 + 8 + 20 = 1420, the tunnel MTU, unfragmented; its datagram (+ 32 + 8 + 40) fits the 1500-byte IPv6 underlay.
         let full = try tunnel.inA(["ping", "-c", "2", "-M", "do", "-s", "1392", "-W", "5", WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(full.status, 0, full.output + full.error + log(tunnel))
-        let peer = (try statusOf(tunnel)["peers"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(full.status, 0, full.output + full.error + tunnel.failureLog)
+        let peer = (try tunnel.providerStatus()["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(peer["endpoint"] as? String, Self.statusEndpointB)
         XCTAssertEqual(peer["handshakesInitiated"] as? Int, 1, "A initiated: \(peer)")
         XCTAssertGreaterThanOrEqual(peer["transferRx"] as? Int ?? 0, 2 * 1452, "\(peer)")
-    }
-
-    private func statusOf(_ tunnel: TunnelLab) throws -> [String: Any] {
-        let reply = try tunnel.control.call(
-            "io.culvert.Manager.SendProviderMessage",
-            ["profile": .string("wg"), "data": .string(Data("status".utf8).base64EncodedString())],
-            timeoutMilliseconds: TunnelLab.callMilliseconds)
-        let data = Data(base64Encoded: reply["data"]?.stringValue ?? "") ?? Data()
-        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
-    }
-
-    private func log(_ tunnel: TunnelLab) -> String {
-        "\nsession log:\n" + ((try? tunnel.sessionLog("wg").joined(separator: "\n")) ?? "?")  // try?: only for failure messages
     }
 }

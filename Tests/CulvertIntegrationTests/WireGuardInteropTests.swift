@@ -17,20 +17,14 @@ final class WireGuardInteropTests: XCTestCase {
         let tunnel = try TunnelLab(test: self, startPeer: false)
         let lab = try WireGuardLab(lab: tunnel)
         addTeardownBlock { lab.tearDown() }
-        let file = tunnel.directory.path + "/wg.conf"
-        XCTAssertTrue(
-            FileManager.default.createFile(
-                atPath: file, contents: Data(lab.wgQuickFileA(persistentKeepalive: persistentKeepalive, allowedIPs: allowedIPs).utf8),
-                attributes: [.posixPermissions: 0o600]))
-        let imported = try culvertctl(lab, ["profile", "import", file, "--name", "wg"])
-        XCTAssertEqual(imported.status, 0, imported.stderr)
+        try lab.importProfile(lab.wgQuickFileA(persistentKeepalive: persistentKeepalive, allowedIPs: allowedIPs))
         return lab
     }
 
     private func connect(_ lab: WireGuardLab) throws {
         let reply = try lab.lab.connect("wg")
         let state = try lab.lab.session("wg")?["state"]?.stringValue
-        XCTAssertEqual(state, "connected", "Connect: \(reply)" + log(lab))
+        XCTAssertEqual(state, "connected", "Connect: \(reply)" + lab.failureLog)
     }
 
     func testPingBothWaysAndFullMTUThroughWireguardGo() throws {
@@ -39,18 +33,18 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertEqual(try lab.latestHandshakeInB(), 0, "no handshake before any traffic")
 
         let ping = try lab.lab.inA(["ping", "-c", "3", "-W", Self.pingWait, WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(ping.status, 0, ping.output + ping.error + log(lab))
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error + lab.failureLog)
         XCTAssertGreaterThan(try lab.latestHandshakeInB(), 0, "wireguard-go saw a handshake")
         let before = try lab.transferInB()
         XCTAssertGreaterThan(before.received, 0)
         XCTAssertGreaterThan(before.sent, 0)
 
         let back = try lab.lab.inB(["ping", "-c", "3", "-W", Self.pingWait, WireGuardLab.tunnelAddressA])
-        XCTAssertEqual(back.status, 0, back.output + back.error + log(lab))
+        XCTAssertEqual(back.status, 0, back.output + back.error + lab.failureLog)
 
         // 1392 + 8 (ICMP) + 20 (IPv4) = 1420, the tunnel MTU, not fragmented.
         let full = try lab.lab.inA(["ping", "-c", "3", "-M", "do", "-s", "1392", "-W", Self.pingWait, WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(full.status, 0, full.output + full.error + log(lab))
+        XCTAssertEqual(full.status, 0, full.output + full.error + lab.failureLog)
         let after = try lab.transferInB()
         // Three 1420-byte requests in, three replies out, each a 1452-byte transport message at least.
         XCTAssertGreaterThanOrEqual(after.received - before.received, 3 * 1452)
@@ -58,7 +52,7 @@ final class WireGuardInteropTests: XCTestCase {
         let tooBig = try lab.lab.inA(["ping", "-c", "1", "-M", "do", "-s", "1393", "-W", "1", WireGuardLab.tunnelAddressB])
         XCTAssertNotEqual(tooBig.status, 0, "a packet over the tunnel MTU with DF set must not pass")
 
-        let status = try statusOf(lab)
+        let status = try lab.providerStatus()
         let peers = status["peers"] as? [[String: Any]] ?? []
         XCTAssertEqual(status["publicKey"] as? String, lab.publicKeyA)
         XCTAssertEqual(status["listenPort"] as? Int, WireGuardLab.portA)
@@ -91,18 +85,18 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertEqual(try lab.latestHandshakeInB(), 0, "A sends nothing on its own without a persistent keepalive")
 
         let ping = try lab.lab.inB(["ping", "-c", "3", "-W", Self.pingWait, WireGuardLab.tunnelAddressA])
-        XCTAssertEqual(ping.status, 0, ping.output + ping.error + log(lab))
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error + lab.failureLog)
         XCTAssertGreaterThan(try lab.latestHandshakeInB(), 0)
         let transfer = try lab.transferInB()
         XCTAssertGreaterThan(transfer.received, 0)
         XCTAssertGreaterThan(transfer.sent, 0)
 
-        let peer = (try statusOf(lab)["peers"] as? [[String: Any]])?.first ?? [:]
+        let peer = (try lab.providerStatus()["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(peer["handshakesInitiated"] as? Int, 0, "B initiated; A only answered")
         XCTAssertGreaterThan(peer["latestHandshake"] as? Int ?? 0, 0)
         // And the session B made carries A's traffic too.
         let back = try lab.lab.inA(["ping", "-c", "2", "-W", Self.pingWait, WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(back.status, 0, back.output + back.error + log(lab))
+        XCTAssertEqual(back.status, 0, back.output + back.error + lab.failureLog)
         try assertNoSecrets(lab)
     }
 
@@ -110,12 +104,12 @@ final class WireGuardInteropTests: XCTestCase {
         let lab = try makeLab()
         try connect(lab)
         let ping = try lab.lab.inA(["ping", "-6", "-c", "3", "-W", Self.pingWait, WireGuardLab.tunnelAddress6B])
-        XCTAssertEqual(ping.status, 0, ping.output + ping.error + log(lab))
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error + lab.failureLog)
         let back = try lab.lab.inB(["ping", "-6", "-c", "3", "-W", Self.pingWait, WireGuardLab.tunnelAddress6A])
-        XCTAssertEqual(back.status, 0, back.output + back.error + log(lab))
+        XCTAssertEqual(back.status, 0, back.output + back.error + lab.failureLog)
         // 1372 + 8 (ICMPv6) + 40 (IPv6) = 1420.
         let full = try lab.lab.inA(["ping", "-6", "-c", "2", "-M", "do", "-s", "1372", "-W", Self.pingWait, WireGuardLab.tunnelAddress6B])
-        XCTAssertEqual(full.status, 0, full.output + full.error + log(lab))
+        XCTAssertEqual(full.status, 0, full.output + full.error + lab.failureLog)
     }
 
     func testFullTunnelKeepsTheUnderlayOutside() throws {
@@ -127,9 +121,9 @@ final class WireGuardInteropTests: XCTestCase {
         XCTAssertEqual(route.status, 0, "A has a route only through the tunnel's default: \(route.error)")
         XCTAssertFalse(route.output.contains("veth-a"), "everything goes through the tunnel: \(route.output)")
         let ping = try lab.lab.inA(["ping", "-c", "3", "-W", Self.pingWait, TunnelLab.behindPeer])
-        XCTAssertEqual(ping.status, 0, ping.output + ping.error + log(lab))
+        XCTAssertEqual(ping.status, 0, ping.output + ping.error + lab.failureLog)
         XCTAssertGreaterThan(try lab.latestHandshakeInB(), 0)
-        let peer = (try statusOf(lab)["peers"] as? [[String: Any]])?.first ?? [:]
+        let peer = (try lab.providerStatus()["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(
             peer["endpoint"] as? String, "\(NetworkNamespacePair.addressB):\(WireGuardLab.portB)", "the protected socket stayed on the veth"
         )
@@ -141,14 +135,14 @@ final class WireGuardInteropTests: XCTestCase {
         let lab = try makeLab(allowedIPs: "10.66.0.0/24, fd66::/64")
         try connect(lab)
         let first = try lab.lab.inA(["ping", "-c", "2", "-W", Self.pingWait, WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(first.status, 0, first.output + first.error + log(lab))
+        XCTAssertEqual(first.status, 0, first.output + first.error + lab.failureLog)
         try lab.lab.disconnect("wg")
         XCTAssertEqual(try lab.lab.session("wg")?["state"]?.stringValue ?? "disconnected", "disconnected")
         try connect(lab)
         // A new provider process: new keys in flight, wireguard-go still holds the old session and must accept the new one.
         let second = try lab.lab.inA(["ping", "-c", "2", "-W", Self.pingWait, WireGuardLab.tunnelAddressB])
-        XCTAssertEqual(second.status, 0, second.output + second.error + log(lab))
-        let peer = (try statusOf(lab)["peers"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(second.status, 0, second.output + second.error + lab.failureLog)
+        let peer = (try lab.providerStatus()["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(peer["handshakesInitiated"] as? Int, 1, "the new process initiated its own handshake")
     }
 
@@ -161,8 +155,8 @@ final class WireGuardInteropTests: XCTestCase {
             handshake = try lab.latestHandshakeInB()
             if handshake == 0 { usleep(100_000) }
         }
-        XCTAssertGreaterThan(handshake, 0, log(lab))
-        let peer = (try statusOf(lab)["peers"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertGreaterThan(handshake, 0, lab.failureLog)
+        let peer = (try lab.providerStatus()["peers"] as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(peer["persistentKeepalive"] as? Int, 1)
     }
 
@@ -201,30 +195,11 @@ final class WireGuardInteropTests: XCTestCase {
 
     // MARK: helpers
 
-    private func statusOf(_ lab: WireGuardLab) throws -> [String: Any] {
-        let reply = try culvertctl(lab, ["message", "wg", "status"])
-        XCTAssertEqual(reply.status, 0, reply.stderr)
-        let object = try JSONSerialization.jsonObject(with: Data(reply.stdout.utf8)) as? [String: Any]
-        XCTAssertNotNil(object, reply.stdout)
-        return object ?? [:]
-    }
-
     /// Neither the session log nor the status answer holds a private or preshared key.
     private func assertNoSecrets(_ lab: WireGuardLab) throws {
-        let text = try lab.lab.sessionLog("wg").joined(separator: "\n") + String(describing: try statusOf(lab))
+        let text = try lab.lab.sessionLog("wg").joined(separator: "\n") + String(describing: try lab.providerStatus())
         for secret in [lab.privateKeyA, lab.privateKeyB, lab.presharedKey] { XCTAssertFalse(text.contains(secret), "a key leaked") }
-        let profile = try culvertctl(lab, ["profile", "show", "wg"])
+        let profile = try lab.culvertctl(["profile", "show", "wg"])
         for secret in [lab.privateKeyA, lab.presharedKey] { XCTAssertFalse(profile.stdout.contains(secret), "profile show leaked a key") }
-    }
-
-    private func log(_ lab: WireGuardLab) -> String {
-        // try?: only for failure messages.
-        "\nsession log:\n" + ((try? lab.lab.sessionLog("wg").joined(separator: "\n")) ?? "?") + "\nwireguard-go:\n" + lab.wireguardGoLog
-    }
-
-    private func culvertctl(_ lab: WireGuardLab, _ arguments: [String]) throws -> CommandResult {
-        let command = try BackgroundCommand([Products.path(of: "culvertctl"), "--socket", lab.lab.daemon.socketPath] + arguments)
-        defer { command.kill() }
-        return try command.wait()
     }
 }

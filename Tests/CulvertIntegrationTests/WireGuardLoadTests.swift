@@ -115,52 +115,10 @@ final class WireGuardLoadTests: XCTestCase {
     /// Starts the flooder in B's namespace toward A's port, with a valid mac1 for A's key;
     /// `rate` 0: as fast as it can.
     private func flood(_ pair: WireGuardCulvertPair, seconds: Int, lead: Int, rate: Int) throws -> BackgroundCommand {
-        try BackgroundCommand(
-            [
-                NetworkNamespacePair.ipCommand, "netns", "exec", pair.lab.namespaces.b, "python3", "-c", Self.flooder, pair.publicKeyA,
-                WireGuardCulvertPair.underlayAddress(.a), String(WireGuardCulvertPair.portA), String(seconds), String(Self.floodMaximum),
-                String(lead), String(rate),
-            ])
+        try HandshakeFlooder.start(
+            in: pair.lab.namespaces.b, publicKey: pair.publicKeyA, host: WireGuardCulvertPair.underlayAddress(.a),
+            port: WireGuardCulvertPair.portA, seconds: seconds, maximum: Self.floodMaximum, lead: lead, rate: rate)
     }
-
-    /// WireGuardCookieTests' flooder with a rate: bursts of 64 initiations of random content with
-    /// a correct mac1 and no mac2, paced to `rate` a second when it is not 0. Prints "deep" after
-    /// `lead` datagrams and "sent N" at the end; bounded by seconds and count.
-    static let flooder = #"""
-        import base64, hashlib, os, socket, sys, time
-        key, host, port, seconds, maximum, lead, rate = base64.b64decode(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-        mac1_key = hashlib.blake2s(b"mac1----" + key).digest()
-        messages = []
-        for _ in range(64):
-            body = b"\x01\x00\x00\x00" + os.urandom(112)
-            messages.append(body + hashlib.blake2s(body, digest_size=16, key=mac1_key).digest() + bytes(16))
-        out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        out.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        out.connect((host, port))
-        send = out.send
-        start = time.monotonic()
-        end = start + seconds
-        sent = 0
-        announced = False
-        while sent < maximum:
-            for message in messages:
-                try:
-                    send(message)
-                except OSError:
-                    pass
-            sent += len(messages)
-            if not announced and sent >= lead:
-                announced = True
-                print("deep", flush=True)
-            now = time.monotonic()
-            if now >= end:
-                break
-            if rate > 0:
-                pause = start + sent / rate - now
-                if pause > 0:
-                    time.sleep(pause)
-        print("sent", sent, flush=True)
-        """#
 
     /// Polls `side`'s whole status until `predicate` holds (bounded); returns the last one read.
     private func waitForStatus(

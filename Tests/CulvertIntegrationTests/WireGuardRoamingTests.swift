@@ -85,37 +85,20 @@ final class WireGuardRoamingTests: XCTestCase {
     /// transport messages (type 4, carrying data) to A, send the same bytes to A from its own
     /// address, then a forged initiation (type 1, random bytes: bad mac1) and a forged transport
     /// message (random receiver index). Prints "replayed N"; exits 1 if it captured nothing.
-    static let attacker = #"""
-        import os, socket, struct, sys, time
+    static let attacker = TransportSniffer.script(
+        #"""
+        import os, sys
         iface, b, a, port, mine, myport, seconds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), float(sys.argv[7])
-        sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-        sniff.bind((iface, 0))
-        sniff.settimeout(0.2)
         out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         out.bind((mine, myport))
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                frame = sniff.recv(65535)
-            except socket.timeout:
-                continue
-            ip = frame[14:]
-            if frame[12:14] != b"\x08\x00" or len(ip) < 28 or ip[9] != 17:
-                continue
-            ihl = (ip[0] & 15) * 4
-            dport = struct.unpack("!H", ip[ihl + 2:ihl + 4])[0]
-            payload = ip[ihl + 8:]
-            if socket.inet_ntoa(ip[12:16]) != b or socket.inet_ntoa(ip[16:20]) != a or dport != port:
-                continue
-            if len(payload) <= 32 or payload[0] != 4:
-                continue
-            out.sendto(payload, (a, port))
-            out.sendto(b"\x01\x00\x00\x00" + os.urandom(144), (a, port))
-            out.sendto(b"\x04\x00\x00\x00" + os.urandom(28 + 16), (a, port))
-            print("replayed", len(payload))
-            sys.exit(0)
-        sys.exit(1)
-        """#
+        payload = first_transport(iface, b, a, port, seconds)
+        if payload is None:
+            sys.exit(1)
+        out.sendto(payload, (a, port))
+        out.sendto(b"\x01\x00\x00\x00" + os.urandom(144), (a, port))
+        out.sendto(b"\x04\x00\x00\x00" + os.urandom(28 + 16), (a, port))
+        print("replayed", len(payload))
+        """#)
 }
 
 extension WireGuardCulvertPair {

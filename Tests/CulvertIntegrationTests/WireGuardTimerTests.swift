@@ -115,32 +115,15 @@ final class WireGuardTimerTests: XCTestCase {
     /// Captures (stdlib Python, at most 10 s) the first transport message carrying data from B to
     /// A's port as it leaves B's veth (ETH_P_ALL: only such a tap sees outgoing frames); prints
     /// "ready" once listening, then the message in hex.
-    static let capturer = #"""
-        import socket, struct, sys, time
+    static let capturer = TransportSniffer.script(
+        #"""
+        import sys
         iface, b, a, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-        sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-        sniff.bind((iface, 0))
-        sniff.settimeout(0.2)
-        print("ready", flush=True)
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            try:
-                frame = sniff.recv(65535)
-            except socket.timeout:
-                continue
-            ip = frame[14:]
-            if frame[12:14] != b"\x08\x00" or len(ip) < 28 or ip[9] != 17:
-                continue
-            ihl = (ip[0] & 15) * 4
-            payload = ip[ihl + 8:]
-            if socket.inet_ntoa(ip[12:16]) != b or socket.inet_ntoa(ip[16:20]) != a:
-                continue
-            if struct.unpack("!H", ip[ihl + 2:ihl + 4])[0] != port or len(payload) <= 32 or payload[0] != 4:
-                continue
-            print(payload.hex(), flush=True)
-            sys.exit(0)
-        sys.exit(1)
-        """#
+        payload = first_transport(iface, b, a, port, 10, lambda: print("ready", flush=True))
+        if payload is None:
+            sys.exit(1)
+        print(payload.hex(), flush=True)
+        """#)
 
     /// Sends the hex datagram argv[1] to argv[2]:argv[3] from an ephemeral port.
     static let sender = #"""
