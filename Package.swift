@@ -167,7 +167,7 @@ let package = Package(
             name: "CulvertTUIModelTests", dependencies: ["CulvertTUIModel", "CulvertClient", "CulvertCore"], swiftSettings: strict),
         .testTarget(
             name: "CulvertManagerTests", dependencies: ["CulvertManager", "CulvertSystem", "CulvertVarlink"], swiftSettings: strict),
-        .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem", "CulvertProvider"], swiftSettings: strict),
+        .testTarget(name: "CulvertSystemTests", dependencies: ["CulvertSystem", "CulvertProvider", "CulvertCore"], swiftSettings: strict),
         .testTarget(name: "CulvertBundleTests", dependencies: ["CulvertBundle", "CulvertSystem"], swiftSettings: strict),
         .testTarget(
             name: "CulvertVarlinkTests", dependencies: ["CulvertVarlink", "CulvertSystem"],

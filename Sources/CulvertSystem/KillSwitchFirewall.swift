@@ -97,29 +97,20 @@ public enum KillSwitchFirewall {
 /// A NETLINK_NETFILTER socket that applies KillSwitchFirewall's batches. One per operation: after
 /// an error the kernel may still queue answers, which a fresh socket never reads.
 public final class KillSwitchFirewallSocket {
-    private let socket: OpaquePointer
+    private let mnl: MnlSocket
+    private var socket: OpaquePointer { mnl.socket }
     private var sequence: UInt32 = 1
 
-    /// Opens and binds, with short acks. The corresponding C functions are `mnl_socket_open`,
-    /// `mnl_socket_bind` and `mnl_socket_setsockopt`.
+    /// Opens and binds (MnlSocket), with short acks (`mnl_socket_setsockopt`).
     public init() throws(SystemError) {
-        guard let socket = mnl_socket_open(CULVERT_NFT_NETLINK_PROTOCOL) else {
-            throw SystemError(call: "mnl_socket_open", errno: Syscall.currentErrno)
-        }
-        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let code = Syscall.currentErrno
-            mnl_socket_close(socket)
-            throw SystemError(call: "mnl_socket_bind", errno: code)
-        }
-        self.socket = socket
+        mnl = try MnlSocket(protocol: CULVERT_NFT_NETLINK_PROTOCOL)
         // Acks and errors without a copy of the request (a failing batch may report several).
         var on: Int32 = 1
+        let socket = mnl.socket
         _ = try Syscall.call("setsockopt") {
             mnl_socket_setsockopt(socket, CULVERT_NFT_NETLINK_CAP_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
         }
     }
-
-    deinit { mnl_socket_close(socket) }
 
     /// Creates the table or replaces its rules, atomically.
     public func replace(allowed: [IPPrefix], mark: UInt32) throws(SystemError) {

@@ -1,16 +1,17 @@
-// MnlSocket: a raw netlink socket through libmnl, for messages libnl-route does not model
-// (the tunnels issue uses it for batched route/rule transactions). Today: open, bind, port id.
+// MnlSocket: a raw netlink socket through libmnl, for messages libnl-route does not model: open,
+// bind, port id. KillSwitchFirewallSocket sends its nftables batches through one (NETLINK_NETFILTER).
 
 import CMnl
 
 /// One bound netlink socket of `protocol` (NETLINK_ROUTE by default).
 public final class MnlSocket {
-    private let socket: OpaquePointer
+    /// libmnl's handle, for this module's senders (KillSwitchFirewallSocket).
+    let socket: OpaquePointer
 
     /// Opens and binds with an automatic port id. The corresponding C functions are
     /// `mnl_socket_open` and `mnl_socket_bind`.
-    public init() throws(SystemError) {
-        guard let socket = mnl_socket_open(NETLINK_ROUTE) else {
+    public init(protocol netlinkProtocol: Int32 = NETLINK_ROUTE) throws(SystemError) {
+        guard let socket = mnl_socket_open(netlinkProtocol) else {
             throw SystemError(call: "mnl_socket_open", errno: Syscall.currentErrno)
         }
         guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {

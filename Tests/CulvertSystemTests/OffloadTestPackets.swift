@@ -3,20 +3,11 @@
 // byte-at-a-time RFC 1071 checksum (deliberately not the engine's InternetChecksum) that every
 // produced packet is checked with.
 
+import CulvertCore
 import CulvertSystem
 
-/// SplitMix64: a small seeded generator, so a failing property case can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The project's seeded generator (CulvertCore), so a failing property case can be replayed from its seed.
+typealias SeededGenerator = SeededRandomNumberGenerator
 
 /// The ones' complement sum of `bytes` as 16-bit big-endian words, folded, byte by byte.
 func referenceSum(_ bytes: [UInt8], initial: UInt32 = 0) -> UInt16 {
