@@ -201,13 +201,17 @@ extension SessionSupervisor {
             run.applied = nil
             run.plan = nil
         }
-        guard let plan else { return true }
+        // Our own link and address events are consumed here, where the netlink changes are made:
+        // the DNS step after this may complete later, and the monitor's read source would meanwhile
+        // take them for someone else's.
+        guard let plan else {
+            absorbOwnChanges(on: run.tun.interfaceIndex)
+            return true
+        }
         do {
             run.applied = try NetworkTransaction(steps: plan.steps).apply(
                 on: socket, injectingFailureAt: configuration.injectSettingsFailureAtStep)
             run.plan = plan
-            // Now, not only in settingsApplied: the DNS step below may complete later, and the
-            // monitor's read source could meanwhile take our own link events for someone else's.
             absorbOwnChanges(on: run.tun.interfaceIndex)
             return true
         } catch {
@@ -234,7 +238,6 @@ extension SessionSupervisor {
         session.info.addresses = shown?.addresses.map(\.description) ?? []
         session.info.routes = shown?.routeDescriptions ?? []
         session.info.fullTunnel = shown?.fullTunnel ?? false
-        absorbOwnChanges(on: run.tun.interfaceIndex)
         run.record?.settings = run.plan == nil ? nil : settings.map { String(decoding: $0.serialized(), as: UTF8.self) }
         saveRecord(run)
         events.statusChanged()
