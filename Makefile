@@ -20,13 +20,23 @@ build: deps
 
 # The whole suite: generated files fresh, formatting, unit and integration tests (real daemon,
 # real sockets, real users), both directions of varlink certification, fuzz corpus replay, and the
-# version-skew matrix (scripts/skew-build builds an older commit's products once, under .build-skew/).
+# version-skew matrix (scripts/skew-build builds an older commit's products once, under .build-skew/),
+# and the packages (issue 15): two versions built from this checkout (cached by content under
+# .build-deb/test-v1, test-v2; one release build in .build-release/), upgraded between live under
+# systemd in a Debian 12 container (the root cached by scripts/debian-root), and installed without
+# systemd in a chroot. Each packaging test is one line after scripts/deb-test-versions, taking
+# the directories below (piuparts: `scripts/deb-piuparts $(DEB_TEST_V1)` goes beside them).
+DEB_TEST_V1 := .build-deb/test-v1
+DEB_TEST_V2 := .build-deb/test-v2
 test: deps check-generated lint
 	$(SWIFT) build --build-tests --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
 	scripts/certify $(PRODUCTS)
 	$(PRODUCTS)/culvert-fuzz replay Fuzz/corpus
 	scripts/skew-build >/dev/null
 	$(SWIFT) test --skip-build --scratch-path $(BUILD_DIR)
+	scripts/deb-test-versions >/dev/null
+	scripts/deb-acceptance $(DEB_TEST_V1) $(DEB_TEST_V2)
+	scripts/deb-chroot-smoke $(DEB_TEST_V1)
 
 # A live WireGuard tunnel in two private network namespaces, watched in culvert-tui. `build` builds
 # every product the script runs: culvertd, culvertctl, culvert-tui and culvert-wireguard (the
