@@ -8,7 +8,7 @@ BUILD_DIR ?= .build
 PRODUCTS := $(BUILD_DIR)/debug
 FUZZ_BUILD_DIR ?= .build-fuzz
 
-.PHONY: all deps build test demo generate check-generated format lint fuzz-replay certify fuzz bench soak deb deb-smoke clean
+.PHONY: all deps build test demo generate check-generated format lint fuzz-replay certify fuzz bench soak deb deb-smoke deb-piuparts clean
 
 all: build
 
@@ -104,6 +104,12 @@ deb: deps
 deb-smoke: deb
 	scripts/deb-smoke .build-deb/out
 	scripts/deb-chroot-smoke .build-deb/out
+
+# piuparts on each package (install, remove and reinstall, purge and reinstall, purge: nothing left
+# behind), offline on the cached Debian 12 root; the newest version in .build-deb/out. With the
+# upgrade test too: scripts/deb-piuparts NEW_DIRECTORY OLD_DIRECTORY (docs/PACKAGING.md).
+deb-piuparts: deb
+	scripts/deb-piuparts .build-deb/out
 
 clean:
 	rm -rf .build .build-* 
