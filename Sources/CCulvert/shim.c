@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -244,6 +246,61 @@ int culvert_set_thread_io_idle(void) {
 int culvert_thread_io_class(void) {
     long value = syscall(SYS_ioprio_get, CULVERT_IOPRIO_WHO_PROCESS, (int)gettid());
     return value < 0 ? -1 : (int)(value >> CULVERT_IOPRIO_CLASS_SHIFT);
+}
+
+// struct sched_attr as linux/sched/types.h defines it (glibc 2.36 declares neither it nor a wrapper).
+struct culvert_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+    uint32_t sched_util_min;
+    uint32_t sched_util_max;
+};
+#define CULVERT_SCHED_OTHER 0
+#define CULVERT_SCHED_FLAG_RESET_ON_FORK 0x01
+
+static int culvert_set_scheduling(int nice, uint64_t slice_ns, uint64_t flags) {
+    struct culvert_sched_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    attr.sched_policy = CULVERT_SCHED_OTHER;
+    attr.sched_flags = flags;
+    attr.sched_nice = nice;
+    attr.sched_runtime = slice_ns;  // SCHED_OTHER: the EEVDF slice (Linux 6.12+; older kernels ignore it)
+    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+}
+
+int culvert_thread_enter_control_plane(int nice, uint64_t slice_ns) {
+    static __thread int entered;
+    if (entered) return 0;
+    entered = 1;  // one attempt per thread: a refused call is not retried on every block
+    if (culvert_set_scheduling(nice, slice_ns, CULVERT_SCHED_FLAG_RESET_ON_FORK) == 0) return 1;
+    if (errno != EPERM) return -1;
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if (current == -1 && errno != 0) return -1;
+    return culvert_set_scheduling(current, slice_ns, CULVERT_SCHED_FLAG_RESET_ON_FORK) == 0 ? 2 : -1;
+}
+
+int culvert_reset_thread_scheduling(void) {
+    // Raising the nice value and dropping a custom slice need no privilege.
+    if (culvert_set_scheduling(0, 0, 0) < 0 && setpriority(PRIO_PROCESS, 0, 0) < 0) return -1;
+    struct rlimit none = {0, 0};
+    return setrlimit(RLIMIT_NICE, &none);
+}
+
+int culvert_thread_scheduling(int *nice, uint64_t *slice_ns) {
+    struct culvert_sched_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) < 0) return -1;
+    *nice = attr.sched_nice;
+    *slice_ns = attr.sched_runtime;
+    return 0;
 }
 
 int culvert_write_back_range(int fd, int64_t offset, int64_t length, int wait) {

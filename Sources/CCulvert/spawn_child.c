@@ -3,6 +3,7 @@
 // async-signal-safe calls (raw syscalls, no malloc, no locks): the parent is multi-threaded.
 #define _GNU_SOURCE
 #include "spawn_internal.h"
+#include "CCulvert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,6 +164,10 @@ __attribute__((noreturn)) void spawn_child(const char *path, char *const argv[],
     }
     if (containment != NULL) spawn_child_place(containment, join_cgroup, report_fd);
     if (setsid() < 0) spawn_child_fail(report_fd, CULVERT_SPAWN_STEP_SETSID);
+    // The provider starts at the default scheduling — nice 0, the kernel's slice — whatever the
+    // culvertd thread that forked it runs at (its control threads run at a raised priority), and with
+    // RLIMIT_NICE 0 (culvertd's unit may raise it for itself), so it cannot raise its own priority.
+    if (culvert_reset_thread_scheduling() < 0) spawn_child_fail(report_fd, CULVERT_SPAWN_STEP_SCHEDULING);
 
     // Every signal to its default (ignored ones stay ignored across execve otherwise). The mask, all
     // blocked by the parent around fork, is emptied just before execve. Raw rt_sigaction, because

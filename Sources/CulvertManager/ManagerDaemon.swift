@@ -83,6 +83,16 @@ public struct ManagerDaemon: Service, CustomStringConvertible {
         } catch let error as SystemError {
             throw DaemonError.stateUnavailable(error)
         }
+        do {
+            let niced = try queue.sync { () throws(SystemError) -> Bool in try ThreadPriority.enterControlPlane() }
+            if !niced {
+                logger.notice(
+                    "control plane at the default nice value (no CAP_SYS_NICE, RLIMIT_NICE below \(20 - ThreadPriority.controlNiceness)): only its shorter slice applies"
+                )
+            }
+        } catch {
+            logger.notice("control plane at the default scheduling (\(error))")
+        }
         try queue.sync {
             try service.attach(to: server)
             service.ownsSocketPath = ownsPath

@@ -168,6 +168,10 @@ public final class ManagerService: VarlinkHandler, @unchecked Sendable {  // con
 
     public func handle(_ call: VarlinkCall, replier: VarlinkReplier) {
         dispatchPrecondition(condition: .onQueue(queue))
+        // The queue's pooled threads take the control plane's scheduling when they first serve a call
+        // (a thread-local check after that). try?: without it a call is served all the same, only
+        // less promptly on a busy machine; ManagerDaemon logs at start which of it applies.
+        _ = try? ThreadPriority.enterControlPlane()
         switch ManagerMethod(rawValue: call.message.method) {
         case .ping?:
             replier.reply(["version": .string(daemon.version), "epoch": .string(events.epoch), "seq": .int(events.lastSeq)])

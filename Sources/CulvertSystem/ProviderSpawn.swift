@@ -38,7 +38,7 @@ public enum SpawnStep: String, Sendable, Hashable {
     // In culvertd:
     case createPipes, fork, openProcessDescriptor, awaitExec
     // In the child, before execve:
-    case newSession, resetSignals, arrangeDescriptors, closeOtherDescriptors, changeDirectory
+    case newSession, resetScheduling, resetSignals, arrangeDescriptors, closeOtherDescriptors, changeDirectory
     case dropBoundingCapabilities, clearAmbientCapabilities, dropSupplementaryGroups, setGroupID, setUserID
     case verifyIdentity, verifyNoCapabilities, setNoNewPrivileges, exec
     // Containment, in the child: joining the cgroup2 directory (fork fallback), the v1 hierarchies,
@@ -52,6 +52,7 @@ public enum SpawnStep: String, Sendable, Hashable {
         case CULVERT_SPAWN_STEP_PIDFD_OPEN: self = .openProcessDescriptor
         case CULVERT_SPAWN_STEP_HANDSHAKE: self = .awaitExec
         case CULVERT_SPAWN_STEP_SETSID: self = .newSession
+        case CULVERT_SPAWN_STEP_SCHEDULING: self = .resetScheduling
         case CULVERT_SPAWN_STEP_SIGNALS: self = .resetSignals
         case CULVERT_SPAWN_STEP_DESCRIPTORS: self = .arrangeDescriptors
         case CULVERT_SPAWN_STEP_CLOSE_DESCRIPTORS: self = .closeOtherDescriptors

@@ -9,6 +9,17 @@ import CCulvert
 #endif
 
 public enum ThreadPriority {
+    /// The nice value of the threads that serve culvertd's manager queue (the control plane): a CFS
+    /// weight ~3× a nice-0 thread's, so a root Ping is answered ahead of CPU-bound neighbours (a
+    /// provider, a client sending megabytes). Needs CAP_SYS_NICE or RLIMIT_NICE ≥ 25 (the unit's
+    /// `LimitNICE=-5`); without either, the slice below still applies. Children forked from such a
+    /// thread start at nice 0 (SCHED_FLAG_RESET_ON_FORK), and providers reset it explicitly.
+    public static let controlNiceness: Int32 = -5
+    /// The EEVDF slice those threads ask for (Linux ≥ 6.12; the kernel's minimum): a woken thread
+    /// with a shorter slice than the running one preempts it instead of waiting for the running
+    /// thread's slice (0.75–3 ms) to end. Older kernels ignore it.
+    public static let controlSlice: Duration = .microseconds(100)
+
     /// The nice value culvertd gives to bulk work: low enough that the CFS weight of a nice-0
     /// thread is ~10× its own, not so low that the work starves on a busy machine.
     public static let bulkNiceness: Int32 = 10
@@ -26,6 +37,25 @@ public enum ThreadPriority {
     public static var currentThreadNiceness: Int32 {
         // getpriority returns -1 both as a value and as an error; a thread can always read its own.
         getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(bitPattern: NetworkNamespace.currentThreadID))
+    }
+
+    /// Gives the calling thread the control plane's scheduling (`controlNiceness`, `controlSlice`),
+    /// once per thread: culvertd's manager queue runs on pooled threads, so each marks itself when it
+    /// first serves a call (later calls cost a thread-local check). True if the nice value applied,
+    /// false if only the slice did (no privilege); throws if neither did.
+    /// The corresponding C call is `sched_setattr(0, {SCHED_OTHER, nice, sched_runtime}, 0)`.
+    @discardableResult
+    public static func enterControlPlane() throws(SystemError) -> Bool {
+        let slice = UInt64(controlSlice.components.attoseconds / 1_000_000_000)
+        return try Syscall.call("sched_setattr") { culvert_thread_enter_control_plane(controlNiceness, slice) } != 2
+    }
+
+    /// The calling thread's nice value and slice (nil: the kernel's default), from sched_getattr.
+    public static func currentThreadScheduling() throws(SystemError) -> (niceness: Int32, slice: Duration?) {
+        var nice: Int32 = 0
+        var slice: UInt64 = 0
+        _ = try Syscall.call("sched_getattr") { culvert_thread_scheduling(&nice, &slice) }
+        return (nice, slice == 0 ? nil : .nanoseconds(Int64(slice)))
     }
 
     /// Puts the calling thread's disk I/O in the idle class: served only when no other I/O waits

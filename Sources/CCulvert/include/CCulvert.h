@@ -92,6 +92,19 @@ int32_t culvert_thread_id(void);
 int culvert_set_thread_io_idle(void);
 /// The calling thread's I/O priority class (ioprio_get; 0 = none set, 3 = idle), or -1 with errno.
 int culvert_thread_io_class(void);
+/// sched_setattr(0, {SCHED_OTHER, nice, sched_runtime = slice_ns}, 0) for the calling thread, once per
+/// thread (a thread-local flag; later calls return 0 at once), with SCHED_FLAG_RESET_ON_FORK so a child
+/// forked from it starts at nice >= 0 with the default slice. If the nice value is refused (EPERM: no
+/// CAP_SYS_NICE, RLIMIT_NICE too low) the slice is set alone at the thread's current nice. Returns 1 if
+/// both applied, 2 if only the slice, 0 if already done, -1 with errno if neither.
+int culvert_thread_enter_control_plane(int nice, uint64_t slice_ns);
+/// Back to the defaults for a new process (async-signal-safe, for a forked child): nice 0 and the
+/// kernel's slice (sched_setattr, or setpriority where that is refused), and RLIMIT_NICE 0 (no raising
+/// it again). Returns 0, or -1 with errno.
+int culvert_reset_thread_scheduling(void);
+/// The calling thread's sched_attr (sched_getattr): its nice value and slice in nanoseconds (0: the
+/// kernel's default). Returns 0, or -1 with errno.
+int culvert_thread_scheduling(int *nice, uint64_t *slice_ns);
 /// sync_file_range(fd, offset, length, flags): start (and with wait, finish) writeback of a range.
 int culvert_write_back_range(int fd, int64_t offset, int64_t length, int wait);
 

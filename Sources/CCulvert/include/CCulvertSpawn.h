@@ -57,6 +57,7 @@
 #define CULVERT_SPAWN_STEP_ATTACH_CGROUP_V1 25
 #define CULVERT_SPAWN_STEP_SECCOMP 26
 #define CULVERT_SPAWN_STEP_SEND_LISTENER 27
+#define CULVERT_SPAWN_STEP_SCHEDULING 28
 
 /// How the child was placed in the cgroup2 directory (*placement_out).
 #define CULVERT_SPAWN_PLACED_NONE 0
