@@ -24,8 +24,8 @@ build: deps
 # and the packages (issue 15): two versions built from this checkout (cached by content under
 # .build-deb/test-v1, test-v2; one release build in .build-release/), upgraded between live under
 # systemd in a Debian 12 container (the root cached by scripts/debian-root), and installed without
-# systemd in a chroot. Each packaging test is one line after scripts/deb-test-versions, taking
-# the directories below (piuparts: `scripts/deb-piuparts $(DEB_TEST_V1)` goes beside them).
+# systemd in a chroot, and piuparts' install/purge test of each package (offline, on the same root).
+# Each packaging test is one line after scripts/deb-test-versions, taking the directories below.
 DEB_TEST_V1 := .build-deb/test-v1
 DEB_TEST_V2 := .build-deb/test-v2
 test: deps check-generated lint
@@ -37,6 +37,7 @@ test: deps check-generated lint
 	scripts/deb-test-versions >/dev/null
 	scripts/deb-acceptance $(DEB_TEST_V1) $(DEB_TEST_V2)
 	scripts/deb-chroot-smoke $(DEB_TEST_V1)
+	scripts/deb-piuparts $(DEB_TEST_V2)
 
 # A live WireGuard tunnel in two private network namespaces, watched in culvert-tui. `build` builds
 # every product the script runs: culvertd, culvertctl, culvert-tui and culvert-wireguard (the
