@@ -170,7 +170,8 @@ final class DataPlane: Sendable {
 
     private func udpToTUN() {
         let capacity = flow.isOffloading ? Self.offloadBatchSize : Self.batchSize
-        var channel = flow.makeChannel()
+        // Every packet written was authenticated by its Poly1305 tag: no checksum pass before coalescing.
+        var channel = flow.makeChannel(authenticatedWrites: true)
         var udp = flow.isOffloading ? DatagramOffload(socket: socket, segmentSends: false) : nil
         var datagrams = PacketBatch(capacity: capacity, slotSize: datagramSlot)
         var packets = PacketBatch(capacity: capacity, slotSize: datagramSlot)
