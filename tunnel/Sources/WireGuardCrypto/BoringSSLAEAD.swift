@@ -71,6 +71,38 @@ final class AEADContext: @unchecked Sendable {  // unchecked: the context is rea
         return written
     }
 
+    /// Encrypts `input` into `output` and writes the tag after the ciphertext; returns input.count + 16.
+    /// `output` is a different buffer (saves copying a packet into the buffer it is sealed in): it
+    /// must not overlap `input` unless both start at the same address (then this is in place).
+    func seal(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: UnsafeRawBufferPointer,
+        ad: UnsafeRawBufferPointer
+    ) throws(CryptoError) -> Int {
+        guard nonce.count == nonceCount else { throw .wrongLength(expected: nonceCount, actual: nonce.count) }
+        guard input.count <= output.count - Self.tagCount, let outBase = output.baseAddress else {
+            throw .bufferTooSmall(needed: input.count &+ Self.tagCount, available: output.count)
+        }
+        guard Self.sameOrDisjoint(input, UnsafeRawBufferPointer(output)) else { throw .overlappingBuffers }
+        let bytes = outBase.assumingMemoryBound(to: UInt8.self)
+        var written = 0
+        let status = CCryptoBoringSSL_EVP_AEAD_CTX_seal(
+            context, bytes, &written, input.count + Self.tagCount, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), nonce.count,
+            input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, ad.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            ad.count)
+        guard status == 1, written == input.count + Self.tagCount else {
+            CCryptoBoringSSL_ERR_clear_error()
+            throw .libraryFailure
+        }
+        return written
+    }
+
+    /// Whether two buffers start at the same address or share no byte: what BoringSSL allows for an
+    /// AEAD's input and output.
+    static func sameOrDisjoint(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard let aBase = a.baseAddress, let bBase = b.baseAddress, !a.isEmpty, !b.isEmpty else { return true }
+        return aBase == bBase || aBase + a.count <= bBase || bBase + b.count <= aBase
+    }
+
     /// Decrypts buffer[0..<ciphertextCount] (ciphertext then tag) in place; returns the plaintext count.
     /// On any failure buffer[0..<ciphertextCount] is zeroed: BoringSSL decrypts before it checks the
     /// tag, and unauthenticated plaintext must not be left where a caller could use it.

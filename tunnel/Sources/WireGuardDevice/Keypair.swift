@@ -153,6 +153,35 @@ public struct SealTicket: Sendable {
     }
 }
 
+extension SealTicket {
+    /// Seals the inner packet `packet[0 ..< packetCount]` into a transport message at `output[0]`
+    /// without copying it first: the ≤ 15 padding bytes are zeroed in `packet` itself, after the
+    /// packet (so `packet` must have room for `Keypair.paddedCount(packetCount)` bytes), and the
+    /// ciphertext is written at `output[16]`. `output` must not overlap `packet`. Returns the
+    /// message length.
+    public func seal(
+        packet: UnsafeMutableRawBufferPointer, packetCount: Int, into output: UnsafeMutableRawBufferPointer
+    ) throws(TransportError) -> Int {
+        let padded = Keypair.paddedCount(packetCount)
+        let needed = padded + Keypair.overhead
+        guard packetCount >= 0, packet.count >= padded, output.count >= needed else {
+            throw .bufferTooSmall(needed: needed, available: Swift.min(output.count, packet.count + Keypair.overhead))
+        }
+        if padded > packetCount {
+            UnsafeMutableRawBufferPointer(rebasing: packet[packetCount..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        do throws(CryptoError) {
+            _ = try sender.seal(
+                UnsafeRawBufferPointer(rebasing: packet[0..<padded]),
+                into: UnsafeMutableRawBufferPointer(rebasing: output[TransportHeader.byteCount..<needed]), nonce: .init(counter: counter))
+        } catch {
+            throw .bufferTooSmall(needed: needed, available: output.count)  // sizes checked above; else overlapping buffers, a caller's bug
+        }
+        try! TransportHeader(receiverIndex: receiverIndex, counter: counter).write(into: output)  // output ≥ 32 bytes
+        return needed
+    }
+}
+
 /// A transport message that passed a session's pre-check (index, replay window): opens it with no
 /// lock held; the session then records its counter (`Keypair.recordReceive`).
 public struct OpenTicket: Sendable {

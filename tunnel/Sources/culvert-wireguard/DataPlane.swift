@@ -2,8 +2,8 @@
 // through the WireGuardDevice, and fire its timers. Hand-written: no library runs a WireGuardDevice.
 //
 //   tun-to-udp: PacketFlow.Channel read (batch; TSO super-packets split) → under the lock, per batch:
-//               device.beginSend (route, counter) → outside: copy + seal straight into the
-//               datagram batch's slot → UDP_SEGMENT sendmmsg (runs of one endpoint)
+//               device.beginSend (route, counter) → outside: seal from the packet's slot
+//               straight into the datagram batch's slot → UDP_SEGMENT sendmmsg (runs of one endpoint)
 //   udp-to-tun: recvmmsg with UDP_GRO (batch, with senders) → under the lock: beginReceive
 //               (pre-checks) → outside: open in the datagram's slot → under the lock: finishReceive
 //               (counter, roaming, AllowedIPs) → copy into the packet batch → Channel write (coalesced)
@@ -16,9 +16,10 @@
 // The device is one value behind one Mutex shared by the three threads, but the lock is held only
 // for the bookkeeping of a batch (routing, counters, replay windows, timers), never for a seal or
 // an open: those run on the session's shared AEAD context, which BoringSSL allows concurrently
-// (Keypair.swift's header). So both packet threads seal and open at once. Each packet is copied
-// once: from the TUN batch into the datagram slot it is sealed in, or from the datagram slot it
-// was opened in into the TUN batch. On a TUN with IFF_VNET_HDR (the bundle declares `tun-offload`)
+// (Keypair.swift's header). So both packet threads seal and open at once. Sending copies nothing:
+// the seal reads the TUN batch's slot and writes the datagram's (out of place). Receiving copies
+// each packet once: from the datagram slot it was opened in into the TUN batch. On a TUN with
+// IFF_VNET_HDR (the bundle declares `tun-offload`)
 // both threads use the offload engine: a PacketFlow.Channel each and a DatagramOffload each.
 // Every thread also waits on one WakeEvent, so `stop` ends all of them within one wait.
 
@@ -111,7 +112,8 @@ final class DataPlane: Sendable {
         let capacity = flow.isOffloading ? Self.offloadBatchSize : Self.batchSize
         var channel = flow.makeChannel()
         var udp = flow.isOffloading ? DatagramOffload(socket: socket, coalesceReceives: false) : nil
-        var packets = PacketBatch(capacity: capacity, slotSize: packetSlot)
+        // Slots with room for the padding, which the seal zeroes in place before reading the packet.
+        var packets = PacketBatch(capacity: capacity, slotSize: Keypair.paddedCount(packetSlot))
         var datagrams = PacketBatch(capacity: capacity, slotSize: Keypair.messageCount(forPacket: packetSlot))
         var reservations: [OutboundReservation] = []
         reservations.reserveCapacity(capacity)
@@ -145,13 +147,11 @@ final class DataPlane: Sendable {
                             datagrams.removeAll()
                         }
                         destination = endpoint
-                        packets.withUnsafePacket(at: index) { inner in
+                        packets.withUnsafeMutablePacket(at: index) { inner, length in
                             // try?: the slot holds messageCount(forPacket: packetSlot) bytes and the batch one slot per packet read;
                             // a refused seal loses the packet (its counter is skipped, which the peer's window allows).
                             _ = try? datagrams.appendInPlace { slot throws(TransportError) -> Int? in
-                                let headroom = WireGuardDevice.headroom
-                                UnsafeMutableRawBufferPointer(rebasing: slot[headroom..<headroom + inner.count]).copyMemory(from: inner)
-                                return try ticket.seal(inPlace: slot, packetCount: inner.count)
+                                try ticket.seal(packet: inner, packetCount: length, into: slot)  // no copy: out of place
                             }
                         }
                     }
