@@ -95,6 +95,24 @@ public struct PacketBatch: Sendable, RandomAccessCollection {
     /// Empties the batch, keeping its buffer.
     public mutating func removeAll() { filled = 0 }
 
+    /// Removes packet `index`, moving each later packet one slot down (a copy each): for the rare
+    /// packet a data plane refuses after writing it in place (e.g. decrypted straight into the batch).
+    public mutating func removePacket(at index: Int) {
+        precondition(index >= 0 && index < count, "packet index \(index) out of range 0..<\(count)")
+        let size = slotSize
+        let total = count
+        withUnsafeSlots { bytes, lengths in
+            for slot in index..<(total - 1) {
+                let length = lengths[slot + 1]
+                let from = (slot + 1) * size
+                UnsafeMutableRawBufferPointer(rebasing: bytes[(slot * size)..<(slot * size + length)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[from..<(from + length)]))
+                lengths[slot] = length
+            }
+        }
+        filled -= 1
+    }
+
     /// Fills the next free slot in place: `fill` gets the whole slot (`slotSize` bytes) and returns
     /// the packet's length, or nil to append nothing. Returns whether a packet was appended. For a
     /// data plane that seals or decrypts straight into a batch instead of copying through a scratch buffer.

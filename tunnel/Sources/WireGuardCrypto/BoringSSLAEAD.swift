@@ -96,6 +96,33 @@ final class AEADContext: @unchecked Sendable {  // unchecked: the context is rea
         return written
     }
 
+    /// Authenticates and decrypts `input` (ciphertext then tag) into `output` (same rules as the
+    /// out-of-place seal); returns the plaintext count. On any failure the plaintext part of `output`
+    /// is zeroed: BoringSSL may write before it checks the tag.
+    func open(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: UnsafeRawBufferPointer,
+        ad: UnsafeRawBufferPointer
+    ) throws(CryptoError) -> Int {
+        guard nonce.count == nonceCount else { throw .wrongLength(expected: nonceCount, actual: nonce.count) }
+        guard input.count >= Self.tagCount else { throw .authenticationFailed }
+        let plaintextCount = input.count - Self.tagCount
+        guard plaintextCount <= output.count, let outBase = output.baseAddress else {
+            throw .bufferTooSmall(needed: plaintextCount, available: output.count)
+        }
+        guard Self.sameOrDisjoint(input, UnsafeRawBufferPointer(output)) else { throw .overlappingBuffers }
+        var written = 0
+        let status = CCryptoBoringSSL_EVP_AEAD_CTX_open(
+            context, outBase.assumingMemoryBound(to: UInt8.self), &written, plaintextCount,
+            nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), nonce.count, input.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            input.count, ad.baseAddress?.assumingMemoryBound(to: UInt8.self), ad.count)
+        guard status == 1, written == plaintextCount else {
+            BoringSSL.wipe(UnsafeMutableRawBufferPointer(rebasing: output[0..<plaintextCount]))
+            CCryptoBoringSSL_ERR_clear_error()
+            throw .authenticationFailed
+        }
+        return written
+    }
+
     /// Whether two buffers start at the same address or share no byte: what BoringSSL allows for an
     /// AEAD's input and output.
     static func sameOrDisjoint(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {

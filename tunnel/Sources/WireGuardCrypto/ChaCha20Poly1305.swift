@@ -72,6 +72,21 @@ public struct ChaCha20Poly1305: Sendable {
         }
     }
 
+    /// Authenticates and decrypts `sealed` (ciphertext then tag) into `output` (a buffer not
+    /// overlapping it); returns the plaintext count. On `.authenticationFailed` the plaintext part of
+    /// `output` is all zeros.
+    /// - Throws: `.authenticationFailed`; `.bufferTooSmall` when `output` cannot hold the plaintext;
+    ///   `.overlappingBuffers` as for the out-of-place seal.
+    public func open(
+        _ sealed: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: Nonce,
+        authenticating ad: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    ) throws(CryptoError) -> Int {
+        var words = nonce.words
+        return try withUnsafeBytes(of: &words) { raw throws(CryptoError) in
+            try context.open(sealed, into: output, nonce: raw, ad: ad)
+        }
+    }
+
     /// Convenience for small fixed-size handshake fields: a new array holding ciphertext and tag.
     public func seal(_ plaintext: [UInt8], nonce: Nonce, authenticating ad: [UInt8] = []) -> [UInt8] {
         var buffer = plaintext + [UInt8](repeating: 0, count: Self.tagCount)

@@ -207,6 +207,24 @@ public struct OpenTicket: Sendable {
     }
 }
 
+extension OpenTicket {
+    /// Authenticates and decrypts the message `datagram` (header, ciphertext, tag) into `output`,
+    /// a buffer not overlapping it: on success the padded inner packet is at `output[0 ..< returned
+    /// count]` (so a receiver opens straight into the buffer it writes to the TUN from). On
+    /// `.authenticationFailed` that part of `output` has been wiped. Records nothing.
+    public func open(_ datagram: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
+        guard datagram.count >= TransportHeader.minimumMessageCount else { throw .malformed }
+        let body = UnsafeRawBufferPointer(rebasing: datagram[TransportHeader.byteCount...])
+        let needed = body.count - ChaCha20Poly1305.tagCount
+        guard output.count >= needed else { throw .bufferTooSmall(needed: needed, available: output.count) }
+        do throws(CryptoError) {
+            return try receiver.open(body, into: output, nonce: .init(counter: counter))
+        } catch {
+            throw error == .authenticationFailed ? .authenticationFailed : .malformed  // sizes checked; else overlapping buffers
+        }
+    }
+}
+
 /// A peer's sessions (whitepaper §6.1 and the kernel's noise.c): `current` sends; `previous` still
 /// receives what was in flight; `next` is the responder's new session, not used for sending until
 /// the initiator proves it has it by sending data on it (then it becomes `current`).
