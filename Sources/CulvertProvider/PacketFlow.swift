@@ -57,13 +57,14 @@ public final class PacketFlow: Sendable {
     /// A channel of its own for one data-plane thread: its reads and writes take no lock and allocate
     /// nothing per packet. Make one per thread (each holds its own buffers: about 64 KiB to read,
     /// 600 KiB to write, when offloading) and keep it for the thread's life.
-    ///
-    /// `authenticatedWrites`: every packet this channel writes was authenticated end to end (an AEAD
+    public func makeChannel() -> Channel { Channel(flow: self) }
+
+    /// `makeChannel()`, and with `authenticatedWrites`: every packet this channel writes was authenticated end to end (an AEAD
     /// tag over the whole packet, as WireGuard's transport data has), so the coalescer skips verifying
     /// each TCP/UDP checksum before merging (a pass over every byte). The kernel's own WireGuard marks
     /// decrypted packets CHECKSUM_UNNECESSARY for the same reason; a packet that passes through
     /// unmerged is still checked by the kernel.
-    public func makeChannel(authenticatedWrites: Bool = false) -> Channel {
+    public func makeChannel(authenticatedWrites: Bool) -> Channel {
         Channel(flow: self, verifyChecksums: !authenticatedWrites)
     }
 

@@ -1,5 +1,7 @@
 // Every BoringSSL call of WireGuardCrypto, in this one file: ChaCha20-Poly1305 and XChaCha20-Poly1305
-// sealed and opened in place with a context set up once per key, plus wiping and constant-time compare.
+// sealed and opened in place or out of place (from one buffer into another: the data path's packets
+// are sealed from the TUN batch into the datagram batch and opened back, with no copy) with a context
+// set up once per key, plus wiping and constant-time compare.
 //
 // Why BoringSSL through swift-crypto's CCryptoBoringSSL module rather than swift-crypto's ChaChaPoly:
 // measured on this machine (release build, 1,420-byte packets, one core) swift-crypto's ChaChaPoly

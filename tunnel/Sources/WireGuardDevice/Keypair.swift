@@ -1,8 +1,10 @@
 // Keypair: one session's data-path state (whitepaper §5.4.6): the sending key and next counter, the
 // receiving key and its replay window, both indices and the creation time. Encryption and
 // decryption work in the caller's buffer: the 16-byte header goes in front of the inner packet,
-// which is zero-padded to a multiple of 16 and sealed in place with its tag after it. Nothing here
-// allocates per packet. The keys are kept as SecretKeys too, so a later handover can export them.
+// which is zero-padded to a multiple of 16 and sealed in place with its tag after it; or, out of
+// place, from the inner packet's own buffer into the message's (SealTicket.seal(packet:…:into:),
+// OpenTicket.open(_:into:)), which saves the data path a copy per packet. Nothing here allocates
+// per packet. The keys are kept as SecretKeys too, so a later handover can export them.
 // For a parallel data path the work splits in two: under the caller's lock only the cheap state
 // changes (reserveSend: the counter; checkReceive/recordReceive: the replay window), and the AEAD
 // work runs outside it with a SealTicket or OpenTicket, which hold a reference to the session's
