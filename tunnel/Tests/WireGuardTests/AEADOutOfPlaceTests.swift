@@ -42,7 +42,7 @@ final class AEADOutOfPlaceTests: XCTestCase {
         ) { XCTAssertEqual($0 as? CryptoError, .bufferTooSmall(needed: 56, available: 55)) }
         var buffer = [UInt8](repeating: 3, count: 128)
         let before = buffer
-        buffer.withUnsafeMutableBytes { raw in
+        try buffer.withUnsafeMutableBytes { raw in
             let input = UnsafeRawBufferPointer(rebasing: raw[0..<40])
             let shifted = UnsafeMutableRawBufferPointer(rebasing: raw[8..<72])  // overlaps the input, another start
             XCTAssertThrowsError(try aead.seal(input, into: shifted, nonce: .init(counter: 1))) {
