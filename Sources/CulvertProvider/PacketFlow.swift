@@ -59,9 +59,10 @@ public final class PacketFlow: Sendable {
     /// 600 KiB to write, when offloading) and keep it for the thread's life.
     public func makeChannel() -> Channel { Channel(flow: self) }
 
-    /// `makeChannel()`, and with `authenticatedWrites`: every packet this channel writes was authenticated end to end (an AEAD
-    /// tag over the whole packet, as WireGuard's transport data has), so the coalescer skips verifying
-    /// each TCP/UDP checksum before merging (a pass over every byte). The kernel's own WireGuard marks
+    /// `makeChannel()`, and with `authenticatedWrites`: every packet this channel writes was
+    /// authenticated end to end (an AEAD tag over the whole packet, as WireGuard's transport data
+    /// has), so the coalescer skips verifying each TCP/UDP checksum before merging (a pass over
+    /// every byte). The kernel's own WireGuard marks
     /// decrypted packets CHECKSUM_UNNECESSARY for the same reason; a packet that passes through
     /// unmerged is still checked by the kernel.
     public func makeChannel(authenticatedWrites: Bool) -> Channel {
