@@ -62,9 +62,8 @@ public final class PacketFlow: Sendable {
     /// `makeChannel()`, and with `authenticatedWrites`: every packet this channel writes was
     /// authenticated end to end (an AEAD tag over the whole packet, as WireGuard's transport data
     /// has), so the coalescer skips verifying each TCP/UDP checksum before merging (a pass over
-    /// every byte). The kernel's own WireGuard marks
-    /// decrypted packets CHECKSUM_UNNECESSARY for the same reason; a packet that passes through
-    /// unmerged is still checked by the kernel.
+    /// every byte). The kernel's own WireGuard marks decrypted packets CHECKSUM_UNNECESSARY for the
+    /// same reason; a packet that passes through unmerged is still checked by the kernel.
     public func makeChannel(authenticatedWrites: Bool) -> Channel {
         Channel(flow: self, verifyChecksums: !authenticatedWrites)
     }

@@ -19,9 +19,10 @@
 // an open: those run on the session's shared AEAD context, which BoringSSL allows concurrently
 // (Keypair.swift's header). So both packet threads seal and open at once. No packet is copied:
 // the seal reads the TUN batch's slot and writes the datagram's, the open reads the datagram's slot
-// and writes the TUN batch's (out of place; BoringSSL allows it). On a TUN with
-// IFF_VNET_HDR (the bundle declares `tun-offload`)
-// both threads use the offload engine: a PacketFlow.Channel each and a DatagramOffload each.
+// and writes the TUN batch's (out of place; BoringSSL allows it). On a TUN with IFF_VNET_HDR (the
+// bundle declares `tun-offload`) both threads use the offload engine: a PacketFlow.Channel each and
+// a DatagramOffload each; the receive thread's channel skips the checksum pass before coalescing
+// (`authenticatedWrites`: every packet it writes passed Poly1305).
 // Every thread also waits on one WakeEvent, so `stop` ends all of them within one wait.
 
 import CulvertProvider
