@@ -59,6 +59,15 @@ public final class PacketFlow: Sendable {
     /// 600 KiB to write, when offloading) and keep it for the thread's life.
     public func makeChannel() -> Channel { Channel(flow: self) }
 
+    /// `makeChannel()`, and with `authenticatedWrites`: every packet this channel writes was
+    /// authenticated end to end (an AEAD tag over the whole packet, as WireGuard's transport data
+    /// has), so the coalescer skips verifying each TCP/UDP checksum before merging (a pass over
+    /// every byte). The kernel's own WireGuard marks decrypted packets CHECKSUM_UNNECESSARY for the
+    /// same reason; a packet that passes through unmerged is still checked by the kernel.
+    public func makeChannel(authenticatedWrites: Bool) -> Channel {
+        Channel(flow: self, verifyChecksums: !authenticatedWrites)
+    }
+
     /// Waits up to `timeout` (nil: without limit) for packets, then appends as many as are ready
     /// to `batch`. Returns how many were appended (0 on timeout).
     /// While a handover is prepared (see `HandoverCapable`) it reads nothing and returns 0.

@@ -13,11 +13,11 @@ extension PacketFlow {
         private var reader: PacketFlowReader?
         private var writer: PacketFlowWriter?
 
-        init(flow: PacketFlow) {
+        init(flow: PacketFlow, verifyChecksums: Bool = true) {
             self.flow = flow
             if flow.isOffloading {
                 reader = PacketFlowReader(flow: flow)
-                writer = PacketFlowWriter(flow: flow)
+                writer = PacketFlowWriter(flow: flow, verifyChecksums: verifyChecksums)
             }
         }
 
@@ -77,15 +77,17 @@ struct PacketFlowReader: Sendable {
     }
 }
 
-/// The write half of an offloading flow: an `OffloadWriter` that merges UDP only if USO is in force.
+/// The write half of an offloading flow: an `OffloadWriter` that merges UDP only if USO is in force,
+/// verifying each packet's checksum before a merge unless the caller vouches for them.
 struct PacketFlowWriter: Sendable {
     let descriptor: Descriptor
     private var writer: OffloadWriter
 
-    init(flow: PacketFlow) {
+    init(flow: PacketFlow, verifyChecksums: Bool = true) {
         descriptor = flow.descriptor
         let udp = flow.offloads.contains(.udpV4) && flow.offloads.contains(.udpV6)
-        writer = OffloadWriter(headerSize: flow.headerSize, options: OffloadCoalescer.Options(coalesceUDP: udp))
+        writer = OffloadWriter(
+            headerSize: flow.headerSize, options: OffloadCoalescer.Options(coalesceUDP: udp, verifyChecksums: verifyChecksums))
     }
 
     var counters: OffloadCounters { writer.counters }

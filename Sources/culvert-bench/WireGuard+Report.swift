@@ -28,7 +28,7 @@ extension WireGuardBench {
                 + "providers \(cpu.map(two).joined(separator: " / ")) CPU s/GB — \(met ? "goal met" : "goal not met")"
         }
         return """
-            ## WireGuard (`culvert-bench wireguard --seconds \(seconds) --connects \(connects) --warmup \(warmup)\(noTunOffload ? " --no-tun-offload" : "")`)
+            ## WireGuard (`culvert-bench wireguard --seconds \(seconds) --connects \(connects) --warmup \(warmup)\(noTunOffload ? " --no-tun-offload" : "")\(culvertPairOnly ? " --culvert-pair-only" : "")`)
 
             iperf3 TCP, one stream, \(seconds) s per run; A → B: A sends (client in A), B → A: `-R`. The culvert-wireguard \
             bundle \(offload). Load average before \(load.before), after \(load.after). CPU seconds (user + system) per \

@@ -40,6 +40,9 @@ struct WireGuardBench: ParsableCommand {
     @Flag(help: "Only the throughput rows.")
     var throughputOnly = false
 
+    @Flag(help: "Only culvert-wireguard ↔ culvert-wireguard (lab 2): no baseline, so no ratio; for measuring changes to the provider.")
+    var culvertPairOnly = false
+
     enum Path: String, CaseIterable {
         case veth = "plain veth"
         case goPair = "wireguard-go ↔ wireguard-go (Debian)"
@@ -66,7 +69,7 @@ struct WireGuardBench: ParsableCommand {
         let loadBefore = Self.loadAverage()
         let box = LabBox()
         try SignalTeardown.install { box.settled()?.tearDown() }
-        var (runs, providerLog, latency) = try measureWithWireguardGo(box)
+        var (runs, providerLog, latency) = culvertPairOnly ? ([], [], nil) : try measureWithWireguardGo(box)
         runs += try measureCulvertPair(box)
         print(throughputReport(runs, load: (loadBefore, Self.loadAverage()), providerLog: providerLog))
         if let latency { print(latencyReport(connected: latency.0, handshaken: latency.1, baseline: latency.2)) }
@@ -148,6 +151,8 @@ struct WireGuardBench: ParsableCommand {
             pids.insert(Int32(pid), at: 0)
         }
         try reach(lab, WireGuardCulvertPair.tunnelAddressB, what: "culvert-wireguard ↔ culvert-wireguard")
+        // On stderr, so a profiler can attach to the providers while iperf3 runs.
+        FileHandle.standardError.write(Data("culvert pair: provider A pid \(pids[0]), provider B pid \(pids[1])\n".utf8))
         let log = lab.directory.file("iperf-server.log")
         var runs: [Run] = []
         for reverse in [false, true] {

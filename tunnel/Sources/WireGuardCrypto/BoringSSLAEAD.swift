@@ -1,5 +1,7 @@
 // Every BoringSSL call of WireGuardCrypto, in this one file: ChaCha20-Poly1305 and XChaCha20-Poly1305
-// sealed and opened in place with a context set up once per key, plus wiping and constant-time compare.
+// sealed and opened in place or out of place (from one buffer into another: the data path's packets
+// are sealed from the TUN batch into the datagram batch and opened back, with no copy) with a context
+// set up once per key, plus wiping and constant-time compare.
 //
 // Why BoringSSL through swift-crypto's CCryptoBoringSSL module rather than swift-crypto's ChaChaPoly:
 // measured on this machine (release build, 1,420-byte packets, one core) swift-crypto's ChaChaPoly
@@ -69,6 +71,65 @@ final class AEADContext: @unchecked Sendable {  // unchecked: the context is rea
             throw .libraryFailure
         }
         return written
+    }
+
+    /// Encrypts `input` into `output` and writes the tag after the ciphertext; returns input.count + 16.
+    /// `output` is a different buffer (saves copying a packet into the buffer it is sealed in): it
+    /// must not overlap `input` unless both start at the same address (then this is in place).
+    func seal(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: UnsafeRawBufferPointer,
+        ad: UnsafeRawBufferPointer
+    ) throws(CryptoError) -> Int {
+        guard nonce.count == nonceCount else { throw .wrongLength(expected: nonceCount, actual: nonce.count) }
+        guard input.count <= output.count - Self.tagCount, let outBase = output.baseAddress else {
+            throw .bufferTooSmall(needed: input.count &+ Self.tagCount, available: output.count)
+        }
+        guard Self.sameOrDisjoint(input, UnsafeRawBufferPointer(output)) else { throw .overlappingBuffers }
+        let bytes = outBase.assumingMemoryBound(to: UInt8.self)
+        var written = 0
+        let status = CCryptoBoringSSL_EVP_AEAD_CTX_seal(
+            context, bytes, &written, input.count + Self.tagCount, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), nonce.count,
+            input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, ad.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            ad.count)
+        guard status == 1, written == input.count + Self.tagCount else {
+            CCryptoBoringSSL_ERR_clear_error()
+            throw .libraryFailure
+        }
+        return written
+    }
+
+    /// Authenticates and decrypts `input` (ciphertext then tag) into `output` (same rules as the
+    /// out-of-place seal); returns the plaintext count. On any failure the plaintext part of `output`
+    /// is zeroed: BoringSSL may write before it checks the tag.
+    func open(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: UnsafeRawBufferPointer,
+        ad: UnsafeRawBufferPointer
+    ) throws(CryptoError) -> Int {
+        guard nonce.count == nonceCount else { throw .wrongLength(expected: nonceCount, actual: nonce.count) }
+        guard input.count >= Self.tagCount else { throw .authenticationFailed }
+        let plaintextCount = input.count - Self.tagCount
+        guard plaintextCount <= output.count, let outBase = output.baseAddress else {
+            throw .bufferTooSmall(needed: plaintextCount, available: output.count)
+        }
+        guard Self.sameOrDisjoint(input, UnsafeRawBufferPointer(output)) else { throw .overlappingBuffers }
+        var written = 0
+        let status = CCryptoBoringSSL_EVP_AEAD_CTX_open(
+            context, outBase.assumingMemoryBound(to: UInt8.self), &written, plaintextCount,
+            nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), nonce.count, input.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            input.count, ad.baseAddress?.assumingMemoryBound(to: UInt8.self), ad.count)
+        guard status == 1, written == plaintextCount else {
+            BoringSSL.wipe(UnsafeMutableRawBufferPointer(rebasing: output[0..<plaintextCount]))
+            CCryptoBoringSSL_ERR_clear_error()
+            throw .authenticationFailed
+        }
+        return written
+    }
+
+    /// Whether two buffers start at the same address or share no byte: what BoringSSL allows for an
+    /// AEAD's input and output.
+    static func sameOrDisjoint(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard let aBase = a.baseAddress, let bBase = b.baseAddress, !a.isEmpty, !b.isEmpty else { return true }
+        return aBase == bBase || aBase + a.count <= bBase || bBase + b.count <= aBase
     }
 
     /// Decrypts buffer[0..<ciphertextCount] (ciphertext then tag) in place; returns the plaintext count.

@@ -45,6 +45,21 @@ public struct ChaCha20Poly1305: Sendable {
         }
     }
 
+    /// Encrypts `plaintext` into `output` (a buffer not overlapping it) and writes the tag after the
+    /// ciphertext; returns the sealed count (plaintext.count + 16). Sealing straight from where a
+    /// packet was read into where it is sent from saves copying it.
+    /// - Throws: `.bufferTooSmall` without room for ciphertext and tag; `.overlappingBuffers` when the
+    ///   two overlap but do not start at the same address.
+    public func seal(
+        _ plaintext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: Nonce,
+        authenticating ad: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    ) throws(CryptoError) -> Int {
+        var words = nonce.words
+        return try withUnsafeBytes(of: &words) { raw throws(CryptoError) in
+            try context.seal(plaintext, into: output, nonce: raw, ad: ad)
+        }
+    }
+
     /// Authenticates and decrypts buffer[0..<ciphertextCount] (ciphertext then tag) in place; returns
     /// the plaintext count. On `.authenticationFailed` buffer[0..<ciphertextCount] is all zeros.
     public func open(
@@ -54,6 +69,21 @@ public struct ChaCha20Poly1305: Sendable {
         var words = nonce.words
         return try withUnsafeBytes(of: &words) { raw throws(CryptoError) in
             try context.open(buffer, ciphertextCount: ciphertextCount, nonce: raw, ad: ad)
+        }
+    }
+
+    /// Authenticates and decrypts `sealed` (ciphertext then tag) into `output` (a buffer not
+    /// overlapping it); returns the plaintext count. On `.authenticationFailed` the plaintext part of
+    /// `output` is all zeros.
+    /// - Throws: `.authenticationFailed`; `.bufferTooSmall` when `output` cannot hold the plaintext;
+    ///   `.overlappingBuffers` as for the out-of-place seal.
+    public func open(
+        _ sealed: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: Nonce,
+        authenticating ad: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    ) throws(CryptoError) -> Int {
+        var words = nonce.words
+        return try withUnsafeBytes(of: &words) { raw throws(CryptoError) in
+            try context.open(sealed, into: output, nonce: raw, ad: ad)
         }
     }
 

@@ -12,4 +12,7 @@ public enum CryptoError: Error, Equatable, Sendable {
     case zeroSharedSecret
     /// The library refused the key or the call (should not happen with valid lengths).
     case libraryFailure
+    /// An out-of-place seal or open was given an input and an output that overlap without being
+    /// the same buffer (BoringSSL requires them equal or disjoint).
+    case overlappingBuffers
 }

@@ -1,8 +1,10 @@
 // Keypair: one session's data-path state (whitepaper §5.4.6): the sending key and next counter, the
 // receiving key and its replay window, both indices and the creation time. Encryption and
 // decryption work in the caller's buffer: the 16-byte header goes in front of the inner packet,
-// which is zero-padded to a multiple of 16 and sealed in place with its tag after it. Nothing here
-// allocates per packet. The keys are kept as SecretKeys too, so a later handover can export them.
+// which is zero-padded to a multiple of 16 and sealed in place with its tag after it; or, out of
+// place, from the inner packet's own buffer into the message's (SealTicket.seal(packet:…:into:),
+// OpenTicket.open(_:into:)), which saves the data path a copy per packet. Nothing here allocates
+// per packet. The keys are kept as SecretKeys too, so a later handover can export them.
 // For a parallel data path the work splits in two: under the caller's lock only the cheap state
 // changes (reserveSend: the counter; checkReceive/recordReceive: the replay window), and the AEAD
 // work runs outside it with a SealTicket or OpenTicket, which hold a reference to the session's
@@ -153,6 +155,35 @@ public struct SealTicket: Sendable {
     }
 }
 
+extension SealTicket {
+    /// Seals the inner packet `packet[0 ..< packetCount]` into a transport message at `output[0]`
+    /// without copying it first: the ≤ 15 padding bytes are zeroed in `packet` itself, after the
+    /// packet (so `packet` must have room for `Keypair.paddedCount(packetCount)` bytes), and the
+    /// ciphertext is written at `output[16]`. `output` must not overlap `packet`. Returns the
+    /// message length.
+    public func seal(
+        packet: UnsafeMutableRawBufferPointer, packetCount: Int, into output: UnsafeMutableRawBufferPointer
+    ) throws(TransportError) -> Int {
+        let padded = Keypair.paddedCount(packetCount)
+        let needed = padded + Keypair.overhead
+        guard packetCount >= 0, packet.count >= padded, output.count >= needed else {
+            throw .bufferTooSmall(needed: needed, available: Swift.min(output.count, packet.count + Keypair.overhead))
+        }
+        if padded > packetCount {
+            UnsafeMutableRawBufferPointer(rebasing: packet[packetCount..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        do throws(CryptoError) {
+            _ = try sender.seal(
+                UnsafeRawBufferPointer(rebasing: packet[0..<padded]),
+                into: UnsafeMutableRawBufferPointer(rebasing: output[TransportHeader.byteCount..<needed]), nonce: .init(counter: counter))
+        } catch {
+            throw .bufferTooSmall(needed: needed, available: output.count)  // sizes checked above; else overlapping buffers, a caller's bug
+        }
+        try! TransportHeader(receiverIndex: receiverIndex, counter: counter).write(into: output)  // output ≥ 32 bytes
+        return needed
+    }
+}
+
 /// A transport message that passed a session's pre-check (index, replay window): opens it with no
 /// lock held; the session then records its counter (`Keypair.recordReceive`).
 public struct OpenTicket: Sendable {
@@ -174,6 +205,24 @@ public struct OpenTicket: Sendable {
             return try receiver.open(inPlace: body, ciphertextCount: body.count, nonce: .init(counter: counter))
         } catch {
             throw .authenticationFailed
+        }
+    }
+}
+
+extension OpenTicket {
+    /// Authenticates and decrypts the message `datagram` (header, ciphertext, tag) into `output`,
+    /// a buffer not overlapping it: on success the padded inner packet is at `output[0 ..< returned
+    /// count]` (so a receiver opens straight into the buffer it writes to the TUN from). On
+    /// `.authenticationFailed` that part of `output` has been wiped. Records nothing.
+    public func open(_ datagram: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
+        guard datagram.count >= TransportHeader.minimumMessageCount else { throw .malformed }
+        let body = UnsafeRawBufferPointer(rebasing: datagram[TransportHeader.byteCount...])
+        let needed = body.count - ChaCha20Poly1305.tagCount
+        guard output.count >= needed else { throw .bufferTooSmall(needed: needed, available: output.count) }
+        do throws(CryptoError) {
+            return try receiver.open(body, into: output, nonce: .init(counter: counter))
+        } catch {
+            throw error == .authenticationFailed ? .authenticationFailed : .malformed  // sizes checked; else overlapping buffers
         }
     }
 }

@@ -216,6 +216,29 @@ extension WireGuardDevice {
         _ ticket: OpenTicket, opened: Result<Int, TransportError>, datagram buffer: UnsafeRawBufferPointer, count: Int,
         from source: Endpoint, now: Duration, using generator: inout some RandomNumberGenerator
     ) -> InboundResult {
+        finishReceive(
+            ticket, opened: opened, inside: buffer, at: TransportHeader.byteCount, limit: min(count, buffer.count), datagramCount: count,
+            from: source, now: now, using: &generator)
+    }
+
+    /// `finishReceive(_:opened:datagram:…)` for a message opened out of place
+    /// (`OpenTicket.open(_:into:)`): `plaintext` holds the padded inner packet from its start, and
+    /// `InboundResult.packet` is a range of `plaintext`. `datagramCount` is the message's length.
+    public mutating func finishReceive(
+        _ ticket: OpenTicket, opened: Result<Int, TransportError>, plaintext: UnsafeRawBufferPointer, datagramCount: Int,
+        from source: Endpoint, now: Duration, using generator: inout some RandomNumberGenerator
+    ) -> InboundResult {
+        finishReceive(
+            ticket, opened: opened, inside: plaintext, at: 0, limit: plaintext.count, datagramCount: datagramCount, from: source,
+            now: now, using: &generator)
+    }
+
+    /// The core of both: the inner packet is `buffer[offset ..< offset + opened count]`, which must
+    /// end by `limit`.
+    private mutating func finishReceive(
+        _ ticket: OpenTicket, opened: Result<Int, TransportError>, inside buffer: UnsafeRawBufferPointer, at offset: Int, limit: Int,
+        datagramCount count: Int, from source: Endpoint, now: Duration, using generator: inout some RandomNumberGenerator
+    ) -> InboundResult {
         let plaintextCount: Int
         switch opened {
         case .success(let value): plaintextCount = value
@@ -231,7 +254,7 @@ extension WireGuardDevice {
         } catch {
             return drop(error == .replayed ? .replayedCounter : .unknownReceiverIndex)
         }
-        guard plaintextCount + TransportHeader.byteCount <= min(count, buffer.count) else { return drop(.malformed) }
+        guard plaintextCount >= 0, offset + plaintextCount <= limit else { return drop(.malformed) }
         // Authenticated from here on.
         var result = InboundResult()
         result.peer = peers[peer].publicKey
@@ -257,7 +280,7 @@ extension WireGuardDevice {
             return result
         }
         peers[peer].dataReceived(now: now, timers: timers)
-        let inner = UnsafeRawBufferPointer(rebasing: buffer[TransportHeader.byteCount..<TransportHeader.byteCount + plaintextCount])
+        let inner = UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + plaintextCount])
         guard let length = InnerPacket.length(of: inner) else {
             drops.count(.malformedInnerPacket)
             result.dropped = .malformedInnerPacket
@@ -268,7 +291,7 @@ extension WireGuardDevice {
             result.dropped = .disallowedSource
             return result
         }
-        result.packet = TransportHeader.byteCount..<TransportHeader.byteCount + length
+        result.packet = offset..<offset + length
         return result
     }
 }

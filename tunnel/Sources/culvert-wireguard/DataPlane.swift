@@ -2,11 +2,12 @@
 // through the WireGuardDevice, and fire its timers. Hand-written: no library runs a WireGuardDevice.
 //
 //   tun-to-udp: PacketFlow.Channel read (batch; TSO super-packets split) → under the lock, per batch:
-//               device.beginSend (route, counter) → outside: copy + seal straight into the
-//               datagram batch's slot → UDP_SEGMENT sendmmsg (runs of one endpoint)
+//               device.beginSend (route, counter) → outside: seal from the packet's slot
+//               straight into the datagram batch's slot → UDP_SEGMENT sendmmsg (runs of one endpoint)
 //   udp-to-tun: recvmmsg with UDP_GRO (batch, with senders) → under the lock: beginReceive
-//               (pre-checks) → outside: open in the datagram's slot → under the lock: finishReceive
-//               (counter, roaming, AllowedIPs) → copy into the packet batch → Channel write (coalesced)
+//               (pre-checks) → outside: open from the datagram's slot straight into the packet
+//               batch → under the lock: finishReceive (counter, roaming, AllowedIPs; what it refuses
+//               is taken out of the packet batch again) → Channel write (coalesced)
 //               At most 16 handshake messages per batch are handled, the rest shed and counted, so
 //               a flood cannot crowd transport data out of a batch; those with a valid mac1 feed the
 //               device's load decision (many per 100 ms: under load for 1 s, cookie replies instead
@@ -16,10 +17,12 @@
 // The device is one value behind one Mutex shared by the three threads, but the lock is held only
 // for the bookkeeping of a batch (routing, counters, replay windows, timers), never for a seal or
 // an open: those run on the session's shared AEAD context, which BoringSSL allows concurrently
-// (Keypair.swift's header). So both packet threads seal and open at once. Each packet is copied
-// once: from the TUN batch into the datagram slot it is sealed in, or from the datagram slot it
-// was opened in into the TUN batch. On a TUN with IFF_VNET_HDR (the bundle declares `tun-offload`)
-// both threads use the offload engine: a PacketFlow.Channel each and a DatagramOffload each.
+// (Keypair.swift's header). So both packet threads seal and open at once. No packet is copied:
+// the seal reads the TUN batch's slot and writes the datagram's, the open reads the datagram's slot
+// and writes the TUN batch's (out of place; BoringSSL allows it). On a TUN with IFF_VNET_HDR (the
+// bundle declares `tun-offload`) both threads use the offload engine: a PacketFlow.Channel each and
+// a DatagramOffload each; the receive thread's channel skips the checksum pass before coalescing
+// (`authenticatedWrites`: every packet it writes passed Poly1305).
 // Every thread also waits on one WakeEvent, so `stop` ends all of them within one wait.
 
 import CulvertProvider
@@ -111,7 +114,8 @@ final class DataPlane: Sendable {
         let capacity = flow.isOffloading ? Self.offloadBatchSize : Self.batchSize
         var channel = flow.makeChannel()
         var udp = flow.isOffloading ? DatagramOffload(socket: socket, coalesceReceives: false) : nil
-        var packets = PacketBatch(capacity: capacity, slotSize: packetSlot)
+        // Slots with room for the padding, which the seal zeroes in place before reading the packet.
+        var packets = PacketBatch(capacity: capacity, slotSize: Keypair.paddedCount(packetSlot))
         var datagrams = PacketBatch(capacity: capacity, slotSize: Keypair.messageCount(forPacket: packetSlot))
         var reservations: [OutboundReservation] = []
         reservations.reserveCapacity(capacity)
@@ -145,13 +149,11 @@ final class DataPlane: Sendable {
                             datagrams.removeAll()
                         }
                         destination = endpoint
-                        packets.withUnsafePacket(at: index) { inner in
+                        packets.withUnsafeMutablePacket(at: index) { inner, length in
                             // try?: the slot holds messageCount(forPacket: packetSlot) bytes and the batch one slot per packet read;
                             // a refused seal loses the packet (its counter is skipped, which the peer's window allows).
                             _ = try? datagrams.appendInPlace { slot throws(TransportError) -> Int? in
-                                let headroom = WireGuardDevice.headroom
-                                UnsafeMutableRawBufferPointer(rebasing: slot[headroom..<headroom + inner.count]).copyMemory(from: inner)
-                                return try ticket.seal(inPlace: slot, packetCount: inner.count)
+                                try ticket.seal(packet: inner, packetCount: length, into: slot)  // no copy: out of place
                             }
                         }
                     }
@@ -170,7 +172,8 @@ final class DataPlane: Sendable {
 
     private func udpToTUN() {
         let capacity = flow.isOffloading ? Self.offloadBatchSize : Self.batchSize
-        var channel = flow.makeChannel()
+        // Every packet written was authenticated by its Poly1305 tag: no checksum pass before coalescing.
+        var channel = flow.makeChannel(authenticatedWrites: true)
         var udp = flow.isOffloading ? DatagramOffload(socket: socket, segmentSends: false) : nil
         var datagrams = PacketBatch(capacity: capacity, slotSize: datagramSlot)
         var packets = PacketBatch(capacity: capacity, slotSize: datagramSlot)
@@ -179,7 +182,11 @@ final class DataPlane: Sendable {
         var steps: [ReceiveStep?] = []  // nil: a sender that is no device endpoint (dropped)
         var results: [InboundResult?] = []
         var opened: [Result<Int, TransportError>] = []
+        var placed: [Int?] = []  // per datagram: the packet batch slot it was opened into
+        var refused: [Int] = []  // packet batch slots opened into but then refused by the device
         opened.reserveCapacity(capacity)
+        placed.reserveCapacity(capacity)
+        refused.reserveCapacity(capacity)
         senders.reserveCapacity(capacity)
         steps.reserveCapacity(capacity)
         results.reserveCapacity(capacity)
@@ -224,15 +231,23 @@ final class DataPlane: Sendable {
                         }
                     }
                     opened.removeAll(keepingCapacity: true)
-                    for index in 0..<count {  // the AEAD work, with no lock held
+                    placed.removeAll(keepingCapacity: true)
+                    for index in 0..<count {  // the AEAD work, with no lock held: opened straight into the TUN batch
                         guard case .open(let ticket)? = steps[index] else {
                             opened.append(.failure(.malformed))
+                            placed.append(nil)
                             continue
                         }
-                        opened.append(
-                            datagrams.withUnsafeMutablePacket(at: index) { slot, length in
-                                Result { () throws(TransportError) in try ticket.open(inPlace: slot, count: length) }
-                            })
+                        var outcome: Result<Int, TransportError> = .failure(.malformed)
+                        datagrams.withUnsafePacket(at: index) { datagram in
+                            // try?: one packet slot per datagram, each as large as a datagram; a failed open appends nothing.
+                            _ = try? packets.appendInPlace { slot -> Int? in
+                                outcome = Result { () throws(TransportError) in try ticket.open(datagram, into: slot) }
+                                return try? outcome.get()  // try?: nil appends nothing; the failure is kept in `outcome`
+                            }
+                        }
+                        opened.append(outcome)
+                        placed.append((try? outcome.get()) == nil ? nil : packets.count - 1)  // try?: success or not
                     }
                     device.withLock { device in  // counters, roaming, AllowedIPs
                         for index in 0..<count {
@@ -242,29 +257,36 @@ final class DataPlane: Sendable {
                             case .open(let ticket)?:
                                 // force unwrap: a step exists only for a sender that converted.
                                 let from = sources.endpoint(for: senders[index])!
-                                results.append(
-                                    datagrams.withUnsafePacket(at: index) {
+                                let length = datagrams.withUnsafePacket(at: index) { $0.count }
+                                guard let slot = placed[index] else {  // the open failed: counted, nothing delivered
+                                    results.append(
                                         device.finishReceive(
-                                            ticket, opened: opened[index], datagram: $0, count: $0.count, from: from, now: time,
+                                            ticket, opened: opened[index], plaintext: UnsafeRawBufferPointer(start: nil, count: 0),
+                                            datagramCount: length, from: from, now: time, using: &random))
+                                    continue
+                                }
+                                results.append(
+                                    packets.withUnsafePacket(at: slot) {
+                                        device.finishReceive(
+                                            ticket, opened: opened[index], plaintext: $0, datagramCount: length, from: from, now: time,
                                             using: &random)
                                     })
                             }
                         }
                     }
                     var actions: [DeviceAction] = []
+                    refused.removeAll(keepingCapacity: true)
                     for (index, result) in results.enumerated() {
                         guard let result else { continue }
                         actions += result.actions
-                        guard let range = result.packet, !range.isEmpty else { continue }
-                        datagrams.withUnsafePacket(at: index) { datagram in
-                            // try?: one packet slot per datagram, each as large as a datagram.
-                            _ = try? packets.appendInPlace { slot -> Int? in
-                                UnsafeMutableRawBufferPointer(rebasing: slot[0..<range.count]).copyMemory(
-                                    from: UnsafeRawBufferPointer(rebasing: datagram[range]))
-                                return range.count
-                            }
+                        guard let slot = placed[index] else { continue }
+                        if let range = result.packet, !range.isEmpty, range.lowerBound == 0 {
+                            packets.withUnsafeMutablePacket(at: slot) { _, length in length = range.count }  // padding cut off
+                        } else {
+                            refused.append(slot)  // a keepalive, a replay found late, a disallowed source, a malformed packet
                         }
                     }
+                    for slot in refused.reversed() { packets.removePacket(at: slot) }
                     if !packets.isEmpty { _ = try channel.writePackets(packets) }
                     perform(actions)
                 } while datagrams.isFull && !isStopped

@@ -42,6 +42,48 @@ final class KeypairTests: XCTestCase {
         XCTAssertEqual(sender.sendCounter, 101)
     }
 
+    /// Sealing out of place (from the packet's own buffer into the datagram's) gives the bytes the
+    /// in-place seal gives for the same counter, zeroes the padding in the packet's buffer, and opens.
+    func testOutOfPlaceSealMatchesInPlace() throws {
+        var (sender, receiver) = Self.sessionPair()
+        var (twin, _) = Self.sessionPair()
+        for length in [0, 1, 15, 16, 17, 100, 1420] {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 3 &+ 9) }
+            var inPlace = [UInt8](repeating: 0xee, count: Keypair.messageCount(forPacket: length))
+            inPlace.replaceSubrange(16..<16 + length, with: payload)
+            let expected = try inPlace.withUnsafeMutableBytes { try twin.encrypt(inPlace: $0, packetCount: length) }
+            var packet = payload + [UInt8](repeating: 0xcc, count: Keypair.paddedCount(length) - length)
+            var output = [UInt8](repeating: 0x11, count: Keypair.messageCount(forPacket: length))
+            let ticket = try sender.reserveSend()
+            let count = try packet.withUnsafeMutableBytes { inner in
+                try output.withUnsafeMutableBytes { try ticket.seal(packet: inner, packetCount: length, into: $0) }
+            }
+            XCTAssertEqual(count, expected)
+            XCTAssertEqual(output, inPlace, "length \(length)")
+            XCTAssertEqual(Array(packet[..<length]), payload, "the packet is not changed")
+            XCTAssertTrue(packet[length...].allSatisfy { $0 == 0 }, "padding zeroed in the packet's buffer")
+            let opened = try output.withUnsafeMutableBytes { try receiver.decrypt(inPlace: $0, count: count) }
+            XCTAssertEqual(Array(output[16..<16 + length]), payload)
+            XCTAssertEqual(opened, Keypair.paddedCount(length))
+        }
+        // No room for the padding in the packet's buffer, or for the message in the output: typed refusals.
+        var short = [UInt8](repeating: 0, count: 20)
+        var output = [UInt8](repeating: 0, count: 64)
+        let ticket = try sender.reserveSend()
+        XCTAssertThrowsError(
+            try short.withUnsafeMutableBytes { inner in
+                try output.withUnsafeMutableBytes { try ticket.seal(packet: inner, packetCount: 20, into: $0) }
+            }
+        ) { XCTAssertEqual($0 as? TransportError, .bufferTooSmall(needed: 64, available: 52)) }
+        var packet = [UInt8](repeating: 0, count: 32)
+        var small = [UInt8](repeating: 0, count: 63)
+        XCTAssertThrowsError(
+            try packet.withUnsafeMutableBytes { inner in
+                try small.withUnsafeMutableBytes { try ticket.seal(packet: inner, packetCount: 20, into: $0) }
+            }
+        ) { XCTAssertEqual($0 as? TransportError, .bufferTooSmall(needed: 64, available: 63)) }
+    }
+
     func testReplayTamperAndShortBuffers() throws {
         var (sender, receiver) = Self.sessionPair()
         var buffer = [UInt8](repeating: 0, count: 64)
