@@ -21,8 +21,10 @@ build: deps
 # The whole suite: generated files fresh, formatting, unit and integration tests (real daemon,
 # real sockets, real users), both directions of varlink certification, fuzz corpus replay, and the
 # version-skew matrix (scripts/skew-build builds an older commit's products once, under .build-skew/).
+# scripts/check-foundation: no shipped executable uses full Foundation (ICU) instead of FoundationEssentials.
 test: deps check-generated lint
 	$(SWIFT) build --build-tests --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
+	scripts/check-foundation $(PRODUCTS)
 	scripts/certify $(PRODUCTS)
 	$(PRODUCTS)/culvert-fuzz replay Fuzz/corpus
 	scripts/skew-build >/dev/null

@@ -25,7 +25,7 @@
 import CulvertProvider
 import CulvertSystem
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 import WireGuardDevice
 
@@ -97,12 +97,10 @@ final class DataPlane: Sendable {
 
     private func launch(_ name: String, _ body: @escaping @Sendable (DataPlane) -> Void) {
         finished.enter()
-        let thread = Thread { [self] in
+        SystemThread.start(name: name) { [self] in
             body(self)
             finished.leave()
         }
-        thread.name = name
-        thread.start()
     }
 
     // MARK: TUN → UDP
@@ -161,7 +159,7 @@ final class DataPlane: Sendable {
             } catch {
                 if error.isWouldBlock { continue }
                 sayError("tun-to-udp: \(error)")
-                Thread.sleep(forTimeInterval: Self.errorPause)
+                SystemThread.sleep(forTimeInterval: Self.errorPause)
             }
         }
     }
@@ -271,7 +269,7 @@ final class DataPlane: Sendable {
             } catch {
                 if error.isWouldBlock { continue }
                 sayError("udp-to-tun: \(error)")
-                Thread.sleep(forTimeInterval: Self.errorPause)
+                SystemThread.sleep(forTimeInterval: Self.errorPause)
             }
         }
     }
