@@ -25,12 +25,14 @@ public enum SystemThread {
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         var thread = pthread_t()
         // pthread_create returns the error number instead of setting errno.
-        let result = pthread_create(&thread, &attributes, { raw in
-            // !: pthread_create passes back the non-nil context given to it below.
-            let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
-            start.run()
-            return nil
-        }, context)
+        let result = pthread_create(
+            &thread, &attributes,
+            { raw in
+                // !: pthread_create passes back the non-nil context given to it below.
+                let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
+                start.run()
+                return nil
+            }, context)
         guard result == 0 else {
             Unmanaged<ThreadStart>.fromOpaque(context).release()
             throw SystemError(call: "pthread_create", errno: result)

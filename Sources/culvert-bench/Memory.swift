@@ -121,7 +121,7 @@ struct MemoryReading {
     init(pid: Int32) throws {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         for line in status.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2 else { continue }
             let value = Int(fields[1]) ?? 0
             switch fields[0] {

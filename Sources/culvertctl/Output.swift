@@ -14,14 +14,16 @@ struct Output: Sendable {
     /// last guard: provider strings are made `terminalSafe` where they are rendered, and JSON
     /// escapes every control character itself.
     func line(_ text: String) {
-        try? Descriptor.standardOutput.writeAll((text.controlCharactersEscaped + "\n").utf8)  // try?: nowhere left to report a failed write
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardOutput.writeAll((text.controlCharactersEscaped + "\n").utf8)
     }
 
     /// Writes `value` as one line of JSON (sorted keys) to standard output. JSON escapes C0
     /// controls itself; DEL and C1 (which it may write raw) are written as `\u00XX` here — the
     /// same JSON value, nothing a terminal acts on.
     func json(_ value: some Encodable) {
-        try? Descriptor.standardOutput.writeAll((Self.encode(value) + "\n").utf8)  // try?: nowhere left to report a failed write
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardOutput.writeAll((Self.encode(value) + "\n").utf8)
     }
 
     /// Writes each row with its columns padded to the widest cell, two spaces apart.
@@ -56,12 +58,14 @@ struct Output: Sendable {
                 for line in log { text += "\n  " + line.terminalSafe }
             }
         }
-        try? Descriptor.standardError.writeAll((text.controlCharactersEscaped + "\n").utf8)  // try?: nowhere left to report a failed write
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardError.writeAll((text.controlCharactersEscaped + "\n").utf8)
     }
 
     /// Writes a note for a person to standard error (never mixed into the data on stdout).
     func note(_ text: String) {
-        try? Descriptor.standardError.writeAll(("culvertctl: " + text.controlCharactersEscaped + "\n").utf8)  // try?: nowhere left to report a failed write
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardError.writeAll(("culvertctl: " + text.controlCharactersEscaped + "\n").utf8)
     }
 
     private struct ErrorLine: Encodable {

@@ -267,5 +267,6 @@ enum TestProviderError: Error, CustomStringConvertible {
 
 /// One line to stdout, unbuffered (culvertd reads it through a pipe).
 func say(_ text: String) {
-    try? Descriptor.standardOutput.writeAll("test-provider: \(text)\n".utf8)  // try?: nowhere left to report a failed write
+    // try?: nowhere left to report a failed write.
+    try? Descriptor.standardOutput.writeAll("test-provider: \(text)\n".utf8)
 }

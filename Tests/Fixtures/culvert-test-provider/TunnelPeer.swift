@@ -71,7 +71,8 @@ enum TunnelPeer {
     }
 
     static func fail(_ message: String) -> Never {
-        try? Descriptor.standardError.writeAll((message + "\n").utf8)  // try?: nowhere left to report a failed write
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardError.writeAll((message + "\n").utf8)
         exit(64)
     }
 }

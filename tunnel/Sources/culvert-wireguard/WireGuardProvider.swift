@@ -123,5 +123,6 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
 
 /// One line to stdout, unbuffered (culvertd keeps it as the session log). Never pass it a key.
 func say(_ text: String) {
-    try? Descriptor.standardOutput.writeAll("culvert-wireguard: \(text)\n".utf8)  // try?: nowhere left to report a failed write
+    // try?: nowhere left to report a failed write.
+    try? Descriptor.standardOutput.writeAll("culvert-wireguard: \(text)\n".utf8)
 }
