@@ -26,10 +26,12 @@ build: deps
 # systemd in a Debian 12 container (the root cached by scripts/debian-root), and installed without
 # systemd in a chroot, and piuparts' install/purge test of each package (offline, on the same root).
 # Each packaging test is one line after scripts/deb-test-versions, taking the directories below.
+# scripts/check-foundation: no shipped executable uses full Foundation (ICU) instead of FoundationEssentials.
 DEB_TEST_V1 := .build-deb/test-v1
 DEB_TEST_V2 := .build-deb/test-v2
 test: deps check-generated lint
 	$(SWIFT) build --build-tests --scratch-path $(BUILD_DIR) 2>&1 | scripts/quiet-build
+	scripts/check-foundation $(PRODUCTS)
 	scripts/certify $(PRODUCTS)
 	$(PRODUCTS)/culvert-fuzz replay Fuzz/corpus
 	scripts/skew-build >/dev/null

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -154,6 +155,8 @@ ssize_t culvert_send_nosignal(int fd, const void *buf, size_t len) {
 ssize_t culvert_getrandom(void *buf, size_t len) {
     return getrandom(buf, len, 0);
 }
+
+int culvert_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 
 int culvert_malloc_fix_mmap_threshold(int bytes) {
     return mallopt(M_MMAP_THRESHOLD, bytes);

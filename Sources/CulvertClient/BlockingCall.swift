@@ -1,6 +1,6 @@
 // BlockingCall: runs blocking socket I/O on its own thread and hands the result to async code.
 
-import Foundation
+import CulvertSystem
 
 /// Bridges one blocking operation into Swift concurrency.
 ///
@@ -15,9 +15,7 @@ enum BlockingCall {
         let gate = ConnectionGate()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, CulvertClientError>, Never>) in
-                let thread = Thread { continuation.resume(returning: body(gate)) }
-                thread.name = name
-                thread.start()
+                SystemThread.start(name: name) { continuation.resume(returning: body(gate)) }
             }
         } onCancel: {
             gate.cancel()

@@ -1,7 +1,7 @@
 // ConnectionGate: lets another thread interrupt a blocking connection without racing its close.
 
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 /// Cancellation for blocking I/O done on a dedicated thread.
 ///
@@ -10,7 +10,7 @@ import Foundation
 /// `read`/`poll` with end of file. Both happen under one lock, so a cancel can never shut down a
 /// descriptor number that was already closed and reused.
 final class ConnectionGate: @unchecked Sendable {  // every mutable member is guarded by `condition`
-    private let condition = NSCondition()
+    private let condition = ThreadCondition()
     private var descriptor: Descriptor?
     private var cancelled = false
 
@@ -48,7 +48,7 @@ final class ConnectionGate: @unchecked Sendable {  // every mutable member is gu
 
     /// Sleeps for `duration` unless cancelled first. Returns false if the gate is cancelled.
     func sleep(for duration: Duration) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: duration.seconds)
+        let deadline = ThreadCondition.Deadline.after(duration)
         condition.lock()
         defer { condition.unlock() }
         while !cancelled {

@@ -3,7 +3,7 @@
 import CulvertCore
 import CulvertVarlink
 import CulvertWire
-import Foundation
+import FoundationEssentials
 
 extension CulvertClient {
     /// Bound on a `connect` or `disconnect` that waits for the session to settle. Longer than

@@ -3,7 +3,7 @@
 import CulvertCore
 import CulvertVarlink
 import CulvertWire
-import Foundation
+import FoundationEssentials
 
 /// A client of `culvertd`, configured with the path of its control socket.
 ///

@@ -6,7 +6,7 @@
 
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 public enum ExtensionSpool {
     /// Mode of a spool directory this code creates: requests are root's business only.

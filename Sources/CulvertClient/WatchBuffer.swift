@@ -1,6 +1,7 @@
 // WatchBuffer: the bounded hand-off from a watch's I/O thread to its async consumer.
 
-import Foundation
+import CulvertSystem
+import FoundationEssentials
 
 /// A single-producer, single-consumer queue with back-pressure.
 ///
@@ -9,7 +10,7 @@ import Foundation
 /// this process growing without bound. `finish()` lets the consumer drain what is buffered, then
 /// ends; `cancel()` ends at once, discards the rest, and interrupts the producer's I/O.
 final class WatchBuffer: @unchecked Sendable {  // every mutable member is guarded by `condition`
-    private let condition = NSCondition()
+    private let condition = ThreadCondition()
     private let capacity: Int
     private let gate: ConnectionGate
     private var queue: [WatchUpdate] = []

@@ -1,6 +1,6 @@
 // WatchStream: the event stream as an AsyncSequence that survives daemon restarts.
 
-import Foundation
+import CulvertSystem
 
 /// The events of `culvertd`, followed across disconnections.
 ///
@@ -31,9 +31,7 @@ public struct WatchStream: AsyncSequence, Sendable {
         lifetime = Lifetime(buffer: buffer)
         let worker = WatchWorker(
             path: path, callDeadline: callDeadline, position: start, policy: policy, buffer: buffer, gate: gate)
-        let thread = Thread { worker.run() }
-        thread.name = "culvert-watch"
-        thread.start()
+        SystemThread.start(name: "culvert-watch") { worker.run() }
     }
 
     /// Stops the stream: the connection closes and iteration ends with nil.

@@ -5,7 +5,7 @@
 import CulvertBundle
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 struct ExtensionPolicy: Codable, Equatable {
     static let fileName = "policy.json"

@@ -4,7 +4,7 @@
 
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 struct ExtensionRegistry: Codable, Equatable {
     static let currentFormat = 1

@@ -14,7 +14,7 @@
 
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Why a kill switch could not be held.

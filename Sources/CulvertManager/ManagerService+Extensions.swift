@@ -5,7 +5,8 @@ import CulvertCore
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
-import Foundation
+import Dispatch
+import FoundationEssentials
 
 extension ManagerService {
     func handleExtensionCall(_ call: VarlinkCall, replier: VarlinkReplier) {

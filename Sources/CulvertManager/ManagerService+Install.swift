@@ -6,7 +6,8 @@ import CulvertBundle
 import CulvertCore
 import CulvertSystem
 import CulvertWire
-import Foundation
+import Dispatch
+import FoundationEssentials
 
 extension ManagerService {
     /// Installs and publishes the matching event (none for `unchanged`). Replacing an extension

@@ -7,7 +7,12 @@ import CulvertCore
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
-import Foundation
+import Dispatch
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension ManagerService {
     /// Longest time spent flushing client output before the exec.

@@ -5,7 +5,7 @@ import CulvertCore
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
-import Foundation
+import FoundationEssentials
 
 /// How the supervisor finds what a session runs when nobody hands it over (an alwaysOn restart,
 /// a live upgrade's successor, re-adoption): the profile, its enabled extension and its secrets.

@@ -6,7 +6,7 @@
 
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 /// The on-disk form of one profile. `format` lets a later daemon read older files.
 struct StoredProfile: Codable, Equatable {
@@ -78,8 +78,10 @@ struct ProfileStore {
     /// `<name>.json.tmp-<digits>`: what daemons before `FileSystem.temporaryPrefix` left. A profile
     /// file always ends in `.json`, so no profile file has this shape.
     static func isLegacyTemporaryName(_ entry: String) -> Bool {
-        guard let range = entry.range(of: Self.fileSuffix + ".tmp-", options: .backwards) else { return false }
-        let digits = entry[range.upperBound...]
+        let marker = Self.fileSuffix + ".tmp-"
+        // The last occurrence of the marker: what follows it must be digits only.
+        guard let start = entry.indices.last(where: { entry[$0...].hasPrefix(marker) }) else { return false }
+        let digits = entry[start...].dropFirst(marker.count)
         return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
     }
 

@@ -12,7 +12,7 @@ import CulvertCore
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
-import Foundation
+import FoundationEssentials
 
 struct ReexecState: Codable {
     static let currentFormat = 1

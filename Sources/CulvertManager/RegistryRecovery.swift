@@ -13,7 +13,7 @@
 import CulvertBundle
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 struct RegistryRecovery {
     let registryPath: String

@@ -7,7 +7,7 @@
 
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 struct SessionRecord: Codable, Equatable {
     static let currentFormat = 1

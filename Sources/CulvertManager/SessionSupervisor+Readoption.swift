@@ -9,7 +9,8 @@ import CulvertCore
 import CulvertSystem
 import CulvertVarlink
 import CulvertWire
-import Foundation
+import Dispatch
+import FoundationEssentials
 
 extension SessionSupervisor {
     /// Longest a provider may take to answer Reattach.

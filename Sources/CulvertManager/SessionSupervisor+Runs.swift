@@ -8,7 +8,7 @@ import CulvertSystem
 import CulvertVarlink
 import CulvertWire
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 extension SessionSupervisor {
     // MARK: launch

@@ -13,7 +13,7 @@ import CulvertSystem
 import CulvertVarlink
 import CulvertWire
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Logging
 
 final class SessionSupervisor: @unchecked Sendable {  // confined to `queue`

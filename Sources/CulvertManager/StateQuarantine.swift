@@ -9,7 +9,7 @@
 
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 
 enum StateQuarantine {
     static let directoryName = "corrupt"
@@ -36,7 +36,7 @@ enum StateQuarantine {
         let corrupt = directory(stateDirectory: stateDirectory)
         try FileSystem.createDirectory(corrupt, mode: directoryMode)
         let name = path.split(separator: "/").last.map(String.init) ?? "file"
-        let stamp = WallClock.rfc3339Now().replacingOccurrences(of: ":", with: "")
+        let stamp = WallClock.rfc3339Now().replacing(":", with: "")
         var target = corrupt + "/" + name + "." + stamp
         var attempt = 1
         while FileSystem.exists(target) {  // two set aside within the same second
@@ -55,7 +55,7 @@ enum StateQuarantine {
         guard let kind = irregularKind(at: path) else { return nil }
         return try setAside(
             path, stateDirectory: stateDirectory, kind: .notARegularFile,
-            reason: "a \(kind.rawValue.replacingOccurrences(of: "_", with: " ")) where a regular file belongs; not followed or opened")
+            reason: "a \(kind.rawValue.replacing("_", with: " ")) where a regular file belongs; not followed or opened")
     }
 }
 

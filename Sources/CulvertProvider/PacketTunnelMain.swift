@@ -6,7 +6,7 @@ import CulvertSystem
 import CulvertVarlink
 import CulvertWire
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -38,7 +38,8 @@ public enum PacketTunnelMain {
         do {
             try ProcessImage.markNonDumpable()
         } catch {
-            FileHandle.standardError.write(Data("provider: cannot mark itself non-dumpable: \(error)\n".utf8))
+            // try?: nowhere left to report a failed write.
+            try? Descriptor.standardError.writeAll("provider: cannot mark itself non-dumpable: \(error)\n".utf8)
             exit(nonDumpableExitStatus)
         }
         let environment = ProviderEnvironment.current
@@ -48,7 +49,8 @@ public enum PacketTunnelMain {
                 with its TUN on fd 3 and its channel on fd 4 (LISTEN_FDS=2, LISTEN_FDNAMES=tun:channel). \(environment.problem)
 
                 """
-            FileHandle.standardError.write(Data(message.utf8))
+            // try?: nowhere left to report a failed write.
+            try? Descriptor.standardError.writeAll(message.utf8)
             exit(usageExitStatus)
         }
         // Output goes to a pipe culvertd reads; if culvertd dies, writes must fail, not kill us.
@@ -132,7 +134,8 @@ final class ProviderRuntime<Provider: PacketTunnelProvider>: @unchecked Sendable
             rendezvousSource = source
             source.resume()
         } catch {
-            FileHandle.standardError.write(Data("culvert provider: no rendezvous at \(path): \(error)\n".utf8))
+            // try?: nowhere left to report a failed write.
+            try? Descriptor.standardError.writeAll("culvert provider: no rendezvous at \(path): \(error)\n".utf8)
         }
     }
 

@@ -8,7 +8,7 @@
 // still equals the original, revert sees that and only drops the record; both written → revert
 // restores; original restored, record not yet removed → the file equals the original, as before.
 
-import Foundation
+import FoundationEssentials
 
 /// The backup record's file name in the state directory.
 private let backupFileName = "dns-resolv-conf.json"

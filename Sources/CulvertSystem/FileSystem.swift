@@ -1,6 +1,6 @@
 // FileSystem: the file operations Culvert's persistence needs, with their durability rules.
 
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -169,7 +169,7 @@ extension FileSystem {
         do {
             try FileManager.default.removeItem(atPath: path)
         } catch {
-            throw SystemError(call: "removeItem", errno: (error as NSError).code == 4 ? ENOENT : EIO, path: path)
+            throw SystemError(call: "removeItem", errno: (error as? CocoaError)?.code == .fileNoSuchFile ? ENOENT : EIO, path: path)
         }
     }
 

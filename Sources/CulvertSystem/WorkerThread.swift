@@ -5,23 +5,19 @@
 // once per process (culvertd's `OrderedJobs.installWorker`, `OffQueue.messages`,
 // `VarlinkFrameDecoding.work`) and never exits.
 
-import Foundation
-
 public final class WorkerThread: @unchecked Sendable {  // `jobs` is only touched with `condition` locked
-    private let condition = NSCondition()
+    private let condition = ThreadCondition()
     private var jobs: [@Sendable () -> Void] = []
 
     /// Starts the thread; `niceness` (and with `idleIO`, the idle I/O class) is applied by the
     /// thread to itself before its first job.
     public init(name: String, niceness: Int32, idleIO: Bool = false) {
-        let thread = Thread { [self] in
+        SystemThread.start(name: name) { [self] in
             // try?: a thread that keeps nice 0 or its I/O class still does its work correctly, only less politely.
             try? ThreadPriority.setCurrentThreadNiceness(niceness)
             if idleIO { try? ThreadPriority.setCurrentThreadIOIdle() }
             while true { next()() }
         }
-        thread.name = name
-        thread.start()
     }
 
     /// Runs `job` on the thread after every job given before it.

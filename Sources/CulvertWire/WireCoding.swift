@@ -2,7 +2,7 @@
 // bridge between Culvert's typed wire values and the dynamic JSON model varlink validates.
 
 import CulvertVarlink
-import Foundation
+import FoundationEssentials
 
 /// A value could not be encoded as, or decoded from, JSON.
 public struct WireCodingError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -95,7 +95,7 @@ struct WireGuardBench: ParsableCommand {
             wireguard.tearDown()
             lab.tearDown()
         }
-        try saveProfile(wireguard)
+        try Self.saveProfile(wireguard)
         let log = lab.directory.file("iperf-server.log")
         var runs: [Run] = []
         for reverse in [false, true] {
@@ -170,7 +170,7 @@ struct WireGuardBench: ParsableCommand {
     }
 
     /// The profile of A's side, as `culvertctl profile import` would save wgQuickFileA.
-    private func saveProfile(_ wireguard: WireGuardLab) throws {
+    static func saveProfile(_ wireguard: WireGuardLab, name: String = profile) throws {
         let options = [
             "address": "\(WireGuardLab.tunnelAddressA)/24", "listen-port": String(WireGuardLab.portA),
             "peer.0.public-key": wireguard.publicKeyB, "peer.0.endpoint": "\(NetworkNamespacePair.addressB):\(WireGuardLab.portB)",
@@ -181,7 +181,7 @@ struct WireGuardBench: ParsableCommand {
             ManagerMethod.saveProfile.rawValue,
             [
                 "profile": [
-                    "name": .string(Self.profile), "extension": .string(WireGuardLab.extensionIdentifier),
+                    "name": .string(name), "extension": .string(WireGuardLab.extensionIdentifier),
                     "options": .object(options.mapValues { .string($0) }), "alwaysOn": .bool(false),
                     "secrets": .object(secrets.mapValues { .string($0) }),
                 ]

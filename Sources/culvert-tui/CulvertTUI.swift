@@ -6,8 +6,9 @@ import CulvertClient
 import CulvertCore
 import CulvertTUIModel
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Glibc
+import Synchronization
 
 @main
 struct CulvertTUI: ParsableCommand {
@@ -155,21 +156,18 @@ struct CulvertTUI: ParsableCommand {
 }
 
 /// Messages from other threads to the screen loop.
-final class Inbox: @unchecked Sendable {  // every access holds `lock`
-    private let lock = NSLock()
-    private var messages: [TUIMessage] = []
+final class Inbox: Sendable {
+    private let messages = Mutex<[TUIMessage]>([])
 
     func post(_ message: TUIMessage) {
-        lock.lock()
-        messages.append(message)
-        lock.unlock()
+        messages.withLock { $0.append(message) }
     }
 
     func drain() -> [TUIMessage] {
-        lock.lock()
-        defer { lock.unlock() }
-        let drained = messages
-        messages = []
-        return drained
+        messages.withLock { messages in
+            let drained = messages
+            messages = []
+            return drained
+        }
     }
 }

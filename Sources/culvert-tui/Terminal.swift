@@ -3,7 +3,7 @@
 
 import CNcurses
 import CulvertTUIModel
-import Foundation
+import FoundationEssentials
 import Glibc
 
 final class Terminal {

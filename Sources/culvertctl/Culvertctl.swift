@@ -1,7 +1,8 @@
 // culvertctl: the command-line controller of culvertd. One file per subcommand.
 
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 @main
 struct Culvertctl: AsyncParsableCommand {
@@ -101,13 +102,21 @@ extension Culvertctl {
 
     private static func reportUsageError(_ error: any Error) -> Never {
         // argument-parser's full message ends with "See 'culvertctl sub --help' …": the hint.
-        let seeLine = fullMessage(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let seeLine = fullMessage(for: error).split(separator: "\n").map(\.trimmedOfWhitespace)
             .first { $0.hasPrefix("See '") }
         let failure = CommandFailure(
             status: .usage, code: "usage", message: message(for: error),
-            hint: seeLine.map { String($0.dropLast($0.hasSuffix(".") ? 1 : 0)).replacingOccurrences(of: "See", with: "see") })
+            hint: seeLine.map { String($0.dropLast($0.hasSuffix(".") ? 1 : 0)).replacing("See", with: "see") })
         // Parsing failed, so --json may not have been parsed: look for it directly.
         Output(json: CommandLine.arguments.dropFirst().contains("--json")).report(failure)
-        Foundation.exit(failure.status.rawValue)
+        Glibc.exit(failure.status.rawValue)
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing whitespace (Character.isWhitespace: spaces, tabs, line ends).
+    var trimmedOfWhitespace: String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
     }
 }

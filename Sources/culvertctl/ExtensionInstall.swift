@@ -3,7 +3,7 @@
 import ArgumentParser
 import CulvertClient
 import CulvertCore
-import Foundation
+import FoundationEssentials
 
 extension Culvertctl.ExtensionCommand {
     struct Install: AsyncParsableCommand {

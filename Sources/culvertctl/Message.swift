@@ -2,7 +2,7 @@
 
 import ArgumentParser
 import CulvertClient
-import Foundation
+import FoundationEssentials
 
 extension Culvertctl {
     struct Message: AsyncParsableCommand {

@@ -2,7 +2,8 @@
 
 import CulvertClient
 import CulvertCore
-import Foundation
+import CulvertSystem
+import FoundationEssentials
 
 /// Writes results. Every line is written through immediately, so `watch` output reaches a pipe
 /// as it happens.
@@ -13,14 +14,16 @@ struct Output: Sendable {
     /// last guard: provider strings are made `terminalSafe` where they are rendered, and JSON
     /// escapes every control character itself.
     func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.controlCharactersEscaped + "\n").utf8))
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardOutput.writeAll((text.controlCharactersEscaped + "\n").utf8)
     }
 
     /// Writes `value` as one line of JSON (sorted keys) to standard output. JSON escapes C0
     /// controls itself; DEL and C1 (which it may write raw) are written as `\u00XX` here — the
     /// same JSON value, nothing a terminal acts on.
     func json(_ value: some Encodable) {
-        FileHandle.standardOutput.write(Data((Self.encode(value) + "\n").utf8))
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardOutput.writeAll((Self.encode(value) + "\n").utf8)
     }
 
     /// Writes each row with its columns padded to the widest cell, two spaces apart.
@@ -36,7 +39,7 @@ struct Output: Sendable {
         }
         return rows.map { row in
             row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
             }.joined(separator: "  ")
         }
     }
@@ -55,12 +58,14 @@ struct Output: Sendable {
                 for line in log { text += "\n  " + line.terminalSafe }
             }
         }
-        FileHandle.standardError.write(Data((text.controlCharactersEscaped + "\n").utf8))
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardError.writeAll((text.controlCharactersEscaped + "\n").utf8)
     }
 
     /// Writes a note for a person to standard error (never mixed into the data on stdout).
     func note(_ text: String) {
-        FileHandle.standardError.write(Data(("culvertctl: " + text.controlCharactersEscaped + "\n").utf8))
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardError.writeAll(("culvertctl: " + text.controlCharactersEscaped + "\n").utf8)
     }
 
     private struct ErrorLine: Encodable {

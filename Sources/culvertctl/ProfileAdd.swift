@@ -3,13 +3,17 @@
 import ArgumentParser
 import CulvertClient
 import CulvertCore
-import Foundation
+import CulvertSystem
+import FoundationEssentials
+import Glibc
 
 extension Culvertctl.ProfileCommand {
     struct Add: AsyncParsableCommand {
         /// More than this on standard input is refused rather than read into memory
         /// (the daemon accepts at most 64 secrets of 64 KiB each).
         static let maximumSecretsInputBytes = 8 << 20
+        /// Bytes asked of standard input per read.
+        static let secretsReadChunkBytes = 64 << 10
 
         static let configuration = CommandConfiguration(
             abstract: "Create a profile, or replace the one with the same name.",
@@ -93,18 +97,20 @@ extension Culvertctl.ProfileCommand {
 
         static func readSecrets(output: Output) throws(CommandFailure) -> [String: String] {
             if isatty(STDIN_FILENO) == 1 { output.note("reading KEY=VALUE lines from standard input; end with Ctrl-D") }
-            var data = Data()
-            while data.count <= maximumSecretsInputBytes {
-                let chunk = FileHandle.standardInput.availableData
-                if chunk.isEmpty { break }
-                data.append(chunk)
+            var data: [UInt8] = []
+            do throws(SystemError) {
+                while data.count <= maximumSecretsInputBytes {
+                    if try Descriptor.standardInput.read(appendingTo: &data, maximum: secretsReadChunkBytes) == 0 { break }
+                }
+            } catch {
+                throw CommandFailure(status: .inputRefused, code: "secrets_malformed", message: "cannot read standard input: \(error)")
             }
             guard data.count <= maximumSecretsInputBytes else {
                 throw CommandFailure(
                     status: .inputRefused, code: "secrets_malformed",
                     message: "more than \(maximumSecretsInputBytes) bytes of secrets on standard input")
             }
-            guard let text = String(data: data, encoding: .utf8) else {
+            guard let text = String(validating: data, as: UTF8.self) else {
                 throw CommandFailure(
                     status: .inputRefused, code: "secrets_malformed", message: "the secrets on standard input are not UTF-8")
             }

@@ -5,7 +5,8 @@ import ArgumentParser
 import CulvertClient
 import CulvertCore
 import CulvertSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 import WireGuardConfig
 
 extension Culvertctl.ProfileCommand {

@@ -4,7 +4,7 @@ import ArgumentParser
 import CulvertCore
 import CulvertManager
 import CulvertVarlink
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 

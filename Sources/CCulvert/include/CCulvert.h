@@ -57,6 +57,8 @@ size_t culvert_malloc_bytes_in_use(void);
 int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
 /// getrandom(2) without flags (blocks only before the pool is initialised at boot).
 ssize_t culvert_getrandom(void *buf, size_t len);
+/// prctl(PR_SET_NAME, name): names the calling thread (the kernel keeps the first 15 bytes).
+int culvert_set_thread_name(const char *name);
 
 /// TUN interface flags for culvert_tun_create (values of <linux/if_tun.h>, pinned in shim.c).
 #define CULVERT_IFF_TUN 0x0001

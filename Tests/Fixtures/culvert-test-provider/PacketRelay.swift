@@ -5,7 +5,11 @@
 import CulvertProvider
 import CulvertSystem
 import Dispatch
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One thread's reads and writes of IP packets.
 protocol PacketChannel {
@@ -81,7 +85,7 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
     static let slotSize = 16_384
 
     private let wake: WakeEvent
-    private let lock = NSLock()
+    private let lock = ThreadCondition()
     private var toPeer = 0
     private var fromPeer = 0
     private var stopped = false
@@ -95,20 +99,16 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
         if packets.isOffloading {
             say("relay: TUN with virtio_net_hdr, offloads 0x\(String(packets.offloads.rawValue, radix: 16)), UDP GSO/GRO")
         }
-        let outbound = Thread { [self] in
+        finished.enter()
+        finished.enter()
+        SystemThread.start(name: "relay-out") { [self] in
             pump(from: packets, to: socket)
             finished.leave()
         }
-        let inbound = Thread { [self] in
+        SystemThread.start(name: "relay-in") { [self] in
             pump(from: socket, to: packets)
             finished.leave()
         }
-        outbound.name = "relay-out"
-        inbound.name = "relay-in"
-        finished.enter()
-        finished.enter()
-        outbound.start()
-        inbound.start()
     }
 
     var counts: (Int, Int) { lock.withLock { (toPeer, fromPeer) } }
@@ -159,7 +159,7 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
             } catch {
                 if error.isWouldBlock || error.errno == ECONNREFUSED { continue }  // the peer is not up yet
                 say("relay out: \(error)")
-                Thread.sleep(forTimeInterval: 0.01)
+                SystemThread.sleep(forTimeInterval: 0.01)
             }
         }
     }
@@ -186,7 +186,7 @@ final class PacketRelay: @unchecked Sendable {  // counters are guarded by `lock
             } catch {
                 if error.isWouldBlock || error.errno == ECONNREFUSED { continue }
                 say("relay in: \(error)")
-                Thread.sleep(forTimeInterval: 0.01)
+                SystemThread.sleep(forTimeInterval: 0.01)
             }
         }
     }

@@ -27,7 +27,7 @@
 import CulvertProvider
 import CulvertSystem
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -42,7 +42,7 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
 
     init(tunnel: Tunnel) {
         self.tunnel = tunnel
-        bundleBehaviour = Self.bundleFile("bin/behaviour.txt").trimmingCharacters(in: .whitespacesAndNewlines)
+        bundleBehaviour = Self.trimmed(Self.bundleFile("bin/behaviour.txt"))
         say(
             "started as uid \(getuid()) pid \(getpid()); open descriptors: \(DescriptorTable.openDescriptors().map(String.init).joined(separator: " "))"
         )
@@ -187,8 +187,8 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
         }
         if text == "version" {
             let manifest = Self.bundleFile("manifest.json")
-            let object = try? JSONSerialization.jsonObject(with: Data(manifest.utf8)) as? [String: Any]  // try?: "?" below
-            return Array("version=\(object?["version"] as? String ?? "?") pid=\(getpid())".utf8)
+            let object = try? JSONDecoder().decode(ManifestVersion.self, from: Data(manifest.utf8))  // try?: "?" below
+            return Array("version=\(object?.version ?? "?") pid=\(getpid())".utf8)
         }
         if let answer = hostile(text) { return answer }
         if text == "stats" {
@@ -241,9 +241,19 @@ final class TestProvider: HandoverCapable, @unchecked Sendable {  // relay and s
         }
     }
 
-    static func list(_ text: String?) -> [String] {
-        (text ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    /// Without leading and trailing whitespace and line ends.
+    static func trimmed(_ text: some StringProtocol) -> String {
+        String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
+
+    static func list(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map(Self.trimmed).filter { !$0.isEmpty }
+    }
+}
+
+/// The one manifest field the `version` message reports.
+struct ManifestVersion: Decodable {
+    let version: String?
 }
 
 enum TestProviderError: Error, CustomStringConvertible {
@@ -257,5 +267,6 @@ enum TestProviderError: Error, CustomStringConvertible {
 
 /// One line to stdout, unbuffered (culvertd reads it through a pipe).
 func say(_ text: String) {
-    FileHandle.standardOutput.write(Data("test-provider: \(text)\n".utf8))
+    // try?: nowhere left to report a failed write.
+    try? Descriptor.standardOutput.writeAll("test-provider: \(text)\n".utf8)
 }

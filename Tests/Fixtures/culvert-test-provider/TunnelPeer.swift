@@ -11,7 +11,7 @@
 
 import CulvertSystem
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -71,7 +71,8 @@ enum TunnelPeer {
     }
 
     static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        // try?: nowhere left to report a failed write.
+        try? Descriptor.standardError.writeAll((message + "\n").utf8)
         exit(64)
     }
 }

@@ -28,7 +28,7 @@
 import CulvertProvider
 import CulvertSystem
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 import WireGuardDevice
 
@@ -100,12 +100,10 @@ final class DataPlane: Sendable {
 
     private func launch(_ name: String, _ body: @escaping @Sendable (DataPlane) -> Void) {
         finished.enter()
-        let thread = Thread { [self] in
+        SystemThread.start(name: name) { [self] in
             body(self)
             finished.leave()
         }
-        thread.name = name
-        thread.start()
     }
 
     // MARK: TUN → UDP
@@ -163,7 +161,7 @@ final class DataPlane: Sendable {
             } catch {
                 if error.isWouldBlock { continue }
                 sayError("tun-to-udp: \(error)")
-                Thread.sleep(forTimeInterval: Self.errorPause)
+                SystemThread.sleep(forTimeInterval: Self.errorPause)
             }
         }
     }
@@ -293,7 +291,7 @@ final class DataPlane: Sendable {
             } catch {
                 if error.isWouldBlock { continue }
                 sayError("udp-to-tun: \(error)")
-                Thread.sleep(forTimeInterval: Self.errorPause)
+                SystemThread.sleep(forTimeInterval: Self.errorPause)
             }
         }
     }

@@ -8,7 +8,7 @@
 
 import CulvertProvider
 import CulvertSystem
-import Foundation
+import FoundationEssentials
 import WireGuardConfig
 import WireGuardCrypto
 import WireGuardDevice
@@ -123,5 +123,6 @@ final class WireGuardProvider: PacketTunnelProvider, @unchecked Sendable {  // p
 
 /// One line to stdout, unbuffered (culvertd keeps it as the session log). Never pass it a key.
 func say(_ text: String) {
-    FileHandle.standardOutput.write(Data("culvert-wireguard: \(text)\n".utf8))
+    // try?: nowhere left to report a failed write.
+    try? Descriptor.standardOutput.writeAll("culvert-wireguard: \(text)\n".utf8)
 }
