@@ -12,7 +12,7 @@ final class ControlPlaneSchedulingTests: XCTestCase {
 
     func testControlThreadIsRaisedAndAProviderSpawnedFromItIsNot() throws {
         try XCTSkipUnless(geteuid() == 0, "lowering a nice value and spawning as another user need root")
-        let outcome = Mutex<Result<[String], Error>?>(nil)
+        let outcome = Mutex<Result<[String], any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             defer { done.signal() }
@@ -22,7 +22,10 @@ final class ControlPlaneSchedulingTests: XCTestCase {
         XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "the test thread did not finish")
         let lines = try XCTUnwrap(outcome.withLock { $0 }).get()
         XCTAssertTrue(lines.contains("nice=0"), "\(lines)")
-        XCTAssertTrue(lines.contains { $0.hasPrefix("Max nice priority") && $0.split(separator: " ", omittingEmptySubsequences: true).suffix(2) == ["0", "0"] }, "\(lines)")
+        XCTAssertTrue(
+            lines.contains {
+                $0.hasPrefix("Max nice priority") && $0.split(separator: " ", omittingEmptySubsequences: true).suffix(2) == ["0", "0"]
+            }, "\(lines)")
         let slice = lines.first { $0.hasPrefix("se.slice") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces)
         XCTAssertNotNil(slice, "\(lines)")
         XCTAssertNotEqual(slice, "100000", "the provider kept the control plane's slice: \(lines)")
